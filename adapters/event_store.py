@@ -1,0 +1,105 @@
+"""Wires the ledger to its event store: SQLite by default, PostgreSQL when configured.
+
+Tables come from migrations (``callvault migrate``), never from the recorders,
+so CREATE_TABLE is off: the append-only protections must exist before the
+first event does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory, PostgresTrackingRecorder
+from eventsourcing.utils import get_topic
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.sql import SQL
+
+from adapters.event_codec import MsgspecMapper
+from adapters.settings import Settings
+from adapters.sql_dialect import PostgresDialect, SQLiteDialect
+from adapters.view_store import ViewStore
+from domain.ledger import RecordingLedger
+
+
+EVENTS_TABLE = "stored_events"
+TRACKING_TABLE = "tracking"
+
+
+class SerializedInsertRecorder(PostgresApplicationRecorder):
+    """Serializes inserters with a transaction advisory lock instead of LOCK TABLE.
+
+    eventsourcing takes an EXCLUSIVE table lock so that commit order equals
+    notification order (followers never skip a gap filled later). That lock needs
+    UPDATE/DELETE rights, which the service role deliberately lacks; an advisory
+    lock held to commit gives the same ordering and needs no table rights.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lock_table_statements = [
+            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
+            SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(
+                f"callvault.{self.events_table_name}"
+            ),
+        ]
+
+
+class ServiceRoleFactory(PostgresFactory):
+    """PostgreSQL factory whose connections act as the least-privileged service role."""
+
+    application_recorder_class = SerializedInsertRecorder
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        role = self.env.get("CALLVAULT_DATABASE_ROLE")
+        if role:
+            # Applied by the server at connection start, before any statement runs.
+            self.datastore.pool.kwargs["options"] = f"-c role={role}"
+
+    def application_recorder(self) -> SerializedInsertRecorder:
+        # One log table name on both engines, as created by the migrations.
+        return SerializedInsertRecorder(datastore=self.datastore, events_table_name=EVENTS_TABLE)
+
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> PostgresTrackingRecorder:
+        return PostgresTrackingRecorder(datastore=self.datastore, tracking_table_name=TRACKING_TABLE)
+
+
+def ledger_env(settings: Settings) -> dict[str, str]:
+    env = {
+        "MAPPER_TOPIC": get_topic(MsgspecMapper),
+        "CREATE_TABLE": "no",
+    }
+    if settings.uses_postgres:
+        assert settings.database_url is not None
+        conn = conninfo_to_dict(settings.database_url)
+        env.update(
+            PERSISTENCE_MODULE=get_topic(ServiceRoleFactory),
+            POSTGRES_DBNAME=str(conn.get("dbname", "")),
+            POSTGRES_HOST=str(conn.get("host", "127.0.0.1")),
+            POSTGRES_PORT=str(conn.get("port", "5432")),
+            POSTGRES_USER=str(conn.get("user", "")),
+            POSTGRES_PASSWORD=str(conn.get("password", "")),
+            POSTGRES_POOL_SIZE=str(settings.database_pool_size),
+            POSTGRES_MAX_OVERFLOW=str(settings.database_pool_size),
+            POSTGRES_LOCK_TIMEOUT="10",
+            CALLVAULT_DATABASE_ROLE=settings.database_role,
+        )
+    else:
+        settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            SQLITE_DBNAME=str(settings.sqlite_file),
+            SQLITE_LOCK_TIMEOUT="30",
+        )
+    return env
+
+
+def open_ledger(settings: Settings) -> RecordingLedger:
+    return RecordingLedger(env=ledger_env(settings))
+
+
+def open_view_store(ledger: RecordingLedger) -> ViewStore:
+    """The views live in the ledger's database, so a batch and its position commit together."""
+    tracking = ledger.factory.tracking_recorder()
+    dialect = PostgresDialect() if isinstance(ledger.factory, PostgresFactory) else SQLiteDialect()
+    return ViewStore(tracking, dialect)

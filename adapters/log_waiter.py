@@ -1,0 +1,70 @@
+"""Waking a follower when the log grows: NOTIFY on PostgreSQL, polling elsewhere."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+import psycopg
+from psycopg import sql
+
+from adapters.event_store import EVENTS_TABLE
+from adapters.settings import Settings
+
+
+class LogWaiter(Protocol):
+    def wait(self, stop: threading.Event) -> None:
+        """Returns when the log may have grown, the poll interval passed, or stop is set."""
+
+    def close(self) -> None: ...
+
+
+class PollingWaiter:
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+
+    def wait(self, stop: threading.Event) -> None:
+        stop.wait(self.interval)
+
+    def close(self) -> None:
+        pass
+
+
+class NotifyWaiter:
+    """LISTENs on the channel eventsourcing's recorder NOTIFYs on every insert.
+
+    The poll interval stays as a fallback, so a lost connection only slows the
+    follower down instead of stalling it.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.interval = settings.projection_poll_seconds
+        self._settings = settings
+        self._conn: psycopg.Connection | None = None
+
+    def _connect(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            assert self._settings.database_url is not None
+            options = f"-c role={self._settings.database_role}" if self._settings.database_role else ""
+            self._conn = psycopg.connect(self._settings.database_url, autocommit=True, options=options)
+            self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
+        return self._conn
+
+    def wait(self, stop: threading.Event) -> None:
+        try:
+            for _ in self._connect().notifies(timeout=self.interval, stop_after=1):
+                pass
+        except psycopg.Error:
+            self.close()
+            stop.wait(self.interval)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+def log_waiter(settings: Settings) -> LogWaiter:
+    if settings.uses_postgres:
+        return NotifyWaiter(settings)
+    return PollingWaiter(settings.projection_poll_seconds)

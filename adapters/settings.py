@@ -1,0 +1,53 @@
+"""The one place configuration is read from the environment, with safe defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import msgspec
+
+PREFIX = "CALLVAULT_"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    # Unset: the embedded SQLite file below. Set: PostgreSQL, the production store.
+    database_url: str | None = None
+    sqlite_path: str = "var/callvault.sqlite3"
+    # On PostgreSQL the service switches to this role at connect: it may only
+    # INSERT and SELECT stored events. Empty keeps the login role (not advised).
+    database_role: str = "callvault_service"
+    # Migrations run with the owner's rights; defaults to database_url.
+    admin_database_url: str | None = None
+    database_pool_size: int = 5
+    projection_batch_size: int = 1000
+    projection_poll_seconds: float = 1.0
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    @property
+    def uses_postgres(self) -> bool:
+        return bool(self.database_url)
+
+    @property
+    def migration_url(self) -> str | None:
+        return self.admin_database_url or self.database_url
+
+    @property
+    def sqlite_file(self) -> Path:
+        return Path(self.sqlite_path)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Reads CALLVAULT_* variables; a bad value fails loudly at startup, naming it."""
+        environ = os.environ if environ is None else environ
+        raw = {
+            name: environ[PREFIX + name.upper()]
+            for name in cls.__struct_fields__
+            if PREFIX + name.upper() in environ
+        }
+        try:
+            return msgspec.convert(raw, cls, strict=False)
+        except msgspec.ValidationError as error:
+            raise ValueError(f"bad {PREFIX}* setting: {error}") from None

@@ -1,0 +1,93 @@
+"""Domain errors: each names the rule it protects.
+
+Three families, so an interface can map every error by its kind alone
+(the HTTP API: conflict 409, invalid 422, not found 404).
+"""
+
+
+class DomainError(Exception):
+    """A command broke a rule of the recording ledger."""
+
+
+class InvalidCommand(DomainError):
+    """The command can never succeed as given (bad values)."""
+
+
+class StateConflict(DomainError):
+    """The command is well formed but the recording's state refuses it."""
+
+
+class NotFound(DomainError):
+    """The command names something the ledger does not hold."""
+
+
+class RecordingNotFound(NotFound):
+    pass
+
+
+class ScreenNotSelected(StateConflict):
+    """A screen segment for a recording whose screen was not selected for capture."""
+
+
+class SegmentWhilePaused(StateConflict):
+    """A screen segment captured while the recording was paused."""
+
+
+class SegmentAfterAcw(StateConflict):
+    """A screen segment captured after after-call work ended."""
+
+
+class SegmentConflict(StateConflict):
+    """A segment number already stored with a different hash."""
+
+
+class InvalidSegment(InvalidCommand):
+    """Negative sequence number, offset or duration, or a malformed hash."""
+
+
+class NotRecording(StateConflict):
+    """Pause requested while the recording is not running."""
+
+
+class NotPaused(StateConflict):
+    """Resume requested while the recording is not paused."""
+
+
+class CallAlreadyEnded(StateConflict):
+    pass
+
+
+class CallNotEnded(StateConflict):
+    """After-call work can only end once the call itself has ended."""
+
+
+class AcwAlreadyEnded(StateConflict):
+    pass
+
+
+class RecordingAlreadyStarted(StateConflict):
+    """The interaction was started before with different details."""
+
+
+class RecordingPurged(StateConflict):
+    """Only access records are accepted once media and keys are destroyed."""
+
+
+class MediaPurged(RecordingPurged):
+    """Playback or media export of a purged recording."""
+
+
+class LegalHoldActive(StateConflict):
+    """Purge (or archive) of a recording under legal hold."""
+
+
+class NoSuchHold(StateConflict):
+    """Release of a legal hold case that is not active on the recording."""
+
+
+class RecordingNotComplete(StateConflict):
+    """Archive or purge before after-call work has ended."""
+
+
+class AlreadyArchived(StateConflict):
+    pass

@@ -1,0 +1,192 @@
+"""The recording ledger application: one method per command or query.
+
+Persistence is chosen by the environment the adapters hand in (eventsourcing's
+infrastructure factories), so this module stays free of any storage detail and
+runs in memory in unit tests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import suppress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import IntegrityError
+
+from domain import errors
+from domain.recording import Recording, recording_id_for
+from domain.values import Actor
+
+T = TypeVar("T")
+
+# Attempts before a command that keeps meeting concurrent writers gives up.
+CONFLICT_ATTEMPTS = 8
+
+
+class ConcurrentChange(errors.StateConflict):
+    """Other writers kept changing the recording; the command was not applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """A recording as it stood at some point, with the events that made it so."""
+
+    recording: Recording
+    events: list[DomainEventProtocol[UUID]]
+
+
+class RecordingLedger(Application[UUID]):
+    # The cache spares a read per command; a stale entry only costs a conflict,
+    # which _change() answers by evicting it and trying again.
+    env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}
+
+    # -- commands --------------------------------------------------------
+
+    def start_call(
+        self,
+        *,
+        interaction_id: str,
+        agent_id: str,
+        customer_id: str,
+        queue: str,
+        direction: str,
+        tags: dict[str, str],
+        screen_selected: bool,
+        occurred_at: datetime,
+        by: Actor,
+    ) -> UUID:
+        """Idempotent: starting the same interaction again with the same details is a no-op."""
+        recording = Recording.start(
+            interaction_id=interaction_id,
+            agent_id=agent_id,
+            customer_id=customer_id,
+            queue=queue,
+            direction=direction,
+            tags=tags,
+            screen_selected=screen_selected,
+            occurred_at=occurred_at,
+            by=by,
+        )
+        try:
+            self.save(recording)
+        except IntegrityError:
+            existing = self.get_recording(recording.id)
+            if not existing.matches_start(interaction_id, agent_id, customer_id, queue):
+                raise errors.RecordingAlreadyStarted(
+                    f"interaction {interaction_id!r} was already started with other details"
+                ) from None
+        return recording.id
+
+    def add_segment(self, recording_id: UUID, **segment: Any) -> bool:
+        return self._change(recording_id, lambda r: r.add_segment(**segment))
+
+    def pause(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._change(recording_id, lambda r: r.pause(reason=reason, occurred_at=occurred_at, by=by))
+
+    def resume(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._change(recording_id, lambda r: r.resume(reason=reason, occurred_at=occurred_at, by=by))
+
+    def end_call(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._change(recording_id, lambda r: r.end_call(reason=reason, occurred_at=occurred_at, by=by))
+
+    def end_acw(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._change(recording_id, lambda r: r.end_acw(reason=reason, occurred_at=occurred_at, by=by))
+
+    def tag(self, recording_id: UUID, *, key: str, value: str, occurred_at: datetime, by: Actor) -> bool:
+        return self._change(recording_id, lambda r: r.tag(key=key, value=value, occurred_at=occurred_at, by=by))
+
+    def annotate(
+        self, recording_id: UUID, *, media_offset_ms: int, text: str, occurred_at: datetime, by: Actor
+    ) -> None:
+        self._change(
+            recording_id,
+            lambda r: r.annotate(media_offset_ms=media_offset_ms, text=text, occurred_at=occurred_at, by=by),
+        )
+
+    def record_playback(
+        self, recording_id: UUID, *, reason_code: str, what: str, occurred_at: datetime, by: Actor
+    ) -> None:
+        self._change(
+            recording_id,
+            lambda r: r.record_playback(reason_code=reason_code, what=what, occurred_at=occurred_at, by=by),
+        )
+
+    def record_export(
+        self, recording_id: UUID, *, reason_code: str, what: str, occurred_at: datetime, by: Actor
+    ) -> None:
+        self._change(
+            recording_id,
+            lambda r: r.record_export(reason_code=reason_code, what=what, occurred_at=occurred_at, by=by),
+        )
+
+    def place_hold(self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> bool:
+        return self._change(
+            recording_id, lambda r: r.place_hold(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
+        )
+
+    def release_hold(
+        self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor
+    ) -> None:
+        self._change(
+            recording_id, lambda r: r.release_hold(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
+        )
+
+    def archive(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._change(recording_id, lambda r: r.archive(reason=reason, occurred_at=occurred_at, by=by))
+
+    def purge(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._change(recording_id, lambda r: r.purge(reason=reason, occurred_at=occurred_at, by=by))
+
+    # -- queries ---------------------------------------------------------
+
+    @staticmethod
+    def recording_id(interaction_id: str) -> UUID:
+        return recording_id_for(interaction_id)
+
+    def get_recording(self, recording_id: UUID) -> Recording:
+        try:
+            return self.repository.get(recording_id)
+        except AggregateNotFoundError:
+            raise errors.RecordingNotFound(f"no recording {recording_id}") from None
+
+    def history(
+        self, recording_id: UUID, *, as_of: datetime | None = None, version: int | None = None
+    ) -> History:
+        """The recording replayed from its events up to a stored time and/or version."""
+        events = [
+            e
+            for e in self.events.get(recording_id, lte=version)
+            if as_of is None or e.timestamp <= as_of
+        ]
+        if not events:
+            raise errors.RecordingNotFound(f"no recording {recording_id} at that point in its history")
+        recording: Any = None
+        for domain_event in events:
+            recording = domain_event.mutate(recording)
+        return History(recording=recording, events=events)
+
+    # -- the one place that loads, changes and saves ----------------------
+
+    def _change(self, recording_id: UUID, command: Callable[[Recording], T]) -> T:
+        """Runs a command against the latest state, retrying on a concurrent write.
+
+        Commands are pure functions of the recording's state, so re-running one on
+        fresher state is safe: it either applies or raises the rule it now breaks.
+        """
+        for _ in range(CONFLICT_ATTEMPTS):
+            recording = self.get_recording(recording_id)
+            result = command(recording)
+            try:
+                self.save(recording)
+            except IntegrityError:
+                if self.repository.cache is not None:
+                    with suppress(KeyError):
+                        self.repository.cache.get(recording_id, evict=True)
+                continue
+            return result
+        raise ConcurrentChange(f"recording {recording_id} kept changing; try again")

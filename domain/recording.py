@@ -1,0 +1,456 @@
+"""The Recording aggregate: the whole life of one interaction's recording.
+
+Public methods are commands: they check the rules and raise domain errors.
+The private ``@event`` methods only change state, so replaying old events never
+re-runs a guard that might since have changed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain import errors
+from domain.values import (
+    ACW_END_REASONS,
+    DIRECTIONS,
+    EXPORT_PARTS,
+    Actor,
+    RecordingStatus,
+    require_text,
+    require_utc,
+    require_tags,
+    require_sha256,
+)
+
+# Fixed forever: recording ids of every deployment derive from it.
+RECORDING_NAMESPACE = UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10")
+
+
+def recording_id_for(interaction_id: str) -> UUID:
+    """Telephony and the capture client address the same recording without a lookup."""
+    return uuid5(RECORDING_NAMESPACE, interaction_id)
+
+
+class Recording(Aggregate):
+    class Event(Aggregate.Event):
+        occurred_at: datetime  # when the source says it happened
+        actor: str
+        role: str
+
+    class CallStarted(Event, Aggregate.Created):
+        interaction_id: str
+        agent_id: str
+        customer_id: str
+        queue: str
+        direction: str
+        tags: dict[str, str]
+        screen_selected: bool
+
+    class ScreenSampled(Event):
+        sequence_number: int
+        start_offset_ms: int
+        duration_ms: int
+        monitor: int
+        width: int
+        height: int
+        codec: str
+        byte_size: int
+        sha256: str
+        media_key: str
+
+    class Paused(Event):
+        reason: str
+
+    class Resumed(Event):
+        reason: str
+
+    class CallEnded(Event):
+        reason: str
+
+    class AcwEnded(Event):
+        reason: str
+
+    class Played(Event):
+        reason_code: str
+        what: str
+
+    class Exported(Event):
+        reason_code: str
+        what: str
+
+    class Annotated(Event):
+        media_offset_ms: int
+        text: str
+
+    class Tagged(Event):
+        key: str
+        value: str
+
+    class LegalHoldPlaced(Event):
+        case_id: str
+        reason: str
+
+    class LegalHoldReleased(Event):
+        case_id: str
+        reason: str
+
+    class Archived(Event):
+        reason: str
+
+    class Purged(Event):
+        reason: str
+
+    @staticmethod
+    def create_id(interaction_id: str, **_: Any) -> UUID:
+        return recording_id_for(interaction_id)
+
+    @classmethod
+    def start(
+        cls,
+        *,
+        interaction_id: str,
+        agent_id: str,
+        customer_id: str,
+        queue: str,
+        direction: str,
+        tags: dict[str, str],
+        screen_selected: bool,
+        occurred_at: datetime,
+        by: Actor,
+    ) -> Recording:
+        if direction not in DIRECTIONS:
+            raise errors.InvalidCommand(f"direction must be one of {sorted(DIRECTIONS)}")
+        return cls(
+            interaction_id=require_text("interaction_id", interaction_id),
+            agent_id=require_text("agent_id", agent_id),
+            customer_id=require_text("customer_id", customer_id),
+            queue=require_text("queue", queue),
+            direction=direction,
+            tags=require_tags(tags),
+            screen_selected=bool(screen_selected),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
+
+    @event(CallStarted)
+    def __init__(
+        self,
+        interaction_id: str,
+        agent_id: str,
+        customer_id: str,
+        queue: str,
+        direction: str,
+        tags: dict[str, str],
+        screen_selected: bool,
+        occurred_at: datetime,
+        actor: str,
+        role: str,
+    ) -> None:
+        self.interaction_id = interaction_id
+        self.agent_id = agent_id
+        self.customer_id = customer_id
+        self.queue = queue
+        self.direction = direction
+        self.tags = dict(tags)
+        self.screen_selected = screen_selected
+        self.started_at = occurred_at
+        self.ended_at: datetime | None = None
+        self.acw_ended_at: datetime | None = None
+        # Closed and open pause intervals, to judge late-arriving segments by
+        # when they were captured rather than when they were uploaded.
+        self.pauses: list[tuple[datetime, datetime | None]] = []
+        self.segments: dict[int, str] = {}
+        self.holds: set[str] = set()
+        self.archived = False
+        self.purged = False
+
+    # -- queries ---------------------------------------------------------
+
+    @property
+    def paused(self) -> bool:
+        return bool(self.pauses) and self.pauses[-1][1] is None
+
+    @property
+    def status(self) -> RecordingStatus:
+        if self.purged:
+            return RecordingStatus.PURGED
+        if self.archived:
+            return RecordingStatus.ARCHIVED
+        if self.acw_ended_at is not None:
+            return RecordingStatus.COMPLETE
+        if self.ended_at is not None:
+            return RecordingStatus.ACW
+        return RecordingStatus.PAUSED if self.paused else RecordingStatus.ACTIVE
+
+    def was_paused_at(self, moment: datetime) -> bool:
+        return any(start <= moment and (end is None or moment < end) for start, end in self.pauses)
+
+    def matches_start(self, interaction_id: str, agent_id: str, customer_id: str, queue: str) -> bool:
+        return (self.interaction_id, self.agent_id, self.customer_id, self.queue) == (
+            interaction_id,
+            agent_id,
+            customer_id,
+            queue,
+        )
+
+    # -- lifecycle -------------------------------------------------------
+
+    def add_segment(
+        self,
+        *,
+        sequence_number: int,
+        start_offset_ms: int,
+        duration_ms: int,
+        monitor: int,
+        width: int,
+        height: int,
+        codec: str,
+        byte_size: int,
+        sha256: str,
+        media_key: str,
+        occurred_at: datetime,
+        by: Actor,
+    ) -> bool:
+        """Returns False when the same segment was already stored (a retried upload)."""
+        self._refuse_if_purged()
+        sha256 = require_sha256(sha256)
+        if min(sequence_number, start_offset_ms, duration_ms, monitor, width, height, byte_size) < 0:
+            raise errors.InvalidSegment("sequence number, offsets, sizes and monitor must not be negative")
+        if sequence_number in self.segments:
+            if self.segments[sequence_number] == sha256:
+                return False
+            raise errors.SegmentConflict(
+                f"segment {sequence_number} is already stored with a different SHA-256"
+            )
+        if not self.screen_selected:
+            raise errors.ScreenNotSelected("this recording's screen was not selected for capture")
+        captured_at = require_utc(occurred_at)
+        if self.acw_ended_at is not None and captured_at >= self.acw_ended_at:
+            raise errors.SegmentAfterAcw("segment captured after after-call work ended")
+        if self.was_paused_at(captured_at):
+            raise errors.SegmentWhilePaused("segment captured while the recording was paused")
+        self._screen_sampled(
+            sequence_number=sequence_number,
+            start_offset_ms=start_offset_ms,
+            duration_ms=duration_ms,
+            monitor=monitor,
+            width=width,
+            height=height,
+            codec=require_text("codec", codec),
+            byte_size=byte_size,
+            sha256=sha256,
+            media_key=require_text("media_key", media_key),
+            occurred_at=captured_at,
+            actor=by.name,
+            role=by.role,
+        )
+        return True
+
+    @event(ScreenSampled)
+    def _screen_sampled(
+        self,
+        sequence_number: int,
+        start_offset_ms: int,
+        duration_ms: int,
+        monitor: int,
+        width: int,
+        height: int,
+        codec: str,
+        byte_size: int,
+        sha256: str,
+        media_key: str,
+        occurred_at: datetime,
+        actor: str,
+        role: str,
+    ) -> None:
+        self.segments[sequence_number] = sha256
+
+    def pause(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        if self.status is not RecordingStatus.ACTIVE:
+            raise errors.NotRecording(f"cannot pause a recording that is {self.status.value}")
+        self._paused(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+
+    @event(Paused)
+    def _paused(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.pauses.append((occurred_at, None))
+
+    def resume(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        if self.status is not RecordingStatus.PAUSED:
+            raise errors.NotPaused(f"cannot resume a recording that is {self.status.value}")
+        self._resumed(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+
+    @event(Resumed)
+    def _resumed(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        start, _open = self.pauses[-1]
+        self.pauses[-1] = (start, occurred_at)
+
+    def end_call(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        if self.ended_at is not None:
+            raise errors.CallAlreadyEnded("the call has already ended")
+        self._call_ended(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+
+    @event(CallEnded)
+    def _call_ended(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.ended_at = occurred_at
+        if self.paused:  # hanging up ends any pause
+            self.pauses[-1] = (self.pauses[-1][0], occurred_at)
+
+    def end_acw(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        if reason not in ACW_END_REASONS:
+            raise errors.InvalidCommand(f"reason must be one of {sorted(ACW_END_REASONS)}")
+        if self.ended_at is None:
+            raise errors.CallNotEnded("after-call work cannot end before the call has ended")
+        if self.acw_ended_at is not None:
+            raise errors.AcwAlreadyEnded("after-call work has already ended")
+        self._acw_ended(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+
+    @event(AcwEnded)
+    def _acw_ended(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.acw_ended_at = occurred_at
+
+    # -- access and curation --------------------------------------------
+
+    def record_playback(self, *, reason_code: str, what: str, occurred_at: datetime, by: Actor) -> None:
+        if self.purged:
+            raise errors.MediaPurged("the media of this recording was purged")
+        self._played(
+            reason_code=require_text("reason_code", reason_code),
+            what=require_text("what", what),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
+
+    @event(Played)
+    def _played(self, reason_code: str, what: str, occurred_at: datetime, actor: str, role: str) -> None:
+        pass
+
+    def record_export(self, *, reason_code: str, what: str, occurred_at: datetime, by: Actor) -> None:
+        if what not in EXPORT_PARTS:
+            raise errors.InvalidCommand(f"what must be one of {sorted(EXPORT_PARTS)}")
+        if self.purged and what != "events":
+            raise errors.MediaPurged("the media of this recording was purged; only its events can be exported")
+        self._exported(
+            reason_code=require_text("reason_code", reason_code),
+            what=what,
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
+
+    @event(Exported)
+    def _exported(self, reason_code: str, what: str, occurred_at: datetime, actor: str, role: str) -> None:
+        pass
+
+    def annotate(self, *, media_offset_ms: int, text: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        if media_offset_ms < 0:
+            raise errors.InvalidCommand("media_offset_ms must not be negative")
+        self._annotated(
+            media_offset_ms=media_offset_ms,
+            text=require_text("text", text),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
+
+    @event(Annotated)
+    def _annotated(self, media_offset_ms: int, text: str, occurred_at: datetime, actor: str, role: str) -> None:
+        pass
+
+    def tag(self, *, key: str, value: str, occurred_at: datetime, by: Actor) -> bool:
+        """Returns False when the tag already has this value."""
+        self._refuse_if_purged()
+        require_tags({key: value})
+        if self.tags.get(key) == value:
+            return False
+        self._tagged(key=key, value=value, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        return True
+
+    @event(Tagged)
+    def _tagged(self, key: str, value: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.tags[key] = value
+
+    # -- retention -------------------------------------------------------
+
+    def place_hold(self, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> bool:
+        """Returns False when this case already holds the recording."""
+        self._refuse_if_purged()
+        if require_text("case_id", case_id) in self.holds:
+            return False
+        self._hold_placed(
+            case_id=case_id,
+            reason=require_text("reason", reason),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
+        return True
+
+    @event(LegalHoldPlaced)
+    def _hold_placed(self, case_id: str, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.holds.add(case_id)
+
+    def release_hold(self, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        if case_id not in self.holds:
+            raise errors.NoSuchHold(f"case {case_id!r} holds no legal hold on this recording")
+        self._hold_released(
+            case_id=case_id,
+            reason=require_text("reason", reason),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
+
+    @event(LegalHoldReleased)
+    def _hold_released(self, case_id: str, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.holds.discard(case_id)
+
+    def archive(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        self._require_complete_and_unheld("archive")
+        if self.archived:
+            raise errors.AlreadyArchived("the recording is already archived")
+        self._archived(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+
+    @event(Archived)
+    def _archived(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.archived = True
+
+    def purge(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+        self._refuse_if_purged()
+        self._require_complete_and_unheld("purge")
+        self._purged(
+            reason=require_text("reason", reason),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
+
+    @event(Purged)
+    def _purged(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.purged = True
+
+    # -- shared guards ---------------------------------------------------
+
+    def _refuse_if_purged(self) -> None:
+        if self.purged:
+            raise errors.RecordingPurged("the recording was purged; only access records are accepted")
+
+    def _require_complete_and_unheld(self, action: str) -> None:
+        if self.acw_ended_at is None:
+            raise errors.RecordingNotComplete(f"cannot {action} a recording before after-call work has ended")
+        if self.holds:
+            raise errors.LegalHoldActive(
+                f"cannot {action}: legal hold by case(s) {', '.join(sorted(self.holds))}"
+            )

@@ -1,0 +1,87 @@
+"""Folds recording events into rows of the ``recordings`` search view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+import msgspec
+
+from adapters.view_rows import RecordingRow
+from adapters.view_store import ViewStore
+from domain.recording import Recording
+from domain.values import RecordingStatus
+from projections.follower import LoggedEvent
+
+
+def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
+    """The row after one more event. Pure: same events, same row."""
+    if isinstance(event, Recording.CallStarted):
+        return RecordingRow(
+            recording_id=event.originator_id,
+            interaction_id=event.interaction_id,
+            agent_id=event.agent_id,
+            customer_id=event.customer_id,
+            queue=event.queue,
+            direction=event.direction,
+            started_at=event.occurred_at,
+            status=RecordingStatus.ACTIVE.value,
+            screen_selected=event.screen_selected,
+            tags=dict(event.tags),
+            version=event.originator_version,
+        )
+    if row is None:
+        raise LookupError(f"event {type(event).__name__} for unknown recording {event.originator_id}")
+    row = msgspec.structs.replace(row, version=event.originator_version)
+    match event:
+        case Recording.ScreenSampled(sequence_number=number):
+            _add_segment(row, number)
+        case Recording.Paused():
+            row.status = RecordingStatus.PAUSED.value
+        case Recording.Resumed():
+            row.status = RecordingStatus.ACTIVE.value
+        case Recording.CallEnded(occurred_at=ended):
+            row.ended_at = ended
+            row.duration_ms = int((ended - row.started_at).total_seconds() * 1000)
+            row.status = RecordingStatus.ACW.value
+        case Recording.AcwEnded(occurred_at=acw_ended):
+            row.acw_ended_at = acw_ended
+            row.status = RecordingStatus.COMPLETE.value
+        case Recording.Played() | Recording.Exported():
+            row.last_access_at = event.occurred_at
+        case Recording.Tagged(key=key, value=value):
+            row.tags = {**row.tags, key: value}
+        case Recording.LegalHoldPlaced(case_id=case_id):
+            row.hold_cases = sorted({*row.hold_cases, case_id})
+            row.legal_hold = True
+        case Recording.LegalHoldReleased(case_id=case_id):
+            row.hold_cases = [c for c in row.hold_cases if c != case_id]
+            row.legal_hold = bool(row.hold_cases)
+        case Recording.Archived():
+            row.status = RecordingStatus.ARCHIVED.value
+        case Recording.Purged():
+            row.status = RecordingStatus.PURGED.value
+    return row
+
+
+def _add_segment(row: RecordingRow, number: int) -> None:
+    """Keeps the list of segment numbers below the highest that never arrived."""
+    row.segments_received += 1
+    if number > row.highest_segment:
+        row.missing_segments = [*row.missing_segments, *range(row.highest_segment + 1, number)]
+        row.highest_segment = number
+    else:
+        row.missing_segments = [n for n in row.missing_segments if n != number]
+    row.missing_count = len(row.missing_segments)
+
+
+class RecordingsView:
+    name = "recordings"
+
+    def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], position: int) -> None:
+        touched: set[UUID] = {e.event.originator_id for e in batch}
+        rows = store.load_recordings(touched)
+        for logged in batch:
+            recording_id = logged.event.originator_id
+            rows[recording_id] = fold(rows.get(recording_id), logged.event)
+        store.commit(self.name, position, recordings=list(rows.values()))

@@ -1,0 +1,52 @@
+"""All views of the ledger, caught up, followed, rebuilt and reported together."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+from adapters.log_waiter import LogWaiter
+from adapters.view_store import ViewStore
+from domain.ledger import RecordingLedger
+from projections.audit_trail import AuditTrailView
+from projections.follower import Follower, Lag, Projection
+from projections.recordings_view import RecordingsView
+
+
+def all_projections() -> list[Projection]:
+    return [RecordingsView(), AuditTrailView()]
+
+
+class Projections:
+    def __init__(self, ledger: RecordingLedger, store: ViewStore, *, batch_size: int = 1000) -> None:
+        self.followers = {
+            p.name: Follower(ledger, store, p, batch_size=batch_size) for p in all_projections()
+        }
+
+    def names(self) -> list[str]:
+        return list(self.followers)
+
+    def status(self) -> list[Lag]:
+        return [f.lag() for f in self.followers.values()]
+
+    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
+        return sum(f.catch_up(progress) for f in self.followers.values())
+
+    def rebuild(self, names: list[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
+        chosen = names or self.names()
+        unknown = set(chosen) - set(self.followers)
+        if unknown:
+            raise KeyError(f"no such view: {', '.join(sorted(unknown))}")
+        return sum(self.followers[n].rebuild(progress) for n in chosen)
+
+    def follow(self, stop: threading.Event, waiter_factory: Callable[[], LogWaiter]) -> list[threading.Thread]:
+        """One thread per view, each with its own waiter; returns them started."""
+        threads = []
+        for follower in self.followers.values():
+            waiter = waiter_factory()
+            thread = threading.Thread(
+                target=follower.follow, args=(stop, waiter), name=f"follow-{follower.projection.name}", daemon=True
+            )
+            thread.start()
+            threads.append(thread)
+        return threads
