@@ -1,0 +1,233 @@
+"""The ``callvault`` command line."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, time
+from typing import Any
+from uuid import UUID
+
+import click
+import structlog
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from adapters.event_store import open_ledger, open_view_store
+from adapters.migrate import migrate as apply_migrations
+from adapters.settings import Settings
+from adapters.view_rows import RecordingQuery
+from api.logging import configure_logging
+from api.simulation import DayPlan, plan_day, run_day
+from domain.errors import DomainError
+from domain.ledger import RecordingLedger
+from domain.recording import recording_id_for
+from projections.runner import Projections
+
+# Piped output (CI logs, files) gets wide rows instead of wrapped cells.
+console = Console(width=None if sys.stdout.isatty() else 220)
+log = structlog.get_logger("callvault.cli")
+
+
+class Context:
+    def __init__(self) -> None:
+        self.settings = Settings.from_env()
+        configure_logging(self.settings)
+        structlog.contextvars.bind_contextvars(request_id=str(uuid.uuid4()), actor=f"cli:{getpass.getuser()}")
+        self._ledger: RecordingLedger | None = None
+
+    @property
+    def ledger(self) -> RecordingLedger:
+        if self._ledger is None:
+            self._ledger = open_ledger(self.settings)
+        return self._ledger
+
+    def projections(self) -> Projections:
+        return Projections(
+            self.ledger, open_view_store(self.ledger), batch_size=self.settings.projection_batch_size
+        )
+
+
+pass_context = click.make_pass_decorator(Context, ensure=True)
+
+
+@contextmanager
+def progress_bar(label: str, total: int) -> Iterator[Any]:
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        task = progress.add_task(label, total=total)
+        yield lambda n: progress.advance(task, n)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_recording(value: str) -> UUID:
+    """A recording id, or the interaction id it derives from."""
+    try:
+        return UUID(value)
+    except ValueError:
+        return recording_id_for(value)
+
+
+@click.group()
+def main() -> None:
+    """callvault: the compliance-grade recording ledger."""
+
+
+@main.command()
+@pass_context
+def migrate(ctx: Context) -> None:
+    """Create or upgrade the event log and view tables."""
+    applied = apply_migrations(ctx.settings)
+    console.print(f"applied: {', '.join(applied)}" if applied else "database is up to date")
+
+
+@main.command()
+@click.option("--agents", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@click.option("--calls", default=2000, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--seed", default=1, show_default=True, type=int)
+@click.option("--day", default=None, help="Date of the simulated shift (YYYY-MM-DD), default today.")
+@click.option("--screen-share", default=0.3, show_default=True, type=click.FloatRange(0, 1))
+@pass_context
+def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, screen_share: float) -> None:
+    """Write a realistic contact-center day through the ledger, then update the views."""
+    apply_migrations(ctx.settings)
+    date = datetime.fromisoformat(day).date() if day else datetime.now(UTC).date()
+    plan = DayPlan(
+        agents=agents, calls=calls, seed=seed, screen_share=screen_share,
+        start=datetime.combine(date, time(8), tzinfo=UTC),
+    )
+    steps = plan_day(plan)
+    with progress_bar("writing events", len(steps)) as advance:
+        written = run_day(ctx.ledger, steps, advance)
+    projections = ctx.projections()
+    with progress_bar("updating views", sum(lag.behind for lag in projections.status())) as advance:
+        projections.catch_up(advance)
+    log.info("simulated day", calls=calls, agents=agents, events=written)
+    console.print(f"{calls} calls by {agents} agents: {written} events written")
+
+
+@main.command()
+@click.option("--agent")
+@click.option("--customer")
+@click.option("--queue")
+@click.option("--direction", type=click.Choice(["inbound", "outbound", "internal"]))
+@click.option("--status", type=click.Choice(["active", "paused", "acw", "complete", "archived", "purged"]))
+@click.option("--from", "started_from", help="Started at or after (ISO 8601).")
+@click.option("--until", "started_until", help="Started before (ISO 8601).")
+@click.option("--tag", "tags", multiple=True, help="KEY=VALUE, repeatable.")
+@click.option("--missing/--no-missing", default=None, help="Only recordings with (or without) missing segments.")
+@click.option("--hold/--no-hold", default=None, help="Only recordings under (or free of) legal hold.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--after", help="Cursor printed under the previous page.")
+@pass_context
+def search(ctx: Context, tags: tuple[str, ...], after: str | None, **filters: Any) -> None:
+    """Find recordings in the search view (catches the view up first)."""
+    tag_filters = {}
+    for tag in tags:
+        key, sep, value = tag.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"{tag!r} is not KEY=VALUE", param_hint="--tag")
+        tag_filters[key] = value
+    cursor = None
+    if after:
+        started, _, recording = after.partition("/")
+        cursor = (parse_time(started), UUID(recording))
+    query = RecordingQuery(
+        agent_id=filters["agent"], customer_id=filters["customer"], queue=filters["queue"],
+        direction=filters["direction"], status=filters["status"],
+        started_from=parse_time(filters["started_from"]), started_until=parse_time(filters["started_until"]),
+        tags=tag_filters, missing_segments=filters["missing"], legal_hold=filters["hold"],
+        after=cursor, limit=filters["limit"],
+    )
+    projections = ctx.projections()
+    projections.catch_up()
+    rows = projections.store.search(query)
+    table = Table("started", "recording", "interaction", "agent", "customer", "queue", "dir", "status",
+                  "talk", "segs", "missing", "hold", "tags")
+    for r in rows:
+        table.add_row(
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"), str(r.recording_id), r.interaction_id, r.agent_id,
+            r.customer_id, r.queue, r.direction, r.status,
+            f"{r.duration_ms // 1000}s" if r.duration_ms is not None else "-",
+            str(r.segments_received) if r.screen_selected else "-",
+            ",".join(map(str, r.missing_segments)) or "-", ",".join(r.hold_cases) or "-",
+            " ".join(f"{k}={v}" for k, v in sorted(r.tags.items())),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} recording(s)")
+    if len(rows) == query.limit:
+        last = rows[-1]
+        console.print(f"next page: --after {last.started_at.isoformat()}/{last.recording_id}")
+
+
+@main.command()
+@click.argument("recording")
+@click.option("--as-of", help="Replay up to this recorded time (ISO 8601).")
+@click.option("--version", type=click.IntRange(1), help="Replay up to this event version.")
+@pass_context
+def history(ctx: Context, recording: str, as_of: str | None, version: int | None) -> None:
+    """The events of one recording (id or interaction id) in order, and its state then."""
+    try:
+        replay = ctx.ledger.history(parse_recording(recording), as_of=parse_time(as_of), version=version)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    table = Table("v", "recorded", "occurred", "event", "actor", "role", "details")
+    hidden = {"originator_id", "originator_version", "timestamp", "occurred_at", "actor", "role", "originator_topic"}
+    for event in replay.events:
+        details = " ".join(f"{k}={v}" for k, v in vars(event).items() if k not in hidden)
+        table.add_row(
+            str(event.originator_version), event.timestamp.isoformat(timespec="milliseconds"),
+            event.occurred_at.isoformat(timespec="milliseconds"), type(event).__name__,
+            event.actor, event.role, details,
+        )
+    console.print(table)
+    state = replay.recording
+    console.print(
+        f"state: {state.status.value}; segments {len(state.segments)}; "
+        f"holds {', '.join(sorted(state.holds)) or 'none'}; version {state.version}"
+    )
+
+
+@main.group()
+def projections() -> None:
+    """Views folded from the log."""
+
+
+@projections.command("status")
+@pass_context
+def projections_status(ctx: Context) -> None:
+    """Each view's position in the log and how far it lags."""
+    table = Table("view", "position", "log head", "lag (events)")
+    for lag in ctx.projections().status():
+        table.add_row(lag.view, str(lag.position), str(lag.head), str(lag.behind))
+    console.print(table)
+
+
+@projections.command("rebuild")
+@click.argument("views", nargs=-1)
+@pass_context
+def projections_rebuild(ctx: Context, views: tuple[str, ...]) -> None:
+    """Empty views (default: all) and fold them again from the whole log."""
+    runner = ctx.projections()
+    try:
+        chosen = list(views) or runner.names()
+        total = sum(runner.followers[v].lag().head for v in chosen if v in runner.followers)
+        with progress_bar("rebuilding", total) as advance:
+            applied = runner.rebuild(chosen, advance)
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from None
+    log.info("views rebuilt", views=chosen, events=applied)
+    console.print(f"rebuilt {', '.join(chosen)} from {applied} events")
