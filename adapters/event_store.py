@@ -2,7 +2,8 @@
 
 Tables come from migrations (``callvault migrate``), never from the recorders,
 so CREATE_TABLE is off: the append-only protections must exist before the
-first event does.
+first event does. On PostgreSQL, appends call the migrations' insert function,
+which also serializes commits so notification order equals commit order.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from typing import Any
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
-from psycopg.sql import SQL
 
 from adapters.event_codec import MsgspecMapper
 from adapters.settings import Settings
@@ -25,29 +25,8 @@ EVENTS_TABLE = "stored_events"
 TRACKING_TABLE = "tracking"
 
 
-class SerializedInsertRecorder(PostgresApplicationRecorder):
-    """Serializes inserters with a transaction advisory lock instead of LOCK TABLE.
-
-    eventsourcing takes an EXCLUSIVE table lock so that commit order equals
-    notification order (followers never skip a gap filled later). That lock needs
-    UPDATE/DELETE rights, which the service role deliberately lacks; an advisory
-    lock held to commit gives the same ordering and needs no table rights.
-    """
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.lock_table_statements = [
-            SQL("SET LOCAL lock_timeout = '{0}s'").format(self.datastore.lock_timeout),
-            SQL("SELECT pg_advisory_xact_lock(hashtext({0}))").format(
-                f"callvault.{self.events_table_name}"
-            ),
-        ]
-
-
 class ServiceRoleFactory(PostgresFactory):
     """PostgreSQL factory whose connections act as the least-privileged service role."""
-
-    application_recorder_class = SerializedInsertRecorder
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
@@ -56,9 +35,9 @@ class ServiceRoleFactory(PostgresFactory):
             # Applied by the server at connection start, before any statement runs.
             self.datastore.pool.kwargs["options"] = f"-c role={role}"
 
-    def application_recorder(self) -> SerializedInsertRecorder:
+    def application_recorder(self) -> PostgresApplicationRecorder:
         # One log table name on both engines, as created by the migrations.
-        return SerializedInsertRecorder(datastore=self.datastore, events_table_name=EVENTS_TABLE)
+        return PostgresApplicationRecorder(datastore=self.datastore, events_table_name=EVENTS_TABLE)
 
     def tracking_recorder(self, tracking_recorder_class: Any = None) -> PostgresTrackingRecorder:
         return PostgresTrackingRecorder(datastore=self.datastore, tracking_table_name=TRACKING_TABLE)
@@ -82,6 +61,8 @@ def ledger_env(settings: Settings) -> dict[str, str]:
             POSTGRES_POOL_SIZE=str(settings.database_pool_size),
             POSTGRES_MAX_OVERFLOW=str(settings.database_pool_size),
             POSTGRES_LOCK_TIMEOUT="10",
+            # Appends go through es_insert_events_uuid() from the migrations.
+            POSTGRES_ENABLE_DB_FUNCTIONS="y",
             CALLVAULT_DATABASE_ROLE=settings.database_role,
         )
     else:

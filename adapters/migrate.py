@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from importlib.resources import files
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote
+
+from psycopg.conninfo import conninfo_to_dict
 
 from yoyo import get_backend, read_migrations
 
@@ -14,10 +16,13 @@ def _yoyo_url(settings: Settings) -> str:
     if not settings.uses_postgres:
         settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         return f"sqlite:///{settings.sqlite_file.resolve()}"
-    url = urlsplit(settings.migration_url or "")
-    if url.scheme not in {"postgres", "postgresql", "postgresql+psycopg"}:
-        raise ValueError("CALLVAULT_DATABASE_URL must be a postgresql:// URL")
-    return urlunsplit(url._replace(scheme="postgresql+psycopg"))
+    # Accepts a postgresql:// URL or a libpq "key=value" string, like psycopg does.
+    info = conninfo_to_dict(settings.migration_url or "")
+    credentials = quote(str(info.get("user", "")), safe="")
+    if info.get("password"):
+        credentials += ":" + quote(str(info["password"]), safe="")
+    host = f"{info.get('host', '127.0.0.1')}:{info.get('port', 5432)}"
+    return f"postgresql+psycopg://{credentials}@{host}/{quote(str(info.get('dbname', '')), safe='')}"
 
 
 def migrations_dir(settings: Settings) -> str:

@@ -7,12 +7,14 @@ runs in memory in unit tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
+from threading import Lock
 from typing import Any, TypeVar
 from uuid import UUID
+from weakref import WeakValueDictionary
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
@@ -42,8 +44,19 @@ class History:
 
 class RecordingLedger(Application[UUID]):
     # The cache spares a read per command; a stale entry only costs a conflict,
-    # which _change() answers by evicting it and trying again.
-    env = {"AGGREGATE_CACHE_MAXSIZE": "10000", "AGGREGATE_CACHE_FASTFORWARD": "n"}
+    # which _change() answers by evicting it and trying again. Commands on one
+    # recording are serialized in-process (see _change), so the cached object
+    # can be changed in place instead of deep-copied on every command.
+    env = {
+        "AGGREGATE_CACHE_MAXSIZE": "10000",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+    }
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._locks: WeakValueDictionary[UUID, Lock] = WeakValueDictionary()
+        self._locks_guard = Lock()
 
     # -- commands --------------------------------------------------------
 
@@ -178,15 +191,29 @@ class RecordingLedger(Application[UUID]):
         Commands are pure functions of the recording's state, so re-running one on
         fresher state is safe: it either applies or raises the rule it now breaks.
         """
-        for _ in range(CONFLICT_ATTEMPTS):
-            recording = self.get_recording(recording_id)
-            result = command(recording)
-            try:
-                self.save(recording)
-            except IntegrityError:
-                if self.repository.cache is not None:
-                    with suppress(KeyError):
-                        self.repository.cache.get(recording_id, evict=True)
-                continue
-            return result
+        with self._lock_for(recording_id):
+            for _ in range(CONFLICT_ATTEMPTS):
+                recording = self.get_recording(recording_id)
+                try:
+                    result = command(recording)
+                    self.save(recording)
+                except IntegrityError:
+                    self._forget(recording_id)  # another process wrote first
+                    continue
+                except BaseException:
+                    self._forget(recording_id)  # the cached object may hold unsaved changes
+                    raise
+                return result
         raise ConcurrentChange(f"recording {recording_id} kept changing; try again")
+
+    def _lock_for(self, recording_id: UUID) -> Lock:
+        with self._locks_guard:
+            lock = self._locks.get(recording_id)
+            if lock is None:
+                lock = self._locks[recording_id] = Lock()
+            return lock
+
+    def _forget(self, recording_id: UUID) -> None:
+        if self.repository.cache is not None:
+            with suppress(KeyError):
+                self.repository.cache.get(recording_id, evict=True)

@@ -1,0 +1,111 @@
+"""Ledger ingest and projection catch-up on PostgreSQL, each beside a raw psycopg baseline.
+
+Run by hand (never in tests):
+    .venv/bin/python bench/ingest.py --calls 1000 [--admin-url postgresql://postgres@127.0.0.1/postgres]
+
+Everything is measured in one run against one fresh database, since these
+machines are noisy; only ratios within a run mean much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from adapters.event_store import open_ledger, open_view_store
+from adapters.migrate import migrate
+from adapters.settings import Settings
+from api.simulation import DayPlan, plan_day, run_day
+from projections.runner import Projections
+
+RAW_TABLE = """CREATE TABLE raw_events (
+    originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea,
+    notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"""
+INSERT = "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+
+
+def rate(count: int, seconds: float) -> str:
+    return f"{count / seconds:,.0f}/s ({count} in {seconds:.2f}s)"
+
+
+def timed(fn) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--calls", type=int, default=1000)
+    parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    args = parser.parse_args()
+
+    name = f"callvault_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(args.admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = make_conninfo(**{**conninfo_to_dict(args.admin_url), "dbname": name})
+    try:
+        settings = Settings(database_url=url, projection_batch_size=1000)
+        migrate(settings)
+        ledger = open_ledger(settings)
+        steps = plan_day(DayPlan(agents=args.agents, calls=args.calls, seed=1,
+                                 start=datetime(2026, 11, 23, 8, tzinfo=UTC)))
+
+        app_s, events = timed(lambda: run_day(ledger, steps))
+        stored = ledger.recorder.select_notifications(start=None, limit=10**9)
+        rows = [(n.originator_id, n.originator_version, n.topic, n.state) for n in stored]
+        assert len(rows) == events
+
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(RAW_TABLE)
+            raw_one_s, _ = timed(lambda: [conn.execute(INSERT, row) for row in rows])
+            conn.execute("TRUNCATE raw_events")
+
+            def batched() -> None:
+                for i in range(0, len(rows), 1000):
+                    with conn.transaction(), conn.cursor() as cur:
+                        cur.executemany(INSERT, rows[i : i + 1000])
+
+            raw_batch_s, _ = timed(batched)
+
+            def raw_read() -> int:
+                seen, last = 0, 0
+                while True:
+                    page = conn.execute(
+                        "SELECT * FROM stored_events WHERE notification_id > %s ORDER BY notification_id LIMIT 1000",
+                        [last],
+                    ).fetchall()
+                    if not page:
+                        return seen
+                    seen += len(page)
+                    last = page[-1][4]
+
+            read_s, read_count = timed(raw_read)
+
+        projections = Projections(ledger, open_view_store(ledger), batch_size=settings.projection_batch_size)
+        per_view = {}
+        for view, follower in projections.followers.items():
+            follower.store.reset(view)
+            per_view[view] = timed(follower.catch_up)
+
+        print(f"# callvault ingest benchmark: {args.calls} calls, {events} events, PostgreSQL")
+        print(f"ledger (Application, one command per transaction): {rate(events, app_s)}")
+        print(f"raw psycopg, one row per transaction:              {rate(events, raw_one_s)}")
+        print(f"raw psycopg, 1000 rows per transaction:            {rate(events, raw_batch_s)}")
+        print(f"raw read of the log (1000-row pages):              {rate(read_count, read_s)}")
+        for view, (seconds, applied) in per_view.items():
+            print(f"catch-up of view {view + ':':<13}                    {rate(applied, seconds)}")
+        ledger.close()
+    finally:
+        with psycopg.connect(args.admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Engines for the integration suites: every test that takes ``settings`` runs on both.
+
+PostgreSQL tests get a fresh database each. Without a reachable server they
+skip locally; with CI=true they fail instead, so CI can never pass by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+
+from adapters.event_store import open_ledger, open_view_store
+from adapters.migrate import migrate
+from adapters.settings import Settings
+from domain.ledger import RecordingLedger
+from projections.runner import Projections
+
+ADMIN_URL = os.environ.get("CALLVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+def _database_url(name: str) -> str:
+    info = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
+    info["dbname"] = name
+    return psycopg.conninfo.make_conninfo(**info)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[str]:
+    try:
+        with psycopg.connect(ADMIN_URL, connect_timeout=3):
+            pass
+    except psycopg.OperationalError as error:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL must be reachable in CI: {error}")
+        pytest.skip(f"PostgreSQL not reachable: {error}")
+    yield ADMIN_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_admin: str) -> Iterator[str]:
+    name = f"callvault_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_admin, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _database_url(name)
+    finally:
+        with psycopg.connect(postgres_admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def settings(request: pytest.FixtureRequest, tmp_path) -> Settings:
+    if request.param == "sqlite":
+        return Settings(sqlite_path=str(tmp_path / "callvault.sqlite3"))
+    return Settings(database_url=request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def ledger(settings: Settings) -> Iterator[RecordingLedger]:
+    migrate(settings)
+    app = open_ledger(settings)
+    yield app
+    app.close()
+
+
+@pytest.fixture
+def projections(ledger: RecordingLedger, settings: Settings) -> Projections:
+    return Projections(ledger, open_view_store(ledger), batch_size=50)

@@ -1,0 +1,113 @@
+"""The ledger application against each real event store."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from adapters.event_store import open_ledger
+from adapters.settings import Settings
+from domain import errors
+from domain.ledger import RecordingLedger
+from domain.values import Actor, RecordingStatus
+
+PBX = Actor("pbx-1", "telephony")
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def start(ledger: RecordingLedger, interaction: str = "int-1", **overrides) -> object:
+    args = dict(interaction_id=interaction, agent_id="agent-1", customer_id="cust-1", queue="sales",
+                direction="inbound", tags={"language": "en"}, screen_selected=True, occurred_at=T0, by=PBX)
+    args.update(overrides)
+    return ledger.start_call(**args)
+
+
+def test_lifecycle_is_stored_in_order_and_read_back(ledger: RecordingLedger) -> None:
+    rid = start(ledger)
+    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX)
+    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX)
+    ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX)
+    ledger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=90), by=PBX)
+    history = ledger.history(rid)
+    assert [type(e).__name__ for e in history.events] == [
+        "CallStarted", "Paused", "Resumed", "CallEnded", "AcwEnded"
+    ]
+    assert history.events[1].occurred_at == T0 + timedelta(seconds=10)
+    assert history.events[0].tags == {"language": "en"}
+    assert ledger.get_recording(rid).status is RecordingStatus.COMPLETE
+    assert rid == ledger.recording_id("int-1")
+
+
+def test_starting_same_interaction_again_is_idempotent(ledger: RecordingLedger) -> None:
+    first = start(ledger)
+    again = start(ledger)
+    assert first == again
+    assert len(ledger.history(first).events) == 1
+
+
+def test_starting_same_interaction_with_other_details_is_refused(ledger: RecordingLedger) -> None:
+    start(ledger)
+    with pytest.raises(errors.RecordingAlreadyStarted):
+        start(ledger, agent_id="agent-2")
+    assert ledger.get_recording(ledger.recording_id("int-1")).agent_id == "agent-1"
+
+
+def test_unknown_recording_is_reported(ledger: RecordingLedger) -> None:
+    with pytest.raises(errors.RecordingNotFound):
+        ledger.pause(ledger.recording_id("nope"), reason="pci", occurred_at=T0, by=PBX)
+
+
+def test_concurrent_change_is_retried_on_fresh_state(ledger: RecordingLedger, settings: Settings) -> None:
+    rid = start(ledger)
+    other = open_ledger(settings)  # a second service instance with its own cache
+    try:
+        other.get_recording(rid)
+        ledger.tag(rid, key="outcome", value="sale", occurred_at=T0, by=PBX)
+        # `other` still caches version 1: its write conflicts, reloads, and applies.
+        other.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+        names = [type(e).__name__ for e in ledger.history(rid).events]
+        assert names == ["CallStarted", "Tagged", "Paused"]
+    finally:
+        other.close()
+
+
+def test_concurrent_change_that_now_breaks_a_rule_is_refused_not_dropped(
+    ledger: RecordingLedger, settings: Settings
+) -> None:
+    rid = start(ledger)
+    other = open_ledger(settings)
+    try:
+        other.get_recording(rid)
+        ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+        with pytest.raises(errors.NotRecording):
+            other.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=6), by=PBX)
+        assert len(ledger.history(rid).events) == 2
+    finally:
+        other.close()
+
+
+def test_history_as_of_a_moment_between_pause_and_resume_shows_paused(ledger: RecordingLedger) -> None:
+    rid = start(ledger)
+    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX)
+    between = datetime.now(UTC)
+    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX)
+    assert ledger.history(rid, as_of=between).recording.status is RecordingStatus.PAUSED
+    assert ledger.history(rid).recording.status is RecordingStatus.ACTIVE
+    assert ledger.history(rid, version=2).recording.status is RecordingStatus.PAUSED
+    with pytest.raises(errors.RecordingNotFound):
+        ledger.history(rid, as_of=datetime(2000, 1, 1, tzinfo=UTC))
+
+
+def test_segments_round_trip_with_idempotent_retry(ledger: RecordingLedger) -> None:
+    rid = start(ledger)
+    segment = dict(sequence_number=0, start_offset_ms=0, duration_ms=4000, monitor=1, width=1920,
+                   height=1080, codec="h264", byte_size=12345, sha256="ab" * 32, media_key="m/0",
+                   occurred_at=T0 + timedelta(seconds=1), by=Actor("capture-client:agent-1", "agent"))
+    assert ledger.add_segment(rid, **segment) is True
+    assert ledger.add_segment(rid, **segment) is False
+    with pytest.raises(errors.SegmentConflict):
+        ledger.add_segment(rid, **{**segment, "sha256": "cd" * 32})
+    stored = ledger.history(rid).events[1]
+    assert (stored.sequence_number, stored.width, stored.sha256, stored.role) == (0, 1920, "ab" * 32, "agent")
+    assert len(ledger.history(rid).events) == 2

@@ -1,0 +1,274 @@
+"""Every invariant of the Recording aggregate, without any I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from domain import errors
+from domain.recording import Recording, recording_id_for
+from domain.values import Actor, RecordingStatus
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PBX = Actor("pbx-1", "telephony")
+CLIENT = Actor("capture-client:agent-1", "agent")
+LEGAL = Actor("lena", "legal")
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def start(screen: bool = True, **overrides: Any) -> Recording:
+    args: dict[str, Any] = dict(
+        interaction_id="int-1", agent_id="agent-1", customer_id="cust-1", queue="sales",
+        direction="inbound", tags={"language": "en"}, screen_selected=screen, occurred_at=T0, by=PBX,
+    )
+    args.update(overrides)
+    return Recording.start(**args)
+
+
+def segment(recording: Recording, number: int, seconds: float, digest: str = "a" * 64) -> bool:
+    return recording.add_segment(
+        sequence_number=number, start_offset_ms=int(seconds * 1000), duration_ms=4000, monitor=0,
+        width=1280, height=720, codec="h264", byte_size=1000, sha256=digest,
+        media_key=f"k/{number}", occurred_at=at(seconds), by=CLIENT,
+    )
+
+
+def finished(recording: Recording) -> Recording:
+    recording.end_call(reason="hangup", occurred_at=at(60), by=PBX)
+    recording.end_acw(reason="status_change", occurred_at=at(90), by=PBX)
+    return recording
+
+
+def event_names(recording: Recording) -> list[str]:
+    return [type(e).__name__ for e in recording.collect_events()]
+
+
+def test_recording_id_is_derived_from_interaction_id() -> None:
+    assert start().id == recording_id_for("int-1")
+    assert recording_id_for("int-1") != recording_id_for("int-2")
+
+
+def test_started_recording_is_active_with_its_details() -> None:
+    recording = start()
+    assert recording.status is RecordingStatus.ACTIVE
+    assert (recording.agent_id, recording.customer_id, recording.tags) == ("agent-1", "cust-1", {"language": "en"})
+    assert event_names(recording) == ["CallStarted"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("direction", "sideways"), ("agent_id", ""), ("occurred_at", datetime(2026, 1, 1)), ("tags", {"k": 1})],
+)
+def test_start_rejects_bad_values(field: str, value: Any) -> None:
+    with pytest.raises(errors.InvalidCommand):
+        start(**{field: value})
+
+
+def test_no_segment_for_recording_whose_screen_was_not_selected() -> None:
+    recording = start(screen=False)
+    with pytest.raises(errors.ScreenNotSelected):
+        segment(recording, 0, 1)
+    assert event_names(recording) == ["CallStarted"]
+
+
+def test_no_segment_captured_while_paused() -> None:
+    recording = start()
+    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
+    with pytest.raises(errors.SegmentWhilePaused):
+        segment(recording, 0, 12)
+    assert event_names(recording) == ["CallStarted", "Paused"]
+
+
+def test_segment_captured_before_pause_is_accepted_when_uploaded_late() -> None:
+    recording = start()
+    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
+    recording.resume(reason="pci", occurred_at=at(20), by=PBX)
+    assert segment(recording, 0, 5) is True
+    with pytest.raises(errors.SegmentWhilePaused):
+        segment(recording, 1, 15)
+
+
+def test_no_segment_captured_after_acw_end() -> None:
+    recording = finished(start())
+    with pytest.raises(errors.SegmentAfterAcw):
+        segment(recording, 0, 95)
+    assert segment(recording, 0, 70) is True  # captured during ACW, uploaded after
+
+
+def test_segment_numbers_start_at_zero() -> None:
+    with pytest.raises(errors.InvalidSegment):
+        segment(start(), -1, 1)
+
+
+def test_repeated_segment_with_same_hash_is_an_idempotent_no_op() -> None:
+    recording = start()
+    assert segment(recording, 0, 1) is True
+    assert segment(recording, 0, 1) is False
+    assert event_names(recording) == ["CallStarted", "ScreenSampled"]
+
+
+def test_repeated_segment_with_different_hash_is_refused() -> None:
+    recording = start()
+    segment(recording, 0, 1)
+    with pytest.raises(errors.SegmentConflict):
+        segment(recording, 0, 1, digest="b" * 64)
+
+
+def test_segment_hash_must_be_sha256_hex() -> None:
+    with pytest.raises(errors.InvalidCommand):
+        segment(start(), 0, 1, digest="xyz")
+
+
+def test_gap_in_segment_numbers_is_not_an_error() -> None:
+    recording = start()
+    segment(recording, 0, 1)
+    assert segment(recording, 3, 13) is True
+    assert sorted(recording.segments) == [0, 3]
+
+
+def test_pause_only_when_recording() -> None:
+    recording = start()
+    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
+    with pytest.raises(errors.NotRecording):
+        recording.pause(reason="pci", occurred_at=at(11), by=PBX)
+    recording.resume(reason="pci", occurred_at=at(20), by=PBX)
+    recording.end_call(reason="hangup", occurred_at=at(30), by=PBX)
+    with pytest.raises(errors.NotRecording):
+        recording.pause(reason="pci", occurred_at=at(31), by=PBX)
+
+
+def test_resume_only_when_paused() -> None:
+    recording = start()
+    with pytest.raises(errors.NotPaused):
+        recording.resume(reason="pci", occurred_at=at(5), by=PBX)
+    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
+    recording.resume(reason="pci", occurred_at=at(20), by=PBX)
+    assert recording.status is RecordingStatus.ACTIVE
+
+
+def test_call_ended_once() -> None:
+    recording = start()
+    recording.end_call(reason="hangup", occurred_at=at(30), by=PBX)
+    assert recording.status is RecordingStatus.ACW
+    with pytest.raises(errors.CallAlreadyEnded):
+        recording.end_call(reason="hangup", occurred_at=at(31), by=PBX)
+
+
+def test_acw_ends_only_after_call_ended_and_once() -> None:
+    recording = start()
+    with pytest.raises(errors.CallNotEnded):
+        recording.end_acw(reason="status_change", occurred_at=at(30), by=PBX)
+    recording.end_call(reason="hangup", occurred_at=at(30), by=PBX)
+    with pytest.raises(errors.InvalidCommand):
+        recording.end_acw(reason="lunch", occurred_at=at(40), by=PBX)
+    recording.end_acw(reason="timeout", occurred_at=at(150), by=PBX)
+    assert recording.status is RecordingStatus.COMPLETE
+    with pytest.raises(errors.AcwAlreadyEnded):
+        recording.end_acw(reason="status_change", occurred_at=at(151), by=PBX)
+
+
+def test_hanging_up_while_paused_closes_the_pause() -> None:
+    recording = start()
+    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
+    recording.end_call(reason="hangup", occurred_at=at(20), by=PBX)
+    assert recording.status is RecordingStatus.ACW
+    assert segment(recording, 0, 25) is True
+
+
+def test_no_purge_while_legal_hold_is_active() -> None:
+    recording = finished(start())
+    recording.place_hold(case_id="CASE-7", reason="litigation", occurred_at=at(100), by=LEGAL)
+    with pytest.raises(errors.LegalHoldActive, match="CASE-7"):
+        recording.purge(reason="retention", occurred_at=at(200), by=LEGAL)
+    recording.release_hold(case_id="CASE-7", reason="settled", occurred_at=at(300), by=LEGAL)
+    recording.purge(reason="retention", occurred_at=at(400), by=LEGAL)
+    assert recording.status is RecordingStatus.PURGED
+
+
+def test_holds_are_per_case_and_placing_twice_is_a_no_op() -> None:
+    recording = finished(start())
+    assert recording.place_hold(case_id="A", reason="r", occurred_at=at(100), by=LEGAL) is True
+    assert recording.place_hold(case_id="A", reason="r", occurred_at=at(101), by=LEGAL) is False
+    recording.place_hold(case_id="B", reason="r", occurred_at=at(102), by=LEGAL)
+    recording.release_hold(case_id="A", reason="done", occurred_at=at(103), by=LEGAL)
+    with pytest.raises(errors.LegalHoldActive, match="B"):
+        recording.purge(reason="retention", occurred_at=at(104), by=LEGAL)
+    with pytest.raises(errors.NoSuchHold):
+        recording.release_hold(case_id="A", reason="again", occurred_at=at(105), by=LEGAL)
+
+
+def test_no_purge_or_archive_before_acw_ended() -> None:
+    recording = start()
+    with pytest.raises(errors.RecordingNotComplete):
+        recording.purge(reason="retention", occurred_at=at(10), by=LEGAL)
+    with pytest.raises(errors.RecordingNotComplete):
+        recording.archive(reason="age", occurred_at=at(10), by=LEGAL)
+
+
+def test_only_access_records_after_purge() -> None:
+    recording = finished(start())
+    recording.purge(reason="retention", occurred_at=at(100), by=LEGAL)
+    refused = [
+        lambda: segment(recording, 0, 70),
+        lambda: recording.tag(key="k", value="v", occurred_at=at(101), by=LEGAL),
+        lambda: recording.annotate(media_offset_ms=1, text="x", occurred_at=at(101), by=LEGAL),
+        lambda: recording.place_hold(case_id="C", reason="r", occurred_at=at(101), by=LEGAL),
+        lambda: recording.archive(reason="age", occurred_at=at(101), by=LEGAL),
+        lambda: recording.purge(reason="again", occurred_at=at(101), by=LEGAL),
+    ]
+    for command in refused:
+        with pytest.raises(errors.RecordingPurged):
+            command()
+    recording.record_export(reason_code="court-order", what="events", occurred_at=at(102), by=LEGAL)
+    assert event_names(recording)[-2:] == ["Purged", "Exported"]
+
+
+def test_no_playback_or_media_export_of_purged_media() -> None:
+    recording = finished(start())
+    recording.record_playback(reason_code="qa", what="screen", occurred_at=at(95), by=LEGAL)
+    recording.purge(reason="retention", occurred_at=at(100), by=LEGAL)
+    with pytest.raises(errors.MediaPurged):
+        recording.record_playback(reason_code="qa", what="screen", occurred_at=at(101), by=LEGAL)
+    with pytest.raises(errors.MediaPurged):
+        recording.record_export(reason_code="court-order", what="media", occurred_at=at(101), by=LEGAL)
+
+
+def test_archive_once_and_not_under_hold() -> None:
+    recording = finished(start())
+    recording.place_hold(case_id="A", reason="r", occurred_at=at(100), by=LEGAL)
+    with pytest.raises(errors.LegalHoldActive):
+        recording.archive(reason="age", occurred_at=at(101), by=LEGAL)
+    recording.release_hold(case_id="A", reason="done", occurred_at=at(102), by=LEGAL)
+    recording.archive(reason="age", occurred_at=at(103), by=LEGAL)
+    assert recording.status is RecordingStatus.ARCHIVED
+    with pytest.raises(errors.AlreadyArchived):
+        recording.archive(reason="age", occurred_at=at(104), by=LEGAL)
+
+
+def test_tagging_same_value_twice_is_a_no_op() -> None:
+    recording = start()
+    assert recording.tag(key="outcome", value="sale", occurred_at=at(1), by=PBX) is True
+    assert recording.tag(key="outcome", value="sale", occurred_at=at(2), by=PBX) is False
+    assert recording.tags["outcome"] == "sale"
+
+
+def test_every_event_carries_source_time_actor_and_role() -> None:
+    recording = start()
+    recording.pause(reason="pci", occurred_at=at(10), by=Actor("agent-1", "agent"))
+    paused = recording.collect_events()[-1]
+    assert (paused.occurred_at, paused.actor, paused.role, paused.reason) == (at(10), "agent-1", "agent", "pci")
+
+
+def test_replaying_events_rebuilds_the_same_state() -> None:
+    recording = finished(start())
+    events = recording.collect_events()
+    replayed: Any = None
+    for e in events:
+        replayed = e.mutate(replayed)
+    assert replayed.status is RecordingStatus.COMPLETE
+    assert replayed.version == recording.version
