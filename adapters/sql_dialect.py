@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from psycopg.types.json import Jsonb
+import msgspec
+from psycopg.types.json import Jsonb, set_json_dumps
+
+# msgspec writes JSON several times faster than the json module psycopg uses by default.
+set_json_dumps(msgspec.json.encode)
 
 
 class SQLiteDialect:
@@ -31,6 +36,11 @@ class SQLiteDialect:
     @staticmethod
     def json_column(value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
+
+    @classmethod
+    def insert_many(cls, cursor: Any, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+        marks = ", ".join("?" * len(columns))
+        cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     @staticmethod
     def tag_filter() -> str:
@@ -57,6 +67,13 @@ class PostgresDialect:
     @staticmethod
     def json_column(value: Any) -> Any:
         return value
+
+    @staticmethod
+    def insert_many(cursor: Any, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+        # COPY: one stream instead of a statement per row, several times faster.
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     @staticmethod
     def tag_filter() -> str:

@@ -35,7 +35,6 @@ class ViewStore:
         self._datastore: Any = tracking.datastore  # type: ignore[attr-defined]
         self._dialect = dialect
         self._upsert_recording = self._upsert_sql("recordings", _columns(RecordingRow), "recording_id")
-        self._insert_audit = self._insert_sql("audit_trail", _columns(AuditRow))
 
     @property
     def dialect_name(self) -> str:
@@ -58,7 +57,7 @@ class ViewStore:
             if recordings:
                 cursor.executemany(self._upsert_recording, [self._params(r) for r in recordings])
             if audit:
-                cursor.executemany(self._insert_audit, [self._params(r) for r in audit])
+                self._dialect.insert_many(cursor, "audit_trail", _columns(AuditRow), [self._params(r) for r in audit])
             # Refuses to move backwards: a second follower racing this one fails here.
             self._tracking._insert_tracking(cursor, Tracking(view, position))  # noqa: SLF001
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
+from uuid import UUID
 
 from adapters.view_rows import AuditRow
 from adapters.view_store import ViewStore
@@ -53,13 +55,19 @@ def audit_row(event: Recording.Event, notification_id: int, subject: tuple[str, 
 class AuditTrailView:
     name = "audit_trail"
 
-    def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], position: int) -> None:
-        subjects = {
-            e.event.originator_id: (e.event.interaction_id, e.event.customer_id)
-            for e in batch
-            if isinstance(e.event, Recording.CallStarted)
-        }
-        unknown = {e.event.originator_id for e in batch} - subjects.keys()
-        subjects.update(store.audit_subjects(unknown))
-        rows = [audit_row(e.event, e.notification_id, subjects[e.event.originator_id]) for e in batch]
+    def __init__(self, cache_size: int = 50_000) -> None:
+        # Interaction and customer of a recording never change, so this cache
+        # needs no invalidation, only a bound.
+        self._subjects: OrderedDict[UUID, tuple[str, str]] = OrderedDict()
+        self._cache_size = cache_size
+
+    def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
+        for e in batch:
+            if isinstance(e.event, Recording.CallStarted):
+                self._subjects[e.event.originator_id] = (e.event.interaction_id, e.event.customer_id)
+        unknown = {e.event.originator_id for e in batch} - self._subjects.keys()
+        self._subjects.update(store.audit_subjects(unknown))
+        rows = [audit_row(e.event, e.notification_id, self._subjects[e.event.originator_id]) for e in batch]
         store.commit(self.name, position, audit=rows)
+        while len(self._subjects) > self._cache_size:
+            self._subjects.popitem(last=False)

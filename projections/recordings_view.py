@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -76,12 +77,32 @@ def _add_segment(row: RecordingRow, number: int) -> None:
 
 
 class RecordingsView:
+    """Keeps the rows it last committed, so catching up rarely reads the view back."""
+
     name = "recordings"
 
-    def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], position: int) -> None:
-        touched: set[UUID] = {e.event.originator_id for e in batch}
-        rows = store.load_recordings(touched)
+    def __init__(self, cache_size: int = 20_000) -> None:
+        self._cache: OrderedDict[UUID, RecordingRow] = OrderedDict()
+        self._cache_size = cache_size
+        self._cached_position: int | None = None
+
+    def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
+        if previous != self._cached_position:  # someone else moved the view, or we never did
+            self._cache.clear()
+        self._cached_position = None
+        touched = {e.event.originator_id for e in batch}
+        rows = {i: self._cache[i] for i in touched if i in self._cache}
+        rows.update(store.load_recordings(touched - rows.keys()))
         for logged in batch:
             recording_id = logged.event.originator_id
             rows[recording_id] = fold(rows.get(recording_id), logged.event)
         store.commit(self.name, position, recordings=list(rows.values()))
+        self._remember(rows)
+        self._cached_position = position
+
+    def _remember(self, rows: dict[UUID, RecordingRow]) -> None:
+        self._cache.update(rows)
+        for recording_id in rows:
+            self._cache.move_to_end(recording_id)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)

@@ -18,7 +18,7 @@ def all_projections() -> list[Projection]:
 
 
 class Projections:
-    def __init__(self, ledger: RecordingLedger, store: ViewStore, *, batch_size: int = 1000) -> None:
+    def __init__(self, ledger: RecordingLedger, store: ViewStore, *, batch_size: int = 5000) -> None:
         self.store = store
         self.followers = {
             p.name: Follower(ledger, store, p, batch_size=batch_size) for p in all_projections()

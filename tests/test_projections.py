@@ -170,3 +170,18 @@ def test_rebuild_of_one_view_leaves_the_other(ledger: RecordingLedger, projectio
     assert snapshot(projections.store) == before
     with pytest.raises(KeyError):
         projections.rebuild(["nonsense"])
+
+
+def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: RecordingLedger) -> None:
+    """Two service processes may follow the same view; each must notice the other moved it."""
+    first = Projections(ledger, open_view_store(ledger), batch_size=50)
+    second = Projections(ledger, open_view_store(ledger), batch_size=50)
+    rid = ledger.start_call(interaction_id="turns", agent_id="a", customer_id="c", queue="q", direction="inbound",
+                            tags={}, screen_selected=False, occurred_at=DAY, by=PBX)
+    first.catch_up()
+    ledger.tag(rid, key="step", value="two", occurred_at=DAY, by=PBX)
+    second.catch_up()
+    ledger.pause(rid, reason="pci", occurred_at=DAY + timedelta(seconds=5), by=PBX)
+    first.catch_up()  # its cached row predates the tag that `second` folded in
+    row = first.store.recording(rid)
+    assert row is not None and (row.tags, row.status, row.version) == ({"step": "two"}, "paused", 3)
