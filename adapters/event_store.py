@@ -15,6 +15,7 @@ from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
 
 from adapters.event_codec import MsgspecMapper
+from adapters.group_commit import GroupCommitLedger
 from adapters.settings import Settings
 from adapters.sql_dialect import PostgresDialect, SQLiteDialect
 from adapters.view_store import ViewStore
@@ -75,8 +76,15 @@ def ledger_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def open_ledger(settings: Settings) -> RecordingLedger:
-    return RecordingLedger(env=ledger_env(settings))
+def open_ledger(settings: Settings, *, group_commit: bool | None = None) -> RecordingLedger:
+    """The ledger; with group commit for servers whose many clients write at once.
+
+    A single-threaded writer (the CLI) gains nothing from group commit and pays a
+    thread hand-off per command, so it asks for the plain ledger.
+    """
+    use_group_commit = settings.group_commit if group_commit is None else group_commit
+    ledger_class = GroupCommitLedger if use_group_commit else RecordingLedger
+    return ledger_class(env=ledger_env(settings))
 
 
 def open_view_store(ledger: RecordingLedger) -> ViewStore:

@@ -21,6 +21,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Migrations run with the owner's rights; defaults to database_url.
     admin_database_url: str | None = None
     database_pool_size: int = 5
+    # Concurrent commands share one transaction (see adapters/group_commit.py).
+    group_commit: bool = True
     projection_batch_size: int = 5000
     projection_poll_seconds: float = 1.0
     log_level: str = "INFO"

@@ -43,7 +43,7 @@ class Context:
     @property
     def ledger(self) -> RecordingLedger:
         if self._ledger is None:
-            self._ledger = open_ledger(self.settings)
+            self._ledger = open_ledger(self.settings, group_commit=False)
         return self._ledger
 
     def projections(self) -> Projections:

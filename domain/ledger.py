@@ -74,26 +74,19 @@ class RecordingLedger(Application[UUID]):
         by: Actor,
     ) -> UUID:
         """Idempotent: starting the same interaction again with the same details is a no-op."""
-        recording = Recording.start(
-            interaction_id=interaction_id,
-            agent_id=agent_id,
-            customer_id=customer_id,
-            queue=queue,
-            direction=direction,
-            tags=tags,
-            screen_selected=screen_selected,
-            occurred_at=occurred_at,
-            by=by,
+        return self._create(
+            lambda: Recording.start(
+                interaction_id=interaction_id,
+                agent_id=agent_id,
+                customer_id=customer_id,
+                queue=queue,
+                direction=direction,
+                tags=tags,
+                screen_selected=screen_selected,
+                occurred_at=occurred_at,
+                by=by,
+            )
         )
-        try:
-            self.save(recording)
-        except IntegrityError:
-            existing = self.get_recording(recording.id)
-            if not existing.matches_start(interaction_id, agent_id, customer_id, queue):
-                raise errors.RecordingAlreadyStarted(
-                    f"interaction {interaction_id!r} was already started with other details"
-                ) from None
-        return recording.id
 
     def add_segment(self, recording_id: UUID, **segment: Any) -> bool:
         return self._change(recording_id, lambda r: r.add_segment(**segment))
@@ -183,7 +176,24 @@ class RecordingLedger(Application[UUID]):
             recording = domain_event.mutate(recording)
         return History(recording=recording, events=events)
 
-    # -- the one place that loads, changes and saves ----------------------
+    # -- the places that load, change and save ----------------------------
+
+    def _create(self, start: Callable[[], Recording]) -> UUID:
+        """``start`` builds the new recording; it may be called again to retry."""
+        recording = start()
+        try:
+            self.save(recording)
+        except IntegrityError:
+            self.check_restart(self.get_recording(recording.id), recording)
+        return recording.id
+
+    @staticmethod
+    def check_restart(existing: Recording, again: Recording) -> None:
+        """A repeated start is a no-op only if it names the same call."""
+        if not existing.matches_start(again.interaction_id, again.agent_id, again.customer_id, again.queue):
+            raise errors.RecordingAlreadyStarted(
+                f"interaction {again.interaction_id!r} was already started with other details"
+            )
 
     def _change(self, recording_id: UUID, command: Callable[[Recording], T]) -> T:
         """Runs a command against the latest state, retrying on a concurrent write.
@@ -198,10 +208,10 @@ class RecordingLedger(Application[UUID]):
                     result = command(recording)
                     self.save(recording)
                 except IntegrityError:
-                    self._forget(recording_id)  # another process wrote first
+                    self.forget(recording_id)  # another process wrote first
                     continue
                 except BaseException:
-                    self._forget(recording_id)  # the cached object may hold unsaved changes
+                    self.forget(recording_id)  # the cached object may hold unsaved changes
                     raise
                 return result
         raise ConcurrentChange(f"recording {recording_id} kept changing; try again")
@@ -213,7 +223,8 @@ class RecordingLedger(Application[UUID]):
                 lock = self._locks[recording_id] = Lock()
             return lock
 
-    def _forget(self, recording_id: UUID) -> None:
+    def forget(self, recording_id: UUID) -> None:
+        """Drops a cached recording, so the next command reads it from the log."""
         if self.repository.cache is not None:
             with suppress(KeyError):
                 self.repository.cache.get(recording_id, evict=True)

@@ -59,10 +59,15 @@ def settings(request: pytest.FixtureRequest, tmp_path) -> Settings:
     return Settings(database_url=request.getfixturevalue("postgres_url"))
 
 
+@pytest.fixture(params=[False, True], ids=["plain", "group-commit"])
+def group_commit(request: pytest.FixtureRequest) -> bool:
+    return request.param
+
+
 @pytest.fixture
-def ledger(settings: Settings) -> Iterator[RecordingLedger]:
+def ledger(settings: Settings, group_commit: bool) -> Iterator[RecordingLedger]:
     migrate(settings)
-    app = open_ledger(settings)
+    app = open_ledger(settings, group_commit=group_commit)
     yield app
     app.close()
 

@@ -58,9 +58,11 @@ def test_unknown_recording_is_reported(ledger: RecordingLedger) -> None:
         ledger.pause(ledger.recording_id("nope"), reason="pci", occurred_at=T0, by=PBX)
 
 
-def test_concurrent_change_is_retried_on_fresh_state(ledger: RecordingLedger, settings: Settings) -> None:
+def test_concurrent_change_is_retried_on_fresh_state(
+    ledger: RecordingLedger, settings: Settings, group_commit: bool
+) -> None:
     rid = start(ledger)
-    other = open_ledger(settings)  # a second service instance with its own cache
+    other = open_ledger(settings, group_commit=group_commit)  # a second process, own cache
     try:
         other.get_recording(rid)
         ledger.tag(rid, key="outcome", value="sale", occurred_at=T0, by=PBX)
@@ -73,10 +75,10 @@ def test_concurrent_change_is_retried_on_fresh_state(ledger: RecordingLedger, se
 
 
 def test_concurrent_change_that_now_breaks_a_rule_is_refused_not_dropped(
-    ledger: RecordingLedger, settings: Settings
+    ledger: RecordingLedger, settings: Settings, group_commit: bool
 ) -> None:
     rid = start(ledger)
-    other = open_ledger(settings)
+    other = open_ledger(settings, group_commit=group_commit)
     try:
         other.get_recording(rid)
         ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)

@@ -16,6 +16,11 @@ from domain.values import Actor
 from projections.runner import Projections
 
 DAY = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def group_commit() -> bool:
+    return False  # how events were written does not matter to the views
 PBX = Actor("pbx-1", "telephony")
 
 

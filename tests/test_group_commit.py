@@ -1,0 +1,101 @@
+"""Group commit: many writers, few transactions, every command still answered on its own."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from adapters.event_store import ledger_env
+from adapters.group_commit import GroupCommitLedger
+from adapters.migrate import migrate
+from adapters.settings import Settings
+from domain import errors
+from domain.values import Actor
+
+PBX = Actor("pbx-1", "telephony")
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+class CountingLedger(GroupCommitLedger):
+    """Counts transactions that stored events (a fake next to the test that uses it)."""
+
+    transactions = 0
+
+    def save(self, *aggregates: Any, **kwargs: Any) -> Any:
+        if any(a is not None and a.pending_events for a in aggregates):
+            type(self).transactions += 1
+        return super().save(*aggregates, **kwargs)
+
+
+@pytest.fixture
+def counting(settings: Settings):
+    migrate(settings)
+    CountingLedger.transactions = 0
+    app = CountingLedger(env=ledger_env(settings))
+    yield app
+    app.close()
+
+
+def lifecycle(ledger: GroupCommitLedger, n: int) -> None:
+    rid = ledger.start_call(interaction_id=f"int-{n}", agent_id=f"agent-{n % 7}", customer_id="c", queue="q",
+                            direction="inbound", tags={}, screen_selected=False, occurred_at=T0, by=PBX)
+    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX)
+    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=2), by=PBX)
+    ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=3), by=PBX)
+    ledger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=4), by=PBX)
+
+
+def test_concurrent_lifecycles_share_transactions_and_lose_nothing(counting: CountingLedger) -> None:
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        list(pool.map(lambda n: lifecycle(counting, n), range(64)))
+    assert counting.recorder.max_notification_id() == 64 * 5
+    for n in range(64):
+        events = counting.history(counting.recording_id(f"int-{n}")).events
+        assert [e.originator_version for e in events] == [1, 2, 3, 4, 5]
+    assert counting.transactions < 64 * 5  # commands really were grouped
+
+
+def test_a_refused_command_does_not_sink_its_batch(counting: CountingLedger) -> None:
+    lifecycle(counting, 1)
+    rid = counting.recording_id("int-1")
+
+    def bad() -> None:
+        counting.pause(rid, reason="pci", occurred_at=T0, by=PBX)  # the call has ended
+
+    def good(n: int) -> None:
+        counting.tag(rid, key=f"k{n}", value="v", occurred_at=T0, by=PBX)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        bads = [pool.submit(bad) for _ in range(4)]
+        goods = [pool.submit(good, n) for n in range(12)]
+    for future in bads:
+        with pytest.raises(errors.NotRecording):
+            future.result()
+    for future in goods:
+        future.result()
+    assert set(counting.get_recording(rid).tags) == {f"k{n}" for n in range(12)}
+
+
+def test_retried_starts_store_one_event(counting: CountingLedger) -> None:
+    def start(agent: str) -> Any:
+        return counting.start_call(interaction_id="same", agent_id=agent, customer_id="c", queue="q",
+                                   direction="inbound", tags={}, screen_selected=False, occurred_at=T0, by=PBX)
+
+    start("agent-1")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [pool.submit(start, "agent-1") for _ in range(20)] + [pool.submit(start, "agent-2")]
+    ids = {f.result() for f in results[:-1]}
+    assert ids == {counting.recording_id("same")}
+    with pytest.raises(errors.RecordingAlreadyStarted):
+        results[-1].result()
+    assert len(counting.history(counting.recording_id("same")).events) == 1
+
+
+def test_invalid_start_is_refused_in_the_callers_thread(counting: CountingLedger) -> None:
+    with pytest.raises(errors.InvalidCommand):
+        counting.start_call(interaction_id="x", agent_id="a", customer_id="c", queue="q", direction="up",
+                            tags={}, screen_selected=False, occurred_at=T0, by=PBX)
+    assert counting.recorder.max_notification_id() in (None, 0)
