@@ -2,16 +2,18 @@
 
 Tables come from migrations (``callvault migrate``), never from the recorders,
 so CREATE_TABLE is off: the append-only protections must exist before the
-first event does. On PostgreSQL, appends call the migrations' insert function,
+first event does. On PostgreSQL, appends call the migrations' append function,
 which also serializes commits so notification order equals commit order.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory, PostgresTrackingRecorder
-from eventsourcing.utils import get_topic
+from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import conninfo_to_dict
 
 from adapters.event_codec import MsgspecMapper
@@ -26,6 +28,27 @@ EVENTS_TABLE = "stored_events"
 TRACKING_TABLE = "tracking"
 
 
+class AppendFunctionRecorder(PostgresApplicationRecorder):
+    """Appends through callvault_append() from the migrations: one round trip per
+    transaction, events sent as binary arrays, commit order kept by the function."""
+
+    APPEND = "SELECT n AS notification_id FROM callvault_append(%b, %b, %b, %b) AS n"
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        if not stored_events:
+            return []
+        columns = (
+            [e.originator_id for e in stored_events],
+            [e.originator_version for e in stored_events],
+            [e.topic for e in stored_events],
+            [e.state for e in stored_events],
+        )
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self.APPEND, columns, prepare=True)
+            return [row["notification_id"] for row in cursor.fetchall()]
+
+
 class ServiceRoleFactory(PostgresFactory):
     """PostgreSQL factory whose connections act as the least-privileged service role."""
 
@@ -36,9 +59,9 @@ class ServiceRoleFactory(PostgresFactory):
             # Applied by the server at connection start, before any statement runs.
             self.datastore.pool.kwargs["options"] = f"-c role={role}"
 
-    def application_recorder(self) -> PostgresApplicationRecorder:
+    def application_recorder(self) -> AppendFunctionRecorder:
         # One log table name on both engines, as created by the migrations.
-        return PostgresApplicationRecorder(datastore=self.datastore, events_table_name=EVENTS_TABLE)
+        return AppendFunctionRecorder(datastore=self.datastore, events_table_name=EVENTS_TABLE)
 
     def tracking_recorder(self, tracking_recorder_class: Any = None) -> PostgresTrackingRecorder:
         return PostgresTrackingRecorder(datastore=self.datastore, tracking_table_name=TRACKING_TABLE)
@@ -62,8 +85,6 @@ def ledger_env(settings: Settings) -> dict[str, str]:
             POSTGRES_POOL_SIZE=str(settings.database_pool_size),
             POSTGRES_MAX_OVERFLOW=str(settings.database_pool_size),
             POSTGRES_LOCK_TIMEOUT="10",
-            # Appends go through es_insert_events_uuid() from the migrations.
-            POSTGRES_ENABLE_DB_FUNCTIONS="y",
             CALLVAULT_DATABASE_ROLE=settings.database_role,
         )
     else:

@@ -1,7 +1,7 @@
 """Ledger ingest and projection catch-up on PostgreSQL, each beside a raw psycopg baseline.
 
 Run by hand (never in tests):
-    .venv/bin/python bench/ingest.py --calls 1000 [--admin-url postgresql://postgres@127.0.0.1/postgres]
+    .venv/bin/python bench/ingest.py --calls 1000 --clients 16 [--admin-url postgresql://postgres@127.0.0.1/postgres]
 
 Everything is measured in one run against one fresh database, since these
 machines are noisy; only ratios within a run mean much.
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import psycopg
@@ -20,13 +21,17 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
-from api.simulation import DayPlan, plan_day, run_day
+from api.simulation import DayPlan, Step, plan_day, run_day
 from projections.runner import Projections
 
 RAW_TABLE = """CREATE TABLE raw_events (
     originator_id uuid NOT NULL, originator_version bigint NOT NULL, topic text, state bytea,
     notification_id bigserial, PRIMARY KEY (originator_id, originator_version))"""
 INSERT = "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
+
+
+def partition(steps: list[Step], clients: int) -> list[list[Step]]:
+    return [[s for s in steps if s.call % clients == k] for k in range(clients)]
 
 
 def rate(count: int, seconds: float) -> str:
@@ -43,6 +48,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=50)
+    parser.add_argument("--clients", type=int, default=16, help="concurrent writers for the concurrent runs")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     args = parser.parse_args()
 
@@ -53,18 +59,39 @@ def main() -> None:
     try:
         settings = Settings(database_url=url, projection_batch_size=1000)
         migrate(settings)
-        ledger = open_ledger(settings)
-        steps = plan_day(DayPlan(agents=args.agents, calls=args.calls, seed=1,
-                                 start=datetime(2026, 11, 23, 8, tzinfo=UTC)))
+        ledger = open_ledger(settings, group_commit=False)
 
-        app_s, events = timed(lambda: run_day(ledger, steps))
+        def day(seed: int) -> list[Step]:
+            return plan_day(DayPlan(agents=args.agents, calls=args.calls, seed=seed,
+                                    start=datetime(2026, 11, 23, 8, tzinfo=UTC)))
+
+        app_s, events = timed(lambda: run_day(ledger, day(1)))
         stored = ledger.recorder.select_notifications(start=None, limit=10**9)
         rows = [(n.originator_id, n.originator_version, n.topic, n.state) for n in stored]
         assert len(rows) == events
 
+        # Many calls live at once: each client drives its own calls, in time order.
+        grouped = open_ledger(settings, group_commit=True)
+        clients = partition(day(2), args.clients)
+        with ThreadPoolExecutor(args.clients) as pool:
+            group_s, written = timed(lambda: sum(pool.map(lambda steps: run_day(grouped, steps), clients)))
+        grouped.close()
+
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(RAW_TABLE)
             raw_one_s, _ = timed(lambda: [conn.execute(INSERT, row) for row in rows])
+            conn.execute("TRUNCATE raw_events")
+
+            def one_per_transaction_concurrently() -> None:
+                def insert(part: list[tuple]) -> None:
+                    with psycopg.connect(url, autocommit=True) as own:
+                        for row in part:
+                            own.execute(INSERT, row)
+
+                with ThreadPoolExecutor(args.clients) as pool:
+                    list(pool.map(insert, [rows[k :: args.clients] for k in range(args.clients)]))
+
+            raw_concurrent_s, _ = timed(one_per_transaction_concurrently)
             conn.execute("TRUNCATE raw_events")
 
             def batched() -> None:
@@ -95,8 +122,10 @@ def main() -> None:
             per_view[view] = timed(follower.catch_up)
 
         print(f"# callvault ingest benchmark: {args.calls} calls, {events} events, PostgreSQL")
-        print(f"ledger (Application, one command per transaction): {rate(events, app_s)}")
-        print(f"raw psycopg, one row per transaction:              {rate(events, raw_one_s)}")
+        print(f"ledger, 1 client, one command per transaction:      {rate(events, app_s)}")
+        print(f"ledger, {args.clients} clients, group commit:               {rate(written, group_s)}")
+        print(f"raw psycopg, 1 connection, one row per transaction: {rate(events, raw_one_s)}")
+        print(f"raw psycopg, {args.clients} connections, one row per transaction: {rate(events, raw_concurrent_s)}")
         print(f"raw psycopg, 1000 rows per transaction:            {rate(events, raw_batch_s)}")
         print(f"raw read of the log (1000-row pages):              {rate(read_count, read_s)}")
         for view, (seconds, applied) in per_view.items():

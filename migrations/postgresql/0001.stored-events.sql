@@ -13,16 +13,6 @@ CREATE TABLE IF NOT EXISTS stored_events (
 CREATE UNIQUE INDEX IF NOT EXISTS stored_events_notification_id_idx
     ON stored_events (notification_id ASC);
 
-DO $$
-BEGIN
-    IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'stored_event_uuid') THEN
-        CREATE TYPE stored_event_uuid AS (
-            originator_id uuid, originator_version bigint, topic text, state bytea
-        );
-    END IF;
-END
-$$;
-
 -- Append-only for everyone, owner included: nothing in the log is ever changed.
 CREATE OR REPLACE FUNCTION callvault_refuse_log_change() RETURNS trigger
 LANGUAGE plpgsql AS $$

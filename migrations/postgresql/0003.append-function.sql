@@ -1,11 +1,13 @@
 -- depends: 0001.stored-events
--- The single statement the service uses to append events (eventsourcing's
--- "db functions" mode): one round trip per command instead of five.
+-- The one statement the service uses to append events: one round trip per
+-- transaction, plain arrays (cheap to send in binary) instead of composites.
 -- Commit order must equal notification order, so that followers never pass a
 -- gap that fills in later; an advisory lock held to commit serializes appends
 -- without the table lock that would need UPDATE/DELETE rights.
 
-CREATE OR REPLACE FUNCTION es_insert_events_uuid(events stored_event_uuid[])
+CREATE OR REPLACE FUNCTION callvault_append(
+    originator_ids uuid[], originator_versions bigint[], topics text[], states bytea[]
+)
 RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -14,10 +16,10 @@ BEGIN
     NOTIFY stored_events;
     RETURN QUERY
         INSERT INTO stored_events AS t (originator_id, originator_version, topic, state)
-        SELECT e.originator_id, e.originator_version, e.topic, e.state FROM unnest(events) AS e
+        SELECT * FROM unnest(originator_ids, originator_versions, topics, states)
         RETURNING t.notification_id;
 END
 $$;
 
-REVOKE ALL ON FUNCTION es_insert_events_uuid(stored_event_uuid[]) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION es_insert_events_uuid(stored_event_uuid[]) TO callvault_service;
+REVOKE ALL ON FUNCTION callvault_append(uuid[], bigint[], text[], bytea[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION callvault_append(uuid[], bigint[], text[], bytea[]) TO callvault_service;
