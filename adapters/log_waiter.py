@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Protocol
 
 import psycopg
@@ -10,6 +11,9 @@ from psycopg import sql
 
 from adapters.event_store import EVENTS_TABLE
 from adapters.settings import Settings
+
+
+STOP_CHECK_SECONDS = 0.25
 
 
 class LogWaiter(Protocol):
@@ -51,9 +55,13 @@ class NotifyWaiter:
         return self._conn
 
     def wait(self, stop: threading.Event) -> None:
+        deadline = time.monotonic() + self.interval
         try:
-            for _ in self._connect().notifies(timeout=self.interval, stop_after=1):
-                pass
+            conn = self._connect()
+            # Short slices, so that a stop request is seen promptly.
+            while not stop.is_set() and (remaining := deadline - time.monotonic()) > 0:
+                for _ in conn.notifies(timeout=min(remaining, STOP_CHECK_SECONDS), stop_after=1):
+                    return
         except psycopg.Error:
             self.close()
             stop.wait(self.interval)

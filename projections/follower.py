@@ -94,12 +94,15 @@ class Follower:
 
     def follow(self, stop: threading.Event, waiter: LogWaiter) -> None:
         """Runs until stopped; a failing batch is logged and retried, never skipped."""
-        while not stop.is_set():
-            try:
-                applied = self.catch_up()
-                if applied:
-                    log.debug("projection advanced", view=self.projection.name, events=applied)
-            except Exception:
-                log.exception("projection batch failed; will retry", view=self.projection.name)
-                stop.wait(1.0)
-            waiter.wait(stop)
+        try:
+            while not stop.is_set():
+                try:
+                    applied = self.catch_up()
+                    if applied:
+                        log.debug("projection advanced", view=self.projection.name, events=applied)
+                except Exception:
+                    log.exception("projection batch failed; will retry", view=self.projection.name)
+                    stop.wait(1.0)
+                waiter.wait(stop)
+        finally:
+            waiter.close()

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from msgspec.structs import replace as msgspec_replace
 
 from adapters.event_store import open_view_store
 from adapters.view_rows import AuditQuery, AuditRow, RecordingQuery, RecordingRow
@@ -190,3 +191,32 @@ def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: Recording
     first.catch_up()  # its cached row predates the tag that `second` folded in
     row = first.store.recording(rid)
     assert row is not None and (row.tags, row.status, row.version) == ({"step": "two"}, "paused", 3)
+
+
+def test_followers_wake_and_apply_new_events(ledger: RecordingLedger, settings) -> None:
+    """The server's follower threads: NOTIFY on PostgreSQL, polling on SQLite."""
+    import threading
+    import time
+
+    from adapters.log_waiter import log_waiter
+
+    followed = Projections(ledger, open_view_store(ledger), batch_size=50)
+    stop = threading.Event()
+    polling = msgspec_replace(settings, projection_poll_seconds=0.05 if not settings.uses_postgres else 30.0)
+    threads = followed.follow(stop, lambda: log_waiter(polling))
+    try:
+        time.sleep(0.3)  # let the followers reach their first wait
+        rid = ledger.start_call(interaction_id="live", agent_id="a", customer_id="c", queue="q",
+                                direction="inbound", tags={}, screen_selected=False, occurred_at=DAY, by=PBX)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not (
+            followed.store.recording(rid) and followed.store.audit(AuditQuery(recording_id=rid))
+        ):
+            time.sleep(0.02)
+        assert followed.store.recording(rid) is not None
+        assert len(followed.store.audit(AuditQuery(recording_id=rid))) == 1
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=35)
+    assert not any(t.is_alive() for t in threads)
