@@ -91,17 +91,17 @@ class RecordingLedger(Application[UUID]):
     def add_segment(self, recording_id: UUID, **segment: Any) -> bool:
         return self._change(recording_id, lambda r: r.add_segment(**segment))
 
-    def pause(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
-        self._change(recording_id, lambda r: r.pause(reason=reason, occurred_at=occurred_at, by=by))
+    def pause(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
+        return self._change(recording_id, lambda r: r.pause(reason=reason, occurred_at=occurred_at, by=by))
 
-    def resume(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
-        self._change(recording_id, lambda r: r.resume(reason=reason, occurred_at=occurred_at, by=by))
+    def resume(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
+        return self._change(recording_id, lambda r: r.resume(reason=reason, occurred_at=occurred_at, by=by))
 
-    def end_call(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
-        self._change(recording_id, lambda r: r.end_call(reason=reason, occurred_at=occurred_at, by=by))
+    def end_call(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
+        return self._change(recording_id, lambda r: r.end_call(reason=reason, occurred_at=occurred_at, by=by))
 
-    def end_acw(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
-        self._change(recording_id, lambda r: r.end_acw(reason=reason, occurred_at=occurred_at, by=by))
+    def end_acw(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
+        return self._change(recording_id, lambda r: r.end_acw(reason=reason, occurred_at=occurred_at, by=by))
 
     def tag(self, recording_id: UUID, *, key: str, value: str, occurred_at: datetime, by: Actor) -> bool:
         return self._change(recording_id, lambda r: r.tag(key=key, value=value, occurred_at=occurred_at, by=by))

@@ -164,6 +164,7 @@ class Recording(Aggregate):
         # Closed and open pause intervals, to judge late-arriving segments by
         # when they were captured rather than when they were uploaded.
         self.pauses: list[tuple[datetime, datetime | None]] = []
+        self.resumed_at: set[datetime] = set()
         self.segments: dict[int, str] = {}
         self.holds: set[str] = set()
         self.archived = False
@@ -270,32 +271,49 @@ class Recording(Aggregate):
     ) -> None:
         self.segments[sequence_number] = sha256
 
-    def pause(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+    # Lifecycle commands are idempotent on their natural key, the source's
+    # occurred_at: telephony retries a request with the same timestamp, and a
+    # retry must not double the event nor fail. They return False for a retry.
+
+    def pause(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         self._refuse_if_purged()
+        at = require_utc(occurred_at)
+        if any(start == at for start, _ in self.pauses):
+            return False
         if self.status is not RecordingStatus.ACTIVE:
             raise errors.NotRecording(f"cannot pause a recording that is {self.status.value}")
-        self._paused(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._paused(reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        return True
 
     @event(Paused)
     def _paused(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
         self.pauses.append((occurred_at, None))
 
-    def resume(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+    def resume(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         self._refuse_if_purged()
+        at = require_utc(occurred_at)
+        if at in self.resumed_at:
+            return False
         if self.status is not RecordingStatus.PAUSED:
             raise errors.NotPaused(f"cannot resume a recording that is {self.status.value}")
-        self._resumed(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._resumed(reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        return True
 
     @event(Resumed)
     def _resumed(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
         start, _open = self.pauses[-1]
         self.pauses[-1] = (start, occurred_at)
+        self.resumed_at.add(occurred_at)
 
-    def end_call(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+    def end_call(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         self._refuse_if_purged()
+        at = require_utc(occurred_at)
+        if self.ended_at == at:
+            return False
         if self.ended_at is not None:
             raise errors.CallAlreadyEnded("the call has already ended")
-        self._call_ended(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._call_ended(reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        return True
 
     @event(CallEnded)
     def _call_ended(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
@@ -303,15 +321,19 @@ class Recording(Aggregate):
         if self.paused:  # hanging up ends any pause
             self.pauses[-1] = (self.pauses[-1][0], occurred_at)
 
-    def end_acw(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+    def end_acw(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         self._refuse_if_purged()
         if reason not in ACW_END_REASONS:
             raise errors.InvalidCommand(f"reason must be one of {sorted(ACW_END_REASONS)}")
+        at = require_utc(occurred_at)
+        if self.acw_ended_at == at:
+            return False
         if self.ended_at is None:
             raise errors.CallNotEnded("after-call work cannot end before the call has ended")
         if self.acw_ended_at is not None:
             raise errors.AcwAlreadyEnded("after-call work has already ended")
-        self._acw_ended(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._acw_ended(reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        return True
 
     @event(AcwEnded)
     def _acw_ended(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:

@@ -272,3 +272,18 @@ def test_replaying_events_rebuilds_the_same_state() -> None:
         replayed = e.mutate(replayed)
     assert replayed.status is RecordingStatus.COMPLETE
     assert replayed.version == recording.version
+
+
+def test_lifecycle_retries_with_the_same_source_time_are_no_ops() -> None:
+    recording = start()
+    assert recording.pause(reason="pci", occurred_at=at(10), by=PBX) is True
+    assert recording.pause(reason="pci", occurred_at=at(10), by=PBX) is False
+    assert recording.resume(reason="pci", occurred_at=at(20), by=PBX) is True
+    assert recording.resume(reason="pci", occurred_at=at(20), by=PBX) is False
+    assert recording.end_call(reason="hangup", occurred_at=at(30), by=PBX) is True
+    assert recording.end_call(reason="hangup", occurred_at=at(30), by=PBX) is False
+    assert recording.end_acw(reason="status_change", occurred_at=at(40), by=PBX) is True
+    assert recording.end_acw(reason="status_change", occurred_at=at(40), by=PBX) is False
+    assert event_names(recording) == ["CallStarted", "Paused", "Resumed", "CallEnded", "AcwEnded"]
+    with pytest.raises(errors.AcwAlreadyEnded):
+        recording.end_acw(reason="status_change", occurred_at=at(41), by=PBX)
