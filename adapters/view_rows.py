@@ -37,21 +37,53 @@ class RecordingRow(ViewRow, kw_only=True):
 
 
 class AuditRow(ViewRow, kw_only=True):
+    """One per event, or per recording an access touched (``item`` counts them)."""
+
     notification_id: int
-    recording_id: UUID
-    interaction_id: str
-    customer_id: str
+    item: int = 0
+    recording_id: UUID | None
+    interaction_id: str | None
+    customer_id: str | None
     actor: str
     role: str
     action: str
+    outcome: str = "allowed"
     reason_code: str
+    subject: str | None = None  # the user or team an identity event is about
     detail: dict[str, str | int | bool | None]
     occurred_at: datetime
     recorded_at: datetime
 
 
+class UserRow(ViewRow, kw_only=True):
+    user_id: UUID
+    name: str
+    role: str
+    team_id: UUID | None
+    token_sha256: str
+    active: bool
+    version: int
+
+
+class TeamRow(ViewRow, kw_only=True):
+    team_id: UUID
+    name: str
+    parent_id: UUID | None
+    version: int
+
+
+class ResponsibilityRow(ViewRow, kw_only=True):
+    """A supervisor or quality manager answering for a team (and the teams below it)."""
+
+    team_id: UUID
+    user_id: UUID
+    active: bool
+
+
 class RecordingQuery(msgspec.Struct, kw_only=True, frozen=True):
     agent_id: str | None = None
+    # Scope: only recordings of these agents (None: no restriction).
+    agent_ids: frozenset[str] | None = None
     customer_id: str | None = None
     queue: str | None = None
     direction: str | None = None
@@ -70,7 +102,8 @@ class AuditQuery(msgspec.Struct, kw_only=True, frozen=True):
     actor: str | None = None
     recording_id: UUID | None = None
     action: str | None = None
+    outcome: str | None = None
     since: datetime | None = None
     until: datetime | None = None
-    after: int | None = None  # notification id of the last row already seen
+    after: tuple[int, int] | None = None  # (notification_id, item) of the last row already seen
     limit: int = 100

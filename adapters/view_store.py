@@ -7,6 +7,7 @@ stands: no event is applied twice or skipped.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
@@ -15,12 +16,32 @@ import msgspec
 from eventsourcing.persistence import Tracking, TrackingRecorder
 
 from adapters.sql_dialect import Dialect
-from adapters.view_rows import AuditQuery, AuditRow, RecordingQuery, RecordingRow, ViewRow
+from adapters.view_rows import (
+    AuditQuery,
+    AuditRow,
+    RecordingQuery,
+    RecordingRow,
+    ResponsibilityRow,
+    TeamRow,
+    UserRow,
+    ViewRow,
+)
 
 R = TypeVar("R", bound=ViewRow)
 
+# Each upserted row type: its table and key columns.
+ROW_TABLES: dict[type[ViewRow], tuple[str, tuple[str, ...]]] = {
+    RecordingRow: ("recordings", ("recording_id",)),
+    UserRow: ("users", ("user_id",)),
+    TeamRow: ("teams", ("team_id",)),
+    ResponsibilityRow: ("responsibilities", ("team_id", "user_id")),
+}
 # Which tables a view owns, for rebuilds.
-VIEW_TABLES = {"recordings": ("recordings",), "audit_trail": ("audit_trail",)}
+VIEW_TABLES = {
+    "recordings": ("recordings",),
+    "audit_trail": ("audit_trail",),
+    "directory": ("users", "teams", "responsibilities"),
+}
 _JSON_COLUMNS = {"missing_segments", "hold_cases", "tags", "detail"}
 MAX_PAGE = 1000
 
@@ -34,11 +55,7 @@ class ViewStore:
         self._tracking = tracking
         self._datastore: Any = tracking.datastore  # type: ignore[attr-defined]
         self._dialect = dialect
-        self._upsert_recording = self._upsert_sql("recordings", _columns(RecordingRow), "recording_id")
-
-    @property
-    def dialect_name(self) -> str:
-        return self._dialect.name
+        self._upserts = {row_type: self._upsert_sql(row_type) for row_type in ROW_TABLES}
 
     # -- writing ---------------------------------------------------------
 
@@ -46,16 +63,14 @@ class ViewStore:
         return self._tracking.max_tracking_id(view) or 0
 
     def commit(
-        self,
-        view: str,
-        position: int,
-        *,
-        recordings: Sequence[RecordingRow] = (),
-        audit: Sequence[AuditRow] = (),
+        self, view: str, position: int, *, upserts: Sequence[ViewRow] = (), audit: Sequence[AuditRow] = ()
     ) -> None:
+        by_type: defaultdict[type[ViewRow], list[ViewRow]] = defaultdict(list)
+        for row in upserts:
+            by_type[type(row)].append(row)
         with self._datastore.transaction(commit=True) as cursor:
-            if recordings:
-                cursor.executemany(self._upsert_recording, [self._params(r) for r in recordings])
+            for row_type, rows in by_type.items():
+                cursor.executemany(self._upserts[row_type], [self._params(r) for r in rows])
             if audit:
                 self._dialect.insert_many(cursor, "audit_trail", _columns(AuditRow), [self._params(r) for r in audit])
             # Refuses to move backwards: a second follower racing this one fails here.
@@ -67,19 +82,33 @@ class ViewStore:
                 cursor.execute(f"DELETE FROM {table}")
             cursor.execute(self._dialect.sql("DELETE FROM tracking WHERE application_name = ?"), [view])
 
-    # -- reading ---------------------------------------------------------
+    # -- reading rows by key ---------------------------------------------
 
-    def load_recordings(self, recording_ids: Iterable[UUID]) -> dict[UUID, RecordingRow]:
-        ids = list(recording_ids)
+    def load(self, row_type: type[R], keys: Iterable[UUID]) -> dict[UUID, R]:
+        """Rows of a single-key table by key."""
+        table, (key,) = ROW_TABLES[row_type]
+        ids = list(keys)
         if not ids:
             return {}
         marks = ",".join("?" * len(ids))
-        rows = self._select(
-            RecordingRow,
-            f"SELECT * FROM recordings WHERE recording_id IN ({marks})",
-            [self._dialect.value(i) for i in ids],
-        )
-        return {row.recording_id: row for row in rows}
+        rows = self._select(row_type, f"SELECT * FROM {table} WHERE {key} IN ({marks})", ids)
+        return {getattr(row, key): row for row in rows}
+
+    def recording(self, recording_id: UUID) -> RecordingRow | None:
+        return self.load(RecordingRow, [recording_id]).get(recording_id)
+
+    def user_by_token(self, token_sha256: str) -> UserRow | None:
+        rows = self._select(UserRow, "SELECT * FROM users WHERE token_sha256 = ? AND active = ?", [token_sha256, True])
+        return rows[0] if rows else None
+
+    def directory(self) -> tuple[list[UserRow], list[TeamRow], list[ResponsibilityRow]]:
+        """The whole org chart: small, and read together so it is consistent."""
+        with self._datastore.transaction(commit=False) as cursor:
+            return (
+                self._fetch(cursor, UserRow, "SELECT * FROM users ORDER BY name", []),
+                self._fetch(cursor, TeamRow, "SELECT * FROM teams ORDER BY name", []),
+                self._fetch(cursor, ResponsibilityRow, "SELECT * FROM responsibilities WHERE active = ?", [True]),
+            )
 
     def audit_subjects(self, recording_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
         """Interaction and customer of recordings already in the trail, from their first row."""
@@ -96,8 +125,7 @@ class ViewStore:
             rows = [dict(r) for r in cursor.fetchall()]
         return {UUID(str(r["recording_id"])): (r["interaction_id"], r["customer_id"]) for r in rows}
 
-    def recording(self, recording_id: UUID) -> RecordingRow | None:
-        return self.load_recordings([recording_id]).get(recording_id)
+    # -- queries ---------------------------------------------------------
 
     def search(self, query: RecordingQuery) -> list[RecordingRow]:
         where: list[str] = []
@@ -107,6 +135,11 @@ class ViewStore:
             if value is not None:
                 where.append(f"{column} = ?")
                 params.append(value)
+        if query.agent_ids is not None:
+            if not query.agent_ids:
+                return []
+            where.append(f"agent_id IN ({','.join('?' * len(query.agent_ids))})")
+            params.extend(sorted(query.agent_ids))
         if query.started_from is not None:
             where.append("started_at >= ?")
             params.append(query.started_from)
@@ -130,12 +163,20 @@ class ViewStore:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY started_at DESC, recording_id DESC LIMIT ?"
         params.append(min(max(query.limit, 1), MAX_PAGE))
-        return self._select(RecordingRow, sql, [self._dialect.value(p) for p in params])
+        return self._select(RecordingRow, sql, params)
+
+    def acw_open_since(self, ended_before: Any, limit: int = 500) -> list[RecordingRow]:
+        """Recordings still in after-call work whose call ended before the given time."""
+        return self._select(
+            RecordingRow,
+            "SELECT * FROM recordings WHERE status = 'acw' AND ended_at < ? ORDER BY ended_at LIMIT ?",
+            [ended_before, limit],
+        )
 
     def audit(self, query: AuditQuery) -> list[AuditRow]:
         where: list[str] = []
         params: list[Any] = []
-        for column in ("actor", "recording_id", "action"):
+        for column in ("actor", "recording_id", "action", "outcome"):
             value = getattr(query, column)
             if value is not None:
                 where.append(f"{column} = ?")
@@ -147,28 +188,25 @@ class ViewStore:
             where.append("recorded_at < ?")
             params.append(query.until)
         if query.after is not None:
-            where.append("notification_id > ?")
-            params.append(query.after)
+            notification_id, item = query.after
+            where.append("(notification_id > ? OR (notification_id = ? AND item > ?))")
+            params.extend([notification_id, notification_id, item])
         sql = "SELECT * FROM audit_trail"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY notification_id LIMIT ?"
+        sql += " ORDER BY notification_id, item LIMIT ?"
         params.append(min(max(query.limit, 1), MAX_PAGE))
-        return self._select(AuditRow, sql, [self._dialect.value(p) for p in params])
-
-    def count(self, view: str) -> int:
-        (table,) = VIEW_TABLES[view]
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
-            return int(dict(cursor.fetchone())["n"])
+        return self._select(AuditRow, sql, params)
 
     # -- plumbing --------------------------------------------------------
 
     def _select(self, row_type: type[R], sql: str, params: list[Any]) -> list[R]:
         with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._dialect.sql(sql), params)
-            rows = cursor.fetchall()
-        return [self._row(row_type, dict(row)) for row in rows]
+            return self._fetch(cursor, row_type, sql, params)
+
+    def _fetch(self, cursor: Any, row_type: type[R], sql: str, params: list[Any]) -> list[R]:
+        cursor.execute(self._dialect.sql(sql), [self._dialect.value(p) for p in params])
+        return [self._row(row_type, dict(row)) for row in cursor.fetchall()]
 
     def _row(self, row_type: type[R], raw: dict[str, Any]) -> R:
         for column in _JSON_COLUMNS.intersection(raw):
@@ -178,12 +216,12 @@ class ViewStore:
     def _params(self, row: ViewRow) -> list[Any]:
         return [self._dialect.value(getattr(row, column)) for column in row.__struct_fields__]
 
-    def _upsert_sql(self, table: str, columns: tuple[str, ...], key: str) -> str:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
-        return self._dialect.sql(
-            f"{self._insert_sql(table, columns)} ON CONFLICT ({key}) DO UPDATE SET {updates}"
-        )
-
-    def _insert_sql(self, table: str, columns: tuple[str, ...]) -> str:
+    def _upsert_sql(self, row_type: type[ViewRow]) -> str:
+        table, keys = ROW_TABLES[row_type]
+        columns = _columns(row_type)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
         marks = ", ".join("?" * len(columns))
-        return self._dialect.sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})")
+        return self._dialect.sql(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )

@@ -21,6 +21,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
 from domain import errors
+from domain.directory import DirectoryCommands
 from domain.recording import Recording, recording_id_for
 from domain.values import Actor
 
@@ -42,7 +43,7 @@ class History:
     events: list[DomainEventProtocol[UUID]]
 
 
-class RecordingLedger(Application[UUID]):
+class RecordingLedger(DirectoryCommands, Application[UUID]):
     # The cache spares a read per command; a stale entry only costs a conflict,
     # which _change() answers by evicting it and trying again. Commands on one
     # recording are serialized in-process (see _change), so the cached object

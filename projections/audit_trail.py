@@ -1,20 +1,23 @@
-"""Folds events into the ``audit_trail`` view: who did what to which recording, when, why."""
+"""Folds the log into the ``audit_trail`` view: who did what to which recording,
+when, why, and with what outcome; also who was given which rights."""
 
 from __future__ import annotations
 
 import re
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 from uuid import UUID
 
 from adapters.view_rows import AuditRow
 from adapters.view_store import ViewStore
+from domain.access import AccessRecord
+from domain.identity import Team, User
 from domain.recording import Recording
 from projections.follower import LoggedEvent
 
 # Fields that say what was done, beyond who, when and why. Free text that may
-# name people (annotations) stays in the event history, not in the trail.
+# name people (annotations) stays in the event history; token hashes stay out.
 _DETAIL_FIELDS = (
     "sequence_number",
     "sha256",
@@ -26,30 +29,25 @@ _DETAIL_FIELDS = (
     "queue",
     "agent_id",
     "direction",
+    "user_role",
+    "team_id",
+    "parent_id",
+    "user_name",
 )
 
 
-def action_name(event: Recording.Event) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type(event).__name__).lower()
+def snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def audit_row(event: Recording.Event, notification_id: int, subject: tuple[str, str]) -> AuditRow:
-    interaction_id, customer_id = subject
-    state: dict[str, Any] = vars(event)
-    reason = state.get("reason_code", state.get("reason", ""))
-    return AuditRow(
-        notification_id=notification_id,
-        recording_id=event.originator_id,
-        interaction_id=interaction_id,
-        customer_id=customer_id,
-        actor=event.actor,
-        role=event.role,
-        action=action_name(event),
-        reason_code=reason,
-        detail={k: state[k] for k in _DETAIL_FIELDS if k in state},
-        occurred_at=event.occurred_at,
-        recorded_at=event.timestamp,
-    )
+def action_name(event: Any) -> str:
+    if isinstance(event, (User.Event, Team.Event)):
+        return f"{type(event).__qualname__.split('.')[0].lower()}_{snake(type(event).__name__)}"
+    return snake(type(event).__name__)
+
+
+def _detail(state: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, UUID) else v for k in _DETAIL_FIELDS if (v := state.get(k)) is not None}
 
 
 class AuditTrailView:
@@ -65,9 +63,49 @@ class AuditTrailView:
         for e in batch:
             if isinstance(e.event, Recording.CallStarted):
                 self._subjects[e.event.originator_id] = (e.event.interaction_id, e.event.customer_id)
-        unknown = {e.event.originator_id for e in batch} - self._subjects.keys()
-        self._subjects.update(store.audit_subjects(unknown))
-        rows = [audit_row(e.event, e.notification_id, self._subjects[e.event.originator_id]) for e in batch]
+        mentioned = {rid for e in batch for rid in _recording_ids(e.event)}
+        self._subjects.update(store.audit_subjects(mentioned - self._subjects.keys()))
+        rows = [row for e in batch for row in self._rows(e)]
         store.commit(self.name, position, audit=rows)
         while len(self._subjects) > self._cache_size:
             self._subjects.popitem(last=False)
+
+    def _rows(self, logged: LoggedEvent) -> Iterator[AuditRow]:
+        event = logged.event
+        if not isinstance(event, (Recording.Event, AccessRecord.Recorded, User.Event, Team.Event)):
+            return
+        state: dict[str, Any] = vars(event)
+        common = dict(
+            notification_id=logged.notification_id,
+            actor=event.actor,
+            role=event.role,
+            reason_code=state.get("reason_code", state.get("reason", "")),
+            occurred_at=event.occurred_at,
+            recorded_at=event.timestamp,
+        )
+        if isinstance(event, AccessRecord.Recorded):
+            targets: list[UUID | None] = list(event.recording_ids) or [None]
+            for item, recording_id in enumerate(targets):
+                yield AuditRow(
+                    item=item, action=event.action, outcome=event.outcome, detail=dict(event.detail),
+                    **self._about(recording_id), **common,
+                )
+            return
+        if isinstance(event, Recording.Event):
+            yield AuditRow(action=action_name(event), detail=_detail(state), **self._about(event.originator_id),
+                           **common)
+            return
+        yield AuditRow(action=action_name(event), subject=event.name, detail=_detail(state),
+                       recording_id=None, interaction_id=None, customer_id=None, **common)
+
+    def _about(self, recording_id: UUID | None) -> dict[str, Any]:
+        interaction_id, customer_id = self._subjects.get(recording_id, (None, None)) if recording_id else (None, None)
+        return {"recording_id": recording_id, "interaction_id": interaction_id, "customer_id": customer_id}
+
+
+def _recording_ids(event: Any) -> list[UUID]:
+    if isinstance(event, Recording.Event):
+        return [event.originator_id]
+    if isinstance(event, AccessRecord.Recorded):
+        return list(event.recording_ids)
+    return []

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import NamedTuple, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import structlog
 
 from adapters.log_waiter import LogWaiter
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
-from domain.recording import Recording
 
 log = structlog.get_logger(__name__)
 
 class LoggedEvent(NamedTuple):
     notification_id: int
-    event: Recording.Event
+    event: Any  # a domain event of any aggregate in the log; each view picks its own
 
 
 class Projection(Protocol):
@@ -77,11 +76,7 @@ class Follower:
             )
             if not notifications:
                 return applied
-            batch = [
-                LoggedEvent(n.id, event)
-                for n in notifications
-                if isinstance(event := self.ledger.mapper.to_domain_event(n), Recording.Event)
-            ]
+            batch = [LoggedEvent(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
             previous, position = position, notifications[-1].id
             self.projection.apply(self.store, batch, previous, position)
             applied += len(notifications)

@@ -10,6 +10,7 @@ import msgspec
 
 from adapters.view_rows import RecordingRow
 from adapters.view_store import ViewStore
+from domain.access import AccessRecord, Outcome
 from domain.recording import Recording
 from domain.values import RecordingStatus
 from projections.follower import LoggedEvent
@@ -76,6 +77,22 @@ def _add_segment(row: RecordingRow, number: int) -> None:
     row.missing_count = len(row.missing_segments)
 
 
+# Accesses that count as looking at a recording (a search hit does not).
+_ACCESS_ACTIONS = frozenset({"view", "history"})
+
+
+def _recordings_changed_by(event: object) -> list[UUID]:
+    if isinstance(event, Recording.Event):
+        return [event.originator_id]
+    if (
+        isinstance(event, AccessRecord.Recorded)
+        and event.outcome == Outcome.ALLOWED
+        and event.action in _ACCESS_ACTIONS
+    ):
+        return list(event.recording_ids)
+    return []
+
+
 class RecordingsView:
     """Keeps the rows it last committed, so catching up rarely reads the view back."""
 
@@ -90,13 +107,18 @@ class RecordingsView:
         if previous != self._cached_position:  # someone else moved the view, or we never did
             self._cache.clear()
         self._cached_position = None
-        touched = {e.event.originator_id for e in batch}
+        changes = [(rid, e.event) for e in batch for rid in _recordings_changed_by(e.event)]
+        touched = {rid for rid, _ in changes}
         rows = {i: self._cache[i] for i in touched if i in self._cache}
-        rows.update(store.load_recordings(touched - rows.keys()))
-        for logged in batch:
-            recording_id = logged.event.originator_id
-            rows[recording_id] = fold(rows.get(recording_id), logged.event)
-        store.commit(self.name, position, recordings=list(rows.values()))
+        rows.update(store.load(RecordingRow, touched - rows.keys()))
+        for recording_id, event in changes:
+            row = rows.get(recording_id)
+            if isinstance(event, AccessRecord.Recorded):
+                if row is not None:  # an access to an unknown id changes no row
+                    rows[recording_id] = msgspec.structs.replace(row, last_access_at=event.occurred_at)
+            else:
+                rows[recording_id] = fold(row, event)
+        store.commit(self.name, position, upserts=list(rows.values()))
         self._remember(rows)
         self._cached_position = position
 

@@ -9,12 +9,13 @@ from adapters.log_waiter import LogWaiter
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 from projections.audit_trail import AuditTrailView
+from projections.directory_view import DirectoryView
 from projections.follower import Follower, Lag, Projection
 from projections.recordings_view import RecordingsView
 
 
 def all_projections() -> list[Projection]:
-    return [RecordingsView(), AuditTrailView()]
+    return [RecordingsView(), AuditTrailView(), DirectoryView()]
 
 
 class Projections:
