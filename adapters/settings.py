@@ -25,6 +25,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     group_commit: bool = True
     projection_batch_size: int = 5000
     projection_poll_seconds: float = 1.0
+    # After-call work still open this long after the call ended is ended as a timeout.
+    acw_timeout_seconds: float = 120.0
+    acw_check_seconds: float = 15.0
+    host: str = "127.0.0.1"
+    port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
 

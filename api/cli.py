@@ -24,11 +24,18 @@ from adapters.view_rows import RecordingQuery
 from api.logging import configure_logging
 from api.simulation import DayPlan, plan_day, run_day
 from domain.errors import DomainError
+from domain.identity import Role
 from domain.ledger import RecordingLedger
 from domain.recording import recording_id_for
+from domain.values import Actor
 from projections.runner import Projections
 
 # Piped output (CI logs, files) gets wide rows instead of wrapped cells.
+def cli_actor() -> Actor:
+    """Operator commands run with the machine's trust; the log names who ran them."""
+    return Actor(f"cli:{getpass.getuser()}", "admin")
+
+
 console = Console(width=None if sys.stdout.isatty() else 220)
 log = structlog.get_logger("callvault.cli")
 
@@ -199,6 +206,62 @@ def history(ctx: Context, recording: str, as_of: str | None, version: int | None
         f"state: {state.status.value}; segments {len(state.segments)}; "
         f"holds {', '.join(sorted(state.holds)) or 'none'}; version {state.version}"
     )
+
+
+@main.command()
+@click.option("--host", default=None, help="Default CALLVAULT_HOST (127.0.0.1).")
+@click.option("--port", default=None, type=int, help="Default CALLVAULT_PORT (8000).")
+@pass_context
+def serve(ctx: Context, host: str | None, port: int | None) -> None:
+    """Run the HTTP API (migrates the store first; OpenAPI at /schema)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    uvicorn.run(
+        create_app(ctx.settings), host=host or ctx.settings.host, port=port or ctx.settings.port,
+        log_config=None, access_log=False,  # structlog writes one line per request
+    )
+
+
+@main.group()
+def users() -> None:
+    """Users and their bearer tokens."""
+
+
+@users.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--team", default=None, help="Team name (agents must have one).")
+@pass_context
+def users_add(ctx: Context, name: str, role: str, team: str | None) -> None:
+    """Create a user and print its bearer token (shown only this once)."""
+    apply_migrations(ctx.settings)
+    try:
+        _, token = ctx.ledger.register_user(name=name, role=role, team=team, occurred_at=datetime.now(UTC),
+                                           by=cli_actor())
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(token)
+
+
+@main.group()
+def teams() -> None:
+    """Teams and who answers for them."""
+
+
+@teams.command("add")
+@click.argument("name")
+@click.option("--parent", default=None, help="The team this one sits under.")
+@pass_context
+def teams_add(ctx: Context, name: str, parent: str | None) -> None:
+    """Create a team."""
+    apply_migrations(ctx.settings)
+    try:
+        ctx.ledger.create_team(name=name, parent=parent, occurred_at=datetime.now(UTC), by=cli_actor())
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
+    console.print(f"team {name} created")
 
 
 @main.group()

@@ -91,3 +91,7 @@ class RecordingNotComplete(StateConflict):
 
 class AlreadyArchived(StateConflict):
     pass
+
+
+class Forbidden(DomainError):
+    """The actor's role or place in the org does not allow this."""

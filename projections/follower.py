@@ -59,6 +59,9 @@ class Follower:
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
+        # The follower thread and request threads (read-your-writes) may both
+        # catch up; in one process they take turns instead of racing.
+        self._lock = threading.Lock()
 
     def lag(self) -> Lag:
         head = self.ledger.recorder.max_notification_id() or 0
@@ -66,6 +69,10 @@ class Follower:
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
         """Applies everything logged so far; returns how many events it applied."""
+        with self._lock:
+            return self._catch_up(progress)
+
+    def _catch_up(self, progress: Callable[[int], None] | None) -> int:
         position = self.store.position(self.projection.name)
         applied = 0
         while True:
@@ -84,8 +91,9 @@ class Follower:
                 progress(len(notifications))
 
     def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
-        self.store.reset(self.projection.name)
-        return self.catch_up(progress)
+        with self._lock:
+            self.store.reset(self.projection.name)
+            return self._catch_up(progress)
 
     def follow(self, stop: threading.Event, waiter: LogWaiter) -> None:
         """Runs until stopped; a failing batch is logged and retried, never skipped."""

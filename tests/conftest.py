@@ -9,6 +9,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
 
 import psycopg
 import pytest
@@ -75,3 +80,56 @@ def ledger(settings: Settings, group_commit: bool) -> Iterator[RecordingLedger]:
 @pytest.fixture
 def projections(ledger: RecordingLedger, settings: Settings) -> Projections:
     return Projections(ledger, open_view_store(ledger), batch_size=50)
+
+
+# -- the HTTP API, with a small org ------------------------------------------
+
+TEAMS = [("north", None), ("north-east", "north"), ("south", None)]
+USERS = [
+    ("root", "admin", None),
+    ("pbx", "telephony", None),
+    ("agent-n", "agent", "north-east"),
+    ("agent-s", "agent", "south"),
+    ("sue", "supervisor", None),
+    ("sam", "supervisor", None),
+    ("quinn", "quality", None),
+    ("lena", "legal", None),
+    ("aud", "auditor", None),
+]
+RESPONSIBLE = [("north", "sue"), ("south", "sam"), ("north-east", "quinn")]
+
+
+@dataclass
+class Api:
+    client: Any
+    tokens: dict[str, str]
+
+    @property
+    def runtime(self) -> Any:
+        return self.client.app.state.runtime
+
+    def call(self, user: str | None, method: str, path: str, **kwargs: Any) -> Any:
+        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        return self.client.request(method, path, headers=headers, **kwargs)
+
+
+@pytest.fixture
+def api(settings: Settings) -> Iterator[Api]:
+    from litestar.testing import TestClient
+
+    from api.app import create_app
+    from domain.values import Actor
+
+    with TestClient(app=create_app(msgspec.structs.replace(settings, log_json=True))) as client:
+        ledger = client.app.state.runtime.ledger
+        now = datetime.now(UTC)
+        setup = Actor("test-setup", "admin")
+        for name, parent in TEAMS:
+            ledger.create_team(name=name, parent=parent, occurred_at=now, by=setup)
+        tokens = {}
+        for name, role, team in USERS:
+            tokens[name] = ledger.register_user(name=name, role=role, team=team, occurred_at=now, by=setup)[1]
+        for team, user in RESPONSIBLE:
+            ledger.make_responsible(team, user=user, occurred_at=now, by=setup)
+        client.app.state.runtime.directory_changed()
+        yield Api(client, tokens)

@@ -1,0 +1,75 @@
+"""The HTTP API: ``create_app(settings)`` builds it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio.to_thread
+from litestar import Litestar, get
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from litestar.response import Response
+
+from adapters.settings import Settings
+from api.audit import AuditTrail
+from api.context import Services, request_context
+from api.directory import Directory
+from api.logging import configure_logging
+from api.problems import EXCEPTION_HANDLERS
+from api.recordings_ingest import RecordingIngest
+from api.recordings_read import RecordingRead
+from api.runtime import Runtime
+from api.schemas import Health
+
+
+class Recordings(RecordingIngest, RecordingRead):
+    """Ingest and reading share the /v1/recordings paths, so they register as one controller."""
+
+
+def provide_runtime(state: State) -> Runtime:
+    return state.runtime
+
+
+@get("/health", tags=["health"], summary="Liveness: the process answers")
+async def health() -> Health:
+    return Health(status="ok")
+
+
+@get("/ready", tags=["health"], sync_to_thread=True, summary="Readiness: the store answers; views and their lag")
+def ready(runtime: Services) -> Response[Health]:
+    try:
+        lags = {lag.view: lag.behind for lag in runtime.projections.status()}
+    except Exception as error:  # any store failure means not ready, with the reason
+        return Response(Health(status=f"unavailable: {type(error).__name__}"), status_code=HTTP_503_SERVICE_UNAVAILABLE)
+    return Response(Health(status="ready", views=lags))
+
+
+def create_app(settings: Settings) -> Litestar:
+    configure_logging(settings)
+
+    @asynccontextmanager
+    async def runtime_lifespan(app: Litestar) -> AsyncIterator[None]:
+        """Owns the database pool, the view followers and the scheduler."""
+        runtime = await anyio.to_thread.run_sync(Runtime, settings)
+        await anyio.to_thread.run_sync(runtime.start)
+        app.state.runtime = runtime
+        try:
+            yield
+        finally:
+            await anyio.to_thread.run_sync(runtime.stop)
+
+    return Litestar(
+        route_handlers=[health, ready, Recordings, AuditTrail, Directory],
+        dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
+        lifespan=[runtime_lifespan],
+        middleware=[request_context],
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        openapi_config=OpenAPIConfig(
+            title="callvault", version="1", path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            description="Compliance-grade recording ledger: ingest, search, history replay and audit trail.",
+        ),
+    )

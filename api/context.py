@@ -1,0 +1,77 @@
+"""Per request: a request id, the caller resolved from its bearer token, one log line.
+
+Resolved here, in the request's own context, so that the request id and actor
+are bound for every log line the request causes, in any worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import anyio.to_thread
+import structlog
+from litestar import Request
+from litestar.di import NamedDependency
+from litestar.exceptions import NotAuthorizedException
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.runtime import Runtime
+from domain.policy import Principal
+
+log = structlog.get_logger("callvault.http")
+
+# Handler parameters that Litestar fills from the dependencies, by name.
+Caller = NamedDependency[Principal]
+Services = NamedDependency[Runtime]
+PRINCIPAL = "principal"
+
+
+def request_context(app: ASGIApp) -> ASGIApp:
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        request_id = headers.get("x-request-id") or str(uuid.uuid4())
+        principal = await _authenticate(scope, headers.get("authorization", ""))
+        scope.setdefault("state", {})[PRINCIPAL] = principal  # type: ignore[typeddict-unknown-key]
+        status = {"code": 500}
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+            await send(message)
+
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(
+            request_id=request_id,
+            actor=principal.name if principal else None,
+            actor_role=principal.role.value if principal else None,
+        ):
+            try:
+                await app(scope, receive, send_with_id)
+            finally:
+                log.info("request", method=scope["method"], path=scope["path"], status=status["code"],
+                         ms=round((time.perf_counter() - started) * 1000, 1))
+
+    return middleware
+
+
+async def _authenticate(scope: Scope, authorization: str) -> Principal | None:
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    runtime: Runtime = scope["app"].state.runtime
+    return await anyio.to_thread.run_sync(runtime.principal_for, token.strip())
+
+
+def current_principal(request: Request[Any, Any, Any]) -> Principal:
+    principal = request.scope.get("state", {}).get(PRINCIPAL)
+    if principal is None:
+        raise NotAuthorizedException(
+            "a valid bearer token is required", headers={"WWW-Authenticate": 'Bearer realm="callvault"'}
+        )
+    return principal

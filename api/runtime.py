@@ -1,0 +1,104 @@
+"""What a running server holds: the ledger, the views and their followers, the scheduler."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from adapters.event_store import open_ledger, open_view_store
+from adapters.log_waiter import log_waiter
+from adapters.migrate import migrate
+from adapters.settings import Settings
+from domain.directory import token_digest
+from domain.errors import DomainError
+from domain.identity import Role
+from domain.ledger import RecordingLedger
+from domain.policy import OrgChart, Principal
+from domain.values import SYSTEM
+from projections.runner import Projections
+
+log = structlog.get_logger(__name__)
+
+
+class Runtime:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        migrate(settings)  # the embedded default must work with nothing set up
+        self.ledger: RecordingLedger = open_ledger(settings)
+        self.views = open_view_store(self.ledger)
+        self.projections = Projections(self.ledger, self.views, batch_size=settings.projection_batch_size)
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.scheduler = BackgroundScheduler(timezone="UTC")
+
+    def start(self) -> None:
+        self.projections.catch_up()
+        self._threads = self.projections.follow(self._stop, lambda: log_waiter(self.settings))
+        self.scheduler.add_job(
+            self.end_overdue_acw, "interval", seconds=self.settings.acw_check_seconds,
+            id="acw-timeout", max_instances=1, coalesce=True,
+        )
+        self.scheduler.start()
+        log.info("runtime started", views=self.projections.names())
+
+    def stop(self) -> None:
+        self.scheduler.shutdown(wait=True)
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.ledger.close()
+        log.info("runtime stopped")
+
+    # -- identity --------------------------------------------------------
+
+    def principal_for(self, token: str) -> Principal | None:
+        user = self.views.user_by_token(token_digest(token))
+        if user is None:
+            return None
+        return Principal(user_id=user.user_id, name=user.name, role=Role(user.role), team_id=user.team_id)
+
+    def org(self) -> OrgChart:
+        users, teams, responsibilities = self.views.directory()
+        org = OrgChart()
+        for team in teams:
+            org.parents[team.team_id] = team.parent_id
+            org.team_names[team.name] = team.team_id
+        for r in responsibilities:
+            org.responsible_for[r.user_id].add(r.team_id)
+        for user in users:
+            if user.role == Role.AGENT and user.team_id is not None and user.active:
+                org.agents_in[user.team_id].add(user.name)
+        return org
+
+    def fresh(self, view: str) -> None:
+        """Read-your-writes: brings a view up to the log before it is read, so a client
+        that wrote and then reads sees its write (cheap when the follower kept up)."""
+        self.projections.followers[view].catch_up()
+
+    def directory_changed(self) -> None:
+        self.fresh("directory")
+
+    # -- scheduled jobs --------------------------------------------------
+
+    def end_overdue_acw(self, now: datetime | None = None) -> int:
+        """Ends after-call work left open past the timeout, as of the moment it ran out.
+
+        That moment is the natural key of the event, so two servers running this
+        job at once, or a rerun, record it once.
+        """
+        timeout = timedelta(seconds=self.settings.acw_timeout_seconds)
+        ended = 0
+        for row in self.views.acw_open_since((now or datetime.now(UTC)) - timeout):
+            assert row.ended_at is not None
+            try:
+                if self.ledger.end_acw(row.recording_id, reason="timeout", occurred_at=row.ended_at + timeout,
+                                       by=SYSTEM):
+                    ended += 1
+            except DomainError as refusal:  # ended meanwhile by the agent's status change
+                log.info("acw timeout skipped", recording_id=str(row.recording_id), why=str(refusal))
+        if ended:
+            log.info("acw timed out", recordings=ended)
+        return ended
