@@ -25,8 +25,8 @@ class SQLiteDialect:
     @staticmethod
     def value(value: Any) -> Any:
         if isinstance(value, datetime):
-            # Fixed width so that text order is time order.
-            return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+            # Fixed width (isoformat pads the year) so that text order is time order.
+            return value.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
         if isinstance(value, UUID):
             return str(value)
         if isinstance(value, (dict, list)):

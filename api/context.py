@@ -6,6 +6,7 @@ are bound for every log line the request causes, in any worker thread.
 
 from __future__ import annotations
 
+import json
 import time
 import uuid
 from typing import Any
@@ -17,6 +18,7 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.problems import PROBLEM
 from api.runtime import Runtime
 from domain.policy import Principal
 
@@ -32,6 +34,10 @@ def request_context(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await app(scope, receive, send)
+            return
+        if b"%00" in scope.get("query_string", b""):
+            # No store can keep NUL; refuse it before it reaches a query.
+            await _refuse(send, 422, "query parameters must not contain NUL characters")
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or str(uuid.uuid4())
@@ -58,6 +64,13 @@ def request_context(app: ASGIApp) -> ASGIApp:
                          ms=round((time.perf_counter() - started) * 1000, 1))
 
     return middleware
+
+
+async def _refuse(send: Send, status: int, detail: str) -> None:
+    body = json.dumps({"type": "about:blank", "status": status, "title": "Invalid request", "detail": detail})
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", PROBLEM.encode())]})
+    await send({"type": "http.response.body", "body": body.encode()})
 
 
 async def _authenticate(scope: Scope, authorization: str) -> Principal | None:

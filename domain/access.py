@@ -53,8 +53,10 @@ class AccessRecord(Aggregate):
             action=require_text("action", action),
             outcome=outcome.value,
             recording_ids=list(recording_ids),
-            reason_code=reason_code,
-            detail=dict(detail),
+            reason_code=_printable(reason_code),
+            # What a caller asked for is recorded even when it was nonsense; NUL,
+            # which no store can keep, becomes U+FFFD.
+            detail={_printable(k): _printable(v) for k, v in detail.items()},
         )
 
     @event(Recorded)
@@ -65,3 +67,7 @@ class AccessRecord(Aggregate):
         self.action = action
         self.outcome = outcome
         self.recording_ids = recording_ids
+
+
+def _printable(text: str) -> str:
+    return text.replace("\x00", "\ufffd")

@@ -20,6 +20,7 @@ from domain.values import (
     EXPORT_PARTS,
     Actor,
     RecordingStatus,
+    optional_text,
     require_text,
     require_utc,
     require_tags,
@@ -282,7 +283,7 @@ class Recording(Aggregate):
             return False
         if self.status is not RecordingStatus.ACTIVE:
             raise errors.NotRecording(f"cannot pause a recording that is {self.status.value}")
-        self._paused(reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        self._paused(reason=optional_text("reason", reason), occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(Paused)
@@ -296,7 +297,7 @@ class Recording(Aggregate):
             return False
         if self.status is not RecordingStatus.PAUSED:
             raise errors.NotPaused(f"cannot resume a recording that is {self.status.value}")
-        self._resumed(reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        self._resumed(reason=optional_text("reason", reason), occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(Resumed)
@@ -312,7 +313,7 @@ class Recording(Aggregate):
             return False
         if self.ended_at is not None:
             raise errors.CallAlreadyEnded("the call has already ended")
-        self._call_ended(reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        self._call_ended(reason=optional_text("reason", reason), occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(CallEnded)
@@ -443,7 +444,7 @@ class Recording(Aggregate):
         self._require_complete_and_unheld("archive")
         if self.archived:
             raise errors.AlreadyArchived("the recording is already archived")
-        self._archived(reason=reason, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._archived(reason=optional_text("reason", reason), occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
 
     @event(Archived)
     def _archived(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:

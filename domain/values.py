@@ -40,15 +40,31 @@ SYSTEM = Actor("system", "system")
 def require_text(field: str, value: str) -> str:
     if not isinstance(value, str) or not value.strip():
         raise InvalidCommand(f"{field} must be a non-empty string")
+    return optional_text(field, value)
+
+
+def optional_text(field: str, value: str) -> str:
+    """Free text that may be empty; bounded, and free of NUL, which no store can keep."""
+    if not isinstance(value, str):
+        raise InvalidCommand(f"{field} must be a string")
     if len(value) > MAX_TEXT:
         raise InvalidCommand(f"{field} is longer than {MAX_TEXT} characters")
+    if "\x00" in value:
+        raise InvalidCommand(f"{field} must not contain NUL characters")
     return value
+
+
+# A recording ledger has no business with times outside this span (checked on
+# the year first, so that no offset arithmetic can overflow).
+EARLIEST_YEAR, LATEST_YEAR = 1971, 2199
 
 
 def require_utc(moment: datetime) -> datetime:
     """Source times must carry a zone; they are stored in UTC."""
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise InvalidCommand("occurred_at must be a timezone-aware timestamp")
+    if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:
+        raise InvalidCommand(f"occurred_at must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
     return moment.astimezone(UTC)
 
 
@@ -57,8 +73,7 @@ def require_tags(tags: dict[str, str]) -> dict[str, str]:
         raise InvalidCommand("tags must be a mapping of strings to strings")
     for key, value in tags.items():
         require_text("tag key", key)
-        if not isinstance(value, str) or len(value) > MAX_TEXT:
-            raise InvalidCommand(f"tag {key!r} must have a string value")
+        optional_text(f"tag {key!r}", value)
     return dict(tags)
 
 

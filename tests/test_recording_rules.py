@@ -287,3 +287,25 @@ def test_lifecycle_retries_with_the_same_source_time_are_no_ops() -> None:
     assert event_names(recording) == ["CallStarted", "Paused", "Resumed", "CallEnded", "AcwEnded"]
     with pytest.raises(errors.AcwAlreadyEnded):
         recording.end_acw(reason="status_change", occurred_at=at(41), by=PBX)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        lambda r: r.pause(reason="p\x00", occurred_at=at(1), by=PBX),
+        lambda r: r.tag(key="k", value="v\x00", occurred_at=at(1), by=PBX),
+        lambda r: r.annotate(media_offset_ms=0, text="a\x00b", occurred_at=at(1), by=PBX),
+        lambda r: r.end_call(reason="x" * 5000, occurred_at=at(1), by=PBX),
+    ],
+)
+def test_text_no_store_can_keep_is_refused(command) -> None:
+    """A NUL would be logged forever and then jam every view on PostgreSQL."""
+    recording = start()
+    with pytest.raises(errors.InvalidCommand):
+        command(recording)
+    assert event_names(recording) == ["CallStarted"]
+
+
+def test_source_times_outside_any_plausible_span_are_refused() -> None:
+    with pytest.raises(errors.InvalidCommand, match="between the years"):
+        start(occurred_at=datetime(1, 1, 1, tzinfo=UTC))

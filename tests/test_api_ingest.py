@@ -1,0 +1,175 @@
+"""Ingest, replay and reports over HTTP, on both engines."""
+
+from __future__ import annotations
+
+import csv
+import io
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from tests.conftest import Api
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> str:
+    return (T0 + timedelta(seconds=seconds)).isoformat()
+
+
+def start(api: Api, interaction: str, agent: str = "agent-n") -> UUID:
+    response = api.call("pbx", "POST", "/v1/recordings", json={
+        "interaction_id": interaction, "agent_id": agent, "customer_id": "cust-42", "queue": "sales",
+        "direction": "inbound", "tags": {"lang": "en"}, "screen_selected": True, "occurred_at": at(0)})
+    assert response.status_code == 201, response.text
+    return UUID(response.json()["recording_id"])
+
+
+@pytest.fixture
+def group_commit() -> bool:
+    return True
+
+
+def test_retried_lifecycle_requests_never_double_an_event(api: Api) -> None:
+    """20 calls' lifecycles, each request sent 5 times, concurrently: 100 requests per step."""
+    interactions = [f"retry-{n}" for n in range(20)]
+    steps = [
+        ("POST", "/v1/recordings", lambda i: {"interaction_id": i, "agent_id": "agent-n", "customer_id": "c",
+                                              "queue": "q", "direction": "inbound", "occurred_at": at(0)}),
+        ("POST", "pause", lambda i: {"reason": "pci", "occurred_at": at(10)}),
+        ("POST", "resume", lambda i: {"reason": "pci", "occurred_at": at(20)}),
+        ("POST", "tags", lambda i: {"key": "outcome", "value": "sale", "occurred_at": at(25)}),
+        ("POST", "end", lambda i: {"reason": "hangup", "occurred_at": at(30)}),
+        ("POST", "acw-end", lambda i: {"reason": "status_change", "occurred_at": at(60)}),
+    ]
+    ids = {i: api.runtime.ledger.recording_id(i) for i in interactions}
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        for method, path, body in steps:
+            def send(interaction: str, path: str = path, body=body) -> int:
+                url = path if path.startswith("/") else f"/v1/recordings/{ids[interaction]}/{path}"
+                return api.call("pbx", method, url, json=body(interaction)).status_code
+            statuses = list(pool.map(send, [i for i in interactions for _ in range(5)]))
+            assert set(statuses) <= {200, 201}, (path, statuses)
+    for interaction in interactions:
+        events = api.runtime.ledger.history(ids[interaction]).events
+        assert [type(e).__name__ for e in events] == [
+            "CallStarted", "Paused", "Resumed", "Tagged", "CallEnded", "AcwEnded"]
+
+
+def test_history_as_of_a_moment_between_pause_and_resume_shows_paused(api: Api) -> None:
+    rid = start(api, "replay-1")
+    assert api.call("pbx", "POST", f"/v1/recordings/{rid}/pause",
+                    json={"reason": "pci", "occurred_at": at(10)}).json() == {"applied": True}
+    between = datetime.now(UTC)
+    api.call("pbx", "POST", f"/v1/recordings/{rid}/resume", json={"reason": "pci", "occurred_at": at(20)})
+    then = api.call("aud", "GET", f"/v1/recordings/{rid}/history", params={"as_of": between.isoformat()}).json()
+    assert then["state"]["status"] == "paused" and then["state"]["paused"] is True
+    assert [e["type"] for e in then["events"]] == ["CallStarted", "Paused"]
+    now = api.call("aud", "GET", f"/v1/recordings/{rid}/history").json()
+    assert now["state"]["status"] == "active" and now["version"] == 3
+    by_version = api.call("lena", "GET", f"/v1/recordings/{rid}/history", params={"version": 2}).json()
+    assert by_version["state"]["status"] == "paused"
+    naive = api.call("aud", "GET", f"/v1/recordings/{rid}/history", params={"as_of": "2026-11-23T09:00:00"})
+    assert naive.status_code == 422 and "time zone" in naive.json()["detail"]
+
+
+def test_detail_shows_view_and_events_and_is_audited(api: Api) -> None:
+    rid = start(api, "detail-1")
+    detail = api.call("lena", "GET", f"/v1/recordings/{rid}").json()
+    assert detail["recording"]["interaction_id"] == "detail-1" and detail["recording"]["tags"] == {"lang": "en"}
+    assert detail["events"][0]["type"] == "CallStarted" and detail["events"][0]["actor"] == "pbx"
+    trail = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid)}).json()["items"]
+    assert [(row["action"], row["actor"]) for row in trail] == [("call_started", "pbx"), ("view", "lena")]
+    assert trail[1]["customer_id"] == "cust-42" and trail[1]["interaction_id"] == "detail-1"
+    row = api.call("lena", "GET", f"/v1/recordings/{rid}").json()["recording"]
+    assert row["last_access_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "status"),
+    [
+        ("/v1/recordings", {"interaction_id": "x"}, 422),  # fields missing
+        ("/v1/recordings", {"interaction_id": "x", "agent_id": "a", "customer_id": "c", "queue": "q",
+                            "direction": "sideways", "occurred_at": at(0)}, 422),
+        ("/v1/recordings", {"interaction_id": "x", "agent_id": "a", "customer_id": "c", "queue": "q",
+                            "direction": "inbound", "occurred_at": "2026-11-23T09:00:00"}, 422),  # no zone
+        ("/v1/recordings", {"interaction_id": "", "agent_id": "a", "customer_id": "c", "queue": "q",
+                            "direction": "inbound", "occurred_at": at(0)}, 422),
+    ],
+)
+def test_bad_input_is_refused_with_a_reason_and_stores_nothing(api: Api, path: str, body: dict, status: int) -> None:
+    before = api.runtime.ledger.recorder.max_notification_id()
+    response = api.call("pbx", "POST", path, json=body)
+    assert response.status_code == status
+    problem = response.json()
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert problem["status"] == status and problem["detail"]
+    assert api.runtime.ledger.recorder.max_notification_id() == before
+
+
+def test_state_conflicts_are_409_and_unknown_recordings_404(api: Api) -> None:
+    rid = start(api, "conflict-1")
+    api.call("pbx", "POST", f"/v1/recordings/{rid}/end", json={"occurred_at": at(30)})
+    again = api.call("pbx", "POST", f"/v1/recordings/{rid}/end", json={"occurred_at": at(31)})
+    assert again.status_code == 409 and again.json()["error"] == "CallAlreadyEnded"
+    pause = api.call("pbx", "POST", f"/v1/recordings/{rid}/pause", json={"occurred_at": at(32)})
+    assert pause.status_code == 409 and "acw" in pause.json()["detail"]
+    missing = api.call("pbx", "POST", f"/v1/recordings/{UUID(int=7)}/pause", json={"occurred_at": at(1)})
+    assert missing.status_code == 404
+    assert api.call("pbx", "GET", "/v1/recordings/not-a-uuid").status_code in (404, 422)
+
+
+def test_acw_timeout_job_ends_overdue_after_call_work(api: Api) -> None:
+    overdue = start(api, "acw-late")
+    api.call("pbx", "POST", f"/v1/recordings/{overdue}/end", json={"occurred_at": at(30)})
+    recent = start(api, "acw-recent")
+    api.call("pbx", "POST", f"/v1/recordings/{recent}/end", json={"occurred_at": at(500)})
+    api.runtime.fresh("recordings")
+    timeout = api.runtime.settings.acw_timeout_seconds
+    assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout + 1)) == 1
+    assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout + 1)) == 0  # rerun: nothing new
+    ended = api.runtime.ledger.history(overdue).events[-1]
+    assert (type(ended).__name__, ended.reason, ended.actor) == ("AcwEnded", "timeout", "system")
+    assert ended.occurred_at == T0 + timedelta(seconds=30 + timeout)
+    assert type(api.runtime.ledger.history(recent).events[-1]).__name__ == "CallEnded"
+
+
+def test_audit_report_as_csv_is_itself_audited(api: Api) -> None:
+    rid = start(api, "report-1")
+    report = api.call("aud", "GET", "/v1/audit", params={"format": "csv", "recording": str(rid)})
+    assert report.status_code == 200 and report.headers["content-type"].startswith("text/csv")
+    rows = list(csv.DictReader(io.StringIO(report.text)))
+    assert rows[0]["action"] == "call_started" and rows[0]["customer_id"] == "cust-42"
+    reports = api.call("lena", "GET", "/v1/audit", params={"action": "audit_report", "actor": "aud"}).json()["items"]
+    assert reports and reports[0]["detail"]["format"] == "csv" and reports[0]["recording_id"] == str(rid)
+
+
+def test_new_users_can_act_at_once_and_tokens_rotate(api: Api) -> None:
+    created = api.call("root", "POST", "/v1/users", json={"name": "pbx-2", "role": "telephony"})
+    assert created.status_code == 201
+    api.tokens["pbx-2"] = created.json()["token"]
+    assert api.call("pbx-2", "POST", "/v1/recordings", json={
+        "interaction_id": "new-user-1", "agent_id": "agent-n", "customer_id": "c", "queue": "q",
+        "direction": "outbound", "occurred_at": at(0)}).status_code == 201
+    rotated = api.call("root", "POST", "/v1/users/pbx-2/token").json()["token"]
+    assert api.call("pbx-2", "GET", "/v1/recordings").status_code == 401  # the old token is gone
+    api.tokens["pbx-2"] = rotated
+    assert api.call("pbx-2", "GET", "/v1/recordings").status_code == 403  # telephony may not search
+    duplicate = api.call("root", "POST", "/v1/users", json={"name": "pbx-2", "role": "telephony"})
+    assert duplicate.status_code == 409
+    stored = api.call("root", "GET", "/v1/users").json()
+    assert not any("token" in user for user in stored)
+
+
+def test_openapi_schema_is_served(api: Api) -> None:
+    schema = api.call(None, "GET", "/schema/openapi.json").json()
+    assert "/v1/recordings/{recording_id}/history" in schema["paths"]
+    ready = api.call(None, "GET", "/ready").json()
+    assert ready["status"] == "ready" and set(ready["views"]) == {"recordings", "audit_trail", "directory"}
+
+
+def test_nul_in_a_query_is_refused_before_any_store_sees_it(api: Api) -> None:
+    response = api.call("lena", "GET", "/v1/recordings?agent=a%00b")
+    assert response.status_code == 422 and "NUL" in response.json()["detail"]
