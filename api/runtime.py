@@ -55,7 +55,12 @@ class Runtime:
     # -- identity --------------------------------------------------------
 
     def principal_for(self, token: str) -> Principal | None:
-        user = self.views.user_by_token(token_digest(token))
+        digest = token_digest(token)
+        user = self.views.user_by_token(digest)
+        if user is None:
+            # Maybe created a moment ago by another process (the CLI): catch up once.
+            self.fresh("directory")
+            user = self.views.user_by_token(digest)
         if user is None:
             return None
         return Principal(user_id=user.user_id, name=user.name, role=Role(user.role), team_id=user.team_id)
