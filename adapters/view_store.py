@@ -46,6 +46,12 @@ _JSON_COLUMNS = {"missing_segments", "hold_cases", "tags", "detail"}
 MAX_PAGE = 1000
 
 
+def _equal_to(query: Any, columns: tuple[str, ...]) -> tuple[list[str], list[Any]]:
+    """WHERE terms for the query's fields that are set, each compared for equality."""
+    chosen = [(c, getattr(query, c)) for c in columns if getattr(query, c) is not None]
+    return [f"{c} = ?" for c, _ in chosen], [v for _, v in chosen]
+
+
 def _columns(row_type: type[ViewRow]) -> tuple[str, ...]:
     return row_type.__struct_fields__
 
@@ -128,13 +134,7 @@ class ViewStore:
     # -- queries ---------------------------------------------------------
 
     def search(self, query: RecordingQuery) -> list[RecordingRow]:
-        where: list[str] = []
-        params: list[Any] = []
-        for column in ("agent_id", "customer_id", "queue", "direction", "status"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        where, params = _equal_to(query, ("agent_id", "customer_id", "queue", "direction", "status"))
         if query.agent_ids is not None:
             if not query.agent_ids:
                 return []
@@ -158,12 +158,7 @@ class ViewStore:
             started, recording_id = query.after
             where.append("(started_at < ? OR (started_at = ? AND recording_id < ?))")
             params.extend([started, started, recording_id])
-        sql = "SELECT * FROM recordings"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY started_at DESC, recording_id DESC LIMIT ?"
-        params.append(min(max(query.limit, 1), MAX_PAGE))
-        return self._select(RecordingRow, sql, params)
+        return self._page(RecordingRow, "recordings", where, params, "started_at DESC, recording_id DESC", query.limit)
 
     def acw_open_since(self, ended_before: Any, limit: int = 500) -> list[RecordingRow]:
         """Recordings still in after-call work whose call ended before the given time."""
@@ -174,13 +169,7 @@ class ViewStore:
         )
 
     def audit(self, query: AuditQuery) -> list[AuditRow]:
-        where: list[str] = []
-        params: list[Any] = []
-        for column in ("actor", "recording_id", "action", "outcome"):
-            value = getattr(query, column)
-            if value is not None:
-                where.append(f"{column} = ?")
-                params.append(value)
+        where, params = _equal_to(query, ("actor", "recording_id", "action", "outcome"))
         if query.since is not None:
             where.append("recorded_at >= ?")
             params.append(query.since)
@@ -191,14 +180,18 @@ class ViewStore:
             notification_id, item = query.after
             where.append("(notification_id > ? OR (notification_id = ? AND item > ?))")
             params.extend([notification_id, notification_id, item])
-        sql = "SELECT * FROM audit_trail"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY notification_id, item LIMIT ?"
-        params.append(min(max(query.limit, 1), MAX_PAGE))
-        return self._select(AuditRow, sql, params)
+        return self._page(AuditRow, "audit_trail", where, params, "notification_id, item", query.limit)
 
     # -- plumbing --------------------------------------------------------
+
+    def _page(
+        self, row_type: type[R], table: str, where: list[str], params: list[Any], order: str, limit: int
+    ) -> list[R]:
+        sql = f"SELECT * FROM {table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY {order} LIMIT ?"
+        return self._select(row_type, sql, [*params, min(max(limit, 1), MAX_PAGE)])
 
     def _select(self, row_type: type[R], sql: str, params: list[Any]) -> list[R]:
         with self._datastore.transaction(commit=False) as cursor:

@@ -49,3 +49,8 @@ def allow_recording(
         record(runtime, principal, action, Outcome.REFUSED, [recording_id], {"why": str(refusal)}, "refused")
         raise
     return recording
+
+
+def asked(arguments: dict[str, object]) -> dict[str, str]:
+    """The filters a request gave (a handler's locals), as recorded with its access."""
+    return {k: str(v) for k, v in arguments.items() if k not in {"self", "principal", "runtime"} and v is not None}

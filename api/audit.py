@@ -14,7 +14,7 @@ from litestar.di import Provide
 from litestar.params import FromQuery, QueryParameter
 
 from adapters.view_rows import AuditQuery, AuditRow
-from api.access import allow, record
+from api.access import allow, asked, record
 from api.context import Caller, Services, current_principal
 from api.schemas import AuditPage
 from domain.access import Outcome
@@ -65,8 +65,7 @@ class AuditTrail(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 100,
         format: FromQuery[Literal["json", "csv"]] = "json",  # noqa: A002
     ) -> Response[AuditPage] | Response[str]:
-        filters = {k: str(v) for k, v in locals().items()
-                   if k not in {"self", "principal", "runtime"} and v is not None}
+        filters = asked(locals())
         allow(runtime, principal, Action.AUDIT_READ, filters)
         runtime.fresh("audit_trail")
         rows = runtime.views.audit(AuditQuery(

@@ -11,7 +11,7 @@ from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from adapters.view_rows import RecordingQuery
-from api.access import allow, allow_recording, record
+from api.access import allow, allow_recording, asked, record
 from api.context import Caller, Services, current_principal
 from api.schemas import EventOut, History, RecordingDetail, ReplayedState, SearchPage
 from domain.access import Outcome
@@ -74,8 +74,7 @@ class RecordingRead(Controller):
         limit: Annotated[int, QueryParameter(ge=1, le=1000)] = 50,
         after: Annotated[str | None, QueryParameter(description="the `next` cursor of the previous page")] = None,
     ) -> SearchPage:
-        filters = {k: str(v) for k, v in locals().items()
-                   if k not in {"self", "principal", "runtime"} and v is not None}
+        filters = asked(locals())
         allow(runtime, principal, Action.SEARCH, filters)
         org = runtime.org()
         scope = visible_agents(principal, org)
