@@ -1,7 +1,7 @@
 """Lifecycle ingest through the HTTP API on PostgreSQL, beside the ledger and raw psycopg.
 
 Run by hand (never in tests):
-    .venv/bin/python bench/api_ingest.py --calls 600 --clients 16 64 [--admin-url postgresql://postgres@127.0.0.1/postgres]
+    .venv/bin/python bench/api_ingest.py --calls 1000 --clients 16 64 [--admin-url postgresql://postgres@127.0.0.1/postgres]
 
 Everything is measured in one run against one fresh database, since these
 machines are noisy; only ratios within a run mean much. Every run uses the same
@@ -73,6 +73,26 @@ def http_run(base: str, token: str, steps: list[Step], clients: int) -> tuple[fl
         seconds, results = timed(lambda: list(pool.map(lambda part: drive(base, token, part),
                                                        partition(steps, clients))))
     return seconds, sum(sent for sent, _ in results), [e for _, errs in results for e in errs]
+
+
+def health_run(base: str, clients: int, requests: int) -> tuple[float, int]:
+    """GET /health from N threads: the cost of HTTP alone, with no store work."""
+
+    def get(count: int) -> None:
+        with httpx.Client(base_url=base) as client:
+            for _ in range(count):
+                client.get("/health").raise_for_status()
+
+    each = max(requests // clients, 1)
+    with ThreadPoolExecutor(clients) as pool:
+        seconds, _ = timed(lambda: list(pool.map(get, [each] * clients)))
+    return seconds, each * clients
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def raw_concurrent(url: str, rows: list[tuple], clients: int) -> float:
@@ -166,19 +186,25 @@ def main() -> None:
         # The server last, so its view followers do not compete with the runs above.
         server, base = start_server(url, log)
         http_run(base, token, lifecycle(args, next(seeds))[:200], 4)  # warm-up: first-request costs, not measured
-        http = {}
+        # The HTTP floor first, while the server's view followers are idle.
+        health = {clients: health_run(base, clients, events) for clients in args.clients}
+        http, server_ms = {}, {}
         for clients in args.clients:
+            cpu_before = cpu_seconds(server.pid)
             seconds, sent, errors = http_run(base, token, lifecycle(args, next(seeds)), clients)
             if errors:
                 print(*errors[:10], sep="\n", file=sys.stderr)
                 raise SystemExit(f"{len(errors)} of {sent} HTTP requests failed with {clients} clients")
             http[clients] = (seconds, sent)
+            server_ms[clients] = 1000 * (cpu_seconds(server.pid) - cpu_before) / sent
 
         base_rate = events / raw_one_s
         lines = [("ledger, 1 client, one command per transaction", events, app_s)]
         lines += [(f"ledger, {n} clients, group commit", w, s) for n, (s, w) in group.items()]
         lines += [(f"HTTP API, {n} client threads (callvault serve, group commit)", w, s)
                   for n, (s, w) in http.items()]
+        lines += [(f"HTTP GET /health, {n} client threads (requests, not events)", r, s)
+                  for n, (s, r) in health.items()]
         lines += [("raw psycopg, 1 connection, one row per transaction", events, raw_one_s)]
         lines += [(f"raw psycopg, {n} connections, one row per transaction", events, s) for n, s in raw_n.items()]
         lines += [("raw psycopg, 1000 rows per transaction", events, raw_batch_s)]
@@ -186,6 +212,8 @@ def main() -> None:
               f"(no segments), {events} events in the ledger/raw runs, PostgreSQL, 0 HTTP errors")
         for label, count, seconds in lines:
             print(f"{label + ':':<62} {rate(count, seconds):<32} {count / seconds / base_rate:.2f} x raw 1 conn")
+        for clients, ms in server_ms.items():
+            print(f"server CPU per lifecycle request, {clients} clients: {ms:.2f} ms (includes its view followers)")
     finally:
         if server is not None:
             server.terminate()
