@@ -20,11 +20,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_role: str = "callvault_service"
     # Migrations run with the owner's rights; defaults to database_url.
     admin_database_url: str | None = None
+    # Where media objects go: a directory, or an s3:// gs:// az:// URL.
+    media_url: str = "var/media"
+    max_segment_bytes: int = 64 * 1024 * 1024
+    max_voice_bytes: int = 512 * 1024 * 1024
+    max_snapshot_bytes: int = 16 * 1024 * 1024
     database_pool_size: int = 5
     # Concurrent commands share one transaction (see adapters/group_commit.py).
     group_commit: bool = True
     projection_batch_size: int = 5000
     projection_poll_seconds: float = 1.0
+    # A woken follower waits this long to let a burst of writes become one batch;
+    # reads that must see their own writes catch up themselves.
+    projection_gather_seconds: float = 0.1
+    # How long a bearer token's lookup is trusted before the directory is asked again.
+    token_cache_seconds: float = 2.0
     # After-call work still open this long after the call ended is ended as a timeout.
     acw_timeout_seconds: float = 120.0
     acw_check_seconds: float = 15.0

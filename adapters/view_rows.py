@@ -26,6 +26,7 @@ class RecordingRow(ViewRow, kw_only=True):
     status: str
     screen_selected: bool
     segments_received: int = 0
+    # The highest segment number known to exist: received, or counted by the client's report.
     highest_segment: int = -1
     missing_segments: list[int] = msgspec.field(default_factory=list)
     missing_count: int = 0
@@ -34,6 +35,9 @@ class RecordingRow(ViewRow, kw_only=True):
     last_access_at: datetime | None = None
     tags: dict[str, str] = msgspec.field(default_factory=dict)
     version: int
+    expected_segments: int | None = None  # as the capture client reported
+    voice_recorded: bool = False
+    snapshots: int = 0
 
 
 class AuditRow(ViewRow, kw_only=True):

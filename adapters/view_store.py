@@ -160,6 +160,15 @@ class ViewStore:
             params.extend([started, started, recording_id])
         return self._page(RecordingRow, "recordings", where, params, "started_at DESC, recording_id DESC", query.limit)
 
+    def capture_candidates(self, agent_id: str, ended_since: Any) -> list[RecordingRow]:
+        """An agent's screen-recorded calls that are live, or whose ACW ended recently."""
+        return self._select(
+            RecordingRow,
+            "SELECT * FROM recordings WHERE agent_id = ? AND screen_selected = ? "
+            "AND (status IN ('active', 'paused', 'acw') OR acw_ended_at >= ?) ORDER BY started_at",
+            [agent_id, True, ended_since],
+        )
+
     def acw_open_since(self, ended_before: Any, limit: int = 500) -> list[RecordingRow]:
         """Recordings still in after-call work whose call ended before the given time."""
         return self._select(

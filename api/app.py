@@ -16,9 +16,11 @@ from litestar.response import Response
 
 from adapters.settings import Settings
 from api.audit import AuditTrail
+from api.capture_commands import capture_commands
 from api.context import Services, request_context
 from api.directory import Directory
 from api.logging import configure_logging
+from api.media_ingest import MediaIngest
 from api.problems import EXCEPTION_HANDLERS
 from api.recordings_ingest import RecordingIngest
 from api.recordings_read import RecordingRead
@@ -63,7 +65,7 @@ def create_app(settings: Settings) -> Litestar:
             await anyio.to_thread.run_sync(runtime.stop)
 
     return Litestar(
-        route_handlers=[health, ready, Recordings, AuditTrail, Directory],
+        route_handlers=[health, ready, Recordings, MediaIngest, capture_commands, AuditTrail, Directory],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         lifespan=[runtime_lifespan],
         middleware=[request_context],

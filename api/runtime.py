@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -10,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.event_store import open_ledger, open_view_store
 from adapters.log_waiter import log_waiter
+from adapters.media_store import MediaStore
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain.directory import token_digest
@@ -29,14 +31,18 @@ class Runtime:
         migrate(settings)  # the embedded default must work with nothing set up
         self.ledger: RecordingLedger = open_ledger(settings)
         self.views = open_view_store(self.ledger)
+        self.media = MediaStore(settings.media_url)
         self.projections = Projections(self.ledger, self.views, batch_size=settings.projection_batch_size)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self.scheduler = BackgroundScheduler(timezone="UTC")
+        self._principals: dict[str, tuple[Principal, float]] = {}
 
     def start(self) -> None:
         self.projections.catch_up()
-        self._threads = self.projections.follow(self._stop, lambda: log_waiter(self.settings))
+        self._threads = self.projections.follow(
+            self._stop, lambda: log_waiter(self.settings), self.settings.projection_gather_seconds
+        )
         self.scheduler.add_job(
             self.end_overdue_acw, "interval", seconds=self.settings.acw_check_seconds,
             id="acw-timeout", max_instances=1, coalesce=True,
@@ -55,7 +61,17 @@ class Runtime:
     # -- identity --------------------------------------------------------
 
     def principal_for(self, token: str) -> Principal | None:
+        """The token's user, from a short-lived cache (every request needs it)."""
         digest = token_digest(token)
+        cached = self._principals.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        principal = self._look_up(digest)
+        if principal is not None:
+            self._principals[digest] = (principal, time.monotonic() + self.settings.token_cache_seconds)
+        return principal
+
+    def _look_up(self, digest: str) -> Principal | None:
         user = self.views.user_by_token(digest)
         if user is None:
             # Maybe created a moment ago by another process (the CLI): catch up once.
@@ -84,6 +100,7 @@ class Runtime:
         self.projections.followers[view].catch_up()
 
     def directory_changed(self) -> None:
+        self._principals.clear()  # a rotated or deactivated token stops working at once here
         self.fresh("directory")
 
     # -- scheduled jobs --------------------------------------------------

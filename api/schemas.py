@@ -87,6 +87,19 @@ class Responsibility(Body, kw_only=True):
     user: Text
 
 
+class CaptureReport(Body, kw_only=True):
+    segments: Annotated[int, Meta(ge=0, le=10_000_000)]
+    stopped_at: datetime
+
+
+class SnapshotRequest(Body, kw_only=True):
+    annotation: LongText
+
+
+class SnapshotRequested(msgspec.Struct):
+    snapshot_id: str
+
+
 class Started(msgspec.Struct):
     recording_id: UUID
 

@@ -126,7 +126,7 @@ def _segments(
             step = _step(cut, number, 6, "add_segment", sequence_number=seq,
                          start_offset_ms=int((at - start).total_seconds() * 1000),
                          duration_ms=int((cut - at).total_seconds() * 1000), monitor=rng.randrange(2),
-                         width=1280, height=720, codec="h264", byte_size=rng.randrange(40_000, 400_000),
+                         width=1280, height=720, codec="h264", fps=5, byte_size=rng.randrange(40_000, 400_000),
                          sha256=rng.getrandbits(256).to_bytes(32, "big").hex(),
                          media_key=f"segments/{number}/{seq:06d}", captured_at=at)
             step.by = Actor(f"capture-client:{agent}", "agent")

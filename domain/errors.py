@@ -41,6 +41,14 @@ class SegmentConflict(StateConflict):
     """A segment number already stored with a different hash."""
 
 
+class MediaConflict(StateConflict):
+    """Another body is already stored where this one would go."""
+
+
+class SnapshotNotRequested(StateConflict):
+    pass
+
+
 class InvalidSegment(InvalidCommand):
     """Negative sequence number, offset or duration, or a malformed hash."""
 

@@ -92,6 +92,18 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
     def add_segment(self, recording_id: UUID, **segment: Any) -> bool:
         return self._change(recording_id, lambda r: r.add_segment(**segment))
 
+    def record_voice(self, recording_id: UUID, **voice: Any) -> bool:
+        return self._change(recording_id, lambda r: r.record_voice(**voice))
+
+    def request_snapshot(self, recording_id: UUID, **request: Any) -> bool:
+        return self._change(recording_id, lambda r: r.request_snapshot(**request))
+
+    def add_snapshot(self, recording_id: UUID, **snapshot: Any) -> bool:
+        return self._change(recording_id, lambda r: r.add_snapshot(**snapshot))
+
+    def report_capture(self, recording_id: UUID, **report: Any) -> bool:
+        return self._change(recording_id, lambda r: r.report_capture(**report))
+
     def pause(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         return self._change(recording_id, lambda r: r.pause(reason=reason, occurred_at=occurred_at, by=by))
 

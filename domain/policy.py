@@ -32,6 +32,9 @@ class Action(StrEnum):
     HISTORY = "history"
     AUDIT_READ = "audit_report"
     MANAGE_DIRECTORY = "manage_directory"
+    CAPTURE = "capture"  # screen segments, snapshots and the capture report, from the agent's desktop
+    VOICE = "voice"  # the call's audio, from telephony
+    REQUEST_SNAPSHOT = "request_snapshot"
 
 
 _R = Role
@@ -49,6 +52,9 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.HISTORY: frozenset({_R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),
     Action.AUDIT_READ: frozenset({_R.LEGAL, _R.AUDITOR}),
     Action.MANAGE_DIRECTORY: frozenset({_R.ADMIN}),
+    Action.CAPTURE: frozenset({_R.AGENT}),
+    Action.VOICE: frozenset({_R.TELEPHONY}),
+    Action.REQUEST_SNAPSHOT: frozenset({_R.SUPERVISOR, _R.QUALITY}),
 }
 # Roles whose reach over recordings has no org limit.
 UNSCOPED = frozenset({Role.TELEPHONY, Role.LEGAL, Role.AUDITOR})

@@ -62,6 +62,33 @@ class Recording(Aggregate):
         byte_size: int
         sha256: str
         media_key: str
+        fps: int  # chosen by the client's adaptive quality
+
+    class VoiceRecorded(Event):
+        codec: str
+        duration_ms: int
+        byte_size: int
+        sha256: str
+        media_key: str
+
+    class SnapshotRequested(Event):
+        snapshot_id: str
+        annotation: str
+
+    class SnapshotTaken(Event):
+        snapshot_id: str
+        monitor: int
+        width: int
+        height: int
+        byte_size: int
+        sha256: str
+        media_key: str
+
+    class CaptureReported(Event):
+        """The client's own count of segments it produced, and which never arrived."""
+
+        segments: int
+        missing: list[int]
 
     class Paused(Event):
         reason: str
@@ -170,6 +197,10 @@ class Recording(Aggregate):
         self.holds: set[str] = set()
         self.archived = False
         self.purged = False
+        self.voice_sha256: str | None = None
+        self.snapshots: dict[str, str | None] = {}  # requested id -> hash once taken
+        self.snapshot_requests: dict[str, tuple[str, str, datetime]] = {}  # id -> taker, annotation, when
+        self.reported_segments: int | None = None
 
     # -- queries ---------------------------------------------------------
 
@@ -188,6 +219,9 @@ class Recording(Aggregate):
         if self.ended_at is not None:
             return RecordingStatus.ACW
         return RecordingStatus.PAUSED if self.paused else RecordingStatus.ACTIVE
+
+    def pending_snapshots(self) -> dict[str, tuple[str, str, datetime]]:
+        return {i: self.snapshot_requests[i] for i, taken in self.snapshots.items() if taken is None}
 
     def was_paused_at(self, moment: datetime) -> bool:
         return any(start <= moment and (end is None or moment < end) for start, end in self.pauses)
@@ -215,13 +249,14 @@ class Recording(Aggregate):
         byte_size: int,
         sha256: str,
         media_key: str,
+        fps: int,
         occurred_at: datetime,
         by: Actor,
     ) -> bool:
         """Returns False when the same segment was already stored (a retried upload)."""
         self._refuse_if_purged()
         sha256 = require_sha256(sha256)
-        if min(sequence_number, start_offset_ms, duration_ms, monitor, width, height, byte_size) < 0:
+        if min(sequence_number, start_offset_ms, duration_ms, monitor, width, height, byte_size, fps) < 0:
             raise errors.InvalidSegment("sequence number, offsets, sizes and monitor must not be negative")
         if sequence_number in self.segments:
             if self.segments[sequence_number] == sha256:
@@ -247,6 +282,7 @@ class Recording(Aggregate):
             byte_size=byte_size,
             sha256=sha256,
             media_key=require_text("media_key", media_key),
+            fps=fps,
             occurred_at=captured_at,
             actor=by.name,
             role=by.role,
@@ -266,6 +302,7 @@ class Recording(Aggregate):
         byte_size: int,
         sha256: str,
         media_key: str,
+        fps: int,
         occurred_at: datetime,
         actor: str,
         role: str,
@@ -339,6 +376,98 @@ class Recording(Aggregate):
     @event(AcwEnded)
     def _acw_ended(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
         self.acw_ended_at = occurred_at
+
+    # -- media beside the screen segments --------------------------------
+
+    def record_voice(
+        self, *, codec: str, duration_ms: int, byte_size: int, sha256: str, media_key: str,
+        occurred_at: datetime, by: Actor,
+    ) -> bool:
+        """The call's audio, one file per recording; False for a retried upload of it."""
+        self._refuse_if_purged()
+        sha256 = require_sha256(sha256)
+        if self.voice_sha256 == sha256:
+            return False
+        if self.voice_sha256 is not None:
+            raise errors.MediaConflict("a different voice recording is already stored for this call")
+        if min(duration_ms, byte_size) < 0:
+            raise errors.InvalidCommand("duration and size must not be negative")
+        self._voice_recorded(codec=require_text("codec", codec), duration_ms=duration_ms, byte_size=byte_size,
+                             sha256=sha256, media_key=require_text("media_key", media_key),
+                             occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        return True
+
+    @event(VoiceRecorded)
+    def _voice_recorded(
+        self, codec: str, duration_ms: int, byte_size: int, sha256: str, media_key: str,
+        occurred_at: datetime, actor: str, role: str,
+    ) -> None:
+        self.voice_sha256 = sha256
+
+    def request_snapshot(self, *, snapshot_id: str, annotation: str, occurred_at: datetime, by: Actor) -> bool:
+        """Asks the agent's capture client for one still of the screen, with the taker's note."""
+        self._refuse_if_purged()
+        if require_text("snapshot_id", snapshot_id) in self.snapshots:
+            return False
+        if not self.screen_selected:
+            raise errors.ScreenNotSelected("this recording's screen is not captured")
+        if self.status is not RecordingStatus.ACTIVE:
+            raise errors.NotRecording(f"no snapshot of a recording that is {self.status.value}")
+        self._snapshot_requested(snapshot_id=snapshot_id, annotation=require_text("annotation", annotation),
+                                 occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        return True
+
+    @event(SnapshotRequested)
+    def _snapshot_requested(self, snapshot_id: str, annotation: str, occurred_at: datetime, actor: str, role: str) -> None:
+        self.snapshots[snapshot_id] = None
+        self.snapshot_requests[snapshot_id] = (actor, annotation, occurred_at)
+
+    def add_snapshot(
+        self, *, snapshot_id: str, monitor: int, width: int, height: int, byte_size: int, sha256: str,
+        media_key: str, occurred_at: datetime, by: Actor,
+    ) -> bool:
+        self._refuse_if_purged()
+        sha256 = require_sha256(sha256)
+        if snapshot_id not in self.snapshots:
+            raise errors.SnapshotNotRequested(f"no snapshot {snapshot_id!r} was requested for this recording")
+        taken = self.snapshots[snapshot_id]
+        if taken == sha256:
+            return False
+        if taken is not None:
+            raise errors.MediaConflict(f"snapshot {snapshot_id!r} is already stored with a different SHA-256")
+        if min(monitor, width, height, byte_size) < 0:
+            raise errors.InvalidCommand("monitor and sizes must not be negative")
+        self._snapshot_taken(snapshot_id=snapshot_id, monitor=monitor, width=width, height=height,
+                             byte_size=byte_size, sha256=sha256, media_key=require_text("media_key", media_key),
+                             occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        return True
+
+    @event(SnapshotTaken)
+    def _snapshot_taken(
+        self, snapshot_id: str, monitor: int, width: int, height: int, byte_size: int, sha256: str,
+        media_key: str, occurred_at: datetime, actor: str, role: str,
+    ) -> None:
+        self.snapshots[snapshot_id] = sha256
+
+    def report_capture(self, *, segments: int, occurred_at: datetime, by: Actor) -> bool:
+        """The client's count of segments produced; what never arrived is recorded with it."""
+        self._refuse_if_purged()
+        if not self.screen_selected:
+            raise errors.ScreenNotSelected("this recording's screen was not selected for capture")
+        if segments < 0:
+            raise errors.InvalidCommand("segments must not be negative")
+        if self.reported_segments == segments:
+            return False
+        if self.reported_segments is not None:
+            raise errors.MediaConflict(f"capture was already reported with {self.reported_segments} segments")
+        missing = [n for n in range(max(segments, max(self.segments, default=-1) + 1)) if n not in self.segments]
+        self._capture_reported(segments=segments, missing=missing, occurred_at=require_utc(occurred_at),
+                               actor=by.name, role=by.role)
+        return True
+
+    @event(CaptureReported)
+    def _capture_reported(self, segments: int, missing: list[int], occurred_at: datetime, actor: str, role: str) -> None:
+        self.reported_segments = segments
 
     # -- access and curation --------------------------------------------
 

@@ -33,6 +33,11 @@ _DETAIL_FIELDS = (
     "team_id",
     "parent_id",
     "user_name",
+    "fps",
+    "segments",
+    "missing",
+    "snapshot_id",
+    "codec",
 )
 
 
@@ -47,7 +52,15 @@ def action_name(event: Any) -> str:
 
 
 def _detail(state: dict[str, Any]) -> dict[str, Any]:
-    return {k: str(v) if isinstance(v, UUID) else v for k in _DETAIL_FIELDS if (v := state.get(k)) is not None}
+    return {k: _plain(v) for k in _DETAIL_FIELDS if (v := state.get(k)) is not None}
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, list):  # e.g. missing segment numbers
+        return ",".join(map(str, value))
+    return value
 
 
 class AuditTrailView:

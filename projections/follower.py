@@ -95,8 +95,12 @@ class Follower:
             self.store.reset(self.projection.name)
             return self._catch_up(progress)
 
-    def follow(self, stop: threading.Event, waiter: LogWaiter) -> None:
-        """Runs until stopped; a failing batch is logged and retried, never skipped."""
+    def follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float = 0.0) -> None:
+        """Runs until stopped; a failing batch is logged and retried, never skipped.
+
+        After a wake-up it lets ``gather_seconds`` pass before reading, so that a
+        burst of writes (one NOTIFY each) becomes one batch instead of many tiny ones.
+        """
         try:
             while not stop.is_set():
                 try:
@@ -107,5 +111,6 @@ class Follower:
                     log.exception("projection batch failed; will retry", view=self.projection.name)
                     stop.wait(1.0)
                 waiter.wait(stop)
+                stop.wait(gather_seconds)
         finally:
             waiter.close()

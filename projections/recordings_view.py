@@ -38,6 +38,13 @@ def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
     match event:
         case Recording.ScreenSampled(sequence_number=number):
             _add_segment(row, number)
+        case Recording.CaptureReported(segments=count):
+            row.expected_segments = count
+            _expect_segments(row, count)
+        case Recording.VoiceRecorded():
+            row.voice_recorded = True
+        case Recording.SnapshotTaken():
+            row.snapshots += 1
         case Recording.Paused():
             row.status = RecordingStatus.PAUSED.value
         case Recording.Resumed():
@@ -64,6 +71,14 @@ def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
         case Recording.Purged():
             row.status = RecordingStatus.PURGED.value
     return row
+
+
+def _expect_segments(row: RecordingRow, count: int) -> None:
+    """Segments the client produced but the server never received count as missing too."""
+    if count - 1 > row.highest_segment:
+        row.missing_segments = [*row.missing_segments, *range(row.highest_segment + 1, count)]
+        row.highest_segment = count - 1
+        row.missing_count = len(row.missing_segments)
 
 
 def _add_segment(row: RecordingRow, number: int) -> None:

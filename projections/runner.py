@@ -41,13 +41,15 @@ class Projections:
             raise KeyError(f"no such view: {', '.join(sorted(unknown))}")
         return sum(self.followers[n].rebuild(progress) for n in chosen)
 
-    def follow(self, stop: threading.Event, waiter_factory: Callable[[], LogWaiter]) -> list[threading.Thread]:
+    def follow(
+        self, stop: threading.Event, waiter_factory: Callable[[], LogWaiter], gather_seconds: float = 0.0
+    ) -> list[threading.Thread]:
         """One thread per view, each with its own waiter; returns them started."""
         threads = []
         for follower in self.followers.values():
             waiter = waiter_factory()
             thread = threading.Thread(
-                target=follower.follow, args=(stop, waiter), name=f"follow-{follower.projection.name}", daemon=True
+                target=follower.follow, args=(stop, waiter, gather_seconds), name=f"follow-{follower.projection.name}", daemon=True
             )
             thread.start()
             threads.append(thread)

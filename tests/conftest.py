@@ -7,6 +7,9 @@ skip locally; with CI=true they fail instead, so CI can never pass by skipping.
 from __future__ import annotations
 
 import os
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,12 +20,15 @@ import msgspec
 
 import psycopg
 import pytest
+import uvicorn
 
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain.ledger import RecordingLedger
 from projections.runner import Projections
+from api.app import create_app
+from domain.values import Actor
 
 ADMIN_URL = os.environ.get("CALLVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -114,13 +120,11 @@ class Api:
 
 
 @pytest.fixture
-def api(settings: Settings) -> Iterator[Api]:
+def api(settings: Settings, tmp_path) -> Iterator[Api]:
     from litestar.testing import TestClient
 
-    from api.app import create_app
-    from domain.values import Actor
-
-    with TestClient(app=create_app(msgspec.structs.replace(settings, log_json=True))) as client:
+    served = msgspec.structs.replace(settings, log_json=True, media_url=str(tmp_path / "media"))
+    with TestClient(app=create_app(served)) as client:
         ledger = client.app.state.runtime.ledger
         now = datetime.now(UTC)
         setup = Actor("test-setup", "admin")
@@ -133,3 +137,41 @@ def api(settings: Settings) -> Iterator[Api]:
             ledger.make_responsible(team, user=user, occurred_at=now, by=setup)
         client.app.state.runtime.directory_changed()
         yield Api(client, tokens)
+
+
+# -- a live server on a real port ---------------------------------------------
+
+LIVE_USERS = [("pbx", "telephony", None), ("lena", "legal", None), ("root", "admin", None),
+              ("agent-1", "agent", "floor")]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(settings: Settings, tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
+    """A real server (uvicorn) in this process, with one user of several roles."""
+    migrate(settings)
+    ledger = open_ledger(settings, group_commit=False)
+    setup = Actor("test-setup", "admin")
+    ledger.create_team(name="floor", parent=None, occurred_at=datetime.now(UTC), by=setup)
+    tokens = {n: ledger.register_user(name=n, role=r, team=t, occurred_at=datetime.now(UTC), by=setup)[1]
+              for n, r, t in LIVE_USERS}
+    ledger.close()
+    port = free_port()
+    served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"))
+    server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_config=None))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "server did not start"
+    try:
+        yield f"http://127.0.0.1:{port}", tokens
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)

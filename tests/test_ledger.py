@@ -104,7 +104,7 @@ def test_history_as_of_a_moment_between_pause_and_resume_shows_paused(ledger: Re
 def test_segments_round_trip_with_idempotent_retry(ledger: RecordingLedger) -> None:
     rid = start(ledger)
     segment = dict(sequence_number=0, start_offset_ms=0, duration_ms=4000, monitor=1, width=1920,
-                   height=1080, codec="h264", byte_size=12345, sha256="ab" * 32, media_key="m/0",
+                   height=1080, codec="h264", fps=5, byte_size=12345, sha256="ab" * 32, media_key="m/0",
                    occurred_at=T0 + timedelta(seconds=1), by=Actor("capture-client:agent-1", "agent"))
     assert ledger.add_segment(rid, **segment) is True
     assert ledger.add_segment(rid, **segment) is False

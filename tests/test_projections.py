@@ -78,7 +78,7 @@ def test_missing_segments_and_holds_are_visible(ledger: RecordingLedger, project
 
     def segment(n: int) -> None:
         ledger.add_segment(rid, sequence_number=n, start_offset_ms=n * 4000, duration_ms=4000, monitor=0,
-                           width=1280, height=720, codec="h264", byte_size=100, sha256=f"{n:064x}",
+                           width=1280, height=720, codec="h264", fps=5, byte_size=100, sha256=f"{n:064x}",
                            media_key=f"k/{n}", occurred_at=DAY + timedelta(seconds=4 * n), by=client)
 
     segment(0)

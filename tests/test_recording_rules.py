@@ -33,7 +33,7 @@ def start(screen: bool = True, **overrides: Any) -> Recording:
 def segment(recording: Recording, number: int, seconds: float, digest: str = "a" * 64) -> bool:
     return recording.add_segment(
         sequence_number=number, start_offset_ms=int(seconds * 1000), duration_ms=4000, monitor=0,
-        width=1280, height=720, codec="h264", byte_size=1000, sha256=digest,
+        width=1280, height=720, codec="h264", fps=5, byte_size=1000, sha256=digest,
         media_key=f"k/{number}", occurred_at=at(seconds), by=CLIENT,
     )
 

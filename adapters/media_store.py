@@ -1,0 +1,54 @@
+"""Media objects behind one interface: a local directory by default, S3, GCS or
+Azure for scale (obstore speaks to all of them).
+
+Objects are written create-only: a key once stored is never overwritten, so a
+recording's media can only ever be what its events say it is.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import obstore
+from obstore.exceptions import AlreadyExistsError
+from obstore.store import LocalStore, from_url
+
+from domain.errors import MediaConflict
+
+
+class MediaStore:
+    def __init__(self, location: str) -> None:
+        """``location`` is a directory path or a URL (file://, s3://, gs://, az://, …)."""
+        scheme = urlsplit(location).scheme
+        if scheme in ("", "file"):
+            path = Path(urlsplit(location).path if scheme else location)
+            path.mkdir(parents=True, exist_ok=True)
+            self._store = LocalStore(str(path.resolve()), mkdir=True)
+        else:
+            # Credentials come from the provider's usual environment variables.
+            self._store = from_url(location)
+
+    def put_new(self, key: str, data: bytes) -> bool:
+        """Stores the object; False if exactly these bytes were already there."""
+        try:
+            obstore.put(self._store, key, data, mode="create")
+        except AlreadyExistsError:
+            if self.get(key) != data:
+                raise MediaConflict(f"another object is already stored at {key}") from None
+            return False
+        return True
+
+    def get(self, key: str) -> bytes:
+        return bytes(obstore.get(self._store, key).bytes())
+
+    def exists(self, key: str) -> bool:
+        try:
+            obstore.head(self._store, key)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        """Only for media no event refers to (a refused upload), and for purges."""
+        obstore.delete(self._store, key)

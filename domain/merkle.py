@@ -1,0 +1,188 @@
+"""Merkle tree hashing and proofs of RFC 9162 (Certificate Transparency v2) §2.1.
+
+The tree of RFC 6962, transparency-dev/merkle and Sigstore Rekor, so their
+verifiers accept these roots and proofs, and ours accept theirs. Generation
+follows the RFC's recursive MTH/PATH/SUBPROOF over index ranges (no copying);
+verification is a separate path, the bit-walking algorithms of §2.1.3.2 and
+§2.1.4.2, which only combine the hashes it is given.
+"""
+
+import hashlib
+from collections.abc import Sequence
+
+HASH_SIZE = 32
+EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH({}), the root of the empty tree
+
+
+class ProofError(ValueError):
+    """A proof does not show what it claims, or its inputs are malformed."""
+
+
+def leaf_hash(data: bytes) -> bytes:
+    # The 0x00 / 0x01 prefixes keep a leaf from ever passing for an inner node.
+    return hashlib.sha256(b"\x00" + data).digest()
+
+
+def node_hash(left: bytes, right: bytes) -> bytes:
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def _split_point(n: int) -> int:
+    """The largest power of two smaller than n (n >= 2): where MTH splits."""
+    return 1 << ((n - 1).bit_length() - 1)
+
+
+# --- generation (RFC 9162 §2.1.1, §2.1.3.1, §2.1.4.1) ---------------------
+
+
+def _subtree_root(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
+    """MTH(D[start:end]) for a non-empty range."""
+    if end - start == 1:
+        return leaf_hashes[start]
+    mid = start + _split_point(end - start)
+    return node_hash(
+        _subtree_root(leaf_hashes, start, mid), _subtree_root(leaf_hashes, mid, end)
+    )
+
+
+def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
+    """The Merkle tree head over the given leaf hashes (linear in their number)."""
+    if not leaf_hashes:
+        return EMPTY_ROOT
+    return _subtree_root(leaf_hashes, 0, len(leaf_hashes))
+
+
+def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+    """PATH(index, D[size]): sibling subtree roots, from the leaf upwards."""
+    if not 0 <= index < len(leaf_hashes):
+        raise ValueError(f"leaf index {index} outside 0..{len(leaf_hashes) - 1}")
+    path: list[bytes] = []
+    start, end = 0, len(leaf_hashes)
+    while end - start > 1:  # descend towards the leaf, collecting the other halves
+        mid = start + _split_point(end - start)
+        if index < mid:
+            path.append(_subtree_root(leaf_hashes, mid, end))
+            end = mid
+        else:
+            path.append(_subtree_root(leaf_hashes, start, mid))
+            start = mid
+    path.reverse()  # collected top-down; the RFC orders the path bottom-up
+    return path
+
+
+def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
+    """PROOF(old_size, D[size]): empty when old_size is 0 or the whole tree."""
+    size = len(leaf_hashes)
+    if not 0 <= old_size <= size:
+        raise ValueError(f"old size {old_size} outside 0..{size}")
+    if old_size in (0, size):
+        return []
+    proof: list[bytes] = []
+    # SUBPROOF(m, D[start:end], old_root_is_this_subtree), unrolled top-down.
+    m, start, end, is_old_root = old_size, 0, size, True
+    while m != end - start:
+        mid = start + _split_point(end - start)
+        if m <= mid - start:
+            proof.append(_subtree_root(leaf_hashes, mid, end))
+            end = mid
+        else:
+            proof.append(_subtree_root(leaf_hashes, start, mid))
+            m, start, is_old_root = m - (mid - start), mid, False
+    if not is_old_root:  # the verifier cannot know this subtree's root: send it
+        proof.append(_subtree_root(leaf_hashes, start, end))
+    proof.reverse()
+    return proof
+
+
+# --- verification (RFC 9162 §2.1.3.2, §2.1.4.2) ---------------------------
+
+
+def _require_size(name: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ProofError(f"{name} must be a non-negative integer, got {value!r}")
+
+
+def _require_hash(what: str, value: bytes) -> None:
+    # Exact lengths: a short or long "hash" could otherwise shift bytes between nodes.
+    if not isinstance(value, bytes) or len(value) != HASH_SIZE:
+        raise ProofError(f"{what} is not a {HASH_SIZE}-byte hash")
+
+
+def verify_inclusion(
+    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes
+) -> None:
+    """Raise ProofError unless proof shows leaf_hash at index in the tree of root."""
+    _require_size("index", index)
+    _require_size("size", size)
+    _require_hash("leaf hash", leaf_hash)
+    _require_hash("root", root)
+    for i, p in enumerate(proof):
+        _require_hash(f"proof element {i}", p)
+    if index >= size:
+        raise ProofError(f"leaf index {index} is not inside a tree of size {size}")
+    fn, sn, r = index, size - 1, leaf_hash
+    for p in proof:
+        if sn == 0:
+            raise ProofError("inclusion proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            r = node_hash(p, r)
+            while not fn & 1 and fn != 0:  # skip levels where r has no right sibling
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = node_hash(r, p)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofError("inclusion proof is shorter than the tree is deep")
+    if r != root:
+        raise ProofError("inclusion proof does not lead to the given root")
+
+
+def verify_consistency(
+    old_size: int,
+    new_size: int,
+    old_root: bytes,
+    new_root: bytes,
+    proof: Sequence[bytes],
+) -> None:
+    """Raise ProofError unless proof shows the old tree is a prefix of the new one."""
+    _require_size("old size", old_size)
+    _require_size("new size", new_size)
+    _require_hash("old root", old_root)
+    _require_hash("new root", new_root)
+    for i, c in enumerate(proof):
+        _require_hash(f"proof element {i}", c)
+    if old_size > new_size:
+        raise ProofError(f"old size {old_size} is larger than new size {new_size}")
+    if old_size == 0 or old_size == new_size:  # trivial cases: no proof is due
+        if proof:
+            raise ProofError("consistency proof must be empty for these sizes")
+        if old_size == 0 and old_root != EMPTY_ROOT:
+            raise ProofError("old root is not the empty tree's root, SHA-256(b'')")
+        if old_size == new_size and old_root != new_root:
+            raise ProofError("trees of equal size have different roots")
+        return  # the empty tree is a prefix of every tree
+    if not proof:
+        raise ProofError("consistency proof is empty")
+    path = list(proof)
+    if old_size & (old_size - 1) == 0:  # a power of two: the old root is a node itself
+        path.insert(0, old_root)
+    fn, sn = old_size - 1, new_size - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            raise ProofError("consistency proof is longer than the tree is deep")
+        if fn & 1 or fn == sn:
+            fr, sr = node_hash(c, fr), node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = node_hash(sr, c)
+        fn, sn = fn >> 1, sn >> 1
+    if sn != 0:
+        raise ProofError("consistency proof is shorter than the tree is deep")
+    if fr != old_root:
+        raise ProofError("consistency proof does not lead to the old root")
+    if sr != new_root:
+        raise ProofError("consistency proof does not lead to the new root")

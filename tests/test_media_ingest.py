@@ -1,0 +1,193 @@
+"""Media ingest over HTTP: checked, stored create-only, evented; refusals leave only an audit entry."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+
+from api.capture_commands import AgentCommands
+from domain.values import Actor
+from tests.conftest import Api
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PBX = Actor("pbx", "telephony")
+
+
+def ffmpeg(tmp_path: Path, name: str, *args: str) -> bytes:
+    out = tmp_path / name
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args, str(out)], check=True)
+    return out.read_bytes()
+
+
+@pytest.fixture(scope="module")
+def media(tmp_path_factory) -> dict[str, bytes]:
+    d = tmp_path_factory.mktemp("media")
+    return {
+        "segment": ffmpeg(d, "a.ts", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "2",
+                          "-c:v", "libx264", "-f", "mpegts"),
+        "other": ffmpeg(d, "b.ts", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=5", "-t", "2",
+                        "-c:v", "libx264", "-f", "mpegts"),
+        "voice": ffmpeg(d, "v.wav", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3"),
+        "jpeg": ffmpeg(d, "s.jpg", "-f", "lavfi", "-i", "testsrc=size=320x240", "-frames:v", "1", "-q:v", "2"),
+    }
+
+
+def sha(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def call(api: Api, label: str, screen: bool = True) -> UUID:
+    return api.runtime.ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="c", queue="q",
+                                         direction="inbound", tags={}, screen_selected=screen, occurred_at=T0, by=PBX)
+
+
+def put_segment(api: Api, rid: UUID, number: int, body: bytes, *, digest: str | None = None,
+                at: float = 1.0, user: str = "agent-n"):
+    params = {"sha256": digest or sha(body), "captured_at": (T0 + timedelta(seconds=at)).isoformat(),
+              "start_offset_ms": int(at * 1000), "duration_ms": 2000, "monitor": 1, "width": 320, "height": 240,
+              "fps": 5}
+    return api.client.put(f"/v1/recordings/{rid}/segments/{number}", params=params, content=body,
+                          headers={"Authorization": f"Bearer {api.tokens[user]}", "Content-Type": "video/mp2t"})
+
+
+def stored_files(api: Api) -> list[Path]:
+    return sorted(p for p in Path(api.runtime.settings.media_url).rglob("*") if p.is_file())
+
+
+def test_segment_is_stored_once_and_evented(api: Api, media: dict[str, bytes]) -> None:
+    rid = call(api, "seg-1")
+    first = put_segment(api, rid, 0, media["segment"])
+    assert first.status_code == 201 and first.json() == {"applied": True}
+    again = put_segment(api, rid, 0, media["segment"])
+    assert again.status_code == 200 and again.json() == {"applied": False}
+    [stored] = stored_files(api)
+    assert stored.read_bytes() == media["segment"]
+    event = api.runtime.ledger.history(rid).events[-1]
+    assert (event.sequence_number, event.sha256, event.codec, event.fps, event.byte_size) == (
+        0, sha(media["segment"]), "h264", 5, len(media["segment"]))
+    assert api.runtime.media.get(event.media_key) == media["segment"]
+
+
+def test_different_body_for_the_same_number_is_refused_and_audited(api: Api, media: dict[str, bytes]) -> None:
+    rid = call(api, "seg-2")
+    put_segment(api, rid, 0, media["segment"])
+    clash = put_segment(api, rid, 0, media["other"])
+    assert clash.status_code == 409
+    assert len(stored_files(api)) == 1 and len(api.runtime.ledger.history(rid).events) == 2
+    refused = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid), "outcome": "refused"}).json()
+    assert [(r["action"], r["actor"], r["detail"]["sha256"]) for r in refused["items"]] == [
+        ("capture", "agent-n", sha(media["other"]))]
+
+
+@pytest.mark.parametrize("damage", ["bad hash", "truncated", "undecodable"])
+def test_tampered_truncated_or_undecodable_upload_leaves_only_an_audit_entry(
+    api: Api, media: dict[str, bytes], damage: str
+) -> None:
+    rid = call(api, f"seg-{damage}")
+    body, digest = media["segment"], sha(media["segment"])
+    if damage == "bad hash":
+        body = body[:-1] + bytes([body[-1] ^ 1])
+    elif damage == "truncated":
+        body = body[: len(body) // 2]
+    else:
+        body, digest = b"\x47" * 4000, sha(b"\x47" * 4000)
+    response = put_segment(api, rid, 0, body, digest=digest)
+    assert response.status_code == 422, response.text
+    assert stored_files(api) == [] and len(api.runtime.ledger.history(rid).events) == 1
+    trail = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid)}).json()["items"]
+    assert [(r["action"], r["outcome"]) for r in trail] == [("call_started", "allowed"), ("capture", "refused")]
+
+
+def test_segment_refused_by_the_rules_is_not_kept(api: Api, media: dict[str, bytes]) -> None:
+    rid = call(api, "seg-paused")
+    api.runtime.ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX)
+    response = put_segment(api, rid, 0, media["segment"], at=12)
+    assert response.status_code == 409 and response.json()["error"] == "SegmentWhilePaused"
+    assert stored_files(api) == []
+    unselected = call(api, "seg-unselected", screen=False)
+    assert put_segment(api, unselected, 0, media["segment"]).status_code == 409
+    assert put_segment(api, rid, 0, media["segment"], user="agent-s").status_code == 403  # not their call
+
+
+def test_voice_and_requested_snapshot(api: Api, media: dict[str, bytes]) -> None:
+    rid = call(api, "voice-1")
+    voice = api.client.put(f"/v1/recordings/{rid}/voice", content=media["voice"], params={
+        "sha256": sha(media["voice"]), "recorded_at": T0.isoformat()},
+        headers={"Authorization": f"Bearer {api.tokens['pbx']}"})
+    assert voice.status_code == 201
+    recorded = api.runtime.ledger.history(rid).events[-1]
+    assert (recorded.codec, recorded.duration_ms) == ("pcm_s16le", 3000)
+    requested = api.call("sue", "POST", f"/v1/recordings/{rid}/snapshot-requests",
+                         json={"annotation": "customer's address on screen?"})
+    assert requested.status_code == 201
+    snapshot_id = requested.json()["snapshot_id"]
+    api.runtime.fresh("recordings")
+    commands = AgentCommands(api.runtime, "agent-n").changes()
+    assert [c["command"] for c in commands if c["recording_id"] == str(rid)] == ["start", "snapshot"]
+    assert commands[-1]["taker"] == "sue" and commands[-1]["annotation"] == "customer's address on screen?"
+    taken = api.client.put(f"/v1/recordings/{rid}/snapshots/{snapshot_id}", content=media["jpeg"], params={
+        "sha256": sha(media["jpeg"]), "taken_at": T0.isoformat(), "monitor": 1},
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    assert taken.status_code == 201
+    unasked = api.client.put(f"/v1/recordings/{rid}/snapshots/nope", content=media["jpeg"], params={
+        "sha256": sha(media["jpeg"]), "taken_at": T0.isoformat(), "monitor": 1},
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    assert unasked.status_code == 409
+    row = api.call("lena", "GET", f"/v1/recordings/{rid}").json()["recording"]
+    assert (row["voice_recorded"], row["snapshots"]) == (True, 1)
+
+
+def test_command_stream_follows_the_call(api: Api) -> None:
+    rid = call(api, "cmd-1")
+    ledger = api.runtime.ledger
+    agent = AgentCommands(api.runtime, "agent-n")
+    api.runtime.fresh("recordings")
+    assert [c["command"] for c in agent.changes()] == ["start"]
+    assert agent.changes() == []  # nothing new, nothing sent
+    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+    assert [c["command"] for c in agent.changes()] == ["pause"]
+    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX)
+    assert [c["command"] for c in agent.changes()] == ["resume"]
+    ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=20), by=PBX)
+    assert agent.changes() == []  # the screen is recorded through after-call work
+    ledger.end_acw(rid, reason="status_change", occurred_at=datetime.now(UTC), by=PBX)
+    api.runtime.fresh("recordings")
+    assert [c["command"] for c in agent.changes()] == ["stop"]
+    # A client connecting now (or reconnecting) is told to stop too, and nothing else.
+    assert [c["command"] for c in AgentCommands(api.runtime, "agent-n").changes()] == ["stop"]
+
+
+def test_command_stream_over_http(live_server: tuple[str, dict[str, str]], settings) -> None:
+    base_url, tokens = live_server
+    headers = {"Authorization": f"Bearer {tokens['pbx']}"}
+    started = httpx.post(f"{base_url}/v1/recordings", headers=headers, json={
+        "interaction_id": "sse-1", "agent_id": "agent-1", "customer_id": "c", "queue": "q",
+        "direction": "inbound", "screen_selected": True, "occurred_at": T0.isoformat()})
+    assert started.status_code == 201
+    with httpx.stream("GET", f"{base_url}/v1/capture/commands", timeout=10,
+                      headers={"Authorization": f"Bearer {tokens['agent-1']}"}) as stream:
+        assert stream.headers["content-type"].startswith("text/event-stream")
+        message = next(json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: "))
+    assert (message["command"], message["recording_id"]) == ("start", started.json()["recording_id"])
+    refused = httpx.get(f"{base_url}/v1/capture/commands", headers={"Authorization": f"Bearer {tokens['lena']}"})
+    assert refused.status_code == 403
+
+
+def test_capture_report_makes_lost_segments_visible(api: Api, media: dict[str, bytes]) -> None:
+    rid = call(api, "report-1")
+    put_segment(api, rid, 0, media["segment"], at=1)
+    put_segment(api, rid, 2, media["other"], at=5)
+    report = api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report",
+                      json={"segments": 5, "stopped_at": (T0 + timedelta(seconds=12)).isoformat()})
+    assert report.status_code == 200 and report.json() == {"applied": True}
+    row = api.call("lena", "GET", "/v1/recordings", params={"missing": "true"}).json()["items"][0]
+    assert (row["recording_id"], row["missing_segments"], row["expected_segments"]) == (str(rid), [1, 3, 4], 5)
+    trail = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid), "action": "capture_reported"})
+    assert trail.json()["items"][0]["detail"] == {"segments": 5, "missing": "1,3,4"}
