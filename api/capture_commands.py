@@ -27,7 +27,9 @@ from domain.policy import Action
 from domain.recording import Recording
 from domain.values import RecordingStatus
 
-POLL_SECONDS = 0.5
+# Latency of a pause reaching the client; the client holds frames back a little
+# longer than this and drops those captured at or after the pause's time.
+POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
 # A call whose ACW ended this recently still gets its `stop` (for a client that was away).
 STOP_WINDOW = timedelta(minutes=10)
@@ -69,6 +71,9 @@ class AgentCommands:
         since = datetime.now(UTC) - STOP_WINDOW
         for row in self.runtime.views.capture_candidates(self.agent, since):
             recording = self.runtime.ledger.get_recording(row.recording_id)
+            if recording.version < row.version:  # another server process wrote it: read it afresh
+                self.runtime.ledger.forget(row.recording_id)
+                recording = self.runtime.ledger.get_recording(row.recording_id)
             base = {"recording_id": str(recording.id), "interaction_id": recording.interaction_id}
             state = capture_state(recording)
             for command, at in transition(recording, self.told.get(recording.id), state):

@@ -224,6 +224,15 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     )
 
 
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)
+@click.pass_context
+def capture(ctx: click.Context) -> None:
+    """Run the desktop capture client (see `callvault capture --help`)."""
+    from capture_client.cli import main as capture_main  # the client needs none of the server
+
+    sys.exit(capture_main(ctx.args))
+
+
 @main.group()
 def users() -> None:
     """Users and their bearer tokens."""
