@@ -16,8 +16,10 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory,
 from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import conninfo_to_dict
 
+from adapters.checkpoint_store import CheckpointStore
 from adapters.event_codec import MsgspecMapper
 from adapters.group_commit import GroupCommitLedger
+from adapters.media_store import MediaStore
 from adapters.settings import Settings
 from adapters.sql_dialect import PostgresDialect, SQLiteDialect
 from adapters.view_store import ViewStore
@@ -108,8 +110,15 @@ def open_ledger(settings: Settings, *, group_commit: bool | None = None) -> Reco
     return ledger_class(env=ledger_env(settings))
 
 
+def _dialect(ledger: RecordingLedger) -> PostgresDialect | SQLiteDialect:
+    return PostgresDialect() if isinstance(ledger.factory, PostgresFactory) else SQLiteDialect()
+
+
 def open_view_store(ledger: RecordingLedger) -> ViewStore:
     """The views live in the ledger's database, so a batch and its position commit together."""
-    tracking = ledger.factory.tracking_recorder()
-    dialect = PostgresDialect() if isinstance(ledger.factory, PostgresFactory) else SQLiteDialect()
-    return ViewStore(tracking, dialect)
+    return ViewStore(ledger.factory.tracking_recorder(), _dialect(ledger))
+
+
+def open_checkpoint_store(ledger: RecordingLedger, settings: Settings) -> CheckpointStore:
+    mirror = MediaStore(settings.checkpoint_mirror_url) if settings.checkpoint_mirror_url else None
+    return CheckpointStore(ledger.factory.datastore, _dialect(ledger), mirror)

@@ -25,6 +25,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     max_segment_bytes: int = 64 * 1024 * 1024
     max_voice_bytes: int = 512 * 1024 * 1024
     max_snapshot_bytes: int = 16 * 1024 * 1024
+    # The transparency log: its origin line, the Ed25519 key that signs its
+    # checkpoints (text in CALLVAULT_SIGNING_KEY, or a file, created on first use
+    # when absent: never kept in the database), and a second place for the
+    # signed checkpoints that the database administrator does not control.
+    log_origin: str = "callvault.local/log"
+    signing_key: str | None = None
+    signing_key_file: str = "var/log-signing.key"
+    checkpoint_mirror_url: str | None = None
+    checkpoint_interval_seconds: float = 300.0
     database_pool_size: int = 5
     # Concurrent commands share one transaction (see adapters/group_commit.py).
     group_commit: bool = True

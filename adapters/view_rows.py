@@ -59,6 +59,17 @@ class AuditRow(ViewRow, kw_only=True):
     recorded_at: datetime
 
 
+class LeafRow(ViewRow, kw_only=True):
+    """One Merkle leaf (domain/log_leaf.py) per stored event, in log order."""
+
+    leaf_index: int
+    notification_id: int
+    originator_id: UUID
+    originator_version: int
+    leaf_data: bytes
+    leaf_hash: bytes
+
+
 class UserRow(ViewRow, kw_only=True):
     user_id: UUID
     name: str

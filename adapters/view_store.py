@@ -19,6 +19,7 @@ from adapters.sql_dialect import Dialect
 from adapters.view_rows import (
     AuditQuery,
     AuditRow,
+    LeafRow,
     RecordingQuery,
     RecordingRow,
     ResponsibilityRow,
@@ -36,11 +37,14 @@ ROW_TABLES: dict[type[ViewRow], tuple[str, tuple[str, ...]]] = {
     TeamRow: ("teams", ("team_id",)),
     ResponsibilityRow: ("responsibilities", ("team_id", "user_id")),
 }
+# Each appended (insert-only) row type: its table.
+APPEND_TABLES: dict[type[ViewRow], str] = {AuditRow: "audit_trail", LeafRow: "log_leaves"}
 # Which tables a view owns, for rebuilds.
 VIEW_TABLES = {
     "recordings": ("recordings",),
     "audit_trail": ("audit_trail",),
     "directory": ("users", "teams", "responsibilities"),
+    "log_leaves": ("log_leaves",),
 }
 _JSON_COLUMNS = {"missing_segments", "hold_cases", "tags", "detail"}
 MAX_PAGE = 1000
@@ -50,6 +54,13 @@ def _equal_to(query: Any, columns: tuple[str, ...]) -> tuple[list[str], list[Any
     """WHERE terms for the query's fields that are set, each compared for equality."""
     chosen = [(c, getattr(query, c)) for c in columns if getattr(query, c) is not None]
     return [f"{c} = ?" for c, _ in chosen], [v for _, v in chosen]
+
+
+def _by_type(rows: Sequence[ViewRow]) -> dict[type[ViewRow], list[ViewRow]]:
+    grouped: defaultdict[type[ViewRow], list[ViewRow]] = defaultdict(list)
+    for row in rows:
+        grouped[type(row)].append(row)
+    return grouped
 
 
 def _columns(row_type: type[ViewRow]) -> tuple[str, ...]:
@@ -69,16 +80,15 @@ class ViewStore:
         return self._tracking.max_tracking_id(view) or 0
 
     def commit(
-        self, view: str, position: int, *, upserts: Sequence[ViewRow] = (), audit: Sequence[AuditRow] = ()
+        self, view: str, position: int, *, upserts: Sequence[ViewRow] = (), appends: Sequence[ViewRow] = ()
     ) -> None:
-        by_type: defaultdict[type[ViewRow], list[ViewRow]] = defaultdict(list)
-        for row in upserts:
-            by_type[type(row)].append(row)
         with self._datastore.transaction(commit=True) as cursor:
-            for row_type, rows in by_type.items():
+            for row_type, rows in _by_type(upserts).items():
                 cursor.executemany(self._upserts[row_type], [self._params(r) for r in rows])
-            if audit:
-                self._dialect.insert_many(cursor, "audit_trail", _columns(AuditRow), [self._params(r) for r in audit])
+            for row_type, rows in _by_type(appends).items():
+                self._dialect.insert_many(
+                    cursor, APPEND_TABLES[row_type], _columns(row_type), [self._params(r) for r in rows]
+                )
             # Refuses to move backwards: a second follower racing this one fails here.
             self._tracking._insert_tracking(cursor, Tracking(view, position))  # noqa: SLF001
 
@@ -115,6 +125,22 @@ class ViewStore:
                 self._fetch(cursor, TeamRow, "SELECT * FROM teams ORDER BY name", []),
                 self._fetch(cursor, ResponsibilityRow, "SELECT * FROM responsibilities WHERE active = ?", [True]),
             )
+
+    def leaf_count(self) -> int:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT COUNT(*) AS n FROM log_leaves")
+            return int(dict(cursor.fetchone())["n"])
+
+    def leaf_hashes(self, size: int) -> list[bytes]:
+        """The first ``size`` leaf hashes, in index order (all the Merkle tree needs)."""
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._dialect.sql("SELECT leaf_hash FROM log_leaves WHERE leaf_index < ? ORDER BY leaf_index"),
+                           [size])
+            return [bytes(row[0] if not isinstance(row, dict) else row["leaf_hash"]) for row in cursor.fetchall()]
+
+    def leaves_of(self, originator_id: UUID) -> list[LeafRow]:
+        return self._select(LeafRow, "SELECT * FROM log_leaves WHERE originator_id = ? ORDER BY originator_version",
+                            [originator_id])
 
     def audit_subjects(self, recording_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
         """Interaction and customer of recordings already in the trail, from their first row."""

@@ -19,6 +19,7 @@ from api.audit import AuditTrail
 from api.capture_commands import capture_commands
 from api.context import Services, request_context
 from api.directory import Directory
+from api.log_routes import TransparencyLogRoutes, export, public_key
 from api.logging import configure_logging
 from api.media_ingest import MediaIngest
 from api.problems import EXCEPTION_HANDLERS
@@ -65,7 +66,10 @@ def create_app(settings: Settings) -> Litestar:
             await anyio.to_thread.run_sync(runtime.stop)
 
     return Litestar(
-        route_handlers=[health, ready, Recordings, MediaIngest, capture_commands, AuditTrail, Directory],
+        route_handlers=[
+            health, ready, Recordings, MediaIngest, capture_commands, AuditTrail, Directory,
+            TransparencyLogRoutes, public_key, export,
+        ],
         dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
         lifespan=[runtime_lifespan],
         middleware=[request_context],

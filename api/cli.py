@@ -21,6 +21,7 @@ from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate as apply_migrations
 from adapters.settings import Settings
 from adapters.view_rows import RecordingQuery
+from api.cli_log import keys, verify
 from api.logging import configure_logging
 from api.simulation import DayPlan, plan_day, run_day
 from domain.errors import DomainError
@@ -271,6 +272,25 @@ def teams_add(ctx: Context, name: str, parent: str | None) -> None:
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     console.print(f"team {name} created")
+
+
+@main.command()
+@pass_context
+def checkpoint(ctx: Context) -> None:
+    """Sign the log's current tree head now (the server also does so every few minutes)."""
+    from api.runtime import Runtime
+
+    runtime = Runtime(ctx.settings)
+    try:
+        size, note = runtime.log.sign_checkpoint()
+    finally:
+        runtime.ledger.close()
+    click.echo(note.decode(), nl=False)
+    log.info("checkpoint signed", tree_size=size)
+
+
+main.add_command(keys)
+main.add_command(verify)
 
 
 @main.group()

@@ -9,11 +9,13 @@ from datetime import UTC, datetime, timedelta
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from adapters.event_store import open_ledger, open_view_store
+from adapters.checkpoint_store import load_signer
+from adapters.event_store import open_checkpoint_store, open_ledger, open_view_store
 from adapters.log_waiter import log_waiter
 from adapters.media_store import MediaStore
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from api.transparency import TransparencyLog
 from domain.directory import token_digest
 from domain.errors import DomainError
 from domain.identity import Role
@@ -32,6 +34,10 @@ class Runtime:
         self.ledger: RecordingLedger = open_ledger(settings)
         self.views = open_view_store(self.ledger)
         self.media = MediaStore(settings.media_url)
+        self.log = TransparencyLog(
+            self.ledger, self.views, open_checkpoint_store(self.ledger, settings), load_signer(settings),
+            settings.log_origin, lambda: self.fresh("log_leaves"),
+        )
         self.projections = Projections(self.ledger, self.views, batch_size=settings.projection_batch_size)
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -46,6 +52,10 @@ class Runtime:
         self.scheduler.add_job(
             self.end_overdue_acw, "interval", seconds=self.settings.acw_check_seconds,
             id="acw-timeout", max_instances=1, coalesce=True,
+        )
+        self.scheduler.add_job(
+            self.log.sign_checkpoint, "interval", seconds=self.settings.checkpoint_interval_seconds,
+            id="checkpoint", max_instances=1, coalesce=True,
         )
         self.scheduler.start()
         log.info("runtime started", views=self.projections.names())

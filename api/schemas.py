@@ -100,6 +100,22 @@ class SnapshotRequested(msgspec.Struct):
     snapshot_id: str
 
 
+class ExportRequest(Body, kw_only=True):
+    reason: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+
+class RecordingProofs(msgspec.Struct):
+    tree_size: int
+    checkpoint: str  # the signed note
+    events: list[dict[str, Any]]  # as in an export bundle's events.jsonl
+
+
+class ConsistencyProof(msgspec.Struct):
+    old_size: int
+    new_size: int
+    proof: list[str]
+
+
 class Started(msgspec.Struct):
     recording_id: UUID
 

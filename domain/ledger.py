@@ -136,11 +136,13 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
         )
 
     def record_export(
-        self, recording_id: UUID, *, reason_code: str, what: str, occurred_at: datetime, by: Actor
+        self, recording_id: UUID, *, reason_code: str, what: str, occurred_at: datetime, by: Actor,
+        manifest_sha256: str = "",
     ) -> None:
         self._change(
             recording_id,
-            lambda r: r.record_export(reason_code=reason_code, what=what, occurred_at=occurred_at, by=by),
+            lambda r: r.record_export(reason_code=reason_code, what=what, occurred_at=occurred_at, by=by,
+                                      manifest_sha256=manifest_sha256),
         )
 
     def place_hold(self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> bool:

@@ -35,6 +35,8 @@ class Action(StrEnum):
     CAPTURE = "capture"  # screen segments, snapshots and the capture report, from the agent's desktop
     VOICE = "voice"  # the call's audio, from telephony
     REQUEST_SNAPSHOT = "request_snapshot"
+    LOG_READ = "log_read"  # checkpoints and proofs of the transparency log
+    EXPORT = "export"
 
 
 _R = Role
@@ -55,6 +57,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.CAPTURE: frozenset({_R.AGENT}),
     Action.VOICE: frozenset({_R.TELEPHONY}),
     Action.REQUEST_SNAPSHOT: frozenset({_R.SUPERVISOR, _R.QUALITY}),
+    Action.LOG_READ: frozenset({_R.LEGAL, _R.AUDITOR}),
+    Action.EXPORT: frozenset({_R.LEGAL}),
 }
 # Roles whose reach over recordings has no org limit.
 UNSCOPED = frozenset({Role.TELEPHONY, Role.LEGAL, Role.AUDITOR})

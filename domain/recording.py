@@ -109,6 +109,7 @@ class Recording(Aggregate):
     class Exported(Event):
         reason_code: str
         what: str
+        manifest_sha256: str  # binds an export bundle's manifest to the log ("" if none)
 
     class Annotated(Event):
         media_offset_ms: int
@@ -486,21 +487,29 @@ class Recording(Aggregate):
     def _played(self, reason_code: str, what: str, occurred_at: datetime, actor: str, role: str) -> None:
         pass
 
-    def record_export(self, *, reason_code: str, what: str, occurred_at: datetime, by: Actor) -> None:
+    def check_export(self, what: str) -> None:
         if what not in EXPORT_PARTS:
             raise errors.InvalidCommand(f"what must be one of {sorted(EXPORT_PARTS)}")
         if self.purged and what != "events":
             raise errors.MediaPurged("the media of this recording was purged; only its events can be exported")
+
+    def record_export(
+        self, *, reason_code: str, what: str, occurred_at: datetime, by: Actor, manifest_sha256: str = ""
+    ) -> None:
+        self.check_export(what)
         self._exported(
             reason_code=require_text("reason_code", reason_code),
             what=what,
+            manifest_sha256=require_sha256(manifest_sha256) if manifest_sha256 else "",
             occurred_at=require_utc(occurred_at),
             actor=by.name,
             role=by.role,
         )
 
     @event(Exported)
-    def _exported(self, reason_code: str, what: str, occurred_at: datetime, actor: str, role: str) -> None:
+    def _exported(
+        self, reason_code: str, what: str, manifest_sha256: str, occurred_at: datetime, actor: str, role: str
+    ) -> None:
         pass
 
     def annotate(self, *, media_offset_ms: int, text: str, occurred_at: datetime, by: Actor) -> None:

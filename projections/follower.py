@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple, Protocol
 
 import structlog
+from eventsourcing.persistence import Notification
 
 from adapters.log_waiter import LogWaiter
 from adapters.view_store import ViewStore
@@ -23,6 +24,7 @@ log = structlog.get_logger(__name__)
 class LoggedEvent(NamedTuple):
     notification_id: int
     event: Any  # a domain event of any aggregate in the log; each view picks its own
+    stored: Notification  # the event exactly as persisted (for the Merkle leaves)
 
 
 class Projection(Protocol):
@@ -83,7 +85,7 @@ class Follower:
             )
             if not notifications:
                 return applied
-            batch = [LoggedEvent(n.id, self.ledger.mapper.to_domain_event(n)) for n in notifications]
+            batch = [LoggedEvent(n.id, self.ledger.mapper.to_domain_event(n), n) for n in notifications]
             previous, position = position, notifications[-1].id
             self.projection.apply(self.store, batch, previous, position)
             applied += len(notifications)

@@ -10,12 +10,13 @@ from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 from projections.audit_trail import AuditTrailView
 from projections.directory_view import DirectoryView
+from projections.log_leaves import LogLeavesView
 from projections.follower import Follower, Lag, Projection
 from projections.recordings_view import RecordingsView
 
 
 def all_projections() -> list[Projection]:
-    return [RecordingsView(), AuditTrailView(), DirectoryView()]
+    return [RecordingsView(), AuditTrailView(), DirectoryView(), LogLeavesView()]
 
 
 class Projections:

@@ -167,7 +167,7 @@ def test_openapi_schema_is_served(api: Api) -> None:
     schema = api.call(None, "GET", "/schema/openapi.json").json()
     assert "/v1/recordings/{recording_id}/history" in schema["paths"]
     ready = api.call(None, "GET", "/ready").json()
-    assert ready["status"] == "ready" and set(ready["views"]) == {"recordings", "audit_trail", "directory"}
+    assert ready["status"] == "ready" and set(ready["views"]) == {"recordings", "audit_trail", "directory", "log_leaves"}
 
 
 def test_nul_in_a_query_is_refused_before_any_store_sees_it(api: Api) -> None:

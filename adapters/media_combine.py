@@ -1,0 +1,63 @@
+"""One playable MP4 of a recording: its screen segments on their single clock
+(pauses stay gaps, never squeezed) and its voice, for exports.
+
+Video is remuxed, not re-encoded, so the combined file shows exactly the frames
+that were stored; the voice is encoded to AAC, which every player plays.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from fractions import Fraction
+
+import av
+
+MILLISECOND = Fraction(1, 1000)
+
+
+def combine(segments: Sequence[tuple[int, bytes]], voice: bytes | None) -> bytes:
+    """``segments`` are (start offset in ms from the call's start, MPEG-TS bytes)."""
+    ordered = sorted(segments, key=lambda s: s[0])
+    out_buffer = io.BytesIO()
+    with av.open(out_buffer, mode="w", format="mp4") as out:
+        # Every stream must exist before the first packet is written.
+        video_out = None
+        if ordered:
+            with av.open(io.BytesIO(ordered[0][1])) as first:
+                video_out = out.add_stream_from_template(first.streams.video[0])
+        voice_in = av.open(io.BytesIO(voice)) if voice is not None else None
+        audio_out = out.add_stream("aac", rate=voice_in.streams.audio[0].rate or 8000) if voice_in else None
+        for start_ms, data in ordered:
+            _add_segment(out, video_out, start_ms, data)
+        if voice_in is not None and audio_out is not None:
+            with voice_in:
+                _add_voice(out, audio_out, voice_in)
+    return out_buffer.getvalue()
+
+
+def _add_segment(out: av.container.OutputContainer, video_out: av.VideoStream, start_ms: int, data: bytes) -> None:
+    with av.open(io.BytesIO(data)) as segment:
+        video_in = segment.streams.video[0]
+        first_pts = None
+        for packet in segment.demux(video_in):
+            if packet.pts is None or packet.dts is None:
+                continue  # the flush packet at the end of the stream
+            if first_pts is None:  # the opening keyframe: shown first
+                first_pts = packet.pts
+            # Place the segment where it was captured on the call's clock.
+            shift = int(start_ms * MILLISECOND / video_in.time_base) - first_pts
+            packet.pts += shift
+            packet.dts += shift
+            packet.stream = video_out
+            out.mux(packet)
+
+
+def _add_voice(out: av.container.OutputContainer, audio_out: av.AudioStream, source: av.container.InputContainer) -> None:
+    resampler = av.AudioResampler(format="fltp", layout="mono", rate=audio_out.rate)
+    for frame in source.decode(source.streams.audio[0]):
+        for resampled in resampler.resample(frame):
+            out.mux(audio_out.encode(resampled))
+    for resampled in resampler.resample(None):
+        out.mux(audio_out.encode(resampled))
+    out.mux(audio_out.encode(None))

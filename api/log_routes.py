@@ -1,0 +1,72 @@
+"""The transparency log over HTTP: checkpoints, proofs, and court-ready exports."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from litestar import Controller, Response, get, post
+from litestar.di import Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+
+from api.access import actor, allow, allow_recording, record
+from api.context import Caller, Services, current_principal
+from api.export_bundle import build_bundle
+from api.schemas import ConsistencyProof, ExportRequest, RecordingProofs
+from domain.access import Outcome
+from domain.policy import Action
+
+Size = Annotated[int | None, QueryParameter(ge=0)]
+NOTE = "text/plain; charset=utf-8"
+
+
+@get("/v1/log/public-key", tags=["log"], summary="The verifier key of the log's checkpoint signatures")
+async def public_key(runtime: Services) -> Response[str]:
+    return Response(runtime.log.public_key + "\n", media_type=NOTE)
+
+
+class TransparencyLogRoutes(Controller):
+    path = "/v1/log"
+    tags = ["log"]
+    dependencies = {"principal": Provide(current_principal, sync_to_thread=False)}
+
+    @get("/checkpoint", sync_to_thread=True, summary="The latest signed checkpoint (C2SP signed note)")
+    def latest(self, principal: Caller, runtime: Services) -> Response[bytes]:
+        allow(runtime, principal, Action.LOG_READ)
+        return Response(runtime.log.checkpoint()[1], media_type=NOTE)
+
+    @get("/checkpoints/{size:int}", sync_to_thread=True, summary="The signed checkpoint of a tree size")
+    def by_size(self, size: FromPath[int], principal: Caller, runtime: Services) -> Response[bytes]:
+        allow(runtime, principal, Action.LOG_READ)
+        return Response(runtime.log.checkpoint(size)[1], media_type=NOTE)
+
+    @get("/proofs/recordings/{recording_id:uuid}", sync_to_thread=True,
+         summary="Inclusion proofs of every event of a recording against a signed checkpoint")
+    def inclusion(
+        self, recording_id: FromPath[UUID], principal: Caller, runtime: Services, size: Size = None
+    ) -> RecordingProofs:
+        allow(runtime, principal, Action.LOG_READ)
+        tree_size, note = runtime.log.checkpoint(size)
+        proofs = runtime.log.event_proofs(recording_id, tree_size)
+        record(runtime, principal, Action.LOG_READ, Outcome.ALLOWED, [recording_id], {"tree_size": str(tree_size)})
+        return RecordingProofs(tree_size=tree_size, checkpoint=note.decode(), events=[p.as_json() for p in proofs])
+
+    @get("/proofs/consistency", sync_to_thread=True, summary="Proof that a later tree extends an earlier one")
+    def consistency(
+        self, principal: Caller, runtime: Services,
+        old_size: Annotated[int, QueryParameter(name="from", ge=0)], new_size: Annotated[int, QueryParameter(name="to", ge=0)],
+    ) -> ConsistencyProof:
+        allow(runtime, principal, Action.LOG_READ)
+        proof = runtime.log.consistency(old_size, new_size)
+        return ConsistencyProof(old_size=old_size, new_size=new_size, proof=[h.hex() for h in proof])
+
+
+@post("/v1/recordings/{recording_id:uuid}/exports", tags=["log"], status_code=201, sync_to_thread=True,
+      dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
+      summary="A court-ready bundle of one recording (zip), verifiable offline; recorded as Exported")
+def export(recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller,
+           runtime: Services) -> Response[bytes]:
+    allow_recording(runtime, principal, Action.EXPORT, recording_id)
+    bundle = build_bundle(runtime, recording_id, reason=data.reason, by=actor(principal))
+    return Response(bundle, media_type="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="recording-{recording_id}.zip"'})

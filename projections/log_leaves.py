@@ -1,0 +1,39 @@
+"""Folds the log into the Merkle leaves of the transparency log: one leaf per
+stored event, in log order, with a gap-free index (notification ids may skip)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from adapters.view_rows import LeafRow
+from adapters.view_store import ViewStore
+from domain.log_leaf import Leaf
+from domain.merkle import leaf_hash
+from projections.follower import LoggedEvent
+
+
+class LogLeavesView:
+    name = "log_leaves"
+
+    def __init__(self) -> None:
+        self._next_index: int | None = None
+        self._at_position: int | None = None
+
+    def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
+        index = self._next_index if previous == self._at_position else None
+        self._at_position = None
+        if index is None:
+            index = store.leaf_count()
+        rows = []
+        for logged in batch:
+            stored = logged.stored
+            data = Leaf.of_stored_event(
+                index, stored.originator_id, stored.originator_version, stored.topic,
+                logged.event.timestamp, stored.state,
+            ).encode()
+            rows.append(LeafRow(leaf_index=index, notification_id=logged.notification_id,
+                                originator_id=stored.originator_id, originator_version=stored.originator_version,
+                                leaf_data=data, leaf_hash=leaf_hash(data)))
+            index += 1
+        store.commit(self.name, position, appends=rows)
+        self._next_index, self._at_position = index, position

@@ -1,0 +1,115 @@
+"""The Merkle log over the stored events, its signed checkpoints and proofs, on both engines."""
+
+from __future__ import annotations
+
+import base64
+import io
+import zipfile
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+import pytest
+
+from adapters.note_signing import verify_checkpoint
+from domain.log_leaf import Leaf
+from domain.merkle import ProofError, leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
+from domain.values import Actor
+from tests.conftest import Api
+
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+PBX = Actor("pbx", "telephony")
+
+
+@pytest.fixture
+def group_commit() -> bool:
+    return True
+
+
+def call(api: Api, label: str):
+    ledger = api.runtime.ledger
+    rid = ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="cust-7", queue="q",
+                            direction="inbound", tags={}, screen_selected=False, occurred_at=T0, by=PBX)
+    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX)
+    return rid
+
+
+def test_every_stored_event_is_a_leaf_in_log_order(api: Api) -> None:
+    call(api, "leaf-1")
+    log = api.runtime.log
+    log.sign_checkpoint()
+    size = log.views.leaf_count()
+    stored = api.runtime.ledger.recorder.select_notifications(start=None, limit=10_000)
+    assert size == len(stored)
+    rows = [log.views.leaves_of(n.originator_id) for n in stored]
+    by_notification = {row.notification_id: row for group in rows for row in group}
+    for index, notification in enumerate(stored):
+        row = by_notification[notification.id]
+        leaf = Leaf.decode(row.leaf_data)
+        assert (row.leaf_index, leaf.index, leaf.originator_version) == (index, index, notification.originator_version)
+        assert row.leaf_hash == leaf_hash(row.leaf_data)
+    before = log.views.leaf_hashes(size)
+    api.runtime.projections.rebuild(["log_leaves"])
+    assert log.views.leaf_hashes(size) == before
+
+
+def test_checkpoint_is_signed_and_proofs_verify_against_it(api: Api) -> None:
+    rid = call(api, "proof-1")
+    size, note = api.runtime.log.sign_checkpoint()
+    public_key = api.call(None, "GET", "/v1/log/public-key").text.strip()
+    checkpoint = verify_checkpoint(note, public_key)
+    assert checkpoint.size == size and checkpoint.root == root_from_leaf_hashes(api.runtime.log.views.leaf_hashes(size))
+    assert api.call("aud", "GET", "/v1/log/checkpoint").content == note
+    assert api.call("root", "GET", "/v1/log/checkpoint").status_code == 403
+    proofs = api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").json()
+    assert [e["originator_version"] for e in proofs["events"]] == [1, 2, 3]
+    for event in proofs["events"]:
+        leaf = base64.b64decode(event["leaf"])
+        verify_inclusion(event["leaf_index"], size, leaf_hash(leaf), [bytes.fromhex(h) for h in event["inclusion_proof"]],
+                         checkpoint.root)
+    call(api, "proof-2")
+    new_size, new_note = api.runtime.log.sign_checkpoint()
+    assert new_size > size
+    consistency = api.call("aud", "GET", "/v1/log/proofs/consistency", params={"from": size, "to": new_size}).json()
+    verify_consistency(size, new_size, checkpoint.root, verify_checkpoint(new_note, public_key).root,
+                       [bytes.fromhex(h) for h in consistency["proof"]])
+    assert api.runtime.log.sign_checkpoint() == (new_size, new_note)  # the log did not grow: nothing new
+
+
+def test_export_bundle_holds_the_recording_and_its_proofs(api: Api) -> None:
+    rid = call(api, "export-1")
+    call(api, "someone-else")
+    response = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order 7/2026"})
+    assert response.status_code == 201 and response.headers["content-type"] == "application/zip"
+    bundle = zipfile.ZipFile(io.BytesIO(response.content))
+    lines = bundle.read("events.jsonl").decode().splitlines()
+    assert len(lines) == 4  # three lifecycle events and the Exported event itself
+    assert {line.count(str(rid)) > 0 for line in lines} == {True}
+    assert api.call("aud", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "x"}).status_code == 403
+    assert api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={}).status_code == 422
+
+
+def test_an_edit_behind_the_logs_back_breaks_the_proofs(api: Api, settings) -> None:
+    """A superuser disables the trigger and edits one stored event (PostgreSQL only)."""
+    if not settings.uses_postgres:
+        pytest.skip("needs a superuser on PostgreSQL")
+    rid = call(api, "tamper-1")
+    size, note = api.runtime.log.sign_checkpoint()
+    root = verify_checkpoint(note, api.runtime.log.public_key).root
+    with psycopg.connect(settings.database_url, autocommit=True) as conn:
+        conn.execute("ALTER TABLE stored_events DISABLE TRIGGER stored_events_append_only")
+        conn.execute("UPDATE stored_events SET state = convert_to(replace(convert_from(state, 'UTF8'), 'pci', 'pcx'), 'UTF8') "
+                     "WHERE originator_id = %s AND originator_version = 2", [rid])
+        conn.execute("ALTER TABLE stored_events ENABLE TRIGGER stored_events_append_only")
+    api.runtime.ledger.forget(rid)
+    edited = next(p for p in api.runtime.log.event_proofs(rid, size) if p.originator_version == 2)
+    with pytest.raises(ProofError):
+        verify_inclusion(edited.leaf_index, size, leaf_hash(edited.leaf), edited.proof, root)
+    # Rebuilding the leaves from the edited log cannot hide it either.
+    api.runtime.projections.rebuild(["log_leaves"])
+    call(api, "after-the-edit")
+    new_size, new_note = api.runtime.log.sign_checkpoint()
+    assert new_size > size
+    new_root = verify_checkpoint(new_note, api.runtime.log.public_key).root
+    with pytest.raises(ProofError):
+        verify_consistency(size, new_size, root, new_root, api.runtime.log.consistency(size, new_size))
