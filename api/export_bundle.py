@@ -18,7 +18,7 @@ from uuid import UUID
 from adapters.media_combine import combine
 from api.runtime import Runtime
 from domain.checkpoint import parse_checkpoint, parse_signed_note
-from domain.merkle import consistency_proof
+from domain.merkle import MerkleTree
 from domain.recording import Recording
 from domain.values import Actor
 
@@ -73,14 +73,14 @@ def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor
         "events.jsonl": b"".join(json.dumps(e.as_json(), sort_keys=True).encode() + b"\n" for e in events),
         **media,
     }
-    leaf_hashes = runtime.log.views.leaf_hashes(size)
+    tree = MerkleTree(runtime.log.views.leaf_hashes(size))
     for old_size, old_note in runtime.log.checkpoints.before(size, EARLIER_CHECKPOINTS):
         files[f"checkpoints/{old_size}.txt"] = old_note
         files[f"consistency/{old_size}.json"] = json.dumps({
             "old_size": old_size,
             "old_root": parse_checkpoint(parse_signed_note(old_note)[0]).root.hex(),
             "new_size": size,
-            "proof": [h.hex() for h in consistency_proof(old_size, leaf_hashes)],
+            "proof": [h.hex() for h in tree.consistency_proof(old_size)],
         }, sort_keys=True).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as bundle:

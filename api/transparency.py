@@ -17,7 +17,7 @@ from domain.checkpoint import Checkpoint
 from domain.errors import NotFound
 from domain.ledger import RecordingLedger
 from domain.log_leaf import Leaf
-from domain.merkle import consistency_proof, inclusion_proof, root_from_leaf_hashes
+from domain.merkle import MerkleTree, consistency_proof, root_from_leaf_hashes
 
 
 @dataclass(frozen=True)
@@ -88,7 +88,7 @@ class TransparencyLog:
         behind the log's back yields a leaf whose proof no longer meets a root
         signed before the edit.
         """
-        hashes = self.views.leaf_hashes(tree_size)
+        tree = MerkleTree(self.views.leaf_hashes(tree_size))
         stored = {e.originator_version: e for e in self.ledger.recorder.select_events(recording_id)}
         proofs = []
         for row in self.views.leaves_of(recording_id):
@@ -99,7 +99,7 @@ class TransparencyLog:
             leaf = Leaf(recorded.index, recorded.originator_id, recorded.originator_version, recorded.topic,
                         recorded.recorded_at, hashlib.sha256(event.state).digest()).encode()
             proofs.append(EventProof(row.leaf_index, leaf, event.state, event.topic, recording_id,
-                                     row.originator_version, tree_size, inclusion_proof(row.leaf_index, hashes)))
+                                     row.originator_version, tree_size, tree.inclusion_proof(row.leaf_index)))
         if not proofs:
             raise NotFound(f"no logged events of {recording_id} in a tree of size {tree_size}")
         return proofs

@@ -35,63 +35,84 @@ def _split_point(n: int) -> int:
 # --- generation (RFC 9162 §2.1.1, §2.1.3.1, §2.1.4.1) ---------------------
 
 
-def _subtree_root(leaf_hashes: Sequence[bytes], start: int, end: int) -> bytes:
-    """MTH(D[start:end]) for a non-empty range."""
-    if end - start == 1:
-        return leaf_hashes[start]
-    mid = start + _split_point(end - start)
-    return node_hash(
-        _subtree_root(leaf_hashes, start, mid), _subtree_root(leaf_hashes, mid, end)
-    )
+class MerkleTree:
+    """A tree over fixed leaf hashes, for many proofs: subtree roots of 64 leaves or
+    more are kept once computed, so k proofs cost O(n + k log n) hashes, not O(k n)."""
+
+    CACHED_FROM = 64  # smaller subtrees are cheaper to rehash than to keep
+
+    def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
+        self.leaf_hashes = leaf_hashes
+        self.size = len(leaf_hashes)
+        self._roots: dict[tuple[int, int], bytes] = {}
+
+    def subtree_root(self, start: int, end: int) -> bytes:
+        """MTH(D[start:end]) for a non-empty range."""
+        if end - start == 1:
+            return self.leaf_hashes[start]
+        key = (start, end)
+        if key in self._roots:
+            return self._roots[key]
+        mid = start + _split_point(end - start)
+        root = node_hash(self.subtree_root(start, mid), self.subtree_root(mid, end))
+        if end - start >= self.CACHED_FROM:
+            self._roots[key] = root
+        return root
+
+    def root(self) -> bytes:
+        return self.subtree_root(0, self.size) if self.size else EMPTY_ROOT
+
+    def inclusion_proof(self, index: int) -> list[bytes]:
+        """PATH(index, D[size]): sibling subtree roots, from the leaf upwards."""
+        if not 0 <= index < self.size:
+            raise ValueError(f"leaf index {index} outside 0..{self.size - 1}")
+        path: list[bytes] = []
+        start, end = 0, self.size
+        while end - start > 1:  # descend towards the leaf, collecting the other halves
+            mid = start + _split_point(end - start)
+            if index < mid:
+                path.append(self.subtree_root(mid, end))
+                end = mid
+            else:
+                path.append(self.subtree_root(start, mid))
+                start = mid
+        path.reverse()  # collected top-down; the RFC orders the path bottom-up
+        return path
+
+    def consistency_proof(self, old_size: int) -> list[bytes]:
+        """PROOF(old_size, D[size]): empty when old_size is 0 or the whole tree."""
+        if not 0 <= old_size <= self.size:
+            raise ValueError(f"old size {old_size} outside 0..{self.size}")
+        if old_size in (0, self.size):
+            return []
+        proof: list[bytes] = []
+        # SUBPROOF(m, D[start:end], old_root_is_this_subtree), unrolled top-down.
+        m, start, end, is_old_root = old_size, 0, self.size, True
+        while m != end - start:
+            mid = start + _split_point(end - start)
+            if m <= mid - start:
+                proof.append(self.subtree_root(mid, end))
+                end = mid
+            else:
+                proof.append(self.subtree_root(start, mid))
+                m, start, is_old_root = m - (mid - start), mid, False
+        if not is_old_root:  # the verifier cannot know this subtree's root: send it
+            proof.append(self.subtree_root(start, end))
+        proof.reverse()
+        return proof
 
 
 def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
     """The Merkle tree head over the given leaf hashes (linear in their number)."""
-    if not leaf_hashes:
-        return EMPTY_ROOT
-    return _subtree_root(leaf_hashes, 0, len(leaf_hashes))
+    return MerkleTree(leaf_hashes).root()
 
 
 def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """PATH(index, D[size]): sibling subtree roots, from the leaf upwards."""
-    if not 0 <= index < len(leaf_hashes):
-        raise ValueError(f"leaf index {index} outside 0..{len(leaf_hashes) - 1}")
-    path: list[bytes] = []
-    start, end = 0, len(leaf_hashes)
-    while end - start > 1:  # descend towards the leaf, collecting the other halves
-        mid = start + _split_point(end - start)
-        if index < mid:
-            path.append(_subtree_root(leaf_hashes, mid, end))
-            end = mid
-        else:
-            path.append(_subtree_root(leaf_hashes, start, mid))
-            start = mid
-    path.reverse()  # collected top-down; the RFC orders the path bottom-up
-    return path
+    return MerkleTree(leaf_hashes).inclusion_proof(index)
 
 
 def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    """PROOF(old_size, D[size]): empty when old_size is 0 or the whole tree."""
-    size = len(leaf_hashes)
-    if not 0 <= old_size <= size:
-        raise ValueError(f"old size {old_size} outside 0..{size}")
-    if old_size in (0, size):
-        return []
-    proof: list[bytes] = []
-    # SUBPROOF(m, D[start:end], old_root_is_this_subtree), unrolled top-down.
-    m, start, end, is_old_root = old_size, 0, size, True
-    while m != end - start:
-        mid = start + _split_point(end - start)
-        if m <= mid - start:
-            proof.append(_subtree_root(leaf_hashes, mid, end))
-            end = mid
-        else:
-            proof.append(_subtree_root(leaf_hashes, start, mid))
-            m, start, is_old_root = m - (mid - start), mid, False
-    if not is_old_root:  # the verifier cannot know this subtree's root: send it
-        proof.append(_subtree_root(leaf_hashes, start, end))
-    proof.reverse()
-    return proof
+    return MerkleTree(leaf_hashes).consistency_proof(old_size)
 
 
 # --- verification (RFC 9162 §2.1.3.2, §2.1.4.2) ---------------------------
