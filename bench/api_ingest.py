@@ -18,15 +18,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 from adapters.event_store import open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
@@ -137,13 +136,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=600, help="calls per measured run")
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients, one run each")
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
 
-    name = f"callvault_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(**{**conninfo_to_dict(args.admin_url), "dbname": name})
+    name, url = create_scratch_database(args.admin_url)
     server, log = None, Path(tempfile.mkstemp(prefix="callvault-bench-", suffix=".log")[1])
     seeds = iter(range(1, 1000))  # a fresh seed per run: interaction ids never collide
     try:
@@ -222,8 +218,7 @@ def main() -> None:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
-        with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_scratch_database(args.admin_url, name)
         log.unlink(missing_ok=True)
 
 

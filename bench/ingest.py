@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import argparse
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
@@ -49,13 +48,10 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000)
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--clients", type=int, default=16, help="concurrent writers for the concurrent runs")
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
 
-    name = f"callvault_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(**{**conninfo_to_dict(args.admin_url), "dbname": name})
+    name, url = create_scratch_database(args.admin_url)
     try:
         settings = Settings(database_url=url, projection_batch_size=1000)
         migrate(settings)
@@ -132,8 +128,7 @@ def main() -> None:
             print(f"catch-up of view {view + ':':<13}                    {rate(applied, seconds)}")
         ledger.close()
     finally:
-        with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_scratch_database(args.admin_url, name)
 
 
 if __name__ == "__main__":

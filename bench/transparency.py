@@ -34,7 +34,6 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -42,8 +41,8 @@ from typing import Any
 
 import msgspec
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 from adapters import note_signing
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
@@ -298,13 +297,10 @@ def main() -> None:
     parser.add_argument("--live-seconds", type=float, default=20.0)
     parser.add_argument("--live-calls", type=int, default=12_000, help="calls planned per live run (enough work)")
     parser.add_argument("--batch", type=int, default=5000, help="projection batch size")
-    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
+    parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
 
-    name = f"callvault_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(args.admin_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = make_conninfo(**{**conninfo_to_dict(args.admin_url), "dbname": name})
+    name, url = create_scratch_database(args.admin_url)
     runtime = None
     try:
         with tempfile.TemporaryDirectory(prefix="callvault-bench-") as tmp_dir:
@@ -318,8 +314,7 @@ def main() -> None:
     finally:
         if runtime is not None:
             runtime.ledger.close()
-        with psycopg.connect(args.admin_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_scratch_database(args.admin_url, name)
 
 
 if __name__ == "__main__":
