@@ -28,15 +28,18 @@ def combine(segments: Sequence[tuple[int, bytes]], voice: bytes | None) -> bytes
                 video_out = out.add_stream_from_template(first.streams.video[0])
         voice_in = av.open(io.BytesIO(voice)) if voice is not None else None
         audio_out = out.add_stream("aac", rate=voice_in.streams.audio[0].rate or 8000) if voice_in else None
+        last_dts = [-1]  # across segments: rounding of their offsets must not step time back
         for start_ms, data in ordered:
-            _add_segment(out, video_out, start_ms, data)
+            _add_segment(out, video_out, start_ms, data, last_dts)
         if voice_in is not None and audio_out is not None:
             with voice_in:
                 _add_voice(out, audio_out, voice_in)
     return out_buffer.getvalue()
 
 
-def _add_segment(out: av.container.OutputContainer, video_out: av.VideoStream, start_ms: int, data: bytes) -> None:
+def _add_segment(
+    out: av.container.OutputContainer, video_out: av.VideoStream, start_ms: int, data: bytes, last_dts: list[int]
+) -> None:
     with av.open(io.BytesIO(data)) as segment:
         video_in = segment.streams.video[0]
         first_pts = None
@@ -47,8 +50,12 @@ def _add_segment(out: av.container.OutputContainer, video_out: av.VideoStream, s
                 first_pts = packet.pts
             # Place the segment where it was captured on the call's clock.
             shift = int(start_ms * MILLISECOND / video_in.time_base) - first_pts
+            # Offsets are whole milliseconds; if that lands a frame on or before the one
+            # written last, nudge it just past it so decode order stays strictly increasing.
+            shift += max(0, last_dts[0] + 1 - (packet.dts + shift))
             packet.pts += shift
             packet.dts += shift
+            last_dts[0] = packet.dts
             packet.stream = video_out
             out.mux(packet)
 

@@ -27,9 +27,12 @@ def parse_cursor(after: str | None) -> tuple[int, int] | None:
         return None
     notification, _, item = after.partition(".")
     try:
-        return int(notification), int(item or 0)
+        cursor = int(notification), int(item or 0)
     except ValueError:
-        raise InvalidCommand("after is not a cursor returned by a previous page") from None
+        cursor = (-1, -1)
+    if not all(0 <= n < 2**63 for n in cursor):
+        raise InvalidCommand("after is not a cursor returned by a previous page")
+    return cursor
 
 
 def as_csv(rows: list[AuditRow]) -> str:

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Controller, Response, get, post
 from litestar.di import Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api.access import actor, allow, allow_recording, record
 from api.context import Caller, Services, current_principal
@@ -16,7 +16,8 @@ from api.schemas import ConsistencyProof, ExportRequest, RecordingProofs
 from domain.access import Outcome
 from domain.policy import Action
 
-Size = Annotated[int | None, QueryParameter(ge=0)]
+MAX_TREE_SIZE = 2**63 - 1  # what a 64-bit database integer holds
+Size = Annotated[int | None, QueryParameter(ge=0, le=MAX_TREE_SIZE)]
 NOTE = "text/plain; charset=utf-8"
 
 
@@ -36,7 +37,9 @@ class TransparencyLogRoutes(Controller):
         return Response(runtime.log.checkpoint()[1], media_type=NOTE)
 
     @get("/checkpoints/{size:int}", sync_to_thread=True, summary="The signed checkpoint of a tree size")
-    def by_size(self, size: FromPath[int], principal: Caller, runtime: Services) -> Response[bytes]:
+    def by_size(
+        self, size: Annotated[int, PathParameter(ge=0, le=MAX_TREE_SIZE)], principal: Caller, runtime: Services
+    ) -> Response[bytes]:
         allow(runtime, principal, Action.LOG_READ)
         return Response(runtime.log.checkpoint(size)[1], media_type=NOTE)
 
@@ -54,7 +57,8 @@ class TransparencyLogRoutes(Controller):
     @get("/proofs/consistency", sync_to_thread=True, summary="Proof that a later tree extends an earlier one")
     def consistency(
         self, principal: Caller, runtime: Services,
-        old_size: Annotated[int, QueryParameter(name="from", ge=0)], new_size: Annotated[int, QueryParameter(name="to", ge=0)],
+        old_size: Annotated[int, QueryParameter(name="from", ge=0, le=MAX_TREE_SIZE)],
+        new_size: Annotated[int, QueryParameter(name="to", ge=0, le=MAX_TREE_SIZE)],
     ) -> ConsistencyProof:
         allow(runtime, principal, Action.LOG_READ)
         proof = runtime.log.consistency(old_size, new_size)

@@ -17,7 +17,7 @@ from uuid import UUID, uuid4
 
 from litestar import Controller, Response, post, put
 from litestar.di import Provide
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter, RawBody
+from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 
 from adapters.media_probe import MediaInfo, probe_audio, probe_image, probe_video
 from api.access import actor, allow_recording, record
@@ -83,7 +83,8 @@ class MediaIngest(Controller):
     @put("/segments/{sequence_number:int}", sync_to_thread=True, request_max_body_size=MAX_BODY,
          summary="Upload one encoded screen segment (MPEG-TS, H.264); idempotent on its hash")
     def segment(
-        self, recording_id: FromPath[UUID], sequence_number: FromPath[int], body: RawBody, sha256: Digest,
+        self, recording_id: FromPath[UUID], sequence_number: Annotated[int, PathParameter(ge=0, le=10_000_000)],
+        body: RawBody, sha256: Digest,
         captured_at: FromQuery[datetime], start_offset_ms: Count, duration_ms: Count, monitor: Count,
         width: Size, height: Size, fps: Annotated[int, QueryParameter(ge=0, le=240)],
         principal: Caller, runtime: Services, codec: FromQuery[str] = "h264",

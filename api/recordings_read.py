@@ -110,7 +110,7 @@ class RecordingRead(Controller):
         principal: Caller,
         runtime: Services,
         as_of: FromQuery[datetime | None] = None,
-        version: Annotated[int | None, QueryParameter(ge=1)] = None,
+        version: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
     ) -> History:
         allow_recording(runtime, principal, Action.HISTORY, recording_id)
         if as_of is not None and as_of.tzinfo is None:

@@ -348,8 +348,11 @@ def probe(path: Path, *entries: str) -> list[list[str]]:
 
 
 def decode_errors(path: Path) -> str:
-    """ffmpeg's complaints while decoding the whole file: empty when it decodes cleanly."""
-    command = ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"]
+    """ffmpeg's complaints while decoding the whole file: empty when it decodes cleanly.
+
+    Frames keep their own timestamps (passthrough): the recording's frame rate may change
+    (adaptive quality, a restarted client), and re-timing to one rate is not decoding."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-f", "null", "-"]
     result = subprocess.run(command, capture_output=True, text=True)
     return result.stderr.strip() + (f"\nffmpeg exited with {result.returncode}" if result.returncode else "")
 
