@@ -8,10 +8,8 @@ tooling can call this with any mapping of member name to bytes.
 Signature verification is injected, because ``domain`` must not import
 ``adapters`` (where the Ed25519 code lives). ``verify_bundle`` takes the
 verifier key *text* and a keyword-only ``verify_note`` callable with exactly
-the signature of ``adapters.note_signing.verify_note``::
-
-    from adapters.note_signing import verify_note
-    checks = verify_bundle(files, key_text, known_checkpoint=old, verify_note=verify_note)
+the signature of ``adapters.note_signing.verify_note``, which the CLI passes:
+``verify_bundle(files, key_text, known_checkpoint=old, verify_note=note_signing.verify_note)``.
 
 The callable gets ``(note bytes, verifier key text)``, returns the signed body
 once a signature by that key verifies, and raises ``ValueError`` otherwise.
