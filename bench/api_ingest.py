@@ -34,7 +34,7 @@ from domain.recording import recording_id_for
 from domain.values import Actor
 
 sys.path.insert(0, str(Path(__file__).parent))
-from ingest import INSERT, RAW_TABLE, partition, rate, timed  # noqa: E402
+from ingest import INSERT, RAW_TABLE, partition, rate, raw_concurrent, timed  # noqa: E402
 
 CALLVAULT = Path(sys.executable).with_name("callvault")
 # Command -> path suffix under /v1/recordings/{id}; the step's args are the JSON body.
@@ -92,19 +92,6 @@ def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def raw_concurrent(url: str, rows: list[tuple], clients: int) -> float:
-    """Raw one-row-per-transaction inserts over N connections (as in bench/ingest.py)."""
-
-    def insert(part: list[tuple]) -> None:
-        with psycopg.connect(url, autocommit=True) as own:
-            for row in part:
-                own.execute(INSERT, row)
-
-    with ThreadPoolExecutor(clients) as pool:
-        seconds, _ = timed(lambda: list(pool.map(insert, [rows[k::clients] for k in range(clients)])))
-    return seconds
 
 
 def start_server(url: str, log: Path) -> tuple[subprocess.Popen, str]:

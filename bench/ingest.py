@@ -29,6 +29,19 @@ RAW_TABLE = """CREATE TABLE raw_events (
 INSERT = "INSERT INTO raw_events (originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)"
 
 
+def raw_concurrent(url: str, rows: list[tuple], clients: int) -> float:
+    """Seconds for raw one-row-per-transaction inserts spread over N connections."""
+
+    def insert(part: list[tuple]) -> None:
+        with psycopg.connect(url, autocommit=True) as own:
+            for row in part:
+                own.execute(INSERT, row)
+
+    with ThreadPoolExecutor(clients) as pool:
+        seconds, _ = timed(lambda: list(pool.map(insert, [rows[k::clients] for k in range(clients)])))
+    return seconds
+
+
 def partition(steps: list[Step], clients: int) -> list[list[Step]]:
     return [[s for s in steps if s.call % clients == k] for k in range(clients)]
 
@@ -78,16 +91,7 @@ def main() -> None:
             raw_one_s, _ = timed(lambda: [conn.execute(INSERT, row) for row in rows])
             conn.execute("TRUNCATE raw_events")
 
-            def one_per_transaction_concurrently() -> None:
-                def insert(part: list[tuple]) -> None:
-                    with psycopg.connect(url, autocommit=True) as own:
-                        for row in part:
-                            own.execute(INSERT, row)
-
-                with ThreadPoolExecutor(args.clients) as pool:
-                    list(pool.map(insert, [rows[k :: args.clients] for k in range(args.clients)]))
-
-            raw_concurrent_s, _ = timed(one_per_transaction_concurrently)
+            raw_concurrent_s = raw_concurrent(url, rows, args.clients)
             conn.execute("TRUNCATE raw_events")
 
             def batched() -> None:
