@@ -41,14 +41,22 @@ def allow_recording(
 ) -> Recording:
     """Role and scope check against the recording's agent (from the log, never a lagging view)."""
     recording = runtime.ledger.get_recording(recording_id)
+    allow_agent(runtime, principal, action, recording_id, recording.agent_id, org)
+    return recording
+
+
+def allow_agent(
+    runtime: Runtime, principal: Principal, action: Action, recording_id: UUID, agent_id: str,
+    org: OrgChart | None = None,
+) -> None:
+    """Role and scope check for a recording whose agent is already known; a refusal is recorded."""
     if org is None:  # only responsible roles are scoped by the org chart
         org = runtime.org() if principal.role in RESPONSIBLE_ROLES else OrgChart()
     try:
-        require_recording(principal, action, recording.agent_id, org)
+        require_recording(principal, action, agent_id, org)
     except Forbidden as refusal:
         record(runtime, principal, action, Outcome.REFUSED, [recording_id], {"why": str(refusal)}, "refused")
         raise
-    return recording
 
 
 def asked(arguments: dict[str, object]) -> dict[str, str]:

@@ -17,11 +17,13 @@ from litestar.response import Response
 from adapters.settings import Settings
 from api.audit import AuditTrail
 from api.capture_commands import capture_commands
-from api.context import Services, request_context
+from api.context import Services, current_principal, request_context
 from api.directory import Directory
+from api.lifecycle_batch import post_batch
 from api.log_routes import TransparencyLogRoutes, export, public_key
 from api.logging import configure_logging
 from api.media_ingest import MediaIngest
+from api.policy_routes import RecordingPolicyRoutes
 from api.problems import EXCEPTION_HANDLERS
 from api.recordings_ingest import RecordingIngest
 from api.recordings_read import RecordingRead
@@ -67,10 +69,13 @@ def create_app(settings: Settings) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            health, ready, Recordings, MediaIngest, capture_commands, AuditTrail, Directory,
-            TransparencyLogRoutes, public_key, export,
+            health, ready, Recordings, post_batch, MediaIngest, capture_commands, AuditTrail, Directory,
+            TransparencyLogRoutes, public_key, export, RecordingPolicyRoutes,
         ],
-        dependencies={"runtime": Provide(provide_runtime, sync_to_thread=False)},
+        dependencies={
+            "runtime": Provide(provide_runtime, sync_to_thread=False),
+            "principal": Provide(current_principal, sync_to_thread=False),
+        },
         lifespan=[runtime_lifespan],
         middleware=[request_context],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

@@ -10,12 +10,11 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get
-from litestar.di import Provide
 from litestar.params import FromQuery, QueryParameter
 
 from adapters.view_rows import AuditQuery, AuditRow
 from api.access import allow, asked, record
-from api.context import Caller, Services, current_principal
+from api.context import Caller, Services
 from api.schemas import AuditPage
 from domain.access import Outcome
 from domain.errors import InvalidCommand
@@ -51,7 +50,6 @@ def as_csv(rows: list[AuditRow]) -> str:
 class AuditTrail(Controller):
     path = "/v1/audit"
     tags = ["audit"]
-    dependencies = {"principal": Provide(current_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True, summary="Audit trail entries in log order (JSON page or CSV report)")
     def trail(

@@ -17,11 +17,10 @@ from uuid import UUID
 import anyio
 import anyio.to_thread
 from litestar import get
-from litestar.di import Provide
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from api.access import allow
-from api.context import Caller, Services, current_principal
+from api.context import Caller, Services
 from api.runtime import Runtime
 from domain.policy import Action
 from domain.recording import Recording
@@ -88,8 +87,7 @@ class AgentCommands:
         return messages
 
 
-@get("/v1/capture/commands", tags=["media"], summary="Server-sent commands for the caller's capture client",
-     dependencies={"principal": Provide(current_principal, sync_to_thread=False)})
+@get("/v1/capture/commands", tags=["media"], summary="Server-sent commands for the caller's capture client")
 async def capture_commands(principal: Caller, runtime: Services) -> ServerSentEvent:
     await anyio.to_thread.run_sync(allow, runtime, principal, Action.CAPTURE)
     commands = AgentCommands(runtime, principal.name)

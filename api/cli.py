@@ -7,6 +7,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, time
 from typing import Any
 from uuid import UUID
@@ -31,12 +32,12 @@ from domain.recording import recording_id_for
 from domain.values import Actor
 from projections.runner import Projections
 
-# Piped output (CI logs, files) gets wide rows instead of wrapped cells.
 def cli_actor() -> Actor:
     """Operator commands run with the machine's trust; the log names who ran them."""
     return Actor(f"cli:{getpass.getuser()}", "admin")
 
 
+# Piped output (CI logs, files) gets wide rows instead of wrapped cells.
 console = Console(width=None if sys.stdout.isatty() else 220)
 log = structlog.get_logger("callvault.cli")
 
@@ -107,14 +108,18 @@ def migrate(ctx: Context) -> None:
 @click.option("--calls", default=2000, show_default=True, type=click.IntRange(0, 10_000_000))
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--day", default=None, help="Date of the simulated shift (YYYY-MM-DD), default today.")
-@click.option("--screen-share", default=0.3, show_default=True, type=click.FloatRange(0, 1))
+@click.option("--screen-share", default=None, type=click.FloatRange(0, 1),
+              help="Set the policy's screen sampling to this share first (a new policy version).")
 @pass_context
-def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, screen_share: float) -> None:
+def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, screen_share: float | None) -> None:
     """Write a realistic contact-center day through the ledger, then update the views."""
     apply_migrations(ctx.settings)
     date = datetime.fromisoformat(day).date() if day else datetime.now(UTC).date()
+    if screen_share is not None:
+        ctx.ledger.set_policy(terms=replace(ctx.ledger.current_policy()[1], sampling_percent=screen_share * 100),
+                              reason="callvault simulate --screen-share", occurred_at=datetime.now(UTC), by=cli_actor())
     plan = DayPlan(
-        agents=agents, calls=calls, seed=seed, screen_share=screen_share,
+        agents=agents, calls=calls, seed=seed, sampling=ctx.ledger.current_policy()[1],
         start=datetime.combine(date, time(8), tzinfo=UTC),
     )
     steps = plan_day(plan)

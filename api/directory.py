@@ -5,18 +5,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from litestar import Controller, get, post, put
-from litestar.di import Provide
 from litestar.params import FromPath, JSONBody
 
 from api.access import actor, allow
-from api.context import Caller, Services, current_principal
+from api.context import Caller, Services
 from api.schemas import Applied, Deactivation, NewTeam, NewToken, NewUser, Responsibility, TeamOut, UserOut, UserTeam
 from domain.policy import Action, Principal
 
 
 class Directory(Controller):
     tags = ["directory"]
-    dependencies = {"principal": Provide(current_principal, sync_to_thread=False)}
 
     @post("/v1/users", status_code=201, sync_to_thread=True, summary="Create a user; the token is shown once")
     def add_user(self, data: JSONBody[NewUser], principal: Caller, runtime: Services) -> NewToken:

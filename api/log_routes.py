@@ -6,11 +6,10 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
-from litestar.di import Provide
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api.access import actor, allow, allow_recording, record
-from api.context import Caller, Services, current_principal
+from api.context import Caller, Services
 from api.export_bundle import build_bundle
 from api.schemas import ConsistencyProof, ExportRequest, RecordingProofs
 from domain.access import Outcome
@@ -29,7 +28,6 @@ async def public_key(runtime: Services) -> Response[str]:
 class TransparencyLogRoutes(Controller):
     path = "/v1/log"
     tags = ["log"]
-    dependencies = {"principal": Provide(current_principal, sync_to_thread=False)}
 
     @get("/checkpoint", sync_to_thread=True, summary="The latest signed checkpoint (C2SP signed note)")
     def latest(self, principal: Caller, runtime: Services) -> Response[bytes]:
@@ -66,7 +64,6 @@ class TransparencyLogRoutes(Controller):
 
 
 @post("/v1/recordings/{recording_id:uuid}/exports", tags=["log"], status_code=201, sync_to_thread=True,
-      dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
       summary="A court-ready bundle of one recording (zip), verifiable offline; recorded as Exported")
 def export(recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller,
            runtime: Services) -> Response[bytes]:

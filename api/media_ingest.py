@@ -16,12 +16,11 @@ from typing import Annotated
 from uuid import UUID, uuid4
 
 from litestar import Controller, Response, post, put
-from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 
 from adapters.media_probe import MediaInfo, probe_audio, probe_image, probe_video
 from api.access import actor, allow_recording, record
-from api.context import Caller, Services, current_principal
+from api.context import Caller, Services
 from api.runtime import Runtime
 from api.schemas import Applied, CaptureReport, SnapshotRequest, SnapshotRequested
 from domain.access import Outcome
@@ -78,7 +77,6 @@ def ingest(
 class MediaIngest(Controller):
     path = "/v1/recordings/{recording_id:uuid}"
     tags = ["media"]
-    dependencies = {"principal": Provide(current_principal, sync_to_thread=False)}
 
     @put("/segments/{sequence_number:int}", sync_to_thread=True, request_max_body_size=MAX_BODY,
          summary="Upload one encoded screen segment (MPEG-TS, H.264); idempotent on its hash")

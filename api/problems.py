@@ -28,11 +28,16 @@ def problem(status: int, title: str, detail: str, **extra: Any) -> Response[dict
     return Response(body, status_code=status, media_type=PROBLEM)
 
 
-def domain_error(_: Request, error: errors.DomainError) -> Response[dict[str, Any]]:
-    for family, (status, title) in STATUS_OF.items():
+def status_of(error: errors.DomainError) -> tuple[int, str]:
+    for family, status_and_title in STATUS_OF.items():
         if isinstance(error, family):
-            return problem(status, title, str(error), error=type(error).__name__)
-    return problem(422, "Refused", str(error), error=type(error).__name__)
+            return status_and_title
+    return 422, "Refused"
+
+
+def domain_error(_: Request, error: errors.DomainError) -> Response[dict[str, Any]]:
+    status, title = status_of(error)
+    return problem(status, title, str(error), error=type(error).__name__)
 
 
 def validation_error(_: Request, error: ValidationException) -> Response[dict[str, Any]]:

@@ -6,11 +6,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from litestar import Controller, post
-from litestar.di import Provide
 from litestar.params import FromPath, JSONBody
 
 from api.access import actor, allow, allow_recording
-from api.context import Caller, Services, current_principal
+from api.context import Caller, Services
 from api.schemas import AcwEnd, Applied, HoldRelease, LifecycleChange, NewAnnotation, NewHold, NewTag, StartCall, Started
 from domain.policy import Action, Principal
 
@@ -18,14 +17,13 @@ from domain.policy import Action, Principal
 class RecordingIngest(Controller):
     path = "/v1/recordings"
     tags = ["ingest"]
-    dependencies = {"principal": Provide(current_principal, sync_to_thread=False)}
 
     @post("/", status_code=201, sync_to_thread=True, summary="Start a call's recording (idempotent on interaction_id)")
     def start(self, data: JSONBody[StartCall], principal: Caller, runtime: Services) -> Started:
         allow(runtime, principal, Action.START)
         recording_id = runtime.ledger.start_call(
             interaction_id=data.interaction_id, agent_id=data.agent_id, customer_id=data.customer_id,
-            queue=data.queue, direction=data.direction, tags=data.tags, screen_selected=data.screen_selected,
+            queue=data.queue, direction=data.direction, tags=data.tags,
             occurred_at=data.occurred_at, by=actor(principal),
         )
         return Started(recording_id=recording_id)

@@ -7,12 +7,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get
-from litestar.di import Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from adapters.view_rows import RecordingQuery
 from api.access import allow, allow_recording, asked, record
-from api.context import Caller, Services, current_principal
+from api.context import Caller, Services
 from api.schemas import EventOut, History, RecordingDetail, ReplayedState, SearchPage
 from domain.access import Outcome
 from domain.errors import InvalidCommand, NotFound
@@ -53,7 +52,6 @@ def parse_cursor(after: str | None) -> tuple[datetime, UUID] | None:
 class RecordingRead(Controller):
     path = "/v1/recordings"
     tags = ["recordings"]
-    dependencies = {"principal": Provide(current_principal, sync_to_thread=False)}
 
     @get("/", sync_to_thread=True, summary="Search recordings within the caller's reach (newest first)")
     def search(
@@ -122,7 +120,8 @@ class RecordingRead(Controller):
         return History(
             recording_id=recording_id, version=state.version, as_of=as_of,
             state=ReplayedState(
-                status=state.status.value, paused=state.paused, segments=sorted(state.segments),
+                status=state.status.value, policy_version=state.policy_version,
+                screen_selected=state.screen_selected, paused=state.paused, segments=sorted(state.segments),
                 legal_holds=sorted(state.holds), tags=dict(state.tags), ended_at=state.ended_at,
                 acw_ended_at=state.acw_ended_at,
             ),

@@ -121,7 +121,7 @@ class Runtime:
         That moment is the natural key of the event, so two servers running this
         job at once, or a rerun, record it once.
         """
-        timeout = timedelta(seconds=self.settings.acw_timeout_seconds)
+        timeout = timedelta(seconds=self.ledger.current_policy()[1].acw_timeout_seconds)
         ended = 0
         for row in self.views.acw_open_since((now or datetime.now(UTC)) - timeout):
             assert row.ended_at is not None

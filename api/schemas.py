@@ -28,7 +28,6 @@ class StartCall(Body, kw_only=True):
     queue: Text
     direction: Literal["inbound", "outbound", "internal"]
     tags: dict[Annotated[str, Meta(min_length=1, max_length=128)], Annotated[str, Meta(max_length=1024)]] = {}
-    screen_selected: bool = False
     occurred_at: datetime
 
 
@@ -143,6 +142,8 @@ class RecordingDetail(msgspec.Struct):
 
 class ReplayedState(msgspec.Struct):
     status: str
+    policy_version: int  # the recording policy it was started under
+    screen_selected: bool
     paused: bool
     segments: list[int]
     legal_holds: list[str]

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from domain.ledger import RecordingLedger
+from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 
 TELEPHONY = Actor("pbx-1", "telephony")
@@ -32,7 +33,7 @@ class DayPlan:
     seed: int = 1
     start: datetime
     shift: timedelta = timedelta(hours=8)
-    screen_share: float = 0.3
+    sampling: PolicyTerms = PolicyTerms(sampling_percent=30)  # the policy the ledger will sample under
     pause_share: float = 0.15
     segment_seconds: int = 15
     segment_loss: float = 0.01
@@ -83,13 +84,13 @@ def _one_call(
     interaction = f"sim-{plan.seed}-{number:06d}"
     talk = timedelta(seconds=max(20.0, rng.lognormvariate(5.3, 0.6)))
     end = start + talk
-    screen = rng.random() < plan.screen_share
+    queue = rng.choice(QUEUES)
+    screen = plan.sampling.selects_screen(interaction, queue)  # the ledger's own deterministic draw
     steps = [
         _step(start, number, 0, "start_call", interaction_id=interaction, agent_id=agent,
               customer_id=f"cust-{rng.randrange(max(plan.calls * 7 // 10, 1)):06d}",
-              queue=rng.choice(QUEUES), direction=rng.choice(("inbound", "inbound", "inbound", "outbound")),
-              tags={"language": rng.choice(LANGUAGES), "campaign": f"c{rng.randrange(5)}"},
-              screen_selected=screen),
+              queue=queue, direction=rng.choice(("inbound", "inbound", "inbound", "outbound")),
+              tags={"language": rng.choice(LANGUAGES), "campaign": f"c{rng.randrange(5)}"}),
     ]
     pauses: list[tuple[datetime, datetime]] = []
     if rng.random() < plan.pause_share and talk > timedelta(seconds=120):

@@ -1,12 +1,15 @@
 """Lifecycle ingest through the HTTP API on PostgreSQL, beside the ledger and raw psycopg.
 
 Run by hand (never in tests):
-    .venv/bin/python bench/api_ingest.py --calls 1000 --clients 16 64 [--admin-url postgresql://postgres@127.0.0.1/postgres]
+    .venv/bin/python bench/api_ingest.py --calls 3000 --clients 4 16 --batch 100 500 \
+        [--admin-url postgresql://postgres@127.0.0.1/postgres]
 
 Everything is measured in one run against one fresh database, since these
 machines are noisy; only ratios within a run mean much. Every run uses the same
-event mix: the simulated day's lifecycle commands without screen segments,
-because the API has no endpoint for segments yet.
+event mix: the simulated day's lifecycle commands without screen segments
+(segments arrive as media uploads, measured by bench/capture.py). HTTP runs post
+one event per request to the per-event endpoints, then `--batch` events per
+request to POST /v1/lifecycle-events, as a telephony gateway would.
 """
 
 from __future__ import annotations
@@ -48,8 +51,38 @@ def lifecycle(args: argparse.Namespace, seed: int) -> list[Step]:
     return [s for s in steps if s.command != "add_segment"]
 
 
-def drive(base: str, token: str, steps: list[Step]) -> tuple[int, list[str]]:
+# Command -> item type of POST /v1/lifecycle-events.
+BATCH_TYPES = {"start_call": "start", "pause": "pause", "resume": "resume", "end_call": "end", "tag": "tag",
+               "end_acw": "acw_end"}
+
+
+def drive_batches(base: str, token: str, steps: list[Step], size: int) -> tuple[int, list[str]]:
+    """One gateway thread: its calls' events in time order, `size` per request."""
+    items, ids = [], {}
+    for step in steps:
+        item = {"type": BATCH_TYPES[step.command], **step.args, "occurred_at": step.at.isoformat()}
+        if step.command == "start_call":
+            ids[step.call] = str(recording_id_for(step.args["interaction_id"]))
+        else:
+            item["recording_id"] = ids[step.call]
+        items.append(item)
+    sent, errors = 0, []
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
+        for i in range(0, len(items), size):
+            response = client.post("/v1/lifecycle-events", json={"events": items[i : i + size]})
+            if not response.is_success:
+                errors.append(f"batch {response.status_code} {response.text[:200]}")
+                continue
+            results = response.json()["results"]
+            sent += len(results)
+            errors += [f"item {r['status']} {r.get('detail')}" for r in results if r["status"] >= 300]
+    return sent, errors
+
+
+def drive(base: str, token: str, steps: list[Step], size: int = 1) -> tuple[int, list[str]]:
     """One client thread: its calls in time order over one keep-alive connection."""
+    if size > 1:
+        return drive_batches(base, token, steps, size)
     sent, errors, ids = 0, [], {}
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         for step in steps:
@@ -67,9 +100,9 @@ def drive(base: str, token: str, steps: list[Step]) -> tuple[int, list[str]]:
     return sent, errors
 
 
-def http_run(base: str, token: str, steps: list[Step], clients: int) -> tuple[float, int, list[str]]:
+def http_run(base: str, token: str, steps: list[Step], clients: int, size: int = 1) -> tuple[float, int, list[str]]:
     with ThreadPoolExecutor(clients) as pool:
-        seconds, results = timed(lambda: list(pool.map(lambda part: drive(base, token, part),
+        seconds, results = timed(lambda: list(pool.map(lambda part: drive(base, token, part, size),
                                                        partition(steps, clients))))
     return seconds, sum(sent for sent, _ in results), [e for _, errs in results for e in errs]
 
@@ -123,6 +156,8 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=600, help="calls per measured run")
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients, one run each")
+    parser.add_argument("--batch", type=int, nargs="+", default=[100, 500],
+                        help="events per request in the batch-endpoint runs, one run each")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
 
@@ -172,20 +207,21 @@ def main() -> None:
         # The HTTP floor first, while the server's view followers are idle.
         health = {clients: health_run(base, clients, events) for clients in args.clients}
         http, server_ms = {}, {}
-        for clients in args.clients:
-            cpu_before = cpu_seconds(server.pid)
-            seconds, sent, errors = http_run(base, token, lifecycle(args, next(seeds)), clients)
-            if errors:
-                print(*errors[:10], sep="\n", file=sys.stderr)
-                raise SystemExit(f"{len(errors)} of {sent} HTTP requests failed with {clients} clients")
-            http[clients] = (seconds, sent)
-            server_ms[clients] = 1000 * (cpu_seconds(server.pid) - cpu_before) / sent
+        for size in (1, *args.batch):
+            for clients in args.clients:
+                cpu_before = cpu_seconds(server.pid)
+                seconds, sent, errors = http_run(base, token, lifecycle(args, next(seeds)), clients, size)
+                if errors:
+                    print(*errors[:10], sep="\n", file=sys.stderr)
+                    raise SystemExit(f"{len(errors)} of {sent} events failed with {clients} clients, batch {size}")
+                http[size, clients] = (seconds, sent)
+                server_ms[size, clients] = 1000 * (cpu_seconds(server.pid) - cpu_before) / sent
 
         base_rate = events / raw_one_s
         lines = [("ledger, 1 client, one command per transaction", events, app_s)]
         lines += [(f"ledger, {n} clients, group commit", w, s) for n, (s, w) in group.items()]
-        lines += [(f"HTTP API, {n} client threads (callvault serve, group commit)", w, s)
-                  for n, (s, w) in http.items()]
+        lines += [(f"HTTP API, {n} client threads, " + ("one event per request" if size == 1 else
+                   f"{size} events per request"), w, s) for (size, n), (s, w) in http.items()]
         lines += [(f"HTTP GET /health, {n} client threads (requests, not events)", r, s)
                   for n, (s, r) in health.items()]
         lines += [("raw psycopg, 1 connection, one row per transaction", events, raw_one_s)]
@@ -195,8 +231,9 @@ def main() -> None:
               f"(no segments), {events} events in the ledger/raw runs, PostgreSQL, 0 HTTP errors")
         for label, count, seconds in lines:
             print(f"{label + ':':<62} {rate(count, seconds):<32} {count / seconds / base_rate:.2f} x raw 1 conn")
-        for clients, ms in server_ms.items():
-            print(f"server CPU per lifecycle request, {clients} clients: {ms:.2f} ms (includes its view followers)")
+        for (size, clients), ms in server_ms.items():
+            print(f"server CPU per event, {clients} clients, {size} per request: {ms:.2f} ms "
+                  "(includes its view followers)")
     finally:
         if server is not None:
             server.terminate()

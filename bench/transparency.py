@@ -128,8 +128,7 @@ def part_one(runtime: Runtime, args: argparse.Namespace, tmp: Path, url: str) ->
     ledger = runtime.ledger
     print(f"## part 1: one recording of {args.events} events ({type(ledger).__name__})")
     rid = ledger.start_call(interaction_id="bench-big-1", agent_id="agent-big", customer_id="cust-big",
-                            queue="support", direction="inbound", tags={}, screen_selected=False,
-                            occurred_at=START, by=TELEPHONY)
+                            queue="support", direction="inbound", tags={}, occurred_at=START, by=TELEPHONY)
     tags = args.events - 2  # the start and the Exported event the bundle adds make up the rest
 
     def tag(i: int) -> bool:

@@ -103,3 +103,15 @@ class AlreadyArchived(StateConflict):
 
 class Forbidden(DomainError):
     """The actor's role or place in the org does not allow this."""
+
+
+class InvalidPolicy(InvalidCommand):
+    """Recording policy terms out of range or contradicting themselves."""
+
+
+class PolicyNotFound(NotFound):
+    pass
+
+
+class RetentionDuty(StateConflict):
+    """The data must still be kept: its retention period has not run out."""

@@ -7,7 +7,8 @@ runs in memory in unit tests.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,9 +24,13 @@ from eventsourcing.persistence import IntegrityError
 from domain import errors
 from domain.directory import DirectoryCommands
 from domain.recording import Recording, recording_id_for
+from domain.recording_policy import DEFAULT_TERMS, POLICY_ID, PolicyTerms, RecordingPolicy
 from domain.values import Actor
 
 T = TypeVar("T")
+
+# How stale this process's view of the recording policy may get.
+POLICY_REFRESH_SECONDS = 2.0
 
 # Attempts before a command that keeps meeting concurrent writers gives up.
 CONFLICT_ATTEMPTS = 8
@@ -33,6 +38,30 @@ CONFLICT_ATTEMPTS = 8
 
 class ConcurrentChange(errors.StateConflict):
     """Other writers kept changing the recording; the command was not applied."""
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """A command that creates a recording; ``build`` may be called again to retry."""
+
+    build: Callable[[], Recording]
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """A command against an existing recording (a pure function of its state)."""
+
+    recording_id: UUID
+    apply: Callable[[Recording], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyHistoryEntry:
+    terms: PolicyTerms
+    occurred_at: datetime
+    actor: str
+    role: str
+    reason: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +87,7 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
         super().__init__(env)
         self._locks: WeakValueDictionary[UUID, Lock] = WeakValueDictionary()
         self._locks_guard = Lock()
+        self._policy: tuple[int, PolicyTerms, float] = (0, DEFAULT_TERMS, float("-inf"))
 
     # -- commands --------------------------------------------------------
 
@@ -70,24 +100,37 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
         queue: str,
         direction: str,
         tags: dict[str, str],
-        screen_selected: bool,
         occurred_at: datetime,
         by: Actor,
     ) -> UUID:
         """Idempotent: starting the same interaction again with the same details is a no-op."""
-        return self._create(
-            lambda: Recording.start(
-                interaction_id=interaction_id,
-                agent_id=agent_id,
-                customer_id=customer_id,
-                queue=queue,
-                direction=direction,
-                tags=tags,
-                screen_selected=screen_selected,
-                occurred_at=occurred_at,
-                by=by,
-            )
+        return self._create(self.starter(interaction_id=interaction_id, agent_id=agent_id, customer_id=customer_id,
+                                         queue=queue, direction=direction, tags=tags, occurred_at=occurred_at,
+                                         by=by))
+
+    def starter(self, *, interaction_id: str, queue: str, **call: Any) -> Callable[[], Recording]:
+        """Builds a recording under the policy in force: it cites the version and is sampled by it."""
+        version, terms = self.current_policy()
+        return lambda: Recording.start(
+            interaction_id=interaction_id, queue=queue, **call, policy_version=version,
+            screen_selected=terms.selects_screen(interaction_id, queue),
         )
+
+    def set_policy(self, *, terms: PolicyTerms, reason: str, occurred_at: datetime, by: Actor) -> int:
+        """A new policy version (or, for terms already in force, the current one); returns the version."""
+        try:
+            policy = self.repository.get(POLICY_ID)
+        except AggregateNotFoundError:
+            policy = RecordingPolicy.first(terms=terms, reason=reason, occurred_at=occurred_at, by=by)
+        else:
+            policy.change(terms=terms, reason=reason, occurred_at=occurred_at, by=by)
+        try:
+            self.save(policy)
+        except IntegrityError:
+            self.forget(POLICY_ID)
+            raise ConcurrentChange("the policy was changed at the same moment; read it and try again") from None
+        self._policy = (policy.version, policy.terms, time.monotonic())
+        return policy.version
 
     def add_segment(self, recording_id: UUID, **segment: Any) -> bool:
         return self._change(recording_id, lambda r: r.add_segment(**segment))
@@ -163,7 +206,41 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
     def purge(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
         self._change(recording_id, lambda r: r.purge(reason=reason, occurred_at=occurred_at, by=by))
 
+    def run_all(self, commands: Sequence[Start | Change]) -> list[Any]:
+        """Each command on its own, in order: its result, or the domain error that refused it."""
+        outcomes: list[Any] = []
+        for command in commands:
+            try:
+                if isinstance(command, Start):
+                    outcomes.append(self._create(command.build))
+                else:
+                    outcomes.append(self._change(command.recording_id, command.apply))
+            except errors.DomainError as refusal:
+                outcomes.append(refusal)
+        return outcomes
+
     # -- queries ---------------------------------------------------------
+
+    def current_policy(self) -> tuple[int, PolicyTerms]:
+        """The version in force (0: the defaults), re-read at most every POLICY_REFRESH_SECONDS,
+        so a change made by another process takes effect here within that time."""
+        version, terms, read_at = self._policy
+        if time.monotonic() - read_at > POLICY_REFRESH_SECONDS:
+            self.forget(POLICY_ID)
+            try:
+                policy = self.repository.get(POLICY_ID)
+                version, terms = policy.version, policy.terms
+            except AggregateNotFoundError:
+                version, terms = 0, DEFAULT_TERMS
+            self._policy = (version, terms, time.monotonic())
+        return version, terms
+
+    def policy_versions(self) -> dict[int, PolicyHistoryEntry]:
+        """Every version ever in force, with when, by whom and why."""
+        return {
+            e.originator_version: PolicyHistoryEntry(e.terms, e.occurred_at, e.actor, e.role, e.reason)
+            for e in self.events.get(POLICY_ID)
+        }
 
     @staticmethod
     def recording_id(interaction_id: str) -> UUID:

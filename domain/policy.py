@@ -37,6 +37,8 @@ class Action(StrEnum):
     REQUEST_SNAPSHOT = "request_snapshot"
     LOG_READ = "log_read"  # checkpoints and proofs of the transparency log
     EXPORT = "export"
+    POLICY_READ = "policy_read"
+    POLICY_CHANGE = "policy_change"
 
 
 _R = Role
@@ -59,6 +61,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.REQUEST_SNAPSHOT: frozenset({_R.SUPERVISOR, _R.QUALITY}),
     Action.LOG_READ: frozenset({_R.LEGAL, _R.AUDITOR}),
     Action.EXPORT: frozenset({_R.LEGAL}),
+    Action.POLICY_READ: frozenset({_R.ADMIN, _R.LEGAL, _R.AUDITOR}),
+    Action.POLICY_CHANGE: frozenset({_R.ADMIN}),
 }
 # Roles whose reach over recordings has no org limit.
 UNSCOPED = frozenset({Role.TELEPHONY, Role.LEGAL, Role.AUDITOR})

@@ -8,7 +8,7 @@ re-runs a guard that might since have changed.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -42,7 +42,11 @@ class Recording(Aggregate):
         actor: str
         role: str
 
+    # Fields named in ``personal`` hold the customer's data: the store seals them
+    # with keys that a purge or an erasure destroys, after which they read REDACTED.
+
     class CallStarted(Event, Aggregate.Created):
+        personal: ClassVar[tuple[str, ...]] = ("customer_id", "tags")
         interaction_id: str
         agent_id: str
         customer_id: str
@@ -50,6 +54,7 @@ class Recording(Aggregate):
         direction: str
         tags: dict[str, str]
         screen_selected: bool
+        policy_version: int  # the recording policy it was started under (0: the defaults)
 
     class ScreenSampled(Event):
         sequence_number: int
@@ -72,6 +77,7 @@ class Recording(Aggregate):
         media_key: str
 
     class SnapshotRequested(Event):
+        personal: ClassVar[tuple[str, ...]] = ("annotation",)
         snapshot_id: str
         annotation: str
 
@@ -112,10 +118,12 @@ class Recording(Aggregate):
         manifest_sha256: str  # binds an export bundle's manifest to the log ("" if none)
 
     class Annotated(Event):
+        personal: ClassVar[tuple[str, ...]] = ("text",)
         media_offset_ms: int
         text: str
 
     class Tagged(Event):
+        personal: ClassVar[tuple[str, ...]] = ("value",)
         key: str
         value: str
 
@@ -148,6 +156,7 @@ class Recording(Aggregate):
         direction: str,
         tags: dict[str, str],
         screen_selected: bool,
+        policy_version: int,
         occurred_at: datetime,
         by: Actor,
     ) -> Recording:
@@ -161,6 +170,7 @@ class Recording(Aggregate):
             direction=direction,
             tags=require_tags(tags),
             screen_selected=bool(screen_selected),
+            policy_version=policy_version,
             occurred_at=require_utc(occurred_at),
             actor=by.name,
             role=by.role,
@@ -176,6 +186,7 @@ class Recording(Aggregate):
         direction: str,
         tags: dict[str, str],
         screen_selected: bool,
+        policy_version: int,
         occurred_at: datetime,
         actor: str,
         role: str,
@@ -187,6 +198,7 @@ class Recording(Aggregate):
         self.direction = direction
         self.tags = dict(tags)
         self.screen_selected = screen_selected
+        self.policy_version = policy_version
         self.started_at = occurred_at
         self.ended_at: datetime | None = None
         self.acw_ended_at: datetime | None = None

@@ -13,6 +13,8 @@ DIRECTIONS = frozenset({"inbound", "outbound", "internal"})
 ACW_END_REASONS = frozenset({"status_change", "timeout"})
 # What an export carries: after a purge only the event record can leave.
 EXPORT_PARTS = frozenset({"events", "media", "bundle"})
+# What a personal field reads as once the key that sealed it was destroyed.
+REDACTED = "[redacted]"
 MAX_TEXT = 4096
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 

@@ -20,7 +20,7 @@ def fresh_call(api: Api, label: str, agent: str = "agent-n", state: str = "activ
     """A new recording of `agent`, brought to `state` through the ledger."""
     ledger = api.runtime.ledger
     rid = ledger.start_call(interaction_id=label, agent_id=agent, customer_id="cust-1", queue="sales",
-                            direction="inbound", tags={}, screen_selected=False, occurred_at=T0, by=PBX)
+                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
     if state == "paused":
         ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     if state == "acw":
@@ -51,6 +51,9 @@ ENDPOINTS: dict[str, tuple[Endpoint, set[str]]] = {
     "tag": (lambda api, user, label: api.call(user, "POST", f"/v1/recordings/{fresh_call(api, label)}/tags",
                                              json={"key": "k", "value": "v", "occurred_at": at(1)}),
             {"pbx", "agent-n"}),
+    "lifecycle batch": (lambda api, user, label: api.call(user, "POST", "/v1/lifecycle-events", json={"events": [
+        {"type": "tag", "recording_id": str(fresh_call(api, label)), "key": "k", "value": "v", "occurred_at": at(1)}]}),
+        {"pbx", "agent-n"}),
     "annotate": (lambda api, user, label: api.call(
         user, "POST", f"/v1/recordings/{fresh_call(api, label)}/annotations",
         json={"media_offset_ms": 1500, "text": "greeting skipped"}), {"quinn"}),
@@ -66,6 +69,9 @@ ENDPOINTS: dict[str, tuple[Endpoint, set[str]]] = {
     "create user": (lambda api, user, label: api.call(user, "POST", "/v1/users",
                                                      json={"name": label.replace(" ", "-"), "role": "auditor"}),
                     {"root"}),
+    "read policy": (lambda api, user, label: api.call(user, "GET", "/v1/policy/versions"), {"root", "lena", "aud"}),
+    "change policy": (lambda api, user, label: api.call(user, "PUT", "/v1/policy", json={
+        "sampling_percent": 50, "reason": label}), {"root"}),
     "list teams": (lambda api, user, label: api.call(user, "GET", "/v1/teams"), {"root"}),
 }
 

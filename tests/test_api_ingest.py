@@ -22,7 +22,7 @@ def at(seconds: float) -> str:
 def start(api: Api, interaction: str, agent: str = "agent-n") -> UUID:
     response = api.call("pbx", "POST", "/v1/recordings", json={
         "interaction_id": interaction, "agent_id": agent, "customer_id": "cust-42", "queue": "sales",
-        "direction": "inbound", "tags": {"lang": "en"}, "screen_selected": True, "occurred_at": at(0)})
+        "direction": "inbound", "tags": {"lang": "en"}, "occurred_at": at(0)})
     assert response.status_code == 201, response.text
     return UUID(response.json()["recording_id"])
 
@@ -122,12 +122,16 @@ def test_state_conflicts_are_409_and_unknown_recordings_404(api: Api) -> None:
 
 
 def test_acw_timeout_job_ends_overdue_after_call_work(api: Api) -> None:
+    """The timeout comes from the recording policy an admin set."""
+    changed = api.call("root", "PUT", "/v1/policy", json={"acw_timeout_seconds": 200, "reason": "longer wrap-up"})
+    assert changed.status_code == 200 and changed.json()["terms"]["acw_timeout_seconds"] == 200
     overdue = start(api, "acw-late")
     api.call("pbx", "POST", f"/v1/recordings/{overdue}/end", json={"occurred_at": at(30)})
     recent = start(api, "acw-recent")
     api.call("pbx", "POST", f"/v1/recordings/{recent}/end", json={"occurred_at": at(500)})
     api.runtime.fresh("recordings")
-    timeout = api.runtime.settings.acw_timeout_seconds
+    timeout = 200
+    assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout - 1)) == 0
     assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout + 1)) == 1
     assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout + 1)) == 0  # rerun: nothing new
     ended = api.runtime.ledger.history(overdue).events[-1]

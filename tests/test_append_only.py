@@ -20,7 +20,7 @@ def _log_one_call(settings: Settings) -> None:
     migrate(settings)
     ledger = open_ledger(settings)
     ledger.start_call(interaction_id="int-1", agent_id="a", customer_id="c", queue="q", direction="inbound",
-                      tags={}, screen_selected=False, occurred_at=datetime.now(UTC), by=PBX)
+                      tags={}, occurred_at=datetime.now(UTC), by=PBX)
     ledger.close()
 
 

@@ -82,7 +82,7 @@ def test_call_to_capture_to_court_bundle(two_monitors, live_server, desktop: Des
     started_at = datetime.now(UTC)
     rid = pbx.post("/v1/recordings", json={
         "interaction_id": "e2e-1", "agent_id": "agent-1", "customer_id": "cust-1", "queue": "sales",
-        "direction": "inbound", "screen_selected": True, "occurred_at": started_at.isoformat()}).json()["recording_id"]
+        "direction": "inbound", "occurred_at": started_at.isoformat()}).json()["recording_id"]
     time.sleep(5)
     killed = time.monotonic()
     desktop.kill()  # kill -9 mid-call: the spool must carry it through
@@ -208,7 +208,7 @@ def test_segments_made_during_a_30_second_outage_all_arrive(
         time.sleep(2)
         rid = pbx.post("/v1/recordings", json={
             "interaction_id": "outage-1", "agent_id": "agent-1", "customer_id": "c", "queue": "q",
-            "direction": "inbound", "screen_selected": True, "occurred_at": now()}).json()["recording_id"]
+            "direction": "inbound", "occurred_at": now()}).json()["recording_id"]
         time.sleep(4)
         link.cut()
         time.sleep(30)  # the call goes on; the client spools what it records

@@ -36,7 +36,7 @@ def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
     """(bundle, public key file, a checkpoint signed before the export)."""
     ledger = api.runtime.ledger
     rid = ledger.start_call(interaction_id="court-1", agent_id="agent-n", customer_id="cust-1", queue="q",
-                            direction="inbound", tags={}, screen_selected=True, occurred_at=T0, by=PBX)
+                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
     for number, (offset, source) in enumerate([(0, "testsrc"), (6, "testsrc2")]):
         body = ffmpeg(tmp_path / f"s{number}.ts", "-f", "lavfi", "-i", f"{source}=size=320x240:rate=5", "-t", "2",
                       "-c:v", "libx264", "-tune", "zerolatency", "-f", "mpegts")
@@ -54,7 +54,7 @@ def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
     ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=9), by=PBX)
     _, old_note = api.runtime.log.sign_checkpoint()
     ledger.start_call(interaction_id="other-1", agent_id="agent-s", customer_id="cust-2", queue="q",
-                      direction="inbound", tags={}, screen_selected=False, occurred_at=T0, by=PBX)
+                      direction="inbound", tags={}, occurred_at=T0, by=PBX)
     response = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order 7/2026"})
     assert response.status_code == 201, response.text
     (tmp_path / "bundle.zip").write_bytes(response.content)

@@ -18,7 +18,7 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 def start(ledger: RecordingLedger, interaction: str = "int-1", **overrides) -> object:
     args = dict(interaction_id=interaction, agent_id="agent-1", customer_id="cust-1", queue="sales",
-                direction="inbound", tags={"language": "en"}, screen_selected=True, occurred_at=T0, by=PBX)
+                direction="inbound", tags={"language": "en"}, occurred_at=T0, by=PBX)
     args.update(overrides)
     return ledger.start_call(**args)
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from api.capture_commands import AgentCommands
+from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 from tests.conftest import Api
 
@@ -44,8 +45,13 @@ def sha(body: bytes) -> str:
 
 
 def call(api: Api, label: str, screen: bool = True) -> UUID:
-    return api.runtime.ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="c", queue="q",
-                                         direction="inbound", tags={}, screen_selected=screen, occurred_at=T0, by=PBX)
+    """A call in a queue whose screens the policy samples (100%) or not (0%)."""
+    ledger = api.runtime.ledger
+    ledger.set_policy(terms=PolicyTerms(sampling_by_queue={"unsampled": 0.0}), reason="test queues",
+                      occurred_at=T0, by=Actor("root", "admin"))
+    return ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="c",
+                             queue="q" if screen else "unsampled", direction="inbound", tags={}, occurred_at=T0,
+                             by=PBX)
 
 
 def put_segment(api: Api, rid: UUID, number: int, body: bytes, *, digest: str | None = None,
@@ -169,7 +175,7 @@ def test_command_stream_over_http(live_server: tuple[str, dict[str, str]], setti
     headers = {"Authorization": f"Bearer {tokens['pbx']}"}
     started = httpx.post(f"{base_url}/v1/recordings", headers=headers, json={
         "interaction_id": "sse-1", "agent_id": "agent-1", "customer_id": "c", "queue": "q",
-        "direction": "inbound", "screen_selected": True, "occurred_at": T0.isoformat()})
+        "direction": "inbound", "occurred_at": T0.isoformat()})
     assert started.status_code == 201
     with httpx.stream("GET", f"{base_url}/v1/capture/commands", timeout=10,
                       headers={"Authorization": f"Bearer {tokens['agent-1']}"}) as stream:

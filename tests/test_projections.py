@@ -13,6 +13,7 @@ from adapters.view_rows import AuditQuery, AuditRow, RecordingQuery, RecordingRo
 from adapters.view_store import ViewStore
 from api.simulation import DayPlan, plan_day, run_day
 from domain.ledger import RecordingLedger
+from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 from projections.runner import Projections
 
@@ -26,7 +27,8 @@ PBX = Actor("pbx-1", "telephony")
 
 
 def simulate(ledger: RecordingLedger, calls: int = 40, agents: int = 5) -> int:
-    return run_day(ledger, plan_day(DayPlan(agents=agents, calls=calls, seed=7, start=DAY, screen_share=0.5)))
+    plan = DayPlan(agents=agents, calls=calls, seed=7, start=DAY, sampling=PolicyTerms(sampling_percent=50))
+    return run_day(ledger, plan_day(plan))
 
 
 def all_recordings(store: ViewStore, **filters: Any) -> list[RecordingRow]:
@@ -73,7 +75,7 @@ def test_views_agree_with_the_aggregates(ledger: RecordingLedger, projections: P
 
 def test_missing_segments_and_holds_are_visible(ledger: RecordingLedger, projections: Projections) -> None:
     rid = ledger.start_call(interaction_id="gap", agent_id="agent-9", customer_id="cust-9", queue="sales",
-                            direction="inbound", tags={"vip": "yes"}, screen_selected=True, occurred_at=DAY, by=PBX)
+                            direction="inbound", tags={"vip": "yes"}, occurred_at=DAY, by=PBX)
     client = Actor("capture-client:agent-9", "agent")
 
     def segment(n: int) -> None:
@@ -185,7 +187,7 @@ def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: Recording
     first = Projections(ledger, open_view_store(ledger), batch_size=50)
     second = Projections(ledger, open_view_store(ledger), batch_size=50)
     rid = ledger.start_call(interaction_id="turns", agent_id="a", customer_id="c", queue="q", direction="inbound",
-                            tags={}, screen_selected=False, occurred_at=DAY, by=PBX)
+                            tags={}, occurred_at=DAY, by=PBX)
     first.catch_up()
     ledger.tag(rid, key="step", value="two", occurred_at=DAY, by=PBX)
     second.catch_up()
@@ -209,7 +211,7 @@ def test_followers_wake_and_apply_new_events(ledger: RecordingLedger, settings) 
     try:
         time.sleep(0.3)  # let the followers reach their first wait
         rid = ledger.start_call(interaction_id="live", agent_id="a", customer_id="c", queue="q",
-                                direction="inbound", tags={}, screen_selected=False, occurred_at=DAY, by=PBX)
+                                direction="inbound", tags={}, occurred_at=DAY, by=PBX)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not (
             followed.store.recording(rid) and followed.store.audit(AuditQuery(recording_id=rid))

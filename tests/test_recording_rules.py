@@ -24,7 +24,8 @@ def at(seconds: float) -> datetime:
 def start(screen: bool = True, **overrides: Any) -> Recording:
     args: dict[str, Any] = dict(
         interaction_id="int-1", agent_id="agent-1", customer_id="cust-1", queue="sales",
-        direction="inbound", tags={"language": "en"}, screen_selected=screen, occurred_at=T0, by=PBX,
+        direction="inbound", tags={"language": "en"}, screen_selected=screen, policy_version=0,
+        occurred_at=T0, by=PBX,
     )
     args.update(overrides)
     return Recording.start(**args)

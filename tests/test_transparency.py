@@ -28,7 +28,7 @@ def group_commit() -> bool:
 def call(api: Api, label: str):
     ledger = api.runtime.ledger
     rid = ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="cust-7", queue="q",
-                            direction="inbound", tags={}, screen_selected=False, occurred_at=T0, by=PBX)
+                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
     ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX)
     return rid

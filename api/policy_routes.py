@@ -1,0 +1,90 @@
+"""The recording policy over HTTP: admins change it, every version stays readable."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, put
+from litestar.params import JSONBody
+from msgspec import Meta
+
+from api.access import actor, allow, record
+from api.context import Caller, Services
+from api.schemas import Body, Text
+from domain.access import Outcome
+from domain.policy import Action
+from domain.recording_policy import PolicyTerms, RetentionRule
+
+Percent = Annotated[float, Meta(ge=0, le=100)]
+Days = Annotated[int, Meta(ge=0, le=36_600)]
+
+
+class RetentionRuleIn(Body, kw_only=True):
+    """Matches recordings of `queue` and/or with tag `tag_key=tag_value`; neither: all recordings."""
+
+    archive_after_days: Days | None = None
+    purge_after_days: Days | None = None
+    queue: Text | None = None
+    tag_key: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
+    tag_value: Annotated[str, Meta(max_length=1024)] | None = None
+
+
+class PolicyIn(Body, kw_only=True):
+    sampling_percent: Percent = 100.0
+    sampling_by_queue: dict[Text, Percent] = {}
+    retention: Annotated[list[RetentionRuleIn], Meta(max_length=1000)] = []
+    acw_timeout_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 120
+    reason: Annotated[str, Meta(min_length=1, max_length=1024)]
+
+    def terms(self) -> PolicyTerms:
+        return PolicyTerms(
+            sampling_percent=self.sampling_percent, sampling_by_queue=dict(self.sampling_by_queue),
+            retention=tuple(RetentionRule(**msgspec.structs.asdict(r)) for r in self.retention),
+            acw_timeout_seconds=self.acw_timeout_seconds,
+        )
+
+
+class PolicyVersion(msgspec.Struct):
+    version: int  # 0: the built-in defaults, in force until an admin first sets a policy
+    terms: PolicyTerms
+    changed_at: datetime | None
+    actor: str | None
+    reason: str | None
+
+
+class PolicyVersions(msgspec.Struct):
+    current: int
+    versions: list[PolicyVersion]
+
+
+def all_versions(runtime: Services) -> list[PolicyVersion]:
+    versions = [PolicyVersion(0, PolicyTerms(), None, None, None)]
+    return versions + [PolicyVersion(n, v.terms, v.occurred_at, v.actor, v.reason)
+                       for n, v in sorted(runtime.ledger.policy_versions().items())]
+
+
+class RecordingPolicyRoutes(Controller):
+    path = "/v1/policy"
+    tags = ["policy"]
+
+    @get("/", sync_to_thread=True, summary="The recording policy in force")
+    def current(self, principal: Caller, runtime: Services) -> PolicyVersion:
+        allow(runtime, principal, Action.POLICY_READ)
+        record(runtime, principal, Action.POLICY_READ, Outcome.ALLOWED, [])
+        return all_versions(runtime)[-1]
+
+    @get("/versions", sync_to_thread=True, summary="Every policy version: when, by whom, why")
+    def versions(self, principal: Caller, runtime: Services) -> PolicyVersions:
+        allow(runtime, principal, Action.POLICY_READ)
+        record(runtime, principal, Action.POLICY_READ, Outcome.ALLOWED, [])
+        versions = all_versions(runtime)
+        return PolicyVersions(current=versions[-1].version, versions=versions)
+
+    @put("/", sync_to_thread=True, summary="Change the policy (admin); the new version applies to new recordings")
+    def change(self, data: JSONBody[PolicyIn], principal: Caller, runtime: Services) -> PolicyVersion:
+        allow(runtime, principal, Action.POLICY_CHANGE)
+        version = runtime.ledger.set_policy(terms=data.terms(), reason=data.reason, occurred_at=datetime.now(UTC),
+                                            by=actor(principal))
+        return all_versions(runtime)[version]
