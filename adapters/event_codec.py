@@ -3,7 +3,8 @@
 Each event class gets a typed decoder, built once from its annotations, so
 timestamps and ids come back as datetime and UUID without a hand-written
 transcoding per type, and a malformed payload fails loudly instead of
-producing a half-typed event.
+producing a half-typed event. Given a field cipher, the mapper seals the
+events' personal fields before encoding and opens them after decoding.
 """
 
 from __future__ import annotations
@@ -14,8 +15,10 @@ from typing import Any, ClassVar, get_origin
 
 import msgspec
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import Mapper, MapperDeserialisationError, StoredEvent
+from eventsourcing.persistence import Cipher, Compressor, Mapper, MapperDeserialisationError, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
+
+from adapters.field_cipher import FieldCipher
 
 # Stored beside the payload by eventsourcing itself, not in it.
 _ENVELOPE = frozenset({"originator_id", "originator_version"})
@@ -35,8 +38,20 @@ def payload_decoder(event_class: type) -> msgspec.json.Decoder[Any]:
 
 
 class MsgspecMapper(Mapper[Any]):
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        compressor: Compressor | None = None,
+        cipher: Cipher | None = None,
+        fields: FieldCipher | None = None,
+    ) -> None:
+        super().__init__(transcoder, compressor, cipher)
+        self.fields = fields
+
     def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
         state = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
+        if self.fields:
+            state = self.fields.seal(type(domain_event), domain_event.originator_id, state)
         payload = _encoder.encode(state)
         if self.compressor:
             payload = self.compressor.compress(payload)
@@ -65,6 +80,8 @@ class MsgspecMapper(Mapper[Any]):
             ) from error
         state = msgspec.structs.asdict(decoded)
         originator_id = stored_event.originator_id
+        if self.fields:
+            state = self.fields.open(event_class, originator_id, state)
         state["originator_id"] = originator_id
         state["originator_version"] = stored_event.originator_version
         domain_event = object.__new__(event_class)

@@ -4,21 +4,37 @@ Tables come from migrations (``callvault migrate``), never from the recorders,
 so CREATE_TABLE is off: the append-only protections must exist before the
 first event does. On PostgreSQL, appends call the migrations' append function,
 which also serializes commits so notification order equals commit order.
+Both engines' factories build a mapper that seals personal fields with keys
+from the key store in the same database.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
-from eventsourcing.persistence import InterfaceError, OperationalError, StoredEvent
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    EventStore,
+    InterfaceError,
+    Mapper,
+    OperationalError,
+    Recording,
+    StoredEvent,
+    Transcoder,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteFactory
 from eventsourcing.utils import get_topic, retry
 from psycopg.conninfo import conninfo_to_dict
 
 from adapters.checkpoint_store import CheckpointStore
 from adapters.event_codec import MsgspecMapper
+from adapters.field_cipher import FieldCipher
 from adapters.group_commit import GroupCommitLedger
+from adapters.key_store import KeyStore, load_master_key
 from adapters.media_store import MediaStore
 from adapters.settings import Settings
 from adapters.sql_dialect import PostgresDialect, SQLiteDialect
@@ -28,6 +44,51 @@ from domain.ledger import RecordingLedger
 
 EVENTS_TABLE = "stored_events"
 TRACKING_TABLE = "tracking"
+MASTER_KEY_ENV = "CALLVAULT_MASTER_KEY"
+
+
+class SealingEventStore(EventStore[Any]):
+    """Makes the keys of the new recordings in one save together, before its events are sealed."""
+
+    def put(self, domain_events: Sequence[DomainEventProtocol[Any]], **kwargs: Any) -> list[Recording[Any]]:
+        assert isinstance(self.mapper, MsgspecMapper) and self.mapper.fields is not None
+        self.mapper.fields.prepare(domain_events)
+        return super().put(domain_events, **kwargs)
+
+
+class SealingMapperFactory:
+    """Mixin for an infrastructure factory: its mapper is the msgspec mapper with a
+    field cipher, whose key store shares the factory's database connections, and
+    its event store makes the keys of a whole batch of new recordings at once.
+
+    eventsourcing builds the mapper from the factory (Application.construct_mapper
+    calls factory.mapper), so every ledger built on these factories seals fields.
+    """
+
+    datastore: Any
+    env: Any
+
+    def mapper(self, transcoder: Transcoder | None = None, mapper_class: Any = None) -> Mapper[Any]:
+        return MsgspecMapper(
+            transcoder=transcoder or self.transcoder(),  # type: ignore[attr-defined]
+            compressor=self.compressor(),  # type: ignore[attr-defined]
+            cipher=self.cipher(),  # type: ignore[attr-defined]
+            fields=FieldCipher(self.key_store),
+        )
+
+    def event_store(self, mapper: Mapper[Any] | None = None, recorder: Any = None) -> EventStore[Any]:
+        return SealingEventStore(mapper=mapper or self.mapper(),
+                                 recorder=recorder or self.application_recorder())  # type: ignore[attr-defined]
+
+    @cached_property
+    def key_store(self) -> KeyStore:
+        """One per factory, so a destroy through it evicts the keys its mapper cached."""
+        dialect = PostgresDialect() if isinstance(self, PostgresFactory) else SQLiteDialect()
+        return KeyStore(self.datastore, dialect, base64.b64decode(self.env.get(MASTER_KEY_ENV)))
+
+
+class SealingSQLiteFactory(SealingMapperFactory, SQLiteFactory):
+    pass
 
 
 class AppendFunctionRecorder(PostgresApplicationRecorder):
@@ -51,7 +112,7 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
             return [row["notification_id"] for row in cursor.fetchall()]
 
 
-class ServiceRoleFactory(PostgresFactory):
+class ServiceRoleFactory(SealingMapperFactory, PostgresFactory):
     """PostgreSQL factory whose connections act as the least-privileged service role."""
 
     def __init__(self, env: Any) -> None:
@@ -71,8 +132,8 @@ class ServiceRoleFactory(PostgresFactory):
 
 def ledger_env(settings: Settings) -> dict[str, str]:
     env = {
-        "MAPPER_TOPIC": get_topic(MsgspecMapper),
         "CREATE_TABLE": "no",
+        MASTER_KEY_ENV: base64.b64encode(load_master_key(settings)).decode(),
     }
     if settings.uses_postgres:
         assert settings.database_url is not None
@@ -92,7 +153,7 @@ def ledger_env(settings: Settings) -> dict[str, str]:
     else:
         settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
         env.update(
-            PERSISTENCE_MODULE="eventsourcing.sqlite",
+            PERSISTENCE_MODULE=get_topic(SealingSQLiteFactory),
             SQLITE_DBNAME=str(settings.sqlite_file),
             SQLITE_LOCK_TIMEOUT="30",
         )
@@ -107,7 +168,15 @@ def open_ledger(settings: Settings, *, group_commit: bool | None = None) -> Reco
     """
     use_group_commit = settings.group_commit if group_commit is None else group_commit
     ledger_class = GroupCommitLedger if use_group_commit else RecordingLedger
-    return ledger_class(env=ledger_env(settings))
+    ledger = ledger_class(env=ledger_env(settings))
+    # Blind indexes keyed by the key store: the customer key's id is the customer's index.
+    ledger.blind_index = key_store_of(ledger).customer_ref_of  # type: ignore[method-assign]
+    return ledger
+
+
+def key_store_of(ledger: RecordingLedger) -> KeyStore:
+    """The key store whose keys the ledger's mapper seals with: destroy keys through it."""
+    return ledger.factory.key_store  # type: ignore[attr-defined, no-any-return]
 
 
 def _dialect(ledger: RecordingLedger) -> PostgresDialect | SQLiteDialect:

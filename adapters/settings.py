@@ -22,6 +22,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     admin_database_url: str | None = None
     # Where media objects go: a directory, or an s3:// gs:// az:// URL.
     media_url: str = "var/media"
+    # Where the retention job moves media once a recording is due for archive
+    # (a second directory or bucket, e.g. a colder storage class).
+    archive_url: str = "var/archive"
     max_segment_bytes: int = 64 * 1024 * 1024
     max_voice_bytes: int = 512 * 1024 * 1024
     max_snapshot_bytes: int = 16 * 1024 * 1024
@@ -33,6 +36,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     signing_key: str | None = None
     signing_key_file: str = "var/log-signing.key"
     checkpoint_mirror_url: str | None = None
+    # Wraps every data key that seals personal data (base64 of 32 bytes), or a
+    # file holding it, created on first use when absent. Losing it loses that data.
+    master_key: str = ""
+    master_key_file: str = "var/master.key"
     checkpoint_interval_seconds: float = 300.0
     database_pool_size: int = 5
     # Concurrent commands share one transaction (see adapters/group_commit.py).
@@ -44,9 +51,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     projection_gather_seconds: float = 0.1
     # How long a bearer token's lookup is trusted before the directory is asked again.
     token_cache_seconds: float = 2.0
-    # After-call work still open this long after the call ended is ended as a timeout.
-    acw_timeout_seconds: float = 120.0
+    # How often the server looks for after-call work past the policy's timeout,
+    # and for recordings the policy says are due for archive or purge.
     acw_check_seconds: float = 15.0
+    retention_check_seconds: float = 3600.0
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

@@ -44,7 +44,7 @@ class SQLiteDialect:
 
     @staticmethod
     def tag_filter() -> str:
-        return "EXISTS (SELECT 1 FROM json_each(recordings.tags) AS t WHERE t.key = ? AND t.value = ?)"
+        return "EXISTS (SELECT 1 FROM json_each(recordings.tag_refs) AS t WHERE t.key = ? AND t.value = ?)"
 
     @staticmethod
     def tag_params(key: str, value: str) -> list[Any]:
@@ -77,7 +77,7 @@ class PostgresDialect:
 
     @staticmethod
     def tag_filter() -> str:
-        return "recordings.tags @> ?"  # served by the GIN index
+        return "recordings.tag_refs @> ?"  # served by the GIN index
 
     @staticmethod
     def tag_params(key: str, value: str) -> list[Any]:

@@ -16,7 +16,7 @@ class RecordingRow(ViewRow, kw_only=True):
     recording_id: UUID
     interaction_id: str
     agent_id: str
-    customer_id: str
+    customer_ref: str  # keyed blind index: the customer id itself is never written to a view
     queue: str
     direction: str
     started_at: datetime
@@ -33,7 +33,8 @@ class RecordingRow(ViewRow, kw_only=True):
     legal_hold: bool = False
     hold_cases: list[str] = msgspec.field(default_factory=list)
     last_access_at: datetime | None = None
-    tags: dict[str, str] = msgspec.field(default_factory=dict)
+    tag_refs: dict[str, str] = msgspec.field(default_factory=dict)  # tag key -> blind index of its value
+    policy_version: int = 0
     version: int
     expected_segments: int | None = None  # as the capture client reported
     voice_recorded: bool = False
@@ -47,7 +48,7 @@ class AuditRow(ViewRow, kw_only=True):
     item: int = 0
     recording_id: UUID | None
     interaction_id: str | None
-    customer_id: str | None
+    customer_ref: str | None
     actor: str
     role: str
     action: str
@@ -99,13 +100,13 @@ class RecordingQuery(msgspec.Struct, kw_only=True, frozen=True):
     agent_id: str | None = None
     # Scope: only recordings of these agents (None: no restriction).
     agent_ids: frozenset[str] | None = None
-    customer_id: str | None = None
+    customer_ref: str | None = None
     queue: str | None = None
     direction: str | None = None
     status: str | None = None
     started_from: datetime | None = None
     started_until: datetime | None = None
-    tags: dict[str, str] = {}
+    tag_refs: dict[str, str] = {}
     missing_segments: bool | None = None
     legal_hold: bool | None = None
     # Keyset cursor: the (started_at, recording_id) of the last row already seen.

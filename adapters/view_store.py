@@ -46,7 +46,7 @@ VIEW_TABLES = {
     "directory": ("users", "teams", "responsibilities"),
     "log_leaves": ("log_leaves",),
 }
-_JSON_COLUMNS = {"missing_segments", "hold_cases", "tags", "detail"}
+_JSON_COLUMNS = {"missing_segments", "hold_cases", "tag_refs", "detail"}
 MAX_PAGE = 1000
 
 
@@ -149,18 +149,18 @@ class ViewStore:
             return {}
         marks = ",".join("?" * len(ids))
         sql = self._dialect.sql(
-            "SELECT recording_id, interaction_id, customer_id FROM audit_trail "
+            "SELECT recording_id, interaction_id, customer_ref FROM audit_trail "
             f"WHERE action = 'call_started' AND recording_id IN ({marks})"
         )
         with self._datastore.transaction(commit=False) as cursor:
             cursor.execute(sql, [self._dialect.value(i) for i in ids])
             rows = [dict(r) for r in cursor.fetchall()]
-        return {UUID(str(r["recording_id"])): (r["interaction_id"], r["customer_id"]) for r in rows}
+        return {UUID(str(r["recording_id"])): (r["interaction_id"], r["customer_ref"]) for r in rows}
 
     # -- queries ---------------------------------------------------------
 
     def search(self, query: RecordingQuery) -> list[RecordingRow]:
-        where, params = _equal_to(query, ("agent_id", "customer_id", "queue", "direction", "status"))
+        where, params = _equal_to(query, ("agent_id", "customer_ref", "queue", "direction", "status"))
         if query.agent_ids is not None:
             if not query.agent_ids:
                 return []
@@ -172,7 +172,7 @@ class ViewStore:
         if query.started_until is not None:
             where.append("started_at < ?")
             params.append(query.started_until)
-        for key, value in sorted(query.tags.items()):
+        for key, value in sorted(query.tag_refs.items()):
             where.append(self._dialect.tag_filter())
             params.extend(self._dialect.tag_params(key, value))
         if query.missing_segments is not None:

@@ -25,6 +25,7 @@ from api.logging import configure_logging
 from api.media_ingest import MediaIngest
 from api.policy_routes import RecordingPolicyRoutes
 from api.problems import EXCEPTION_HANDLERS
+from api.retention_routes import LegalHolds, Retention
 from api.recordings_ingest import RecordingIngest
 from api.recordings_read import RecordingRead
 from api.runtime import Runtime
@@ -71,6 +72,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             health, ready, Recordings, post_batch, MediaIngest, capture_commands, AuditTrail, Directory,
             TransparencyLogRoutes, public_key, export, RecordingPolicyRoutes,
+            LegalHolds, Retention,
         ],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),

@@ -12,13 +12,14 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.params import FromQuery, QueryParameter
 
-from adapters.view_rows import AuditQuery, AuditRow
+from adapters.view_rows import AuditQuery
 from api.access import allow, asked, record
 from api.context import Caller, Services
+from api.reveal import AuditOut, reveal_audit
 from api.schemas import AuditPage
 from domain.access import Outcome
 from domain.errors import InvalidCommand
-from domain.policy import Action, Principal
+from domain.policy import Action
 
 
 def parse_cursor(after: str | None) -> tuple[int, int] | None:
@@ -34,10 +35,10 @@ def parse_cursor(after: str | None) -> tuple[int, int] | None:
     return cursor
 
 
-def as_csv(rows: list[AuditRow]) -> str:
+def as_csv(rows: list[AuditOut]) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    columns = AuditRow.__struct_fields__
+    columns = AuditOut.__struct_fields__
     writer.writerow(columns)
     for row in rows:
         values = msgspec.to_builtins(row)
@@ -69,10 +70,10 @@ class AuditTrail(Controller):
         filters = asked(locals())
         allow(runtime, principal, Action.AUDIT_READ, filters)
         runtime.fresh("audit_trail")
-        rows = runtime.views.audit(AuditQuery(
+        rows = reveal_audit(runtime.ledger, runtime.views.audit(AuditQuery(
             actor=actor, recording_id=recording, action=action, outcome=outcome, since=since, until=until,
             after=parse_cursor(after), limit=limit,
-        ))
+        )))
         # Reading the trail is itself an entry in it, listing the recordings the report covered.
         covered = sorted({r.recording_id for r in rows if r.recording_id is not None})
         record(runtime, principal, Action.AUDIT_READ, Outcome.ALLOWED, covered, filters)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import sys
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -18,50 +16,21 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate as apply_migrations
-from adapters.settings import Settings
 from adapters.view_rows import RecordingQuery
+from api.cli_context import Context, cli_actor, parse_time, pass_context
 from api.cli_log import keys, verify
-from api.logging import configure_logging
+from api.cli_retention import report, retention
+from api.recordings_read import parse_tags
+from api.reveal import personal_filters, reveal_recordings
 from api.simulation import DayPlan, plan_day, run_day
 from domain.errors import DomainError
 from domain.identity import Role
-from domain.ledger import RecordingLedger
 from domain.recording import recording_id_for
-from domain.values import Actor
-from projections.runner import Projections
-
-def cli_actor() -> Actor:
-    """Operator commands run with the machine's trust; the log names who ran them."""
-    return Actor(f"cli:{getpass.getuser()}", "admin")
-
 
 # Piped output (CI logs, files) gets wide rows instead of wrapped cells.
 console = Console(width=None if sys.stdout.isatty() else 220)
 log = structlog.get_logger("callvault.cli")
-
-
-class Context:
-    def __init__(self) -> None:
-        self.settings = Settings.from_env()
-        configure_logging(self.settings)
-        structlog.contextvars.bind_contextvars(request_id=str(uuid.uuid4()), actor=f"cli:{getpass.getuser()}")
-        self._ledger: RecordingLedger | None = None
-
-    @property
-    def ledger(self) -> RecordingLedger:
-        if self._ledger is None:
-            self._ledger = open_ledger(self.settings, group_commit=False)
-        return self._ledger
-
-    def projections(self) -> Projections:
-        return Projections(
-            self.ledger, open_view_store(self.ledger), batch_size=self.settings.projection_batch_size
-        )
-
-
-pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
 @contextmanager
@@ -70,16 +39,6 @@ def progress_bar(label: str, total: int) -> Iterator[Any]:
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task(label, total=total)
         yield lambda n: progress.advance(task, n)
-
-
-def parse_time(value: str | None) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def parse_recording(value: str) -> UUID:
@@ -148,26 +107,25 @@ def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, 
 @pass_context
 def search(ctx: Context, tags: tuple[str, ...], after: str | None, **filters: Any) -> None:
     """Find recordings in the search view (catches the view up first)."""
-    tag_filters = {}
-    for tag in tags:
-        key, sep, value = tag.partition("=")
-        if not sep or not key:
-            raise click.BadParameter(f"{tag!r} is not KEY=VALUE", param_hint="--tag")
-        tag_filters[key] = value
+    try:
+        tag_filters = parse_tags(list(tags))
+    except DomainError as bad:
+        raise click.BadParameter(str(bad), param_hint="--tag") from None
     cursor = None
     if after:
         started, _, recording = after.partition("/")
         cursor = (parse_time(started), UUID(recording))
     query = RecordingQuery(
-        agent_id=filters["agent"], customer_id=filters["customer"], queue=filters["queue"],
+        agent_id=filters["agent"], queue=filters["queue"],
+        **personal_filters(ctx.ledger, filters["customer"], tag_filters),
         direction=filters["direction"], status=filters["status"],
         started_from=parse_time(filters["started_from"]), started_until=parse_time(filters["started_until"]),
-        tags=tag_filters, missing_segments=filters["missing"], legal_hold=filters["hold"],
+        missing_segments=filters["missing"], legal_hold=filters["hold"],
         after=cursor, limit=filters["limit"],
     )
     projections = ctx.projections()
     projections.catch_up()
-    rows = projections.store.search(query)
+    rows = reveal_recordings(ctx.ledger, projections.store.search(query))
     table = Table("started", "recording", "interaction", "agent", "customer", "queue", "dir", "status",
                   "talk", "segs", "missing", "hold", "tags")
     for r in rows:
@@ -296,6 +254,8 @@ def checkpoint(ctx: Context) -> None:
 
 main.add_command(keys)
 main.add_command(verify)
+main.add_command(retention)
+main.add_command(report)
 
 
 @main.group()

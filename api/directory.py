@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody
 from api.access import actor, allow
 from api.context import Caller, Services
 from api.schemas import Applied, Deactivation, NewTeam, NewToken, NewUser, Responsibility, TeamOut, UserOut, UserTeam
-from domain.policy import Action, Principal
+from domain.policy import Action
 
 
 class Directory(Controller):

@@ -32,20 +32,20 @@ def sha256(data: bytes) -> str:
 
 
 def media_files(runtime: Runtime, recording_id: UUID) -> dict[str, bytes]:
-    """The recording's media exactly as stored, named after what the events say they are."""
+    """The recording's media as uploaded (opened from its sealed objects), named after what the events say."""
     files: dict[str, bytes] = {}
     segments: list[tuple[int, bytes]] = []
     voice = None
     for event in runtime.ledger.history(recording_id).events:
         if isinstance(event, Recording.ScreenSampled):
-            data = runtime.media.get(event.media_key)
+            data = runtime.media.get(recording_id, event.media_key)
             files[f"media/segments/{event.sequence_number:06d}-{event.sha256}.ts"] = data
             segments.append((event.start_offset_ms, data))
         elif isinstance(event, Recording.VoiceRecorded):
-            voice = runtime.media.get(event.media_key)
+            voice = runtime.media.get(recording_id, event.media_key)
             files[f"media/voice/{event.sha256}"] = voice
         elif isinstance(event, Recording.SnapshotTaken):
-            files[f"media/snapshots/{event.snapshot_id}-{event.sha256}.jpg"] = runtime.media.get(event.media_key)
+            files[f"media/snapshots/{event.snapshot_id}-{event.sha256}.jpg"] = runtime.media.get(recording_id, event.media_key)
     if segments or voice is not None:
         files["media/combined.mp4"] = combine(segments, voice)
     return files

@@ -60,7 +60,7 @@ def ingest(
         if already is not None:
             raise MediaConflict(f"a different {what} is already stored here")
         info = probe(body)
-        created = runtime.media.put_new(key, body)
+        created = runtime.media.put_new(recording_id, key, body)
         try:
             applied = append(info)
         except DomainError:

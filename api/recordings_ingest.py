@@ -11,7 +11,7 @@ from litestar.params import FromPath, JSONBody
 from api.access import actor, allow, allow_recording
 from api.context import Caller, Services
 from api.schemas import AcwEnd, Applied, HoldRelease, LifecycleChange, NewAnnotation, NewHold, NewTag, StartCall, Started
-from domain.policy import Action, Principal
+from domain.policy import Action
 
 
 class RecordingIngest(Controller):

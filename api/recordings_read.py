@@ -12,10 +12,11 @@ from litestar.params import FromPath, FromQuery, QueryParameter
 from adapters.view_rows import RecordingQuery
 from api.access import allow, allow_recording, asked, record
 from api.context import Caller, Services
+from api.reveal import personal_filters, reveal_recordings
 from api.schemas import EventOut, History, RecordingDetail, ReplayedState, SearchPage
 from domain.access import Outcome
 from domain.errors import InvalidCommand, NotFound
-from domain.policy import Action, Principal, visible_agents
+from domain.policy import Action, visible_agents
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "occurred_at", "actor", "role", "originator_topic"}
 
@@ -73,6 +74,11 @@ class RecordingRead(Controller):
         after: Annotated[str | None, QueryParameter(description="the `next` cursor of the previous page")] = None,
     ) -> SearchPage:
         filters = asked(locals())
+        personal = personal_filters(runtime.ledger, customer, parse_tags(tag or []))
+        if customer is not None:  # the trail keeps whom was searched for, not the id in clear
+            filters["customer"] = f"ref:{personal['customer_ref']}"
+        if tag:
+            filters["tag"] = str(sorted(personal["tag_refs"].items()))
         allow(runtime, principal, Action.SEARCH, filters)
         org = runtime.org()
         scope = visible_agents(principal, org)
@@ -83,14 +89,13 @@ class RecordingRead(Controller):
             scope = in_team if scope is None else scope & in_team
         runtime.fresh("recordings")
         rows = runtime.views.search(RecordingQuery(
-            agent_id=agent, agent_ids=scope, customer_id=customer, queue=queue, direction=direction,
-            status=status, started_from=started_from, started_until=started_until, tags=parse_tags(tag or []),
-            missing_segments=missing, legal_hold=hold, after=parse_cursor(after), limit=limit,
+            agent_id=agent, agent_ids=scope, queue=queue, direction=direction, status=status,
+            started_from=started_from, started_until=started_until, **personal, missing_segments=missing, legal_hold=hold, after=parse_cursor(after), limit=limit,
         ))
         if rows:
             record(runtime, principal, Action.SEARCH, Outcome.ALLOWED, [r.recording_id for r in rows], filters)
         last = rows[-1] if len(rows) == limit else None
-        return SearchPage(items=rows, next=f"{last.started_at.isoformat()}|{last.recording_id}" if last else None)
+        return SearchPage(items=reveal_recordings(runtime.ledger, rows), next=f"{last.started_at.isoformat()}|{last.recording_id}" if last else None)
 
     @get("/{recording_id:uuid}", sync_to_thread=True, summary="A recording's current state and its events")
     def detail(self, recording_id: FromPath[UUID], principal: Caller, runtime: Services) -> RecordingDetail:
@@ -98,7 +103,9 @@ class RecordingRead(Controller):
         events = runtime.ledger.history(recording_id).events
         record(runtime, principal, Action.VIEW, Outcome.ALLOWED, [recording_id])
         runtime.fresh("recordings")
-        return RecordingDetail(recording=runtime.views.recording(recording_id), events=[event_out(e) for e in events])
+        row = runtime.views.recording(recording_id)
+        return RecordingDetail(recording=reveal_recordings(runtime.ledger, [row])[0] if row else None,
+                               events=[event_out(e) for e in events])
 
     @get("/{recording_id:uuid}/history", sync_to_thread=True,
          summary="The recording replayed from its events as of a recorded time and/or version")

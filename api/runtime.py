@@ -10,11 +10,13 @@ import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.checkpoint_store import load_signer
-from adapters.event_store import open_checkpoint_store, open_ledger, open_view_store
+from adapters.event_store import key_store_of, open_checkpoint_store, open_ledger, open_view_store
 from adapters.log_waiter import log_waiter
 from adapters.media_store import MediaStore
+from adapters.media_vault import MediaVault
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from api.retention_job import run_retention
 from api.transparency import TransparencyLog
 from domain.directory import token_digest
 from domain.errors import DomainError
@@ -33,7 +35,9 @@ class Runtime:
         migrate(settings)  # the embedded default must work with nothing set up
         self.ledger: RecordingLedger = open_ledger(settings)
         self.views = open_view_store(self.ledger)
-        self.media = MediaStore(settings.media_url)
+        self.keys = key_store_of(self.ledger)
+        self.media = MediaVault(MediaStore(settings.media_url), MediaStore(settings.archive_url), settings.archive_url,
+                                self.keys)
         self.log = TransparencyLog(
             self.ledger, self.views, open_checkpoint_store(self.ledger, settings), load_signer(settings),
             settings.log_origin, lambda: self.fresh("log_leaves"),
@@ -56,6 +60,10 @@ class Runtime:
         self.scheduler.add_job(
             self.log.sign_checkpoint, "interval", seconds=self.settings.checkpoint_interval_seconds,
             id="checkpoint", max_instances=1, coalesce=True,
+        )
+        self.scheduler.add_job(
+            lambda: run_retention(self, datetime.now(UTC)), "interval", seconds=self.settings.retention_check_seconds,
+            id="retention", max_instances=1, coalesce=True,
         )
         self.scheduler.start()
         log.info("runtime started", views=self.projections.names())

@@ -9,7 +9,7 @@ from uuid import UUID
 import msgspec
 from msgspec import Meta
 
-from adapters.view_rows import AuditRow, RecordingRow
+from api.reveal import AuditOut, RecordingOut
 
 Text = Annotated[str, Meta(min_length=1, max_length=256)]
 Reason = Annotated[str, Meta(max_length=1024)]
@@ -136,7 +136,7 @@ class EventOut(msgspec.Struct):
 
 
 class RecordingDetail(msgspec.Struct):
-    recording: RecordingRow | None  # None while the search view has not caught up
+    recording: RecordingOut | None  # None while the search view has not caught up
     events: list[EventOut]
 
 
@@ -161,12 +161,12 @@ class History(msgspec.Struct):
 
 
 class SearchPage(msgspec.Struct):
-    items: list[RecordingRow]
+    items: list[RecordingOut]
     next: str | None  # pass back as ?after= for the next page
 
 
 class AuditPage(msgspec.Struct):
-    items: list[AuditRow]
+    items: list[AuditOut]
     next: str | None
 
 

@@ -7,6 +7,7 @@ runs in memory in unit tests.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import suppress
@@ -22,9 +23,11 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
 from domain import errors
+from domain.commands import Change, Start
 from domain.directory import DirectoryCommands
 from domain.recording import Recording, recording_id_for
 from domain.recording_policy import DEFAULT_TERMS, POLICY_ID, PolicyTerms, RecordingPolicy
+from domain.retention import RetentionCommands
 from domain.values import Actor
 
 T = TypeVar("T")
@@ -38,21 +41,6 @@ CONFLICT_ATTEMPTS = 8
 
 class ConcurrentChange(errors.StateConflict):
     """Other writers kept changing the recording; the command was not applied."""
-
-
-@dataclass(frozen=True, slots=True)
-class Start:
-    """A command that creates a recording; ``build`` may be called again to retry."""
-
-    build: Callable[[], Recording]
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """A command against an existing recording (a pure function of its state)."""
-
-    recording_id: UUID
-    apply: Callable[[Recording], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +60,7 @@ class History:
     events: list[DomainEventProtocol[UUID]]
 
 
-class RecordingLedger(DirectoryCommands, Application[UUID]):
+class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
     # The cache spares a read per command; a stale entry only costs a conflict,
     # which _change() answers by evicting it and trying again. Commands on one
     # recording are serialized in-process (see _change), so the cached object
@@ -83,11 +71,22 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
         "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
 
+    # Keyed blind index of personal values, for equality search without the plaintext.
+    # Unkeyed here, for in-memory use only: the adapters install the key store's keyed one.
+    blind_index: Callable[[str], str] = staticmethod(lambda text: hashlib.sha256(text.encode()).hexdigest())
+
+    def customer_ref_of(self, customer_id: str) -> str:
+        return self.blind_index(customer_id)
+
+    def tag_ref(self, key: str, value: str) -> str:
+        return self.blind_index(f"tag\x1f{key}\x1f{value}")
+
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
         self._locks: WeakValueDictionary[UUID, Lock] = WeakValueDictionary()
         self._locks_guard = Lock()
         self._policy: tuple[int, PolicyTerms, float] = (0, DEFAULT_TERMS, float("-inf"))
+        self._policy_terms: dict[int, PolicyTerms] = {}
 
     # -- commands --------------------------------------------------------
 
@@ -114,6 +113,7 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
         return lambda: Recording.start(
             interaction_id=interaction_id, queue=queue, **call, policy_version=version,
             screen_selected=terms.selects_screen(interaction_id, queue),
+            customer_ref=self.customer_ref_of(call["customer_id"]),
         )
 
     def set_policy(self, *, terms: PolicyTerms, reason: str, occurred_at: datetime, by: Actor) -> int:
@@ -200,12 +200,6 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
             recording_id, lambda r: r.release_hold(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
         )
 
-    def archive(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
-        self._change(recording_id, lambda r: r.archive(reason=reason, occurred_at=occurred_at, by=by))
-
-    def purge(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> None:
-        self._change(recording_id, lambda r: r.purge(reason=reason, occurred_at=occurred_at, by=by))
-
     def run_all(self, commands: Sequence[Start | Change]) -> list[Any]:
         """Each command on its own, in order: its result, or the domain error that refused it."""
         outcomes: list[Any] = []
@@ -234,6 +228,17 @@ class RecordingLedger(DirectoryCommands, Application[UUID]):
                 version, terms = 0, DEFAULT_TERMS
             self._policy = (version, terms, time.monotonic())
         return version, terms
+
+    def policy_terms(self, version: int) -> PolicyTerms:
+        """The terms a recording cites (0: the defaults); a version never changes once written."""
+        if version == 0:
+            return DEFAULT_TERMS
+        if version not in self._policy_terms:
+            self._policy_terms = {n: v.terms for n, v in self.policy_versions().items()}
+        try:
+            return self._policy_terms[version]
+        except KeyError:
+            raise errors.PolicyNotFound(f"no recording policy version {version}") from None
 
     def policy_versions(self) -> dict[int, PolicyHistoryEntry]:
         """Every version ever in force, with when, by whom and why."""

@@ -39,6 +39,8 @@ class Action(StrEnum):
     EXPORT = "export"
     POLICY_READ = "policy_read"
     POLICY_CHANGE = "policy_change"
+    ERASE = "erase"  # a data subject's erasure request (GDPR Art. 17)
+    RETENTION_RUN = "retention_run"
 
 
 _R = Role
@@ -63,6 +65,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.EXPORT: frozenset({_R.LEGAL}),
     Action.POLICY_READ: frozenset({_R.ADMIN, _R.LEGAL, _R.AUDITOR}),
     Action.POLICY_CHANGE: frozenset({_R.ADMIN}),
+    Action.ERASE: frozenset({_R.LEGAL}),
+    Action.RETENTION_RUN: frozenset({_R.ADMIN}),
 }
 # Roles whose reach over recordings has no org limit.
 UNSCOPED = frozenset({Role.TELEPHONY, Role.LEGAL, Role.AUDITOR})

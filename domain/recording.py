@@ -7,6 +7,7 @@ re-runs a guard that might since have changed.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid5
@@ -55,6 +56,7 @@ class Recording(Aggregate):
         tags: dict[str, str]
         screen_selected: bool
         policy_version: int  # the recording policy it was started under (0: the defaults)
+        customer_ref: str  # keyed blind index of the customer: holds and erasure find them without the id
 
     class ScreenSampled(Event):
         sequence_number: int
@@ -137,9 +139,15 @@ class Recording(Aggregate):
 
     class Archived(Event):
         reason: str
+        archive_location: str  # where the media went ("" if the recording had none)
 
     class Purged(Event):
+        """What was destroyed, by count and hash; never what it said."""
+
         reason: str
+        media_objects: int
+        media_sha256: list[str]
+        keys_destroyed: list[str]  # which keys went: "recording", and "customer" for an erasure
 
     @staticmethod
     def create_id(interaction_id: str, **_: Any) -> UUID:
@@ -157,6 +165,7 @@ class Recording(Aggregate):
         tags: dict[str, str],
         screen_selected: bool,
         policy_version: int,
+        customer_ref: str,
         occurred_at: datetime,
         by: Actor,
     ) -> Recording:
@@ -171,6 +180,7 @@ class Recording(Aggregate):
             tags=require_tags(tags),
             screen_selected=bool(screen_selected),
             policy_version=policy_version,
+            customer_ref=require_text("customer_ref", customer_ref),
             occurred_at=require_utc(occurred_at),
             actor=by.name,
             role=by.role,
@@ -187,6 +197,7 @@ class Recording(Aggregate):
         tags: dict[str, str],
         screen_selected: bool,
         policy_version: int,
+        customer_ref: str,
         occurred_at: datetime,
         actor: str,
         role: str,
@@ -199,6 +210,7 @@ class Recording(Aggregate):
         self.tags = dict(tags)
         self.screen_selected = screen_selected
         self.policy_version = policy_version
+        self.customer_ref = customer_ref
         self.started_at = occurred_at
         self.ended_at: datetime | None = None
         self.acw_ended_at: datetime | None = None
@@ -214,6 +226,7 @@ class Recording(Aggregate):
         self.snapshots: dict[str, str | None] = {}  # requested id -> hash once taken
         self.snapshot_requests: dict[str, tuple[str, str, datetime]] = {}  # id -> taker, annotation, when
         self.reported_segments: int | None = None
+        self.media: dict[str, str] = {}  # media key -> SHA-256 of every object the recording stored
 
     # -- queries ---------------------------------------------------------
 
@@ -321,6 +334,7 @@ class Recording(Aggregate):
         role: str,
     ) -> None:
         self.segments[sequence_number] = sha256
+        self.media[media_key] = sha256
 
     # Lifecycle commands are idempotent on their natural key, the source's
     # occurred_at: telephony retries a request with the same timestamp, and a
@@ -416,6 +430,7 @@ class Recording(Aggregate):
         occurred_at: datetime, actor: str, role: str,
     ) -> None:
         self.voice_sha256 = sha256
+        self.media[media_key] = sha256
 
     def request_snapshot(self, *, snapshot_id: str, annotation: str, occurred_at: datetime, by: Actor) -> bool:
         """Asks the agent's capture client for one still of the screen, with the taker's note."""
@@ -461,6 +476,7 @@ class Recording(Aggregate):
         media_key: str, occurred_at: datetime, actor: str, role: str,
     ) -> None:
         self.snapshots[snapshot_id] = sha256
+        self.media[media_key] = sha256
 
     def report_capture(self, *, segments: int, occurred_at: datetime, by: Actor) -> bool:
         """The client's count of segments produced; what never arrived is recorded with it."""
@@ -589,29 +605,45 @@ class Recording(Aggregate):
     def _hold_released(self, case_id: str, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
         self.holds.discard(case_id)
 
-    def archive(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+    def archive(
+        self, *, reason: str, archive_location: str, occurred_at: datetime, by: Actor, held_by: Iterable[str] = ()
+    ) -> None:
+        """``held_by``: cases whose query holds cover this recording (they live outside it)."""
+        self.check_archive(held_by)
+        self._archived(reason=optional_text("reason", reason), archive_location=archive_location,
+                       occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+
+    def check_archive(self, held_by: Iterable[str] = ()) -> None:
         self._refuse_if_purged()
-        self._require_complete_and_unheld("archive")
+        self._require_complete_and_unheld("archive", held_by)
         if self.archived:
             raise errors.AlreadyArchived("the recording is already archived")
-        self._archived(reason=optional_text("reason", reason), occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
 
     @event(Archived)
-    def _archived(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+    def _archived(self, reason: str, archive_location: str, occurred_at: datetime, actor: str, role: str) -> None:
         self.archived = True
 
-    def purge(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
+    def purge(
+        self, *, reason: str, keys_destroyed: list[str], occurred_at: datetime, by: Actor,
+        held_by: Iterable[str] = (),
+    ) -> None:
         self._refuse_if_purged()
-        self._require_complete_and_unheld("purge")
+        self._require_complete_and_unheld("purge", held_by)
         self._purged(
             reason=require_text("reason", reason),
+            media_objects=len(self.media),
+            media_sha256=sorted(set(self.media.values())),
+            keys_destroyed=keys_destroyed,
             occurred_at=require_utc(occurred_at),
             actor=by.name,
             role=by.role,
         )
 
     @event(Purged)
-    def _purged(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
+    def _purged(
+        self, reason: str, media_objects: int, media_sha256: list[str], keys_destroyed: list[str],
+        occurred_at: datetime, actor: str, role: str,
+    ) -> None:
         self.purged = True
 
     # -- shared guards ---------------------------------------------------
@@ -620,10 +652,9 @@ class Recording(Aggregate):
         if self.purged:
             raise errors.RecordingPurged("the recording was purged; only access records are accepted")
 
-    def _require_complete_and_unheld(self, action: str) -> None:
+    def _require_complete_and_unheld(self, action: str, held_by: Iterable[str]) -> None:
         if self.acw_ended_at is None:
             raise errors.RecordingNotComplete(f"cannot {action} a recording before after-call work has ended")
-        if self.holds:
-            raise errors.LegalHoldActive(
-                f"cannot {action}: legal hold by case(s) {', '.join(sorted(self.holds))}"
-            )
+        if self.holds or held_by:
+            cases = ", ".join([*sorted(self.holds), *(f"{case} (query hold)" for case in sorted(held_by))])
+            raise errors.LegalHoldActive(f"cannot {action}: legal hold by case(s) {cases}")

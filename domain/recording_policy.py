@@ -135,14 +135,3 @@ class RecordingPolicy(Aggregate):
     def _changed(self, terms: PolicyTerms, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
         self.terms = terms
         self.changed_at = occurred_at
-
-
-def terms_at(versions: dict[int, PolicyTerms], version: int) -> PolicyTerms:
-    """The terms a recording cites by version (0: the default terms)."""
-    if version == 0:
-        return DEFAULT_TERMS
-    try:
-        return versions[version]
-    except KeyError:
-        raise errors.PolicyNotFound(f"no recording policy version {version}") from None
-

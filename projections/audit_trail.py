@@ -22,8 +22,7 @@ _DETAIL_FIELDS = (
     "sequence_number",
     "sha256",
     "what",
-    "key",
-    "value",
+    "key",  # a tag's value is the customer's: it stays sealed in the event history
     "case_id",
     "media_offset_ms",
     "queue",
@@ -67,7 +66,7 @@ class AuditTrailView:
     name = "audit_trail"
 
     def __init__(self, cache_size: int = 50_000) -> None:
-        # Interaction and customer of a recording never change, so this cache
+        # Interaction and customer (by blind index) of a recording never change, so this cache
         # needs no invalidation, only a bound.
         self._subjects: OrderedDict[UUID, tuple[str, str]] = OrderedDict()
         self._cache_size = cache_size
@@ -75,7 +74,7 @@ class AuditTrailView:
     def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
         for e in batch:
             if isinstance(e.event, Recording.CallStarted):
-                self._subjects[e.event.originator_id] = (e.event.interaction_id, e.event.customer_id)
+                self._subjects[e.event.originator_id] = (e.event.interaction_id, e.event.customer_ref)
         mentioned = {rid for e in batch for rid in _recording_ids(e.event)}
         self._subjects.update(store.audit_subjects(mentioned - self._subjects.keys()))
         rows = [row for e in batch for row in self._rows(e)]
@@ -109,11 +108,11 @@ class AuditTrailView:
                            **common)
             return
         yield AuditRow(action=action_name(event), subject=event.name, detail=_detail(state),
-                       recording_id=None, interaction_id=None, customer_id=None, **common)
+                       recording_id=None, interaction_id=None, customer_ref=None, **common)
 
     def _about(self, recording_id: UUID | None) -> dict[str, Any]:
-        interaction_id, customer_id = self._subjects.get(recording_id, (None, None)) if recording_id else (None, None)
-        return {"recording_id": recording_id, "interaction_id": interaction_id, "customer_id": customer_id}
+        interaction_id, customer_ref = self._subjects.get(recording_id, (None, None)) if recording_id else (None, None)
+        return {"recording_id": recording_id, "interaction_id": interaction_id, "customer_ref": customer_ref}
 
 
 def _recording_ids(event: Any) -> list[UUID]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from uuid import UUID
 
 import msgspec
@@ -16,20 +16,27 @@ from domain.values import RecordingStatus
 from projections.follower import LoggedEvent
 
 
-def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
-    """The row after one more event. Pure: same events, same row."""
+TagRef = Callable[[str, str], str]
+
+
+def fold(row: RecordingRow | None, event: Recording.Event, tag_ref: TagRef) -> RecordingRow:
+    """The row after one more event. Pure: same events, same row.
+
+    Tag values are the customer's: the row keeps only their blind index (``tag_ref``).
+    """
     if isinstance(event, Recording.CallStarted):
         return RecordingRow(
             recording_id=event.originator_id,
             interaction_id=event.interaction_id,
             agent_id=event.agent_id,
-            customer_id=event.customer_id,
+            customer_ref=event.customer_ref,
             queue=event.queue,
             direction=event.direction,
             started_at=event.occurred_at,
             status=RecordingStatus.ACTIVE.value,
             screen_selected=event.screen_selected,
-            tags=dict(event.tags),
+            tag_refs={key: tag_ref(key, value) for key, value in event.tags.items()},
+            policy_version=event.policy_version,
             version=event.originator_version,
         )
     if row is None:
@@ -59,7 +66,7 @@ def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
         case Recording.Played() | Recording.Exported():
             row.last_access_at = event.occurred_at
         case Recording.Tagged(key=key, value=value):
-            row.tags = {**row.tags, key: value}
+            row.tag_refs = {**row.tag_refs, key: tag_ref(key, value)}
         case Recording.LegalHoldPlaced(case_id=case_id):
             row.hold_cases = sorted({*row.hold_cases, case_id})
             row.legal_hold = True
@@ -113,7 +120,8 @@ class RecordingsView:
 
     name = "recordings"
 
-    def __init__(self, cache_size: int = 20_000) -> None:
+    def __init__(self, tag_ref: TagRef, cache_size: int = 20_000) -> None:
+        self._tag_ref = tag_ref
         self._cache: OrderedDict[UUID, RecordingRow] = OrderedDict()
         self._cache_size = cache_size
         self._cached_position: int | None = None
@@ -132,7 +140,7 @@ class RecordingsView:
                 if row is not None:  # an access to an unknown id changes no row
                     rows[recording_id] = msgspec.structs.replace(row, last_access_at=event.occurred_at)
             else:
-                rows[recording_id] = fold(row, event)
+                rows[recording_id] = fold(row, event, self._tag_ref)
         store.commit(self.name, position, upserts=list(rows.values()))
         self._remember(rows)
         self._cached_position = position

@@ -15,15 +15,15 @@ from projections.follower import Follower, Lag, Projection
 from projections.recordings_view import RecordingsView
 
 
-def all_projections() -> list[Projection]:
-    return [RecordingsView(), AuditTrailView(), DirectoryView(), LogLeavesView()]
+def all_projections(ledger: RecordingLedger) -> list[Projection]:
+    return [RecordingsView(ledger.tag_ref), AuditTrailView(), DirectoryView(), LogLeavesView()]
 
 
 class Projections:
     def __init__(self, ledger: RecordingLedger, store: ViewStore, *, batch_size: int = 5000) -> None:
         self.store = store
         self.followers = {
-            p.name: Follower(ledger, store, p, batch_size=batch_size) for p in all_projections()
+            p.name: Follower(ledger, store, p, batch_size=batch_size) for p in all_projections(ledger)
         }
 
     def names(self) -> list[str]:

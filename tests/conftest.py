@@ -65,9 +65,10 @@ def postgres_url(postgres_admin: str) -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path) -> Settings:
+    master_key_file = str(tmp_path / "master.key")  # not var/ in the checkout
     if request.param == "sqlite":
-        return Settings(sqlite_path=str(tmp_path / "callvault.sqlite3"))
-    return Settings(database_url=request.getfixturevalue("postgres_url"))
+        return Settings(sqlite_path=str(tmp_path / "callvault.sqlite3"), master_key_file=master_key_file)
+    return Settings(database_url=request.getfixturevalue("postgres_url"), master_key_file=master_key_file)
 
 
 @pytest.fixture(params=[False, True], ids=["plain", "group-commit"])
@@ -123,7 +124,8 @@ class Api:
 def api(settings: Settings, tmp_path) -> Iterator[Api]:
     from litestar.testing import TestClient
 
-    served = msgspec.structs.replace(settings, log_json=True, media_url=str(tmp_path / "media"))
+    served = msgspec.structs.replace(settings, log_json=True, media_url=str(tmp_path / "media"),
+                                     archive_url=str(tmp_path / "archive"))
     with TestClient(app=create_app(served)) as client:
         ledger = client.app.state.runtime.ledger
         now = datetime.now(UTC)
@@ -162,7 +164,7 @@ def live_server(settings: Settings, tmp_path) -> Iterator[tuple[str, dict[str, s
               for n, r, t in LIVE_USERS}
     ledger.close()
     port = free_port()
-    served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"))
+    served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"))
     server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_config=None))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -74,11 +74,12 @@ def test_segment_is_stored_once_and_evented(api: Api, media: dict[str, bytes]) -
     again = put_segment(api, rid, 0, media["segment"])
     assert again.status_code == 200 and again.json() == {"applied": False}
     [stored] = stored_files(api)
-    assert stored.read_bytes() == media["segment"]
+    at_rest = stored.read_bytes()  # sealed with the recording's key: not a byte of the video in clear
+    assert media["segment"][:188] not in at_rest and len(at_rest) == len(media["segment"]) + 4 + 12 + 16
     event = api.runtime.ledger.history(rid).events[-1]
     assert (event.sequence_number, event.sha256, event.codec, event.fps, event.byte_size) == (
         0, sha(media["segment"]), "h264", 5, len(media["segment"]))
-    assert api.runtime.media.get(event.media_key) == media["segment"]
+    assert api.runtime.media.get(rid, event.media_key) == media["segment"]
 
 
 def test_different_body_for_the_same_number_is_refused_and_audited(api: Api, media: dict[str, bytes]) -> None:

@@ -24,7 +24,7 @@ def at(seconds: float) -> datetime:
 def start(screen: bool = True, **overrides: Any) -> Recording:
     args: dict[str, Any] = dict(
         interaction_id="int-1", agent_id="agent-1", customer_id="cust-1", queue="sales",
-        direction="inbound", tags={"language": "en"}, screen_selected=screen, policy_version=0,
+        direction="inbound", tags={"language": "en"}, screen_selected=screen, policy_version=0, customer_ref="ref-1",
         occurred_at=T0, by=PBX,
     )
     args.update(overrides)
@@ -185,10 +185,30 @@ def test_no_purge_while_legal_hold_is_active() -> None:
     recording = finished(start())
     recording.place_hold(case_id="CASE-7", reason="litigation", occurred_at=at(100), by=LEGAL)
     with pytest.raises(errors.LegalHoldActive, match="CASE-7"):
-        recording.purge(reason="retention", occurred_at=at(200), by=LEGAL)
+        recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(200), by=LEGAL)
     recording.release_hold(case_id="CASE-7", reason="settled", occurred_at=at(300), by=LEGAL)
-    recording.purge(reason="retention", occurred_at=at(400), by=LEGAL)
+    recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(400), by=LEGAL)
     assert recording.status is RecordingStatus.PURGED
+
+
+def test_a_query_hold_covering_the_recording_blocks_purge_and_archive_by_name() -> None:
+    recording = finished(start())
+    for command in (lambda: recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100),
+                                            by=LEGAL, held_by=["CASE-Q"]),
+                    lambda: recording.archive(reason="age", archive_location="archive", occurred_at=at(100), by=LEGAL,
+                                              held_by=["CASE-Q"])):
+        with pytest.raises(errors.LegalHoldActive, match=r"CASE-Q \(query hold\)"):
+            command()
+    assert recording.status is RecordingStatus.COMPLETE
+
+
+def test_purge_records_counts_and_hashes_of_what_it_destroys() -> None:
+    recording = finished(start())
+    segment(recording, 0, 10)
+    recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100), by=LEGAL)
+    purged = recording.collect_events()[-1]
+    assert (purged.media_objects, purged.keys_destroyed) == (1, ["recording"])
+    assert purged.media_sha256 == sorted(recording.media.values()) and len(purged.media_sha256[0]) == 64
 
 
 def test_holds_are_per_case_and_placing_twice_is_a_no_op() -> None:
@@ -198,7 +218,7 @@ def test_holds_are_per_case_and_placing_twice_is_a_no_op() -> None:
     recording.place_hold(case_id="B", reason="r", occurred_at=at(102), by=LEGAL)
     recording.release_hold(case_id="A", reason="done", occurred_at=at(103), by=LEGAL)
     with pytest.raises(errors.LegalHoldActive, match="B"):
-        recording.purge(reason="retention", occurred_at=at(104), by=LEGAL)
+        recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(104), by=LEGAL)
     with pytest.raises(errors.NoSuchHold):
         recording.release_hold(case_id="A", reason="again", occurred_at=at(105), by=LEGAL)
 
@@ -206,21 +226,21 @@ def test_holds_are_per_case_and_placing_twice_is_a_no_op() -> None:
 def test_no_purge_or_archive_before_acw_ended() -> None:
     recording = start()
     with pytest.raises(errors.RecordingNotComplete):
-        recording.purge(reason="retention", occurred_at=at(10), by=LEGAL)
+        recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(10), by=LEGAL)
     with pytest.raises(errors.RecordingNotComplete):
-        recording.archive(reason="age", occurred_at=at(10), by=LEGAL)
+        recording.archive(reason="age", archive_location="archive", occurred_at=at(10), by=LEGAL)
 
 
 def test_only_access_records_after_purge() -> None:
     recording = finished(start())
-    recording.purge(reason="retention", occurred_at=at(100), by=LEGAL)
+    recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100), by=LEGAL)
     refused = [
         lambda: segment(recording, 0, 70),
         lambda: recording.tag(key="k", value="v", occurred_at=at(101), by=LEGAL),
         lambda: recording.annotate(media_offset_ms=1, text="x", occurred_at=at(101), by=LEGAL),
         lambda: recording.place_hold(case_id="C", reason="r", occurred_at=at(101), by=LEGAL),
-        lambda: recording.archive(reason="age", occurred_at=at(101), by=LEGAL),
-        lambda: recording.purge(reason="again", occurred_at=at(101), by=LEGAL),
+        lambda: recording.archive(reason="age", archive_location="archive", occurred_at=at(101), by=LEGAL),
+        lambda: recording.purge(reason="again", keys_destroyed=["recording"], occurred_at=at(101), by=LEGAL),
     ]
     for command in refused:
         with pytest.raises(errors.RecordingPurged):
@@ -232,7 +252,7 @@ def test_only_access_records_after_purge() -> None:
 def test_no_playback_or_media_export_of_purged_media() -> None:
     recording = finished(start())
     recording.record_playback(reason_code="qa", what="screen", occurred_at=at(95), by=LEGAL)
-    recording.purge(reason="retention", occurred_at=at(100), by=LEGAL)
+    recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100), by=LEGAL)
     with pytest.raises(errors.MediaPurged):
         recording.record_playback(reason_code="qa", what="screen", occurred_at=at(101), by=LEGAL)
     with pytest.raises(errors.MediaPurged):
@@ -243,12 +263,12 @@ def test_archive_once_and_not_under_hold() -> None:
     recording = finished(start())
     recording.place_hold(case_id="A", reason="r", occurred_at=at(100), by=LEGAL)
     with pytest.raises(errors.LegalHoldActive):
-        recording.archive(reason="age", occurred_at=at(101), by=LEGAL)
+        recording.archive(reason="age", archive_location="archive", occurred_at=at(101), by=LEGAL)
     recording.release_hold(case_id="A", reason="done", occurred_at=at(102), by=LEGAL)
-    recording.archive(reason="age", occurred_at=at(103), by=LEGAL)
+    recording.archive(reason="age", archive_location="archive", occurred_at=at(103), by=LEGAL)
     assert recording.status is RecordingStatus.ARCHIVED
     with pytest.raises(errors.AlreadyArchived):
-        recording.archive(reason="age", occurred_at=at(104), by=LEGAL)
+        recording.archive(reason="age", archive_location="archive", occurred_at=at(104), by=LEGAL)
 
 
 def test_tagging_same_value_twice_is_a_no_op() -> None:

@@ -1,0 +1,105 @@
+"""Seals the personal fields of events on their way into the log, opens them on the way out.
+
+An event class names its personal fields in ``personal``. Each is sealed with a
+key derived from the recording's and the customer's keys, bound to the
+recording and the field's name, so a sealed value cannot be replayed elsewhere.
+Once either key is destroyed the field reads ``REDACTED``: the event itself,
+its version and its place in the log stay as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from adapters import crypto
+from adapters.key_store import KeyStore, RecordingKeys
+from domain.values import REDACTED
+
+log = structlog.get_logger(__name__)
+
+# Turns one text of a personal field, with its associated data, into what is stored or read.
+TextConverter = Callable[[str, bytes], str]
+
+
+def personal_fields(event_class: type) -> tuple[str, ...]:
+    return getattr(event_class, "personal", ())
+
+
+def _aad(recording_id: UUID, field: str, tag: str | None = None) -> bytes:
+    return f"{recording_id}/{field}".encode() if tag is None else f"{recording_id}/{field}/{tag}".encode()
+
+
+class FieldCipher:
+    def __init__(self, key_store: KeyStore) -> None:
+        self.key_store = key_store
+
+    def prepare(self, events: Sequence[Any]) -> None:
+        """Makes the keys of all new recordings among events about to be stored in one
+        transaction, rather than one each as their events are sealed (group commit)."""
+        customers = {e.originator_id: e.customer_id for e in events if "customer_id" in personal_fields(type(e))}
+        if customers:
+            self.key_store.ensure_recordings(customers)
+
+    def seal(self, event_class: type, recording_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
+        """A copy of the event's state with its personal fields sealed."""
+        fields = personal_fields(event_class)
+        if not fields:
+            return state
+        # The event that names the customer makes the keys; later ones use them.
+        if "customer_id" in fields:
+            keys = self.key_store.ensure_recording(recording_id, state["customer_id"])
+        else:
+            keys = self.key_store.keys_for(recording_id)
+        if keys is None:
+            # The keys were destroyed (a purge or an erasure): whatever personal
+            # data still arrives for this recording is erased before it is written.
+            log.warning("personal fields stored redacted: the recording's keys are destroyed",
+                        recording_id=str(recording_id), event_type=event_class.__name__)
+            convert: TextConverter = _redacted
+        else:
+            convert = partial(crypto.seal_field, _field_key(keys, recording_id))
+        return {**state, **{f: _each_text(state[f], recording_id, f, convert) for f in fields}}
+
+    def open(self, event_class: type, recording_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
+        """Opens the personal fields in place; any that cannot be opened read REDACTED."""
+        fields = personal_fields(event_class)
+        if not fields:
+            return state
+        keys = self.key_store.keys_for(recording_id)
+        convert = partial(_open, _field_key(keys, recording_id) if keys is not None else None)
+        for field in fields:
+            state[field] = _each_text(state[field], recording_id, field, convert)
+        return state
+
+
+def _field_key(keys: RecordingKeys, recording_id: UUID) -> bytes:
+    return crypto.field_key(keys.customer_key, keys.recording_key, recording_id)
+
+
+def _redacted(_text: str, _aad: bytes) -> str:
+    return REDACTED
+
+
+def _open(key: bytes | None, text: str, aad: bytes) -> str:
+    if not crypto.is_sealed(text):
+        return text  # written before fields were sealed, or stored redacted
+    if key is None:
+        return REDACTED
+    try:
+        return crypto.open_field(key, text, aad)
+    except crypto.CannotOpen:
+        return REDACTED  # sealed under a key that no longer exists
+
+
+def _each_text(value: Any, recording_id: UUID, field: str, convert: TextConverter) -> Any:
+    """Converts a str field, or each value of a dict field (whose keys stay in clear)."""
+    if isinstance(value, str):
+        return convert(value, _aad(recording_id, field))
+    if isinstance(value, dict):
+        return {tag: convert(text, _aad(recording_id, field, tag)) for tag, text in value.items()}
+    raise TypeError(f"personal field {field!r} must be a str or a dict of str, not {type(value).__name__}")

@@ -1,0 +1,247 @@
+"""Data keys, kept outside the event log: one per customer, one per recording.
+
+The log never changes, so personal data in it is made unreadable by destroying
+the key that sealed it (crypto-shredding). These two tables are therefore the
+one place where the service may DELETE. Keys are stored wrapped by the master
+key, which lives in settings or a file, never in the database.
+
+Unwrapped keys are cached for ``cache_seconds`` only. A destroy in this process
+evicts them at once; one in another process is seen here after that time at the
+latest. Asking the database on every read instead would cost a query per event
+while views replay the log, for a window the caller can shrink at will.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import structlog
+
+from adapters import crypto
+from adapters.settings import Settings
+from adapters.sql_dialect import Dialect
+
+log = structlog.get_logger(__name__)
+
+CACHE_SECONDS = 1.0
+CACHE_ENTRIES = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingKeys:
+    recording_key: bytes
+    customer_key: bytes
+    customer_ref: str
+
+
+def load_master_key(settings: Settings) -> bytes:
+    """The master key from settings, else its file; a deployment without one gets a new file once."""
+    if settings.master_key:
+        return _decode_master_key(settings.master_key, "CALLVAULT_MASTER_KEY")
+    path = Path(settings.master_key_file)
+    if not path.exists():
+        _create_key_file(path)
+    return _decode_master_key(path.read_text().strip(), str(path))
+
+
+def _decode_master_key(text: str, source: str) -> bytes:
+    try:
+        key = base64.b64decode(text, validate=True)
+    except binascii.Error:
+        key = b""
+    if len(key) != crypto.KEY_BYTES:
+        raise ValueError(f"the master key in {source} must be base64 of {crypto.KEY_BYTES} bytes")
+    return key
+
+
+def _create_key_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # Written aside, then linked into place: a racing process either wins or
+    # reads a complete file, never half of one.
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(base64.b64encode(crypto.new_key()).decode() + "\n")
+    try:
+        os.link(draft, path)
+        log.warning("created a new master key: back it up, without it no personal data can be read",
+                    path=str(path))
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+
+
+def _recording_key_id(recording_id: UUID) -> bytes:
+    return b"recording:" + recording_id.bytes
+
+
+def _customer_key_id(customer_ref: str) -> bytes:
+    return b"customer:" + customer_ref.encode()
+
+
+class KeyStore:
+    def __init__(self, datastore: Any, dialect: Dialect, master_key: bytes, *,
+                 cache_seconds: float = CACHE_SECONDS) -> None:
+        self._datastore = datastore
+        self._dialect = dialect
+        self._master = master_key
+        self._index_key = crypto.index_key(master_key)
+        self._cache_seconds = cache_seconds
+        self._cache: OrderedDict[UUID, tuple[float, RecordingKeys]] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        # Counts destroys, so a read that raced one is not cached afterwards.
+        self._destroyed = 0
+
+    def customer_ref_of(self, customer_id: str) -> str:
+        return crypto.customer_ref(self._index_key, customer_id)
+
+    def ensure_recording(self, recording_id: UUID, customer_id: str) -> RecordingKeys | None:
+        """The recording's keys, made if new. Idempotent, and safe against concurrent
+        callers: the first insert wins and everyone reads it back.
+
+        None only if the recording already belongs to another customer whose key
+        was destroyed (the recording's own row always decides its customer).
+        """
+        return self.ensure_recordings({recording_id: customer_id}).get(recording_id)
+
+    def ensure_recordings(self, customers: Mapping[UUID, str]) -> dict[UUID, RecordingKeys]:
+        """ensure_recording for many recordings (a group commit's new calls) in one transaction."""
+        found: dict[UUID, RecordingKeys] = {}
+        missing: dict[UUID, str] = {}
+        generation = self._destroyed
+        for recording_id, customer_id in customers.items():
+            cached, _ = self._cached(recording_id)
+            if cached is not None:
+                found[recording_id] = cached
+            else:
+                missing[recording_id] = self.customer_ref_of(customer_id)
+        if not missing:
+            return found
+        now = self._dialect.value(datetime.now(UTC))
+        # Sorted, so that concurrent transactions take the rows' locks in one order.
+        new_customers = [[ref, crypto.wrap_key(self._master, _customer_key_id(ref), crypto.new_key()), now]
+                         for ref in sorted(set(missing.values()))]
+        new_recordings = [[self._dialect.value(rid), ref,
+                           crypto.wrap_key(self._master, _recording_key_id(rid), crypto.new_key()), now]
+                          for rid, ref in sorted(missing.items())]
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.executemany(self._sql(
+                "INSERT INTO customer_keys (customer_ref, wrapped, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (customer_ref) DO NOTHING"), new_customers)
+            cursor.executemany(self._sql(
+                "INSERT INTO recording_keys (recording_id, customer_ref, wrapped, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (recording_id) DO NOTHING"), new_recordings)
+            return found | self._select_keys(cursor, list(missing), generation)
+
+    def keys_for(self, recording_id: UUID) -> RecordingKeys | None:
+        """None when either key was destroyed, or never made."""
+        cached, generation = self._cached(recording_id)
+        if cached is not None:
+            return cached
+        with self._datastore.transaction(commit=False) as cursor:
+            return self._select_keys(cursor, [recording_id], generation).get(recording_id)
+
+    def destroy_recording_key(self, recording_id: UUID) -> bool:
+        """Destroys what the recording's key sealed (a purge); False if there was no key."""
+        return self.destroy_recording_keys([recording_id]) == 1
+
+    def destroy_recording_keys(self, recording_ids: list[UUID]) -> int:
+        """Destroys many recordings' keys in one transaction (a retention run); how many existed."""
+        if not recording_ids:
+            return 0
+        marks = ", ".join("?" * len(recording_ids))
+        destroyed = self._delete(f"DELETE FROM recording_keys WHERE recording_id IN ({marks}) RETURNING recording_id",
+                                 [self._dialect.value(rid) for rid in recording_ids])
+        gone = set(recording_ids)
+        self._forget(lambda rid, _: rid in gone)
+        return destroyed
+
+    def destroy_customer_key(self, customer_ref: str) -> bool:
+        """Destroys what the customer's key sealed in every recording (an erasure)."""
+        destroyed = self._delete("DELETE FROM customer_keys WHERE customer_ref = ? RETURNING customer_ref",
+                                 [customer_ref])
+        self._forget(lambda _, keys: keys.customer_ref == customer_ref)
+        return destroyed == 1
+
+    def recordings_of_customer(self, customer_ref: str) -> list[UUID]:
+        """Recordings whose key still exists, of one customer."""
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._sql("SELECT recording_id FROM recording_keys WHERE customer_ref = ? "
+                                     "ORDER BY recording_id"), [customer_ref])
+            return [UUID(str(dict(row)["recording_id"])) for row in cursor.fetchall()]
+
+    # -- plumbing --------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        return self._dialect.sql(statement)
+
+    def _select_keys(self, cursor: Any, recording_ids: list[UUID], generation: int) -> dict[UUID, RecordingKeys]:
+        marks = ", ".join("?" * len(recording_ids))
+        cursor.execute(self._sql(
+            "SELECT r.recording_id AS recording_id, r.wrapped AS recording_wrapped, "
+            "c.wrapped AS customer_wrapped, r.customer_ref AS customer_ref "
+            "FROM recording_keys r JOIN customer_keys c ON c.customer_ref = r.customer_ref "
+            f"WHERE r.recording_id IN ({marks})"), [self._dialect.value(rid) for rid in recording_ids])
+        found = {}
+        for row in map(dict, cursor.fetchall()):
+            recording_id, ref = UUID(str(row["recording_id"])), row["customer_ref"]
+            found[recording_id] = RecordingKeys(
+                recording_key=crypto.unwrap_key(self._master, _recording_key_id(recording_id),
+                                                bytes(row["recording_wrapped"])),
+                customer_key=crypto.unwrap_key(self._master, _customer_key_id(ref), bytes(row["customer_wrapped"])),
+                customer_ref=ref,
+            )
+        self._remember(found, generation)
+        return found
+
+    def _delete(self, statement: str, params: list[Any]) -> int:
+        with self._datastore.transaction(commit=True) as cursor:
+            # SQLite: zero the deleted row in the database file (copies may linger
+            # in the WAL until it is checkpointed and reused). PostgreSQL keeps the
+            # dead tuple until VACUUM reclaims it. Either way, what lingers is a
+            # wrapped key, useless without the master key.
+            if self._dialect.name == "sqlite":
+                cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute(self._sql(statement), params)
+            return len(cursor.fetchall())
+
+    def _forget(self, matches: Callable[[UUID, RecordingKeys], bool]) -> None:
+        """Evicts after the delete committed, and stops reads begun before it from caching."""
+        with self._cache_lock:
+            self._destroyed += 1
+            for recording_id in [r for r, (_, keys) in self._cache.items() if matches(r, keys)]:
+                del self._cache[recording_id]
+
+    def _cached(self, recording_id: UUID) -> tuple[RecordingKeys | None, int]:
+        """The cached keys if still fresh, and the destroy count to read the database under."""
+        with self._cache_lock:
+            entry = self._cache.get(recording_id)
+            if entry is not None and entry[0] < time.monotonic():
+                del self._cache[recording_id]
+                entry = None
+            return (entry[1] if entry else None), self._destroyed
+
+    def _remember(self, found: dict[UUID, RecordingKeys], generation: int) -> None:
+        if self._cache_seconds <= 0:
+            return
+        with self._cache_lock:
+            if generation != self._destroyed:
+                return  # a destroy ran meanwhile: these keys may be gone already
+            expires = time.monotonic() + self._cache_seconds
+            for recording_id, keys in found.items():
+                self._cache[recording_id] = (expires, keys)
+                self._cache.move_to_end(recording_id)
+            while len(self._cache) > CACHE_ENTRIES:
+                self._cache.popitem(last=False)

@@ -1,0 +1,74 @@
+"""Media at rest: sealed with the recording's data key, archived and shredded on the ledger's word.
+
+Every object is AES-256-GCM sealed under its recording's key before it reaches
+the object store, so destroying that key (a purge) makes every copy unreadable,
+including any the store or a backup still keeps; the objects are deleted too.
+Archived objects live in a second store (or prefix); reads fall back to it, so
+a crash between moving media and recording the move loses nothing.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import structlog
+
+from adapters import crypto
+from adapters.key_store import KeyStore
+from adapters.media_store import MediaStore
+from domain.errors import MediaPurged
+
+log = structlog.get_logger(__name__)
+
+
+class MediaVault:
+    def __init__(self, live: MediaStore, archive: MediaStore, archive_location: str, keys: KeyStore) -> None:
+        self._live = live
+        self._archive = archive
+        self._archive_location = archive_location
+        self._keys = keys
+
+    def _recording_key(self, recording_id: UUID) -> bytes:
+        keys = self._keys.keys_for(recording_id)
+        if keys is None:
+            raise MediaPurged(f"the media of recording {recording_id} was purged (its key is destroyed)")
+        return keys.recording_key
+
+    def put_new(self, recording_id: UUID, key: str, data: bytes) -> bool:
+        """Stores the sealed object; False if it was already there (a retried upload)."""
+        return self._live.put_new(key, crypto.seal_media(self._recording_key(recording_id), key, data))
+
+    def get(self, recording_id: UUID, key: str) -> bytes:
+        recording_key = self._recording_key(recording_id)
+        try:
+            sealed = self._live.get(key)
+        except FileNotFoundError:
+            sealed = self._archive.get(key)
+        return crypto.open_media(recording_key, key, sealed)
+
+    def delete(self, key: str) -> None:
+        """An object no event refers to (a refused upload)."""
+        self._live.delete(key)
+
+    # -- the ledger's Shredder --------------------------------------------
+
+    def archive_media(self, recording_id: UUID, media_keys: list[str]) -> str:
+        """Copies each sealed object to the archive, then deletes the live one (both idempotent)."""
+        for key in media_keys:
+            if self._live.exists(key):
+                self._archive.put_new(key, self._live.get(key))
+                self._live.delete(key)
+        return self._archive_location
+
+    def shred_recordings(self, media: dict[UUID, list[str]]) -> None:
+        """Destroys the recordings' keys (one transaction), then deletes their objects wherever they are."""
+        self._keys.destroy_recording_keys(list(media))
+        for key in (key for keys in media.values() for key in keys):
+            for store in (self._live, self._archive):
+                if store.exists(key):
+                    store.delete(key)
+        log.info("recordings shredded", recordings=len(media), objects=sum(map(len, media.values())))
+
+    def shred_customer(self, customer_ref: str) -> None:
+        self._keys.destroy_customer_key(customer_ref)
+        log.info("customer key destroyed", customer_ref=customer_ref)

@@ -1,0 +1,70 @@
+"""`callvault retention run` and `callvault report audit`: the retention job and the
+compliance report from the command line, each leaving its own record in the log."""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import click
+import msgspec
+
+from adapters.view_rows import AuditQuery
+from api.audit import as_csv
+from api.cli_context import Context, cli_actor, parse_time, pass_context
+from api.retention_job import run_retention
+from api.reveal import reveal_audit
+from api.runtime import Runtime
+from domain.access import Outcome
+from domain.policy import Action
+
+
+@click.group()
+def retention() -> None:
+    """Archive and purge what the recording policy says is due."""
+
+
+@retention.command("run")
+@click.option("--at", "at", default=None, help="Run as of this ISO 8601 time (default: now).")
+@pass_context
+def retention_run(ctx: Context, at: str | None) -> None:
+    """Archive and purge due recordings now (the server also does this on a schedule)."""
+    runtime = Runtime(ctx.settings)
+    try:
+        outcome = run_retention(runtime, parse_time(at) or datetime.now(UTC), by=cli_actor())
+    finally:
+        runtime.ledger.close()
+    click.echo(f"archived {len(outcome.archived)}, purged {len(outcome.purged)}, kept by holds {len(outcome.kept)}")
+    for recording_id, why in sorted(outcome.kept.items()):
+        click.echo(f"kept {recording_id}: {why}")
+
+
+@click.group()
+def report() -> None:
+    """Compliance reports."""
+
+
+@report.command("audit")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json"]), default="csv", show_default=True)
+@click.option("--actor", default=None)
+@click.option("--action", default=None, help="e.g. play, export, purged, archived, audit_report")
+@click.option("--since", default=None, help="ISO 8601")
+@click.option("--until", default=None, help="ISO 8601")
+@click.option("--limit", default=100_000, show_default=True, type=click.IntRange(1, 10_000_000))
+@pass_context
+def report_audit(ctx: Context, fmt: str, actor: str | None, action: str | None, since: str | None,
+                 until: str | None, limit: int) -> None:
+    """Who did what to which recording, when and why, with customer, interaction type and metadata.
+
+    Producing the report is itself recorded in the audit trail."""
+    ledger = ctx.ledger
+    projections = ctx.projections()
+    projections.catch_up()
+    filters = {k: v for k, v in dict(actor=actor, action=action, since=since, until=until).items() if v}
+    rows = reveal_audit(ledger, projections.store.audit(AuditQuery(
+        actor=actor, action=action, since=parse_time(since), until=parse_time(until), limit=limit)))
+    covered = sorted({r.recording_id for r in rows if r.recording_id is not None})
+    ledger.record_access(action=Action.AUDIT_READ.value, outcome=Outcome.ALLOWED, recording_ids=covered,
+                         detail={**filters, "format": fmt, "via": "cli"}, occurred_at=datetime.now(UTC),
+                         by=cli_actor())
+    sys.stdout.write(as_csv(rows) if fmt == "csv" else msgspec.json.encode(rows).decode() + "\n")

@@ -1,0 +1,186 @@
+"""Keeping and destroying: legal holds on queries, archive, purge and subject erasure.
+
+The log is never edited. A purge records what it destroys (counts and hashes)
+and then destroys the recording's data key and media through the ``Shredder``
+the adapters provide; an erasure does the same for every recording of one
+customer and destroys the customer's key. Both refuse, with the reason, where a
+legal hold or a retention duty applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError
+
+from domain import errors
+from domain.commands import Change
+from domain.query_hold import QUERY_HOLDS_ID, HoldCriteria, QueryHolds
+from domain.recording import Recording
+from domain.values import Actor, RecordingStatus
+
+
+class Shredder(Protocol):
+    """What the adapters do outside the log once the log has recorded the decision."""
+
+    def archive_media(self, recording_id: UUID, media_keys: list[str]) -> str: ...
+
+    def shred_recordings(self, media: dict[UUID, list[str]]) -> None: ...
+
+    def shred_customer(self, customer_ref: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Due:
+    """When a recording's retention lets it be archived and purged (None: never)."""
+
+    archive_at: datetime | None
+    purge_at: datetime | None
+
+
+class ErasureRefused(errors.StateConflict):
+    def __init__(self, reasons: dict[UUID, str]) -> None:
+        self.reasons = reasons
+        super().__init__("erasure refused: " + "; ".join(f"recording {r}: {why}" for r, why in reasons.items()))
+
+
+class RetentionCommands:
+    """Mixed into the ledger, whose Application provides repository, save, forget and _change."""
+
+    # -- query holds ------------------------------------------------------
+
+    def query_holds(self) -> QueryHolds | None:
+        """Read fresh from the log: a purge must never miss a hold another process just placed."""
+        self.forget(QUERY_HOLDS_ID)  # type: ignore[attr-defined]
+        try:
+            return self.repository.get(QUERY_HOLDS_ID)  # type: ignore[attr-defined,no-any-return]
+        except AggregateNotFoundError:
+            return None
+
+    def place_query_hold(
+        self, *, case_id: str, reason: str, criteria: HoldCriteria, occurred_at: datetime, by: Actor
+    ) -> bool:
+        holds = self.query_holds() or QueryHolds(occurred_at=occurred_at, actor=by.name, role=by.role)
+        placed = holds.place(case_id=case_id, reason=reason, criteria=criteria, occurred_at=occurred_at, by=by)
+        self._store_holds(holds)
+        return placed
+
+    def release_query_hold(self, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> None:
+        holds = self.query_holds()
+        if holds is None:
+            raise errors.NoSuchHold(f"case {case_id!r} holds no query")
+        holds.release(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
+        self._store_holds(holds)
+
+    def _store_holds(self, holds: QueryHolds) -> None:
+        try:
+            self.save(holds)  # type: ignore[attr-defined]
+        finally:
+            self.forget(QUERY_HOLDS_ID)  # type: ignore[attr-defined]
+
+    # -- retention --------------------------------------------------------
+
+    def due(self, recording: Recording) -> Due:
+        """By the policy version the recording cites, counted from the call's start."""
+        terms = self.policy_terms(recording.policy_version)  # type: ignore[attr-defined]
+        retention = terms.retention_for(recording.queue, recording.tags)
+
+        def after(days: int | None) -> datetime | None:
+            return None if days is None else recording.started_at + timedelta(days=days)
+
+        return Due(after(retention.archive_after_days), after(retention.purge_after_days))
+
+    def archive(self, recording_id: UUID, *, now: datetime, reason: str, by: Actor, shredder: Shredder) -> None:
+        """Moves the media to the archive, then records where; refused before it is due or while held.
+
+        Media readers fall back to the archive, so a crash between the move and
+        the event loses nothing, and the next run records it.
+        """
+        recording = self.get_recording(recording_id)  # type: ignore[attr-defined]
+        due = self.due(recording).archive_at
+        if due is None or now < due:
+            raise errors.RetentionDuty(f"not due for archive until {due or 'a retention rule says so'}")
+        holds = self.query_holds()
+        held_by = holds.covering(recording) if holds else []
+        recording.check_archive(held_by)
+        location = shredder.archive_media(recording_id, sorted(recording.media))
+        self._change(recording_id, lambda r: r.archive(  # type: ignore[attr-defined]
+            reason=reason, archive_location=location, occurred_at=now, by=by, held_by=held_by))
+
+    def purge(
+        self, recording_id: UUID, *, now: datetime, reason: str, by: Actor, shredder: Shredder,
+        holds: QueryHolds | None = None, keys: tuple[str, ...] = ("recording",), when_due: bool = True,
+    ) -> None:
+        outcome = self.purge_all([recording_id], now=now, reason=reason, by=by, shredder=shredder, holds=holds,
+                                 keys=keys, when_due=when_due)[recording_id]
+        if isinstance(outcome, errors.DomainError):
+            raise outcome
+
+    def purge_all(
+        self, recording_ids: list[UUID], *, now: datetime, reason: str, by: Actor, shredder: Shredder,
+        holds: QueryHolds | None = None, keys: tuple[str, ...] = ("recording",), when_due: bool = True,
+    ) -> dict[UUID, list[str] | errors.DomainError]:
+        """Records each purge (with group commit, in one transaction), then destroys the data keys
+        and media of those that were purged; the log keeps the record. Each is judged on its own:
+        the outcome is the media keys destroyed, or the rule that kept the recording."""
+        holds = holds if holds is not None else self.query_holds()
+
+        def command(recording: Recording) -> list[str]:
+            if when_due:
+                due = self.due(recording).purge_at
+                if due is None or now < due:
+                    raise errors.RetentionDuty(f"must be kept until {due or 'a retention rule ends it'}")
+            recording.purge(reason=reason, keys_destroyed=list(keys), occurred_at=now, by=by,
+                            held_by=holds.covering(recording) if holds else [])
+            return sorted(recording.media)
+
+        outcomes = dict(zip(recording_ids, self.run_all(  # type: ignore[attr-defined]
+            [Change(recording_id, command) for recording_id in recording_ids]), strict=True))
+        purged = {rid: media for rid, media in outcomes.items() if not isinstance(media, errors.DomainError)}
+        for recording_id in purged:
+            self.forget(recording_id)  # type: ignore[attr-defined]  # the cached object holds personal fields
+        shredder.shred_recordings(purged)
+        return outcomes
+
+    def erase_subject(
+        self, customer_id: str, recording_ids: list[UUID], *, now: datetime, reason: str, by: Actor,
+        shredder: Shredder,
+    ) -> list[UUID]:
+        """GDPR Art. 17: all of one customer's recordings and their key, or nothing, with the reasons."""
+        customer_ref = self.customer_ref_of(customer_id)  # type: ignore[attr-defined]
+        holds = self.query_holds()
+        refusals: dict[UUID, str] = {}
+        erasable: list[UUID] = []
+        for recording_id in recording_ids:
+            recording = self.get_recording(recording_id)  # type: ignore[attr-defined]
+            if recording.customer_ref != customer_ref or recording.status is RecordingStatus.PURGED:
+                continue
+            why = self.erasure_obstacle(recording, holds, now)
+            if why:
+                refusals[recording_id] = why
+            else:
+                erasable.append(recording_id)
+        if refusals:
+            raise ErasureRefused(refusals)
+        outcomes = self.purge_all(erasable, now=now, reason=reason, by=by, shredder=shredder, holds=holds,
+                                  keys=("recording", "customer"), when_due=False)
+        failed = {rid: str(why) for rid, why in outcomes.items() if isinstance(why, errors.DomainError)}
+        if failed:  # changed since it was checked (another writer): the customer key must stay
+            raise ErasureRefused(failed)
+        shredder.shred_customer(customer_ref)
+        return erasable
+
+    def erasure_obstacle(self, recording: Recording, holds: QueryHolds | None, now: datetime) -> str:
+        cases = [*sorted(recording.holds), *(holds.covering(recording) if holds else [])]
+        if cases:
+            return f"legal hold by case(s) {', '.join(cases)}"
+        if recording.acw_ended_at is None:
+            return "the call is not complete"
+        keep_until = self.due(recording).purge_at
+        if keep_until is not None and now < keep_until:
+            return (f"retention duty until {keep_until.date().isoformat()} "
+                    f"(policy version {recording.policy_version}, queue {recording.queue!r})")
+        return ""

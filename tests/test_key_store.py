@@ -1,0 +1,177 @@
+"""The key store on each engine: made once, found again, destroyed for good."""
+
+from __future__ import annotations
+
+import base64
+import stat
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import msgspec
+import psycopg
+import pytest
+
+from adapters.event_store import _dialect, key_store_of, open_ledger
+from adapters.key_store import KeyStore, load_master_key
+from adapters.migrate import migrate
+from adapters.settings import Settings
+from domain.ledger import RecordingLedger
+
+
+@pytest.fixture
+def ledgers(settings: Settings) -> Iterator[list[RecordingLedger]]:
+    """Two ledgers on one database, each with its own key store: two processes."""
+    migrate(settings)
+    opened = [open_ledger(settings, group_commit=False) for _ in range(2)]
+    yield opened
+    for ledger in opened:
+        ledger.close()
+
+
+def _count(store: KeyStore, table: str) -> int:
+    with store._datastore.transaction(commit=False) as cursor:  # noqa: SLF001
+        cursor.execute(f"SELECT COUNT(*) AS n FROM {table}")
+        return int(dict(cursor.fetchone())["n"])
+
+
+def test_ensure_is_idempotent_and_keys_for_finds_the_same_keys(ledgers: list[RecordingLedger]) -> None:
+    store, other = (key_store_of(ledger) for ledger in ledgers)
+    rid = uuid.uuid4()
+    keys = store.ensure_recording(rid, "cust-1")
+    assert keys is not None and len(keys.recording_key) == len(keys.customer_key) == 32
+    assert keys.recording_key != keys.customer_key
+    assert keys.customer_ref == store.customer_ref_of("cust-1") == other.customer_ref_of("cust-1")
+    assert store.ensure_recording(rid, "cust-1") == keys
+    assert other.ensure_recording(rid, "cust-1") == keys
+    assert other.keys_for(rid) == keys
+    assert other.keys_for(uuid.uuid4()) is None
+    # The same customer's next recording shares the customer key, not the recording key.
+    second = other.ensure_recording(uuid.uuid4(), "cust-1")
+    assert second is not None
+    assert second.customer_key == keys.customer_key and second.recording_key != keys.recording_key
+    assert (_count(store, "customer_keys"), _count(store, "recording_keys")) == (1, 2)
+
+
+def test_many_recordings_are_ensured_in_one_call(ledgers: list[RecordingLedger]) -> None:
+    store, other = (key_store_of(ledger) for ledger in ledgers)
+    known = uuid.uuid4()
+    known_keys = other.ensure_recording(known, "cust-1")
+    customers = {known: "cust-1", **{uuid.uuid4(): f"cust-{n % 2}" for n in range(5)}}
+    keys = store.ensure_recordings(customers)
+    assert keys.keys() == customers.keys() and keys[known] == known_keys
+    assert all(other.keys_for(rid) == keys[rid] for rid in customers)
+    assert {k.customer_ref for k in keys.values()} == {store.customer_ref_of("cust-0"), store.customer_ref_of("cust-1")}
+    assert (_count(store, "customer_keys"), _count(store, "recording_keys")) == (2, 6)
+
+
+def test_concurrent_ensures_end_with_one_key(ledgers: list[RecordingLedger]) -> None:
+    stores = [key_store_of(ledger) for ledger in ledgers]
+    rid = uuid.uuid4()
+    others = [uuid.uuid4() for _ in range(4)]
+    # 8 threads: within the connection pool, so a loaded machine tests the race, not the pool's timeout.
+    barrier = threading.Barrier(8)
+    results: list[object] = []
+
+    def ensure(n: int) -> None:
+        barrier.wait()
+        store = stores[n % 2]
+        results.append(store.ensure_recording(rid, "cust-race"))
+        store.ensure_recording(others[n // 2], "cust-race")  # many recordings, one new customer
+
+    threads = [threading.Thread(target=ensure, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 8 and results[0] is not None
+    assert all(result == results[0] for result in results)
+    assert (_count(stores[0], "customer_keys"), _count(stores[0], "recording_keys")) == (1, 5)
+
+
+def test_destroyed_recording_key_is_gone_for_every_store(ledgers: list[RecordingLedger]) -> None:
+    store, other = (key_store_of(ledger) for ledger in ledgers)
+    rid, kept = uuid.uuid4(), uuid.uuid4()
+    store.ensure_recording(rid, "cust-1")
+    store.ensure_recording(kept, "cust-1")
+    assert store.destroy_recording_key(rid) is True
+    assert store.keys_for(rid) is None
+    assert other.keys_for(rid) is None  # a second store that had not cached it
+    assert store.destroy_recording_key(rid) is False
+    assert store.keys_for(kept) is not None
+    assert store.recordings_of_customer(store.customer_ref_of("cust-1")) == [kept]
+
+
+def test_destroyed_customer_key_is_gone_for_all_its_recordings(ledgers: list[RecordingLedger]) -> None:
+    store, other = (key_store_of(ledger) for ledger in ledgers)
+    mine = sorted(uuid.uuid4() for _ in range(3))
+    for rid in mine:
+        store.ensure_recording(rid, "cust-erased")
+    theirs = uuid.uuid4()
+    store.ensure_recording(theirs, "cust-other")
+    ref = store.customer_ref_of("cust-erased")
+    assert store.recordings_of_customer(ref) == mine
+    assert other.destroy_customer_key(ref) is True
+    assert all(other.keys_for(rid) is None for rid in mine)
+    assert store.keys_for(theirs) is not None
+    assert other.destroy_customer_key(ref) is False
+
+
+def test_destroy_in_another_store_is_seen_after_the_cache_time(
+    ledgers: list[RecordingLedger], settings: Settings
+) -> None:
+    store = key_store_of(ledgers[0])
+    watcher = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), load_master_key(settings),
+                       cache_seconds=0.2)
+    rid = uuid.uuid4()
+    store.ensure_recording(rid, "cust-1")
+    assert watcher.keys_for(rid) is not None  # now cached there
+    store.destroy_recording_key(rid)
+    time.sleep(0.3)
+    assert watcher.keys_for(rid) is None
+
+
+def test_keys_do_not_open_under_another_master_key(ledgers: list[RecordingLedger]) -> None:
+    store = key_store_of(ledgers[0])
+    rid = uuid.uuid4()
+    store.ensure_recording(rid, "cust-1")
+    stranger = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), b"\x01" * 32)
+    with pytest.raises(ValueError, match="wrong key"):
+        stranger.keys_for(rid)
+
+
+# -- the master key ------------------------------------------------------------
+
+
+def test_master_key_file_is_created_once_with_owner_only_access(tmp_path) -> None:
+    settings = Settings(master_key_file=str(tmp_path / "keys" / "master.key"))
+    key = load_master_key(settings)
+    assert len(key) == 32 and load_master_key(settings) == key
+    assert stat.S_IMODE((tmp_path / "keys" / "master.key").stat().st_mode) == 0o600
+    assert list((tmp_path / "keys").iterdir()) == [tmp_path / "keys" / "master.key"]
+
+
+def test_master_key_from_settings_wins_and_is_checked(tmp_path) -> None:
+    key = bytes(range(32))
+    settings = Settings(master_key=base64.b64encode(key).decode(), master_key_file=str(tmp_path / "unused"))
+    assert load_master_key(settings) == key
+    assert not (tmp_path / "unused").exists()
+    with pytest.raises(ValueError, match="CALLVAULT_MASTER_KEY"):
+        load_master_key(msgspec.structs.replace(settings, master_key="not-a-key"))
+    with pytest.raises(ValueError, match="32 bytes"):
+        load_master_key(msgspec.structs.replace(settings, master_key=base64.b64encode(b"short").decode()))
+
+
+def test_postgres_service_role_may_make_read_and_destroy_keys_but_not_change_them(postgres_url: str) -> None:
+    migrate(Settings(database_url=postgres_url))
+    with psycopg.connect(postgres_url) as conn:
+        rights = {
+            (table, right): conn.execute("SELECT has_table_privilege('callvault_service', %s, %s)",
+                                         [table, right]).fetchone()[0]
+            for table in ("customer_keys", "recording_keys")
+            for right in ("SELECT", "INSERT", "DELETE", "UPDATE", "TRUNCATE")
+        }
+    assert {key for key, granted in rights.items() if granted} == {
+        (table, right) for table in ("customer_keys", "recording_keys") for right in ("SELECT", "INSERT", "DELETE")
+    }

@@ -1,0 +1,137 @@
+"""Retention on both engines: query holds, due dates by policy version, purge and erasure records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from domain import errors
+from domain.ledger import RecordingLedger
+from domain.query_hold import HoldCriteria
+from domain.recording_policy import PolicyTerms, RetentionRule
+from domain.retention import ErasureRefused
+from domain.values import Actor, RecordingStatus
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+PBX = Actor("pbx", "telephony")
+LEGAL = Actor("lena", "legal")
+JOB = Actor("system", "system")
+
+
+@dataclass
+class FakeShredder:
+    """Records what the ledger asked to destroy or move (a fake next to the tests that use it)."""
+
+    shredded: dict[UUID, list[str]] = field(default_factory=dict)
+    archived: dict[UUID, list[str]] = field(default_factory=dict)
+    customers: list[str] = field(default_factory=list)
+
+    def archive_media(self, recording_id: UUID, media_keys: list[str]) -> str:
+        self.archived[recording_id] = media_keys
+        return "archive/"
+
+    def shred_recordings(self, media: dict[UUID, list[str]]) -> None:
+        self.shredded.update(media)
+
+    def shred_customer(self, customer_ref: str) -> None:
+        self.customers.append(customer_ref)
+
+
+def completed_call(ledger: RecordingLedger, interaction: str, *, agent: str = "agent-1", customer: str = "cust-1",
+                   queue: str = "sales", started: datetime = T0) -> UUID:
+    rid = ledger.start_call(interaction_id=interaction, agent_id=agent, customer_id=customer, queue=queue,
+                            direction="inbound", tags={"lang": "en"}, occurred_at=started, by=PBX)
+    ledger.add_segment(rid, sequence_number=0, start_offset_ms=0, duration_ms=4000, monitor=0, width=8, height=8,
+                       codec="h264", fps=5, byte_size=10, sha256="ab" * 32, media_key=f"seg/{interaction}/0",
+                       occurred_at=started + timedelta(seconds=2), by=Actor(f"capture-client:{agent}", "agent"))
+    ledger.end_call(rid, reason="hangup", occurred_at=started + timedelta(minutes=5), by=PBX)
+    ledger.end_acw(rid, reason="status_change", occurred_at=started + timedelta(minutes=6), by=PBX)
+    return rid
+
+
+@pytest.fixture
+def keep_30_days(ledger: RecordingLedger) -> RecordingLedger:
+    ledger.set_policy(terms=PolicyTerms(retention=(RetentionRule(archive_after_days=10, purge_after_days=30),)),
+                      reason="30 days", occurred_at=T0 - timedelta(days=1), by=Actor("root", "admin"))
+    return ledger
+
+
+def test_purge_waits_for_the_cited_policy_and_records_what_it_destroys(keep_30_days: RecordingLedger) -> None:
+    ledger, shredder = keep_30_days, FakeShredder()
+    rid = completed_call(ledger, "p-1")
+    with pytest.raises(errors.RetentionDuty, match="kept until 2026-02-04"):
+        ledger.purge(rid, now=T0 + timedelta(days=29), reason="retention", by=JOB, shredder=shredder)
+    assert shredder.shredded == {}
+    ledger.purge(rid, now=T0 + timedelta(days=31), reason="retention", by=JOB, shredder=shredder)
+    assert shredder.shredded == {rid: ["seg/p-1/0"]}
+    purged = ledger.history(rid).events[-1]
+    assert (type(purged).__name__, purged.media_objects, purged.media_sha256, purged.keys_destroyed) == (
+        "Purged", 1, ["ab" * 32], ["recording"])
+    assert ledger.get_recording(rid).status is RecordingStatus.PURGED
+
+
+def test_a_query_hold_protects_recordings_made_after_it(keep_30_days: RecordingLedger) -> None:
+    ledger, shredder = keep_30_days, FakeShredder()
+    ledger.place_query_hold(case_id="CASE-9", reason="fraud inquiry",
+                            criteria=HoldCriteria(agent_id="agent-7", started_from=T0), occurred_at=T0, by=LEGAL)
+    later = completed_call(ledger, "q-held", agent="agent-7", started=T0 + timedelta(hours=3))
+    other = completed_call(ledger, "q-free", agent="agent-8", started=T0 + timedelta(hours=3))
+    month = T0 + timedelta(days=40)
+    with pytest.raises(errors.LegalHoldActive, match=r"CASE-9 \(query hold\)"):
+        ledger.purge(later, now=month, reason="retention", by=JOB, shredder=shredder)
+    with pytest.raises(errors.LegalHoldActive, match="CASE-9"):
+        ledger.archive(later, now=month, reason="retention", by=JOB, shredder=shredder)
+    ledger.purge(other, now=month, reason="retention", by=JOB, shredder=shredder)
+    assert list(shredder.shredded) == [other] and shredder.archived == {}
+    assert ledger.get_recording(later).status is RecordingStatus.COMPLETE
+
+    assert ledger.place_query_hold(case_id="CASE-9", reason="retry", criteria=HoldCriteria(
+        agent_id="agent-7", started_from=T0), occurred_at=T0, by=LEGAL) is False
+    with pytest.raises(errors.InvalidCommand, match="at least one criterion"):
+        ledger.place_query_hold(case_id="CASE-10", reason="x", criteria=HoldCriteria(), occurred_at=T0, by=LEGAL)
+    ledger.release_query_hold(case_id="CASE-9", reason="closed", occurred_at=month, by=LEGAL)
+    ledger.purge(later, now=month, reason="retention", by=JOB, shredder=shredder)
+    assert later in shredder.shredded
+
+
+def test_archive_when_due_moves_media_and_records_where(keep_30_days: RecordingLedger) -> None:
+    ledger, shredder = keep_30_days, FakeShredder()
+    rid = completed_call(ledger, "a-1")
+    with pytest.raises(errors.RetentionDuty):
+        ledger.archive(rid, now=T0 + timedelta(days=9), reason="retention", by=JOB, shredder=shredder)
+    ledger.archive(rid, now=T0 + timedelta(days=11), reason="retention", by=JOB, shredder=shredder)
+    archived = ledger.history(rid).events[-1]
+    assert (type(archived).__name__, archived.archive_location) == ("Archived", "archive/")
+    assert shredder.archived == {rid: ["seg/a-1/0"]}
+
+
+def test_erasure_is_all_of_a_customer_or_nothing_with_reasons(ledger: RecordingLedger) -> None:
+    shredder = FakeShredder()
+    ledger.set_policy(terms=PolicyTerms(retention=(RetentionRule(queue="trading", purge_after_days=365 * 5),)),
+                      reason="MiFID II", occurred_at=T0 - timedelta(days=1), by=Actor("root", "admin"))
+    sales = completed_call(ledger, "e-sales", customer="cust-erase")
+    trading = completed_call(ledger, "e-trading", customer="cust-erase", queue="trading")
+    held = completed_call(ledger, "e-held", customer="cust-erase")
+    ledger.place_hold(held, case_id="CASE-1", reason="dispute", occurred_at=T0, by=LEGAL)
+    bystander = completed_call(ledger, "e-other", customer="cust-other")
+    ids = [sales, trading, held, bystander]
+
+    with pytest.raises(ErasureRefused) as refused:
+        ledger.erase_subject("cust-erase", ids, now=T0 + timedelta(days=3), reason="GDPR request R-1", by=LEGAL,
+                             shredder=shredder)
+    assert set(refused.value.reasons) == {trading, held}
+    assert "retention duty until 2031" in refused.value.reasons[trading]
+    assert "CASE-1" in refused.value.reasons[held]
+    assert shredder.shredded == {} and shredder.customers == []  # nothing destroyed
+
+    ledger.release_hold(held, case_id="CASE-1", reason="settled", occurred_at=T0, by=LEGAL)
+    erased = ledger.erase_subject("cust-erase", ids, now=T0 + timedelta(days=365 * 5 + 2), reason="GDPR request R-1",
+                                  by=LEGAL, shredder=shredder)
+    assert sorted(erased) == sorted([sales, trading, held])
+    assert set(shredder.shredded) == {sales, trading, held}
+    assert shredder.customers == [ledger.customer_ref_of("cust-erase")]
+    assert ledger.history(sales).events[-1].keys_destroyed == ["recording", "customer"]
+    assert ledger.get_recording(bystander).status is RecordingStatus.COMPLETE
