@@ -64,7 +64,8 @@ class MsgspecMapper(Mapper[Any]):
             state=payload,
         )
 
-    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[Any]:
+    def to_domain_event(self, stored_event: StoredEvent, open_personal: bool = True) -> DomainEventProtocol[Any]:
+        """``open_personal=False`` leaves personal fields sealed, for readers that never show them."""
         event_class = resolve_topic(stored_event.topic)
         payload = stored_event.state
         try:
@@ -80,7 +81,7 @@ class MsgspecMapper(Mapper[Any]):
             ) from error
         state = msgspec.structs.asdict(decoded)
         originator_id = stored_event.originator_id
-        if self.fields:
+        if self.fields and open_personal:
             state = self.fields.open(event_class, originator_id, state)
         state["originator_id"] = originator_id
         state["originator_version"] = stored_event.originator_version

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any, NamedTuple, Protocol
 
 import structlog
@@ -29,6 +30,9 @@ class LoggedEvent(NamedTuple):
 
 class Projection(Protocol):
     name: str
+    # Whether the view reads personal fields (opened with the recording's keys);
+    # the others get them still sealed, which spares a key lookup per event.
+    reads_personal_fields: bool
 
     def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
         """Writes the batch's changes and the new position in one transaction.
@@ -85,7 +89,8 @@ class Follower:
             )
             if not notifications:
                 return applied
-            batch = [LoggedEvent(n.id, self.ledger.mapper.to_domain_event(n), n) for n in notifications]
+            decode = partial(self.ledger.mapper.to_domain_event, open_personal=self.projection.reads_personal_fields)
+            batch = [LoggedEvent(n.id, decode(n), n) for n in notifications]
             previous, position = position, notifications[-1].id
             self.projection.apply(self.store, batch, previous, position)
             applied += len(notifications)

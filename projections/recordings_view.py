@@ -119,6 +119,7 @@ class RecordingsView:
     """Keeps the rows it last committed, so catching up rarely reads the view back."""
 
     name = "recordings"
+    reads_personal_fields = True  # tag values, for their blind indexes
 
     def __init__(self, tag_ref: TagRef, cache_size: int = 20_000) -> None:
         self._tag_ref = tag_ref

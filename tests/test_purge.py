@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import zipfile
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -181,3 +183,22 @@ def test_erasure_refuses_with_reasons_then_destroys_the_customer(api: Api, segme
     trail = api.call("aud", "GET", "/v1/audit", params={"action": "erase"}).json()["items"]
     assert {(e["outcome"], e["detail"].get("request_id"), e["actor"]) for e in trail} == {
         ("refused", "DSR-1", "lena"), ("refused", None, "root"), ("allowed", "DSR-1", "lena")}
+
+
+def test_archive_moves_sealed_media_and_exports_still_read_it(api: Api, segment: bytes) -> None:
+    assert api.call("root", "PUT", "/v1/policy", json={
+        "retention": [{"archive_after_days": 0}], "reason": "archive as soon as complete (test)"}).status_code == 200
+    rid = recorded_call(api, "archive-1", "cust-arch", "ACC-arch", segment)
+    live, archive = Path(api.runtime.settings.media_url), Path(api.runtime.settings.archive_url)
+    assert list(live.rglob("*.ts")) and not list(archive.rglob("*.ts"))
+    run = api.call("root", "POST", "/v1/retention/run").json()
+    assert (run["archived"], run["purged"]) == ([rid], [])
+    assert not list(live.rglob("*.ts")) and len(list(archive.rglob("*.ts"))) == 1
+    events = api.call("lena", "GET", f"/v1/recordings/{rid}").json()["events"]
+    assert events[-1]["type"] == "Archived" and events[-1]["data"]["archive_location"] == str(archive)
+    bundle = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order"})
+    assert bundle.status_code == 201
+    with zipfile.ZipFile(io.BytesIO(bundle.content)) as z:
+        [name] = [n for n in z.namelist() if n.startswith("media/segments/")]
+        assert z.read(name) == segment  # opened from the archive, exactly as uploaded
+    assert api.call("root", "POST", "/v1/retention/run").json()["archived"] == []  # once
