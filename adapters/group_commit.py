@@ -57,11 +57,17 @@ class GroupCommitLedger(RecordingLedger):
     # Both write paths of the ledger hand their work to the writer thread.
 
     def _create(self, start: Callable[[], Recording]) -> UUID:
-        recording = start()  # bad input is refused here, in the caller's thread
-        return self._submit(_Pending(recording.id, None, start, recording))
+        return self._submit(self._pending(Start(start)))
 
     def _change(self, recording_id: UUID, command: Callable[[Recording], T]) -> T:
-        return self._submit(_Pending(recording_id, command))
+        return self._submit(self._pending(Change(recording_id, command)))
+
+    @staticmethod
+    def _pending(command: Start | Change) -> _Pending:
+        if isinstance(command, Change):
+            return _Pending(command.recording_id, command.apply)
+        recording = command.build()  # bad input is refused here, in the caller's thread
+        return _Pending(recording.id, None, command.build, recording)
 
     def _submit(self, pending: _Pending) -> Any:
         self._enqueue(pending)
@@ -76,15 +82,10 @@ class GroupCommitLedger(RecordingLedger):
         """All queued before waiting on any, so one request's commands share a transaction."""
         queued: list[_Pending | errors.DomainError] = []
         for command in commands:
-            if isinstance(command, Change):
-                queued.append(_Pending(command.recording_id, command.apply))
-                continue
             try:
-                recording = command.build()  # bad input is refused here, as in _create
+                queued.append(self._pending(command))
             except errors.DomainError as refusal:
                 queued.append(refusal)
-                continue
-            queued.append(_Pending(recording.id, None, command.build, recording))
         for pending in queued:
             if isinstance(pending, _Pending):
                 self._enqueue(pending)

@@ -21,7 +21,7 @@ from msgspec import Meta
 from api.access import actor, allow, allow_agent
 from api.context import Caller, Services
 from api.problems import status_of
-from api.schemas import AcwEnd, LifecycleChange, NewTag, StartCall
+from api.schemas import AcwEnd, CallEnd, LifecycleChange, NewTag, StartCall
 from domain import errors
 from domain.identity import RESPONSIBLE_ROLES
 from domain.ledger import Change, Start
@@ -42,7 +42,7 @@ class ResumeItem(LifecycleChange, kw_only=True, tag="resume", tag_field="type"):
     recording_id: UUID
 
 
-class EndItem(LifecycleChange, kw_only=True, tag="end", tag_field="type"):
+class EndItem(CallEnd, kw_only=True, tag="end", tag_field="type"):
     recording_id: UUID
 
 

@@ -10,7 +10,7 @@ from litestar.params import FromPath, JSONBody
 
 from api.access import actor, allow, allow_recording
 from api.context import Caller, Services
-from api.schemas import AcwEnd, Applied, HoldRelease, LifecycleChange, NewAnnotation, NewHold, NewTag, StartCall, Started
+from api.schemas import AcwEnd, Applied, CallEnd, HoldRelease, LifecycleChange, NewAnnotation, NewHold, NewTag, StartCall, Started
 from domain.policy import Action
 
 
@@ -41,9 +41,9 @@ class RecordingIngest(Controller):
                                              by=actor(principal)))
 
     @post("/{recording_id:uuid}/end", status_code=200, sync_to_thread=True, summary="The call ended")
-    def end(self, recording_id: FromPath[UUID], data: JSONBody[LifecycleChange], principal: Caller, runtime: Services) -> Applied:
+    def end(self, recording_id: FromPath[UUID], data: JSONBody[CallEnd], principal: Caller, runtime: Services) -> Applied:
         allow_recording(runtime, principal, Action.END, recording_id)
-        return Applied(runtime.ledger.end_call(recording_id, reason=data.reason or "hangup",
+        return Applied(runtime.ledger.end_call(recording_id, reason=data.reason,
                                                occurred_at=data.occurred_at, by=actor(principal)))
 
     @post("/{recording_id:uuid}/acw-end", status_code=200, sync_to_thread=True, summary="After-call work ended")

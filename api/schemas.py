@@ -38,6 +38,11 @@ class LifecycleChange(Body, kw_only=True):
     occurred_at: datetime
 
 
+class CallEnd(LifecycleChange, kw_only=True):
+    def __post_init__(self) -> None:
+        self.reason = self.reason or "hangup"  # telephony often sends no reason for a plain hang-up
+
+
 class AcwEnd(Body, kw_only=True):
     reason: Literal["status_change", "timeout"] = "status_change"
     occurred_at: datetime
