@@ -39,11 +39,14 @@ class FieldCipher:
         self.key_store = key_store
 
     def prepare(self, events: Sequence[Any]) -> None:
-        """Makes the keys of all new recordings among events about to be stored in one
-        transaction, rather than one each as their events are sealed (group commit)."""
+        """Readies the keys for events about to be stored together (a group commit): makes
+        those of new recordings in one transaction and fetches the others' in one query,
+        rather than one round trip each as the events are sealed."""
         customers = {e.originator_id: e.customer_id for e in events if "customer_id" in personal_fields(type(e))}
         if customers:
             self.key_store.ensure_recordings(customers)
+        self.key_store.keys_for_many(e.originator_id for e in events
+                                     if personal_fields(type(e)) and e.originator_id not in customers)
 
     def seal(self, event_class: type, recording_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
         """A copy of the event's state with its personal fields sealed."""

@@ -19,7 +19,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -147,11 +147,23 @@ class KeyStore:
 
     def keys_for(self, recording_id: UUID) -> RecordingKeys | None:
         """None when either key was destroyed, or never made."""
-        cached, generation = self._cached(recording_id)
-        if cached is not None:
-            return cached
-        with self._datastore.transaction(commit=False) as cursor:
-            return self._select_keys(cursor, [recording_id], generation).get(recording_id)
+        return self.keys_for_many([recording_id]).get(recording_id)
+
+    def keys_for_many(self, recording_ids: Iterable[UUID]) -> dict[UUID, RecordingKeys]:
+        """The keys of those recordings that have them, with one query for all not cached."""
+        found: dict[UUID, RecordingKeys] = {}
+        missing = []
+        generation = self._destroyed
+        for recording_id in set(recording_ids):
+            cached, _ = self._cached(recording_id)
+            if cached is not None:
+                found[recording_id] = cached
+            else:
+                missing.append(recording_id)
+        if missing:
+            with self._datastore.transaction(commit=False) as cursor:
+                found |= self._select_keys(cursor, missing, generation)
+        return found
 
     def destroy_recording_key(self, recording_id: UUID) -> bool:
         """Destroys what the recording's key sealed (a purge); False if there was no key."""

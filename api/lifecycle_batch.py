@@ -9,6 +9,7 @@ per-event endpoints, so a retried batch doubles nothing.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from operator import methodcaller
 from typing import Annotated, Any
 from uuid import UUID
@@ -26,6 +27,7 @@ from domain import errors
 from domain.identity import RESPONSIBLE_ROLES
 from domain.ledger import Change, Start
 from domain.policy import ALLOWED, Action, OrgChart
+from domain.recording import Recording
 
 MAX_ITEMS = 1000
 
@@ -57,13 +59,13 @@ class TagItem(NewTag, kw_only=True, tag="tag", tag_field="type"):
 ChangeItem = PauseItem | ResumeItem | EndItem | AcwEndItem | TagItem
 Item = StartItem | ChangeItem
 
-# Item type -> (the action checked, the Recording command it runs).
-COMMAND_OF: dict[type[Any], tuple[Action, str]] = {
-    PauseItem: (Action.PAUSE, "pause"),
-    ResumeItem: (Action.RESUME, "resume"),
-    EndItem: (Action.END, "end_call"),
-    AcwEndItem: (Action.ACW_END, "end_acw"),
-    TagItem: (Action.TAG, "tag"),
+# Item type -> (the action checked, what builds its Recording command from the item's fields).
+COMMAND_OF: dict[type[Any], tuple[Action, Callable[..., Callable[[Recording], Any]]]] = {
+    PauseItem: (Action.PAUSE, lambda ledger, **fields: methodcaller("pause", **fields)),
+    ResumeItem: (Action.RESUME, lambda ledger, **fields: methodcaller("resume", **fields)),
+    EndItem: (Action.END, lambda ledger, **fields: methodcaller("end_call", **fields)),
+    AcwEndItem: (Action.ACW_END, lambda ledger, **fields: methodcaller("end_acw", **fields)),
+    TagItem: (Action.TAG, lambda ledger, **fields: ledger.tagger(**fields)),  # adds the value's blind index
 }
 
 
@@ -121,10 +123,10 @@ def post_batch(data: JSONBody[LifecycleBatch], principal: Caller, runtime: Servi
                 agents[recording_id] = item.agent_id
                 commands.append(Start(runtime.ledger.starter(**fields, by=by)))
             else:
-                action, method = COMMAND_OF[type(item)]
+                action, command_for = COMMAND_OF[type(item)]
                 agent = agents.get(recording_id) or runtime.ledger.get_recording(recording_id).agent_id
                 allow_agent(runtime, principal, action, recording_id, agent, org)
-                commands.append(Change(recording_id, methodcaller(method, **fields, by=by)))
+                commands.append(Change(recording_id, command_for(runtime.ledger, **fields, by=by)))
             outcomes.append(None)
         except errors.DomainError as error:
             outcomes.append(refused(error, recording_id))

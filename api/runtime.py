@@ -44,14 +44,14 @@ class Runtime:
         )
         self.projections = Projections(self.ledger, self.views, batch_size=settings.projection_batch_size)
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._follower: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._principals: dict[str, tuple[Principal, float]] = {}
 
     def start(self) -> None:
         self.projections.catch_up()
-        self._threads = self.projections.follow(
-            self._stop, lambda: log_waiter(self.settings), self.settings.projection_gather_seconds
+        self._follower = self.projections.follow(
+            self._stop, log_waiter(self.settings), self.settings.projection_gather_seconds
         )
         self.scheduler.add_job(
             self.end_overdue_acw, "interval", seconds=self.settings.acw_check_seconds,
@@ -71,8 +71,8 @@ class Runtime:
     def stop(self) -> None:
         self.scheduler.shutdown(wait=True)
         self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=5)
+        if self._follower is not None:
+            self._follower.join(timeout=5)
         self.ledger.close()
         log.info("runtime stopped")
 

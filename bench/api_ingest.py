@@ -121,6 +121,14 @@ def health_run(base: str, clients: int, requests: int) -> tuple[float, int]:
     return seconds, each * clients
 
 
+def views_settle(base: str) -> float:
+    """Seconds from now until /ready reports every view caught up with the log."""
+    began = time.monotonic()
+    while any(httpx.get(f"{base}/ready", timeout=30).json()["views"].values()):
+        time.sleep(0.01)
+    return time.monotonic() - began
+
+
 def cpu_seconds(pid: int) -> float:
     """User plus system CPU time of a process so far (Linux /proc)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
@@ -206,11 +214,12 @@ def main() -> None:
         http_run(base, token, lifecycle(args, next(seeds))[:200], 4)  # warm-up: first-request costs, not measured
         # The HTTP floor first, while the server's view followers are idle.
         health = {clients: health_run(base, clients, events) for clients in args.clients}
-        http, server_ms = {}, {}
+        http, server_ms, settle = {}, {}, {}
         for size in (1, *args.batch):
             for clients in args.clients:
                 cpu_before = cpu_seconds(server.pid)
                 seconds, sent, errors = http_run(base, token, lifecycle(args, next(seeds)), clients, size)
+                settle[size, clients] = views_settle(base)
                 if errors:
                     print(*errors[:10], sep="\n", file=sys.stderr)
                     raise SystemExit(f"{len(errors)} of {sent} events failed with {clients} clients, batch {size}")
@@ -232,8 +241,10 @@ def main() -> None:
         for label, count, seconds in lines:
             print(f"{label + ':':<62} {rate(count, seconds):<32} {count / seconds / base_rate:.2f} x raw 1 conn")
         for (size, clients), ms in server_ms.items():
-            print(f"server CPU per event, {clients} clients, {size} per request: {ms:.2f} ms "
-                  "(includes its view followers)")
+            seconds, sent = http[size, clients]
+            print(f"{clients} clients, {size} per request: server CPU {ms:.2f} ms per event (with its view "
+                  f"followers); views caught up {settle[size, clients]:.2f} s after the last answer, so "
+                  f"{rate(sent, seconds + settle[size, clients])} through to the views")
     finally:
         if server is not None:
             server.terminate()

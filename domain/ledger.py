@@ -28,7 +28,7 @@ from domain.directory import DirectoryCommands
 from domain.recording import Recording, recording_id_for
 from domain.recording_policy import DEFAULT_TERMS, POLICY_ID, PolicyTerms, RecordingPolicy
 from domain.retention import RetentionCommands
-from domain.values import Actor
+from domain.values import Actor, require_tags, require_text
 
 T = TypeVar("T")
 
@@ -108,13 +108,21 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
                                          by=by))
 
     def starter(self, *, interaction_id: str, queue: str, **call: Any) -> Callable[[], Recording]:
-        """Builds a recording under the policy in force: it cites the version and is sampled by it."""
+        """Builds a recording under the policy in force: it cites the version and is sampled by it,
+        and carries the blind indexes of its customer and tags (checked before they are indexed)."""
         version, terms = self.current_policy()
-        return lambda: Recording.start(
-            interaction_id=interaction_id, queue=queue, **call, policy_version=version,
-            screen_selected=terms.selects_screen(interaction_id, queue),
-            customer_ref=self.customer_ref_of(call["customer_id"]),
-        )
+
+        def build() -> Recording:
+            customer_id = require_text("customer_id", call["customer_id"])
+            tags = require_tags(call["tags"])
+            return Recording.start(
+                interaction_id=interaction_id, queue=queue, **call, policy_version=version,
+                screen_selected=terms.selects_screen(interaction_id, queue),
+                customer_ref=self.customer_ref_of(customer_id),
+                tag_refs={key: self.tag_ref(key, value) for key, value in tags.items()},
+            )
+
+        return build
 
     def set_policy(self, *, terms: PolicyTerms, reason: str, occurred_at: datetime, by: Actor) -> int:
         """A new policy version (or, for terms already in force, the current one); returns the version."""
@@ -160,7 +168,16 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         return self._change(recording_id, lambda r: r.end_acw(reason=reason, occurred_at=occurred_at, by=by))
 
     def tag(self, recording_id: UUID, *, key: str, value: str, occurred_at: datetime, by: Actor) -> bool:
-        return self._change(recording_id, lambda r: r.tag(key=key, value=value, occurred_at=occurred_at, by=by))
+        return self._change(recording_id, self.tagger(key=key, value=value, occurred_at=occurred_at, by=by))
+
+    def tagger(self, *, key: str, value: str, **when: Any) -> Callable[[Recording], bool]:
+        """The tag command, with the blind index of the value that its event carries."""
+
+        def tag(recording: Recording) -> bool:
+            require_tags({key: value})  # before it is indexed
+            return recording.tag(key=key, value=value, value_ref=self.tag_ref(key, value), **when)
+
+        return tag
 
     def annotate(
         self, recording_id: UUID, *, media_offset_ms: int, text: str, occurred_at: datetime, by: Actor

@@ -24,6 +24,7 @@ from domain.values import (
     optional_text,
     require_text,
     require_utc,
+    require_tag_refs,
     require_tags,
     require_sha256,
 )
@@ -57,6 +58,7 @@ class Recording(Aggregate):
         screen_selected: bool
         policy_version: int  # the recording policy it was started under (0: the defaults)
         customer_ref: str  # keyed blind index of the customer: holds and erasure find them without the id
+        tag_refs: dict[str, str]  # tag key -> keyed blind index of its value: views index tags without opening them
 
     class ScreenSampled(Event):
         sequence_number: int
@@ -128,6 +130,7 @@ class Recording(Aggregate):
         personal: ClassVar[tuple[str, ...]] = ("value",)
         key: str
         value: str
+        value_ref: str  # keyed blind index of the value, as in CallStarted.tag_refs
 
     class LegalHoldPlaced(Event):
         case_id: str
@@ -166,6 +169,7 @@ class Recording(Aggregate):
         screen_selected: bool,
         policy_version: int,
         customer_ref: str,
+        tag_refs: dict[str, str],
         occurred_at: datetime,
         by: Actor,
     ) -> Recording:
@@ -181,6 +185,7 @@ class Recording(Aggregate):
             screen_selected=bool(screen_selected),
             policy_version=policy_version,
             customer_ref=require_text("customer_ref", customer_ref),
+            tag_refs=require_tag_refs(tags, tag_refs),
             occurred_at=require_utc(occurred_at),
             actor=by.name,
             role=by.role,
@@ -198,6 +203,7 @@ class Recording(Aggregate):
         screen_selected: bool,
         policy_version: int,
         customer_ref: str,
+        tag_refs: dict[str, str],
         occurred_at: datetime,
         actor: str,
         role: str,
@@ -556,17 +562,18 @@ class Recording(Aggregate):
     def _annotated(self, media_offset_ms: int, text: str, occurred_at: datetime, actor: str, role: str) -> None:
         pass
 
-    def tag(self, *, key: str, value: str, occurred_at: datetime, by: Actor) -> bool:
+    def tag(self, *, key: str, value: str, value_ref: str, occurred_at: datetime, by: Actor) -> bool:
         """Returns False when the tag already has this value."""
         self._refuse_if_purged()
         require_tags({key: value})
         if self.tags.get(key) == value:
             return False
-        self._tagged(key=key, value=value, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._tagged(key=key, value=value, value_ref=require_text("value_ref", value_ref),
+                     occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
         return True
 
     @event(Tagged)
-    def _tagged(self, key: str, value: str, occurred_at: datetime, actor: str, role: str) -> None:
+    def _tagged(self, key: str, value: str, value_ref: str, occurred_at: datetime, actor: str, role: str) -> None:
         self.tags[key] = value
 
     # -- retention -------------------------------------------------------

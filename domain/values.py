@@ -79,6 +79,13 @@ def require_tags(tags: dict[str, str]) -> dict[str, str]:
     return dict(tags)
 
 
+def require_tag_refs(tags: dict[str, str], tag_refs: dict[str, str]) -> dict[str, str]:
+    """The blind indexes of exactly the given tags, one per key."""
+    if not isinstance(tag_refs, dict) or tag_refs.keys() != tags.keys():
+        raise InvalidCommand("tag_refs must index exactly the tags given")
+    return {key: require_text(f"index of tag {key!r}", ref) for key, ref in tag_refs.items()}
+
+
 def require_sha256(digest: str) -> str:
     if not isinstance(digest, str) or not _SHA256.match(digest.lower()):
         raise InvalidCommand("sha256 must be 64 hexadecimal characters")

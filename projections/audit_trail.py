@@ -64,7 +64,6 @@ def _plain(value: Any) -> Any:
 
 class AuditTrailView:
     name = "audit_trail"
-    reads_personal_fields = False  # the customer by its index; tag values stay out of the trail
 
     def __init__(self, cache_size: int = 50_000) -> None:
         # Interaction and customer (by blind index) of a recording never change, so this cache

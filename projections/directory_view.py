@@ -16,7 +16,6 @@ from projections.follower import LoggedEvent
 
 class DirectoryView:
     name = "directory"
-    reads_personal_fields = False
 
     def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
         events = [e.event for e in batch if isinstance(e.event, (User.Event, Team.Event))]

@@ -2,8 +2,10 @@
 
 One transaction and one tracking write per batch (eventsourcing's stock
 ProjectionRunner commits per event and cannot follow SQLite), so a rebuild of
-millions of events takes minutes. Works on both engines; on PostgreSQL it wakes
-on NOTIFY, elsewhere it polls.
+millions of events takes minutes. Several views can share one read of the log
+(see ``runner.Projections``): each takes the part of it past its own position,
+and each event is decoded once, however many views read it. Works on both
+engines; on PostgreSQL the runner wakes on NOTIFY, elsewhere it polls.
 """
 
 from __future__ import annotations
@@ -13,26 +15,52 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, NamedTuple, Protocol
 
-import structlog
 from eventsourcing.persistence import Notification
 
-from adapters.log_waiter import LogWaiter
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 
-log = structlog.get_logger(__name__)
 
-class LoggedEvent(NamedTuple):
-    notification_id: int
-    event: Any  # a domain event of any aggregate in the log; each view picks its own
-    stored: Notification  # the event exactly as persisted (for the Merkle leaves)
+class LoggedEvent:
+    """One stored event, decoded when a view first asks for it and then shared.
+
+    Personal fields stay sealed: views hold blind indexes, never the values.
+    """
+
+    __slots__ = ("_decode", "_event", "stored")
+
+    def __init__(self, stored: Notification, decode: Callable[[Notification], Any]) -> None:
+        self.stored = stored  # the event exactly as persisted (for the Merkle leaves)
+        self._decode = decode
+        self._event: Any = None
+
+    @property
+    def notification_id(self) -> int:
+        return self.stored.id
+
+    @property
+    def event(self) -> Any:
+        """A domain event of any aggregate in the log; each view picks its own."""
+        if self._event is None:
+            self._event = self._decode(self.stored)
+        return self._event
+
+
+class LogWindow(NamedTuple):
+    after: int  # the position it was read from
+    events: list[LoggedEvent]
+
+
+def read_log(ledger: RecordingLedger, after: int, limit: int) -> LogWindow:
+    # No topic filter in SQL: it halves the read rate, and a view's position must
+    # pass over the events it ignores anyway.
+    notifications = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+    decode = partial(ledger.mapper.to_domain_event, open_personal=False)
+    return LogWindow(after, [LoggedEvent(n, decode) for n in notifications])
 
 
 class Projection(Protocol):
     name: str
-    # Whether the view reads personal fields (opened with the recording's keys);
-    # the others get them still sealed, which spares a key lookup per event.
-    reads_personal_fields: bool
 
     def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
         """Writes the batch's changes and the new position in one transaction.
@@ -65,59 +93,42 @@ class Follower:
         self.store = store
         self.projection = projection
         self.batch_size = batch_size
-        # The follower thread and request threads (read-your-writes) may both
+        # The runner's thread and request threads (read-your-writes) may both
         # catch up; in one process they take turns instead of racing.
         self._lock = threading.Lock()
 
     def lag(self) -> Lag:
         head = self.ledger.recorder.max_notification_id() or 0
-        return Lag(self.projection.name, self.store.position(self.projection.name), head)
+        return Lag(self.projection.name, self.position(), head)
+
+    def position(self) -> int:
+        return self.store.position(self.projection.name)
 
     def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Applies everything logged so far; returns how many events it applied."""
-        with self._lock:
-            return self._catch_up(progress)
-
-    def _catch_up(self, progress: Callable[[int], None] | None) -> int:
-        position = self.store.position(self.projection.name)
+        """Applies everything logged so far, reading the log for this view alone; returns how many."""
         applied = 0
-        while True:
-            # No topic filter in SQL: it halves the read rate, and the position
-            # must pass over events these views ignore anyway.
-            notifications = self.ledger.recorder.select_notifications(
-                start=position, limit=self.batch_size, inclusive_of_start=False
-            )
-            if not notifications:
-                return applied
-            decode = partial(self.ledger.mapper.to_domain_event, open_personal=self.projection.reads_personal_fields)
-            batch = [LoggedEvent(n.id, decode(n), n) for n in notifications]
-            previous, position = position, notifications[-1].id
-            self.projection.apply(self.store, batch, previous, position)
-            applied += len(notifications)
-            if progress is not None:
-                progress(len(notifications))
+        with self._lock:
+            while (window := read_log(self.ledger, self.position(), self.batch_size)).events:
+                applied += self._apply_unseen(window)
+                if progress is not None:
+                    progress(len(window.events))
+        return applied
 
-    def rebuild(self, progress: Callable[[int], None] | None = None) -> int:
+    def apply_window(self, window: LogWindow) -> int:
+        """Applies the part of a window of the log (read for several views) that this view has not seen."""
+        with self._lock:
+            return self._apply_unseen(window)
+
+    def reset(self) -> None:
+        """Empties the view, to be rebuilt from the start of the log."""
         with self._lock:
             self.store.reset(self.projection.name)
-            return self._catch_up(progress)
 
-    def follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float = 0.0) -> None:
-        """Runs until stopped; a failing batch is logged and retried, never skipped.
-
-        After a wake-up it lets ``gather_seconds`` pass before reading, so that a
-        burst of writes (one NOTIFY each) becomes one batch instead of many tiny ones.
-        """
-        try:
-            while not stop.is_set():
-                try:
-                    applied = self.catch_up()
-                    if applied:
-                        log.debug("projection advanced", view=self.projection.name, events=applied)
-                except Exception:
-                    log.exception("projection batch failed; will retry", view=self.projection.name)
-                    stop.wait(1.0)
-                waiter.wait(stop)
-                stop.wait(gather_seconds)
-        finally:
-            waiter.close()
+    def _apply_unseen(self, window: LogWindow) -> int:
+        previous = self.position()
+        if window.after > previous:
+            return 0  # read past this view's position (it was reset meanwhile): would skip events
+        unseen = [e for e in window.events if e.notification_id > previous]
+        if unseen:
+            self.projection.apply(self.store, unseen, previous, unseen[-1].notification_id)
+        return len(unseen)

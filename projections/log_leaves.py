@@ -14,7 +14,6 @@ from projections.follower import LoggedEvent
 
 class LogLeavesView:
     name = "log_leaves"
-    reads_personal_fields = False
 
     def __init__(self) -> None:
         self._next_index: int | None = None

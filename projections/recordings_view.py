@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from uuid import UUID
 
 import msgspec
@@ -16,13 +16,12 @@ from domain.values import RecordingStatus
 from projections.follower import LoggedEvent
 
 
-TagRef = Callable[[str, str], str]
 
-
-def fold(row: RecordingRow | None, event: Recording.Event, tag_ref: TagRef) -> RecordingRow:
+def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
     """The row after one more event. Pure: same events, same row.
 
-    Tag values are the customer's: the row keeps only their blind index (``tag_ref``).
+    Tag values are the customer's: the row keeps only the blind indexes the events
+    carry, so it never opens a sealed field and a rebuild after a purge gives the same row.
     """
     if isinstance(event, Recording.CallStarted):
         return RecordingRow(
@@ -35,7 +34,7 @@ def fold(row: RecordingRow | None, event: Recording.Event, tag_ref: TagRef) -> R
             started_at=event.occurred_at,
             status=RecordingStatus.ACTIVE.value,
             screen_selected=event.screen_selected,
-            tag_refs={key: tag_ref(key, value) for key, value in event.tags.items()},
+            tag_refs=dict(event.tag_refs),
             policy_version=event.policy_version,
             version=event.originator_version,
         )
@@ -65,8 +64,8 @@ def fold(row: RecordingRow | None, event: Recording.Event, tag_ref: TagRef) -> R
             row.status = RecordingStatus.COMPLETE.value
         case Recording.Played() | Recording.Exported():
             row.last_access_at = event.occurred_at
-        case Recording.Tagged(key=key, value=value):
-            row.tag_refs = {**row.tag_refs, key: tag_ref(key, value)}
+        case Recording.Tagged(key=key, value_ref=ref):
+            row.tag_refs = {**row.tag_refs, key: ref}
         case Recording.LegalHoldPlaced(case_id=case_id):
             row.hold_cases = sorted({*row.hold_cases, case_id})
             row.legal_hold = True
@@ -119,10 +118,8 @@ class RecordingsView:
     """Keeps the rows it last committed, so catching up rarely reads the view back."""
 
     name = "recordings"
-    reads_personal_fields = True  # tag values, for their blind indexes
 
-    def __init__(self, tag_ref: TagRef, cache_size: int = 20_000) -> None:
-        self._tag_ref = tag_ref
+    def __init__(self, cache_size: int = 20_000) -> None:
         self._cache: OrderedDict[UUID, RecordingRow] = OrderedDict()
         self._cache_size = cache_size
         self._cached_position: int | None = None
@@ -141,7 +138,7 @@ class RecordingsView:
                 if row is not None:  # an access to an unknown id changes no row
                     rows[recording_id] = msgspec.structs.replace(row, last_access_at=event.occurred_at)
             else:
-                rows[recording_id] = fold(row, event, self._tag_ref)
+                rows[recording_id] = fold(row, event)
         store.commit(self.name, position, upserts=list(rows.values()))
         self._remember(rows)
         self._cached_position = position

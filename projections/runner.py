@@ -3,28 +3,35 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+
+import structlog
 
 from adapters.log_waiter import LogWaiter
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 from projections.audit_trail import AuditTrailView
 from projections.directory_view import DirectoryView
+from projections.follower import Follower, Lag, Projection, read_log
 from projections.log_leaves import LogLeavesView
-from projections.follower import Follower, Lag, Projection
 from projections.recordings_view import RecordingsView
 
+log = structlog.get_logger(__name__)
 
-def all_projections(ledger: RecordingLedger) -> list[Projection]:
-    return [RecordingsView(ledger.tag_ref), AuditTrailView(), DirectoryView(), LogLeavesView()]
+# Called with a view whose batch failed; the others go on without it until the next round.
+OnFailure = Callable[[Follower, Exception], None]
+
+
+def all_projections() -> list[Projection]:
+    return [RecordingsView(), AuditTrailView(), DirectoryView(), LogLeavesView()]
 
 
 class Projections:
     def __init__(self, ledger: RecordingLedger, store: ViewStore, *, batch_size: int = 5000) -> None:
+        self.ledger = ledger
         self.store = store
-        self.followers = {
-            p.name: Follower(ledger, store, p, batch_size=batch_size) for p in all_projections(ledger)
-        }
+        self.batch_size = batch_size
+        self.followers = {p.name: Follower(ledger, store, p, batch_size=batch_size) for p in all_projections()}
 
     def names(self) -> list[str]:
         return list(self.followers)
@@ -32,26 +39,78 @@ class Projections:
     def status(self) -> list[Lag]:
         return [f.lag() for f in self.followers.values()]
 
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        return sum(f.catch_up(progress) for f in self.followers.values())
+    def catch_up(self, progress: Callable[[int], None] | None = None, on_failure: OnFailure | None = None) -> int:
+        """Applies everything logged so far to every view; returns the events applied, summed over views.
+
+        Without ``on_failure`` the first failing batch is raised.
+        """
+        return self._catch_up(self.followers.values(), progress, on_failure)
 
     def rebuild(self, names: list[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
         chosen = names or self.names()
         unknown = set(chosen) - set(self.followers)
         if unknown:
             raise KeyError(f"no such view: {', '.join(sorted(unknown))}")
-        return sum(self.followers[n].rebuild(progress) for n in chosen)
+        for name in chosen:
+            self.followers[name].reset()
+        return self._catch_up([self.followers[n] for n in chosen], progress, None)
 
-    def follow(
-        self, stop: threading.Event, waiter_factory: Callable[[], LogWaiter], gather_seconds: float = 0.0
-    ) -> list[threading.Thread]:
-        """One thread per view, each with its own waiter; returns them started."""
-        threads = []
-        for follower in self.followers.values():
-            waiter = waiter_factory()
-            thread = threading.Thread(
-                target=follower.follow, args=(stop, waiter, gather_seconds), name=f"follow-{follower.projection.name}", daemon=True
-            )
-            thread.start()
-            threads.append(thread)
-        return threads
+    def _catch_up(self, followers: Iterable[Follower], progress: Callable[[int], None] | None,
+                  on_failure: OnFailure | None) -> int:
+        """One read and one decode of the log for all the views, each view taking what it has not seen."""
+        active = list(followers)
+        applied = 0
+        while active:
+            window = read_log(self.ledger, min(f.position() for f in active), self.batch_size)
+            if not window.events:
+                break
+            for follower in list(active):
+                try:
+                    applied += follower.apply_window(window)
+                except Exception as error:
+                    if on_failure is None:
+                        raise
+                    on_failure(follower, error)
+                    active.remove(follower)
+            if progress is not None:
+                progress(len(window.events))
+        return applied
+
+    def follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float = 0.0) -> threading.Thread:
+        """A thread that keeps every view caught up until stopped; returns it started.
+
+        After a wake-up it lets ``gather_seconds`` pass before reading, so that a
+        burst of writes (one NOTIFY each) becomes one batch instead of many tiny ones.
+        A failing batch is logged and retried on the next round, never skipped.
+        """
+        thread = threading.Thread(target=self._follow, args=(stop, waiter, gather_seconds), name="follow-views",
+                                  daemon=True)
+        thread.start()
+        return thread
+
+    def _follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float) -> None:
+        try:
+            while not stop.is_set():
+                if not self._follow_round():
+                    stop.wait(1.0)  # back off before retrying what failed
+                waiter.wait(stop)
+                stop.wait(gather_seconds)
+        finally:
+            waiter.close()
+
+    def _follow_round(self) -> bool:
+        """One catch-up of every view; False if anything failed (logged, and retried next round)."""
+        failed: list[Follower] = []
+
+        def note(follower: Follower, _error: Exception) -> None:
+            log.exception("projection batch failed; will retry", view=follower.projection.name)
+            failed.append(follower)
+
+        try:
+            applied = self.catch_up(on_failure=note)
+        except Exception:
+            log.exception("reading the log for the views failed; will retry")
+            return False
+        if applied:
+            log.debug("projections advanced", events=applied)
+        return not failed

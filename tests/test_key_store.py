@@ -66,6 +66,22 @@ def test_many_recordings_are_ensured_in_one_call(ledgers: list[RecordingLedger])
     assert (_count(store, "customer_keys"), _count(store, "recording_keys")) == (2, 6)
 
 
+def test_keys_of_many_recordings_come_in_one_query_and_only_if_they_exist(ledgers: list[RecordingLedger]) -> None:
+    """What a group commit fetches before sealing its events' personal fields."""
+    store, other = (key_store_of(ledger) for ledger in ledgers)
+    made = {uuid.uuid4(): f"cust-{n}" for n in range(3)}
+    keys = store.ensure_recordings(made)
+    gone, never = list(made)[0], uuid.uuid4()
+    store.destroy_recording_key(gone)
+    queries: list[list[uuid.UUID]] = []
+    select = other._select_keys  # noqa: SLF001
+    other._select_keys = lambda cursor, ids, generation: queries.append(ids) or select(cursor, ids, generation)  # type: ignore[method-assign]  # noqa: SLF001
+    found = other.keys_for_many([*made, never])
+    assert found == {rid: keys[rid] for rid in list(made)[1:]}
+    assert len(queries) == 1
+    assert other.keys_for_many(list(made)[1:]) == found and len(queries) == 1  # cached now
+
+
 def test_concurrent_ensures_end_with_one_key(ledgers: list[RecordingLedger]) -> None:
     stores = [key_store_of(ledger) for ledger in ledgers]
     rid = uuid.uuid4()

@@ -25,6 +25,7 @@ def start(screen: bool = True, **overrides: Any) -> Recording:
     args: dict[str, Any] = dict(
         interaction_id="int-1", agent_id="agent-1", customer_id="cust-1", queue="sales",
         direction="inbound", tags={"language": "en"}, screen_selected=screen, policy_version=0, customer_ref="ref-1",
+        tag_refs={"language": "ref-en"},
         occurred_at=T0, by=PBX,
     )
     args.update(overrides)
@@ -236,7 +237,7 @@ def test_only_access_records_after_purge() -> None:
     recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100), by=LEGAL)
     refused = [
         lambda: segment(recording, 0, 70),
-        lambda: recording.tag(key="k", value="v", occurred_at=at(101), by=LEGAL),
+        lambda: recording.tag(key="k", value="v", value_ref="ref-v", occurred_at=at(101), by=LEGAL),
         lambda: recording.annotate(media_offset_ms=1, text="x", occurred_at=at(101), by=LEGAL),
         lambda: recording.place_hold(case_id="C", reason="r", occurred_at=at(101), by=LEGAL),
         lambda: recording.archive(reason="age", archive_location="archive", occurred_at=at(101), by=LEGAL),
@@ -273,8 +274,8 @@ def test_archive_once_and_not_under_hold() -> None:
 
 def test_tagging_same_value_twice_is_a_no_op() -> None:
     recording = start()
-    assert recording.tag(key="outcome", value="sale", occurred_at=at(1), by=PBX) is True
-    assert recording.tag(key="outcome", value="sale", occurred_at=at(2), by=PBX) is False
+    assert recording.tag(key="outcome", value="sale", value_ref="ref-sale", occurred_at=at(1), by=PBX) is True
+    assert recording.tag(key="outcome", value="sale", value_ref="ref-sale", occurred_at=at(2), by=PBX) is False
     assert recording.tags["outcome"] == "sale"
 
 
@@ -310,11 +311,18 @@ def test_lifecycle_retries_with_the_same_source_time_are_no_ops() -> None:
         recording.end_acw(reason="status_change", occurred_at=at(41), by=PBX)
 
 
+@pytest.mark.parametrize("tag_refs", [{}, {"language": "ref-en", "extra": "ref-x"}, {"language": ""}])
+def test_a_start_must_carry_one_blind_index_per_tag(tag_refs: dict[str, str]) -> None:
+    """Views index tags by these alone: a missing or extra index would hide a recording from search."""
+    with pytest.raises(errors.InvalidCommand, match="tag"):
+        start(tag_refs=tag_refs)
+
+
 @pytest.mark.parametrize(
     "command",
     [
         lambda r: r.pause(reason="p\x00", occurred_at=at(1), by=PBX),
-        lambda r: r.tag(key="k", value="v\x00", occurred_at=at(1), by=PBX),
+        lambda r: r.tag(key="k", value="v\x00", value_ref="ref-v", occurred_at=at(1), by=PBX),
         lambda r: r.annotate(media_offset_ms=0, text="a\x00b", occurred_at=at(1), by=PBX),
         lambda r: r.end_call(reason="x" * 5000, occurred_at=at(1), by=PBX),
     ],
