@@ -16,8 +16,16 @@ from adapters.settings import Settings
 STOP_CHECK_SECONDS = 0.25
 
 
+class StopSignal(Protocol):
+    """A threading.Event, or a multiprocessing one when the follower runs in a process of its own."""
+
+    def is_set(self) -> bool: ...
+
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 class LogWaiter(Protocol):
-    def wait(self, stop: threading.Event) -> None:
+    def wait(self, stop: StopSignal) -> None:
         """Returns when the log may have grown, the poll interval passed, or stop is set."""
 
     def close(self) -> None: ...
@@ -27,7 +35,7 @@ class PollingWaiter:
     def __init__(self, interval: float) -> None:
         self.interval = interval
 
-    def wait(self, stop: threading.Event) -> None:
+    def wait(self, stop: StopSignal) -> None:
         stop.wait(self.interval)
 
     def close(self) -> None:
@@ -54,7 +62,7 @@ class NotifyWaiter:
             self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
         return self._conn
 
-    def wait(self, stop: threading.Event) -> None:
+    def wait(self, stop: StopSignal) -> None:
         deadline = time.monotonic() + self.interval
         try:
             conn = self._connect()

@@ -44,6 +44,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_pool_size: int = 5
     # Concurrent commands share one transaction (see adapters/group_commit.py).
     group_commit: bool = True
+    # Fold the log into the views in a child process (spreads the Python work of
+    # ingest and views over two cores), or in a thread of the server.
+    views_process: bool = True
     projection_batch_size: int = 5000
     projection_poll_seconds: float = 1.0
     # A woken follower waits this long to let a burst of writes become one batch;

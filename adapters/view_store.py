@@ -84,7 +84,10 @@ class ViewStore:
     ) -> None:
         with self._datastore.transaction(commit=True) as cursor:
             for row_type, rows in _by_type(upserts).items():
-                cursor.executemany(self._upserts[row_type], [self._params(r) for r in rows])
+                # In key order, so that two processes applying the same rows cannot deadlock.
+                keys = ROW_TABLES[row_type][1]
+                ordered = sorted(rows, key=lambda r: tuple(getattr(r, k) for k in keys))
+                cursor.executemany(self._upserts[row_type], [self._params(r) for r in ordered])
             for row_type, rows in _by_type(appends).items():
                 self._dialect.insert_many(
                     cursor, APPEND_TABLES[row_type], _columns(row_type), [self._params(r) for r in rows]

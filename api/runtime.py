@@ -18,6 +18,7 @@ from adapters.migrate import migrate
 from adapters.settings import Settings
 from api.retention_job import run_retention
 from api.transparency import TransparencyLog
+from api.views_worker import ViewsWorker
 from domain.directory import token_digest
 from domain.errors import DomainError
 from domain.identity import Role
@@ -27,6 +28,9 @@ from domain.values import SYSTEM
 from projections.runner import Projections
 
 log = structlog.get_logger(__name__)
+
+# How often the server looks whether its views worker is still alive (and restarts it if not).
+VIEWS_WORKER_CHECK_SECONDS = 5.0
 
 
 class Runtime:
@@ -45,14 +49,22 @@ class Runtime:
         self.projections = Projections(self.ledger, self.views, batch_size=settings.projection_batch_size)
         self._stop = threading.Event()
         self._follower: threading.Thread | None = None
+        self.views_worker = ViewsWorker(settings) if settings.views_process else None
         self.scheduler = BackgroundScheduler(timezone="UTC")
         self._principals: dict[str, tuple[Principal, float]] = {}
 
     def start(self) -> None:
         self.projections.catch_up()
-        self._follower = self.projections.follow(
-            self._stop, log_waiter(self.settings), self.settings.projection_gather_seconds
-        )
+        if self.views_worker is not None:
+            self.views_worker.ensure_running()
+            self.scheduler.add_job(
+                self.views_worker.ensure_running, "interval", seconds=VIEWS_WORKER_CHECK_SECONDS,
+                id="views-worker", max_instances=1, coalesce=True,
+            )
+        else:
+            self._follower = self.projections.follow(
+                self._stop, log_waiter(self.settings), self.settings.projection_gather_seconds
+            )
         self.scheduler.add_job(
             self.end_overdue_acw, "interval", seconds=self.settings.acw_check_seconds,
             id="acw-timeout", max_instances=1, coalesce=True,
@@ -73,6 +85,8 @@ class Runtime:
         self._stop.set()
         if self._follower is not None:
             self._follower.join(timeout=5)
+        if self.views_worker is not None:
+            self.views_worker.stop()
         self.ledger.close()
         log.info("runtime stopped")
 

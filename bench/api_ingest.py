@@ -9,7 +9,10 @@ machines are noisy; only ratios within a run mean much. Every run uses the same
 event mix: the simulated day's lifecycle commands without screen segments
 (segments arrive as media uploads, measured by bench/capture.py). HTTP runs post
 one event per request to the per-event endpoints, then `--batch` events per
-request to POST /v1/lifecycle-events, as a telephony gateway would.
+request to POST /v1/lifecycle-events, as a telephony gateway would. After each
+HTTP run it waits until /ready reports every view caught up, so the server's CPU
+figure (its process and its views worker) and the rate "through to the views"
+include folding that run's events.
 """
 
 from __future__ import annotations
@@ -130,9 +133,20 @@ def views_settle(base: str) -> float:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time so far of a process and its live children (the views worker), from /proc."""
+
+    def stat(path: Path) -> list[str]:
+        return path.read_text().rsplit(")", 1)[1].split()  # fields after the command name
+
+    total = 0.0
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat(path)
+        except OSError:  # exited meanwhile
+            continue
+        if path.parent.name == str(pid) or fields[1] == str(pid):  # itself, or its parent is pid
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def start_server(url: str, log: Path) -> tuple[subprocess.Popen, str]:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any, NamedTuple, Protocol
 
-from eventsourcing.persistence import Notification
+from eventsourcing.persistence import IntegrityError, Notification
 
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
@@ -129,6 +129,13 @@ class Follower:
         if window.after > previous:
             return 0  # read past this view's position (it was reset meanwhile): would skip events
         unseen = [e for e in window.events if e.notification_id > previous]
-        if unseen:
+        if not unseen:
+            return 0
+        try:
             self.projection.apply(self.store, unseen, previous, unseen[-1].notification_id)
+        except IntegrityError:
+            # Refused (its rows or position were taken): fine if another process applied these events first.
+            if self.position() > previous:
+                return 0
+            raise
         return len(unseen)

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 
 import structlog
 
-from adapters.log_waiter import LogWaiter
+from adapters.log_waiter import LogWaiter, StopSignal
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 from projections.audit_trail import AuditTrailView
@@ -77,18 +77,19 @@ class Projections:
         return applied
 
     def follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float = 0.0) -> threading.Thread:
-        """A thread that keeps every view caught up until stopped; returns it started.
+        """``follow_until`` in a thread of its own; returns it started."""
+        thread = threading.Thread(target=self.follow_until, args=(stop, waiter, gather_seconds),
+                                  name="follow-views", daemon=True)
+        thread.start()
+        return thread
+
+    def follow_until(self, stop: StopSignal, waiter: LogWaiter, gather_seconds: float = 0.0) -> None:
+        """Keeps every view caught up until ``stop`` is set.
 
         After a wake-up it lets ``gather_seconds`` pass before reading, so that a
         burst of writes (one NOTIFY each) becomes one batch instead of many tiny ones.
         A failing batch is logged and retried on the next round, never skipped.
         """
-        thread = threading.Thread(target=self._follow, args=(stop, waiter, gather_seconds), name="follow-views",
-                                  daemon=True)
-        thread.start()
-        return thread
-
-    def _follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float) -> None:
         try:
             while not stop.is_set():
                 if not self._follow_round():

@@ -65,10 +65,12 @@ def postgres_url(postgres_admin: str) -> Iterator[str]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path) -> Settings:
-    master_key_file = str(tmp_path / "master.key")  # not var/ in the checkout
+    # Not var/ in the checkout. Views follow in a thread: a process per test app would cost
+    # a second of start-up each (tests/test_views_worker.py runs the process).
+    common = dict(master_key_file=str(tmp_path / "master.key"), views_process=False)
     if request.param == "sqlite":
-        return Settings(sqlite_path=str(tmp_path / "callvault.sqlite3"), master_key_file=master_key_file)
-    return Settings(database_url=request.getfixturevalue("postgres_url"), master_key_file=master_key_file)
+        return Settings(sqlite_path=str(tmp_path / "callvault.sqlite3"), **common)
+    return Settings(database_url=request.getfixturevalue("postgres_url"), **common)
 
 
 @pytest.fixture(params=[False, True], ids=["plain", "group-commit"])

@@ -206,6 +206,29 @@ def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: Recording
         {"step": ledger.tag_ref("step", "two")}, "paused", 3)
 
 
+@pytest.mark.parametrize("view", ["recordings", "audit_trail", "directory", "log_leaves"])
+def test_a_follower_beaten_to_a_batch_by_another_process_skips_it(ledger: RecordingLedger, view: str) -> None:
+    """The server's request threads and its views worker may apply the same batch at once."""
+    ours = Projections(ledger, open_view_store(ledger), batch_size=50)
+    theirs = Projections(ledger, open_view_store(ledger), batch_size=50)
+    simulate(ledger, calls=10)
+    ledger.register_user(name="racer", role="auditor", team=None, occurred_at=DAY, by=Actor("setup", "admin"))
+    follower = ours.followers[view]
+    fold = follower.projection.apply
+
+    def beaten(store: ViewStore, batch: Any, previous: int, position: int) -> None:
+        theirs.followers[view].catch_up()  # commits first, from the same position
+        fold(store, batch, previous, position)
+
+    follower.projection.apply = beaten  # type: ignore[method-assign]
+    assert follower.catch_up() == 0  # refused by the view store, and nothing raised
+    assert follower.position() == ledger.recorder.max_notification_id()
+    follower.projection.apply = fold  # type: ignore[method-assign]
+    applied = snapshot(ours.store), ours.store.leaf_count(), ours.store.directory()
+    ours.rebuild([view])
+    assert (snapshot(ours.store), ours.store.leaf_count(), ours.store.directory()) == applied
+
+
 def test_followers_wake_and_apply_new_events(ledger: RecordingLedger, settings) -> None:
     """The server's follower threads: NOTIFY on PostgreSQL, polling on SQLite."""
     import threading
