@@ -181,9 +181,12 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.gc_tuning import tune_for_service
 
+    app = create_app(ctx.settings)
+    tune_for_service()
     uvicorn.run(
-        create_app(ctx.settings), host=host or ctx.settings.host, port=port or ctx.settings.port,
+        app, host=host or ctx.settings.host, port=port or ctx.settings.port,
         log_config=None, access_log=False,  # structlog writes one line per request
     )
 

@@ -20,6 +20,7 @@ import structlog
 from adapters.event_store import open_ledger, open_view_store
 from adapters.log_waiter import log_waiter
 from adapters.settings import Settings
+from api.gc_tuning import tune_for_service
 from api.logging import configure_logging
 from projections.runner import Projections
 
@@ -37,6 +38,7 @@ def follow_views(settings: Settings, parent_pid: int) -> None:
     killed while waiting on such an event leaves it unusable for the next one.
     """
     configure_logging(settings)
+    tune_for_service()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
