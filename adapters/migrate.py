@@ -5,11 +5,14 @@ from __future__ import annotations
 from importlib.resources import files
 from urllib.parse import quote
 
+import structlog
 from psycopg.conninfo import conninfo_to_dict
 
 from yoyo import get_backend, read_migrations
 
 from adapters.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 def _yoyo_url(settings: Settings) -> str:
@@ -37,4 +40,7 @@ def migrate(settings: Settings) -> list[str]:
     with backend.lock():
         pending = backend.to_apply(migrations)
         backend.apply_migrations(pending)
-    return [m.id for m in pending]
+    applied = [m.id for m in pending]
+    if applied:
+        log.info("migrations applied", migrations=applied)
+    return applied

@@ -79,6 +79,7 @@ def create_app(settings: Settings) -> Litestar:
             "principal": Provide(current_principal, sync_to_thread=False),
         },
         lifespan=[runtime_lifespan],
+        logging_config=None,  # configure_logging routes the standard library's logging through structlog
         middleware=[request_context],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(

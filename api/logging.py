@@ -1,4 +1,9 @@
-"""structlog setup: JSON lines with request id and actor bound per request or command."""
+"""structlog setup: JSON lines with request id and actor bound per request or command.
+
+Libraries that log through the standard library (uvicorn, APScheduler,
+eventsourcing) are rendered by the same processors, so every line of the
+process is one JSON object carrying the request's context.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +14,35 @@ import structlog
 
 from adapters.settings import Settings
 
+# Libraries that say at INFO, line by line, what the service says once (migrations
+# applied) or need not say at all (a scheduled job ran, every few seconds).
+QUIETER = {"apscheduler": logging.WARNING, "yoyo": logging.WARNING}
+
 
 def configure_logging(settings: Settings) -> None:
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
     )
+    context: list[structlog.typing.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
+        processors=[*context, structlog.processors.format_exc_info, renderer],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*context, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info, renderer],
+    ))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name, quieter in QUIETER.items():
+        logging.getLogger(name).setLevel(max(level, quieter))

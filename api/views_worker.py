@@ -41,6 +41,7 @@ def follow_views(settings: Settings, parent_pid: int) -> None:
     tune_for_service()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
     ledger = open_ledger(settings, group_commit=False)
     try:
