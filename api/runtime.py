@@ -129,7 +129,7 @@ class Runtime:
     def fresh(self, view: str) -> None:
         """Read-your-writes: brings a view up to the log before it is read, so a client
         that wrote and then reads sees its write (cheap when the follower kept up)."""
-        self.projections.followers[view].catch_up()
+        self.projections.catch_up(views=[view])
 
     def directory_changed(self) -> None:
         self._principals.clear()  # a rotated or deactivated token stops working at once here

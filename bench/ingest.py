@@ -117,9 +117,9 @@ def main() -> None:
 
         projections = Projections(ledger, open_view_store(ledger), batch_size=settings.projection_batch_size)
         per_view = {}
-        for view, follower in projections.followers.items():
-            follower.store.reset(view)
-            per_view[view] = timed(follower.catch_up)
+        for view in projections.names():
+            projections.store.reset(view)
+            per_view[view] = timed(lambda: projections.catch_up(views=[view]))
 
         print(f"# callvault ingest benchmark: {args.calls} calls, {events} events, PostgreSQL")
         print(f"ledger, 1 client, one command per transaction:      {rate(events, app_s)}")

@@ -19,7 +19,7 @@ Part 2: a writer thread drives the simulated day's lifecycle commands (no screen
 segments) through a plain ledger, one command per transaction, for
 --live-seconds: first alone (the baseline), then twice while the main thread
 catches up the log_leaves view and signs a checkpoint every second: once with
-Follower.catch_up() as it is, once with each catch-up cut short after 0.5 s
+the catch-up as it is, once with each catch-up cut short after 0.5 s
 (after one batch inside sign_checkpoint), because the uncut one chases the
 writer for as long as it writes.
 """
@@ -34,6 +34,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -55,7 +56,7 @@ from domain.bundle_verify import verify_bundle
 from domain.ledger import RecordingLedger
 from domain.merkle import root_from_leaf_hashes
 from domain.values import Actor
-from projections.follower import Follower
+from projections.runner import Projections
 
 sys.path.insert(0, str(Path(__file__).parent))
 from ingest import rate, timed  # noqa: E402
@@ -155,8 +156,7 @@ def part_one(runtime: Runtime, args: argparse.Namespace, tmp: Path, url: str) ->
                 last = page[-1][4]
 
         read_s, read_n = timed(raw_read)
-    leaves = runtime.projections.followers["log_leaves"]
-    leaves_s, leaves_n = timed(leaves.catch_up)
+    leaves_s, leaves_n = timed(lambda: runtime.projections.catch_up(views=["log_leaves"]))
     runtime.projections.catch_up()  # the other views, untimed (the bundle does not read them)
     print(f"raw read of the log (5000-row pages):  {rate(read_n, read_s)}")
     print(f"log_leaves catch-up (batches of {args.batch}): {rate(leaves_n, leaves_s)}")
@@ -195,10 +195,14 @@ class Enough(Exception):
     """Raised from the progress callback to end a catch-up early (after a committed batch)."""
 
 
-def bounded_catch_up(follower: Follower, budget: float) -> int:
-    """The follower's catch-up, stopped after the first batch that ends past ``budget`` seconds.
+def catch_up_leaves(projections: Projections, progress: Callable[[int], None] | None = None) -> int:
+    return projections.catch_up(progress, views=["log_leaves"])
 
-    Follower.catch_up loops until a read comes back empty, so under steady
+
+def bounded_catch_up(projections: Projections, budget: float) -> int:
+    """The log_leaves catch-up, stopped after the first batch that ends past ``budget`` seconds.
+
+    A catch-up loops until a read comes back empty, so under steady
     ingest it chases the writer for as long as the writer writes. The progress
     callback runs after each batch has been committed with its position, so
     leaving from there loses nothing.
@@ -212,7 +216,7 @@ def bounded_catch_up(follower: Follower, budget: float) -> int:
             raise Enough
 
     try:
-        follower.catch_up(progress)
+        catch_up_leaves(projections, progress)
     except Enough:
         pass
     return applied
@@ -221,11 +225,11 @@ def bounded_catch_up(follower: Follower, budget: float) -> int:
 def live_run(runtime: Runtime, writer: RecordingLedger, steps: list[Step], seconds: float, url: str,
              bounded: bool) -> tuple[float, list[str]]:
     """Ingest in a thread while this one catches up log_leaves and signs a checkpoint each second."""
-    leaves = runtime.projections.followers["log_leaves"]
+    leaves = runtime.projections
     inner: list[float] = []  # sign_checkpoint first brings the view up to date itself: timed apart
 
     def fresh() -> None:
-        inner.append(timed(lambda: bounded_catch_up(leaves, 0.0) if bounded else leaves.catch_up())[0])
+        inner.append(timed(lambda: bounded_catch_up(leaves, 0.0) if bounded else catch_up_leaves(leaves))[0])
 
     log = TransparencyLog(runtime.ledger, runtime.views, runtime.log.checkpoints, runtime.log.signer,
                           runtime.settings.log_origin, fresh)
@@ -237,7 +241,7 @@ def live_run(runtime: Runtime, writer: RecordingLedger, steps: list[Step], secon
     thread.start()
     while thread.is_alive():
         tick = time.perf_counter()
-        catch_s, _ = timed(lambda: bounded_catch_up(leaves, 0.5) if bounded else leaves.catch_up())
+        catch_s, _ = timed(lambda: bounded_catch_up(leaves, 0.5) if bounded else catch_up_leaves(leaves))
         sign_s, (size, _) = timed(log.sign_checkpoint)
         rounds.append((catch_s, sign_s, size))
         thread.join(timeout=max(0.0, 1.0 - (time.perf_counter() - tick)))
@@ -270,7 +274,6 @@ def part_two(runtime: Runtime, settings: Settings, args: argparse.Namespace, url
     seconds = args.live_seconds
     print(f"## part 2: lifecycle ingest for {seconds:.0f} s, 1 writer thread, plain ledger (1 command/transaction)")
     writer = open_ledger(settings, group_commit=False)
-    leaves = runtime.projections.followers["log_leaves"]
     try:
         def day(seed: int) -> list[Step]:
             return lifecycle(DayPlan(agents=200, calls=args.live_calls, seed=seed, start=START))
@@ -278,9 +281,9 @@ def part_two(runtime: Runtime, settings: Settings, args: argparse.Namespace, url
         alone_n, alone_s = ingest_for(writer, day(11), seconds)
         alone = alone_n / alone_s
         print(f"ingest alone:                 {rate(alone_n, alone_s)}")
-        for seed, bounded, title in ((12, False, "Follower.catch_up() as it is"),
+        for seed, bounded, title in ((12, False, "catch-up as it is"),
                                      (13, True, "catch-up cut after 0.5 s (sign_checkpoint's: after 1 batch)")):
-            leaves.catch_up()  # what came before, so each run starts level
+            catch_up_leaves(runtime.projections)  # what came before, so each run starts level
             runtime.log.sign_checkpoint()
             live, lines = live_run(runtime, writer, day(seed), seconds, url, bounded)
             print(f"### with log work, {title}: ingest {live / alone:.2f} x alone")

@@ -94,7 +94,7 @@ class Follower:
         self.projection = projection
         self.batch_size = batch_size
         # The runner's thread and request threads (read-your-writes) may both
-        # catch up; in one process they take turns instead of racing.
+        # apply; in one process they take turns instead of racing.
         self._lock = threading.Lock()
 
     def lag(self) -> Lag:
@@ -103,16 +103,6 @@ class Follower:
 
     def position(self) -> int:
         return self.store.position(self.projection.name)
-
-    def catch_up(self, progress: Callable[[int], None] | None = None) -> int:
-        """Applies everything logged so far, reading the log for this view alone; returns how many."""
-        applied = 0
-        with self._lock:
-            while (window := read_log(self.ledger, self.position(), self.batch_size)).events:
-                applied += self._apply_unseen(window)
-                if progress is not None:
-                    progress(len(window.events))
-        return applied
 
     def apply_window(self, window: LogWindow) -> int:
         """Applies the part of a window of the log (read for several views) that this view has not seen."""

@@ -39,26 +39,14 @@ class Projections:
     def status(self) -> list[Lag]:
         return [f.lag() for f in self.followers.values()]
 
-    def catch_up(self, progress: Callable[[int], None] | None = None, on_failure: OnFailure | None = None) -> int:
-        """Applies everything logged so far to every view; returns the events applied, summed over views.
+    def catch_up(self, progress: Callable[[int], None] | None = None, *, views: Iterable[str] | None = None,
+                 on_failure: OnFailure | None = None) -> int:
+        """Applies everything logged so far to the views (all, or those named), reading the log
+        once for all of them; returns the events applied, summed over views.
 
         Without ``on_failure`` the first failing batch is raised.
         """
-        return self._catch_up(self.followers.values(), progress, on_failure)
-
-    def rebuild(self, names: list[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
-        chosen = names or self.names()
-        unknown = set(chosen) - set(self.followers)
-        if unknown:
-            raise KeyError(f"no such view: {', '.join(sorted(unknown))}")
-        for name in chosen:
-            self.followers[name].reset()
-        return self._catch_up([self.followers[n] for n in chosen], progress, None)
-
-    def _catch_up(self, followers: Iterable[Follower], progress: Callable[[int], None] | None,
-                  on_failure: OnFailure | None) -> int:
-        """One read and one decode of the log for all the views, each view taking what it has not seen."""
-        active = list(followers)
+        active = [self.followers[name] for name in self._known(views)]
         applied = 0
         while active:
             window = read_log(self.ledger, min(f.position() for f in active), self.batch_size)
@@ -75,6 +63,19 @@ class Projections:
             if progress is not None:
                 progress(len(window.events))
         return applied
+
+    def rebuild(self, names: list[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
+        chosen = self._known(names)
+        for name in chosen:
+            self.followers[name].reset()
+        return self.catch_up(progress, views=chosen)
+
+    def _known(self, names: Iterable[str] | None) -> list[str]:
+        chosen = list(names or self.names())
+        unknown = set(chosen) - set(self.followers)
+        if unknown:
+            raise KeyError(f"no such view: {', '.join(sorted(unknown))}")
+        return chosen
 
     def follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float = 0.0) -> threading.Thread:
         """``follow_until`` in a thread of its own; returns it started."""

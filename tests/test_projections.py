@@ -217,11 +217,11 @@ def test_a_follower_beaten_to_a_batch_by_another_process_skips_it(ledger: Record
     fold = follower.projection.apply
 
     def beaten(store: ViewStore, batch: Any, previous: int, position: int) -> None:
-        theirs.followers[view].catch_up()  # commits first, from the same position
+        theirs.catch_up(views=[view])  # commits first, from the same position
         fold(store, batch, previous, position)
 
     follower.projection.apply = beaten  # type: ignore[method-assign]
-    assert follower.catch_up() == 0  # refused by the view store, and nothing raised
+    assert ours.catch_up(views=[view]) == 0  # refused by the view store, and nothing raised
     assert follower.position() == ledger.recorder.max_notification_id()
     follower.projection.apply = fold  # type: ignore[method-assign]
     applied = snapshot(ours.store), ours.store.leaf_count(), ours.store.directory()

@@ -80,9 +80,9 @@ def test_server_and_worker_applying_at_once_lose_and_double_nothing(
 
     def read_your_writes() -> None:
         while not stop.is_set():
-            for follower in local.followers.values():
+            for view in local.names():
                 try:
-                    follower.catch_up()
+                    local.catch_up(views=[view])
                 except BaseException as error:  # noqa: BLE001 - the assertion below reports it
                     failures.append(error)
 
