@@ -81,18 +81,10 @@ class Lag(NamedTuple):
 
 
 class Follower:
-    def __init__(
-        self,
-        ledger: RecordingLedger,
-        store: ViewStore,
-        projection: Projection,
-        *,
-        batch_size: int = 5000,
-    ) -> None:
+    def __init__(self, ledger: RecordingLedger, store: ViewStore, projection: Projection) -> None:
         self.ledger = ledger
         self.store = store
         self.projection = projection
-        self.batch_size = batch_size
         # The runner's thread and request threads (read-your-writes) may both
         # apply; in one process they take turns instead of racing.
         self._lock = threading.Lock()
@@ -107,25 +99,22 @@ class Follower:
     def apply_window(self, window: LogWindow) -> int:
         """Applies the part of a window of the log (read for several views) that this view has not seen."""
         with self._lock:
-            return self._apply_unseen(window)
+            previous = self.position()
+            if window.after > previous:
+                return 0  # read past this view's position (it was reset meanwhile): would skip events
+            unseen = [e for e in window.events if e.notification_id > previous]
+            if not unseen:
+                return 0
+            try:
+                self.projection.apply(self.store, unseen, previous, unseen[-1].notification_id)
+            except IntegrityError:
+                # Refused (its rows or position were taken): fine if another process applied these first.
+                if self.position() > previous:
+                    return 0
+                raise
+            return len(unseen)
 
     def reset(self) -> None:
         """Empties the view, to be rebuilt from the start of the log."""
         with self._lock:
             self.store.reset(self.projection.name)
-
-    def _apply_unseen(self, window: LogWindow) -> int:
-        previous = self.position()
-        if window.after > previous:
-            return 0  # read past this view's position (it was reset meanwhile): would skip events
-        unseen = [e for e in window.events if e.notification_id > previous]
-        if not unseen:
-            return 0
-        try:
-            self.projection.apply(self.store, unseen, previous, unseen[-1].notification_id)
-        except IntegrityError:
-            # Refused (its rows or position were taken): fine if another process applied these events first.
-            if self.position() > previous:
-                return 0
-            raise
-        return len(unseen)

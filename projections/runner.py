@@ -31,7 +31,7 @@ class Projections:
         self.ledger = ledger
         self.store = store
         self.batch_size = batch_size
-        self.followers = {p.name: Follower(ledger, store, p, batch_size=batch_size) for p in all_projections()}
+        self.followers = {p.name: Follower(ledger, store, p) for p in all_projections()}
 
     def names(self) -> list[str]:
         return list(self.followers)
