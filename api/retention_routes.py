@@ -40,7 +40,7 @@ class QueryHoldIn(Body, kw_only=True):
 
 class QueryHoldOut(msgspec.Struct):
     case_id: str
-    criteria: HoldCriteria  # the customer appears only as its blind index
+    criteria: HoldCriteria  # the customer and a tag's value appear only as their blind indexes
 
 
 class Release(Body, kw_only=True):
@@ -66,10 +66,14 @@ class LegalHolds(Controller):
     def place(self, data: JSONBody[QueryHoldIn], principal: Caller, runtime: Services) -> QueryHoldOut:
         allow(runtime, principal, Action.HOLD)
         fields = msgspec.structs.asdict(data)
-        customer = fields.pop("customer_id")
+        customer, tag_value = fields.pop("customer_id"), fields.pop("tag_value")
         case_id, reason = fields.pop("case_id"), fields.pop("reason")
-        criteria = HoldCriteria(customer_ref=runtime.ledger.customer_ref_of(customer) if customer else None,
-                                **fields)
+        criteria = HoldCriteria(
+            customer_ref=runtime.ledger.customer_ref_of(customer) if customer else None,
+            # A value without a key is indexed under "" and then refused for want of the key.
+            tag_ref=runtime.ledger.tag_ref(fields["tag_key"] or "", tag_value) if tag_value is not None else None,
+            **fields,
+        )
         runtime.ledger.place_query_hold(case_id=case_id, reason=reason, criteria=criteria,
                                         occurred_at=datetime.now(UTC), by=actor(principal))
         return QueryHoldOut(case_id, criteria)

@@ -23,13 +23,14 @@ QUERY_HOLDS_ID = uuid5(UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10"), "query-hold
 
 @dataclass(frozen=True, slots=True)
 class HoldCriteria:
-    """Every given criterion must match; the customer by its blind index, never in clear."""
+    """Every given criterion must match; the customer and a tag's value by their blind
+    indexes, never in clear (the hold is in the log for good, and may name an account)."""
 
     customer_ref: str | None = None
     agent_id: str | None = None
     queue: str | None = None
     tag_key: str | None = None
-    tag_value: str | None = None
+    tag_ref: str | None = None
     started_from: datetime | None = None
     started_until: datetime | None = None
 
@@ -38,17 +39,17 @@ class HoldCriteria:
             (self.customer_ref is None or self.customer_ref == recording.customer_ref)
             and (self.agent_id is None or self.agent_id == recording.agent_id)
             and (self.queue is None or self.queue == recording.queue)
-            and (self.tag_key is None or recording.tags.get(self.tag_key) == self.tag_value)
+            and (self.tag_key is None or recording.tag_refs.get(self.tag_key) == self.tag_ref)
             and (self.started_from is None or recording.started_at >= self.started_from)
             and (self.started_until is None or recording.started_at < self.started_until)
         )
 
     def checked(self) -> HoldCriteria:
+        if (self.tag_key is None) != (self.tag_ref is None):
+            raise errors.InvalidCommand("a tag criterion needs both tag_key and tag_value")
         if not any(v is not None for v in (self.customer_ref, self.agent_id, self.queue, self.tag_key,
                                            self.started_from, self.started_until)):
             raise errors.InvalidCommand("a query hold needs at least one criterion (it would hold everything)")
-        if (self.tag_key is None) != (self.tag_value is None):
-            raise errors.InvalidCommand("a tag criterion needs both tag_key and tag_value")
         for moment in (self.started_from, self.started_until):
             if moment is not None:
                 require_utc(moment)

@@ -214,6 +214,7 @@ class Recording(Aggregate):
         self.queue = queue
         self.direction = direction
         self.tags = dict(tags)
+        self.tag_refs = dict(tag_refs)
         self.screen_selected = screen_selected
         self.policy_version = policy_version
         self.customer_ref = customer_ref
@@ -575,6 +576,7 @@ class Recording(Aggregate):
     @event(Tagged)
     def _tagged(self, key: str, value: str, value_ref: str, occurred_at: datetime, actor: str, role: str) -> None:
         self.tags[key] = value
+        self.tag_refs[key] = value_ref
 
     # -- retention -------------------------------------------------------
 

@@ -166,6 +166,23 @@ def test_a_query_hold_covers_a_recording_made_after_it_and_purge_says_why(api: A
     assert api.call("root", "POST", "/v1/retention/run").json()["purged"] == [later]
 
 
+def test_a_query_hold_by_tag_is_placed_by_the_values_index(api: Api, segment: bytes) -> None:
+    purge_immediately(api)
+    half = api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-H", "reason": "x", "tag_value": "ACC-t"})
+    assert half.status_code == 422 and "tag_key and tag_value" in half.json()["detail"]
+    placed = api.call("lena", "POST", "/v1/holds", json={
+        "case_id": "CASE-T", "reason": "billing dispute", "tag_key": "account", "tag_value": "ACC-t"})
+    assert placed.status_code == 201, placed.text
+    held = recorded_call(api, "tag-held", "cust-t", "ACC-t", segment)
+    free = recorded_call(api, "tag-free", "cust-t", "ACC-u", segment)
+    run = api.call("root", "POST", "/v1/retention/run").json()
+    assert run["purged"] == [free] and "CASE-T" in run["kept"][held]
+    [hold] = api.call("aud", "GET", "/v1/holds").json()
+    assert hold["criteria"] == {"tag_key": "account", "tag_ref": api.runtime.ledger.tag_ref("account", "ACC-t"),
+                                "customer_ref": None, "agent_id": None, "queue": None, "started_from": None,
+                                "started_until": None}
+
+
 def test_erasure_refuses_with_reasons_then_destroys_the_customer(api: Api, segment: bytes) -> None:
     customer = f"cust-{uuid.uuid4().hex[:12]}"
     first = recorded_call(api, "erase-1", customer, "ACC-e1", segment)

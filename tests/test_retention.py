@@ -97,6 +97,29 @@ def test_a_query_hold_protects_recordings_made_after_it(keep_30_days: RecordingL
     assert later in shredder.shredded
 
 
+def test_a_query_hold_by_tag_matches_by_blind_index_and_keeps_the_value_out_of_the_log(
+    keep_30_days: RecordingLedger,
+) -> None:
+    ledger, shredder = keep_30_days, FakeShredder()
+    account = "ACC-4711-SECRET"
+    criteria = HoldCriteria(tag_key="account", tag_ref=ledger.tag_ref("account", account))
+    ledger.place_query_hold(case_id="CASE-T", reason="dispute", criteria=criteria, occurred_at=T0, by=LEGAL)
+    tagged_later = completed_call(ledger, "t-held")
+    ledger.tag(tagged_later, key="account", value=account, occurred_at=T0 + timedelta(minutes=7), by=PBX)
+    other = completed_call(ledger, "t-free")
+    ledger.tag(other, key="account", value="ACC-other", occurred_at=T0 + timedelta(minutes=7), by=PBX)
+    month = T0 + timedelta(days=40)
+    with pytest.raises(errors.LegalHoldActive, match="CASE-T"):
+        ledger.purge(tagged_later, now=month, reason="retention", by=JOB, shredder=shredder)
+    ledger.purge(other, now=month, reason="retention", by=JOB, shredder=shredder)
+    assert list(shredder.shredded) == [other]
+    holds_log = ledger.recorder.select_events(ledger.query_holds().id)
+    assert holds_log and not any(account.encode() in stored.state for stored in holds_log)
+    with pytest.raises(errors.InvalidCommand, match="tag_key and tag_value"):
+        ledger.place_query_hold(case_id="CASE-U", reason="x", criteria=HoldCriteria(tag_key="account"),
+                                occurred_at=T0, by=LEGAL)
+
+
 def test_archive_when_due_moves_media_and_records_where(keep_30_days: RecordingLedger) -> None:
     ledger, shredder = keep_30_days, FakeShredder()
     rid = completed_call(ledger, "a-1")
