@@ -7,6 +7,8 @@ from uuid import UUID
 
 import msgspec
 
+from domain.query_hold import HoldCriteria
+
 
 class ViewRow(msgspec.Struct, kw_only=True):
     pass
@@ -109,6 +111,9 @@ class RecordingQuery(msgspec.Struct, kw_only=True, frozen=True):
     tag_refs: dict[str, str] = {}
     missing_segments: bool | None = None
     legal_hold: bool | None = None
+    # Active query holds by case: "under hold" also means matched by one of these
+    # (the holds are read from the log when asked, so the view never lags behind them).
+    query_holds: dict[str, HoldCriteria] = {}
     # Keyset cursor: the (started_at, recording_id) of the last row already seen.
     after: tuple[datetime, UUID] | None = None
     limit: int = 50

@@ -27,6 +27,7 @@ from adapters.view_rows import (
     UserRow,
     ViewRow,
 )
+from domain.query_hold import HoldCriteria
 
 R = TypeVar("R", bound=ViewRow)
 
@@ -181,13 +182,42 @@ class ViewStore:
         if query.missing_segments is not None:
             where.append("missing_count > 0" if query.missing_segments else "missing_count = 0")
         if query.legal_hold is not None:
-            where.append("legal_hold = ?")
-            params.append(query.legal_hold)
+            held, held_params = self._held(query.query_holds)
+            where.append(held if query.legal_hold else f"NOT {held}")
+            params.extend(held_params)
         if query.after is not None:
             started, recording_id = query.after
             where.append("(started_at < ? OR (started_at = ? AND recording_id < ?))")
             params.extend([started, started, recording_id])
-        return self._page(RecordingRow, "recordings", where, params, "started_at DESC, recording_id DESC", query.limit)
+        rows = self._page(RecordingRow, "recordings", where, params, "started_at DESC, recording_id DESC", query.limit)
+        for row in rows:
+            cases = [f"{case} (query hold)" for case, hold in sorted(query.query_holds.items()) if hold.covers(row)]
+            if cases:
+                row.hold_cases = [*row.hold_cases, *cases]
+                row.legal_hold = True
+        return rows
+
+    def _held(self, holds: dict[str, HoldCriteria]) -> tuple[str, list[Any]]:
+        """SQL for "under a hold": held one by one, or matched by an active query hold."""
+        terms, params = ["legal_hold = ?"], [True]
+        for _, hold in sorted(holds.items()):
+            clauses: list[str] = []
+            for column, value in (("customer_ref", hold.customer_ref), ("agent_id", hold.agent_id),
+                                  ("queue", hold.queue)):
+                if value is not None:
+                    clauses.append(f"{column} = ?")
+                    params.append(value)
+            if hold.tag_key is not None and hold.tag_ref is not None:
+                clauses.append(self._dialect.tag_filter())
+                params.extend(self._dialect.tag_params(hold.tag_key, hold.tag_ref))
+            if hold.started_from is not None:
+                clauses.append("started_at >= ?")
+                params.append(hold.started_from)
+            if hold.started_until is not None:
+                clauses.append("started_at < ?")
+                params.append(hold.started_until)
+            terms.append("(" + " AND ".join(clauses) + ")")
+        return "(" + " OR ".join(terms) + ")", params
 
     def capture_candidates(self, agent_id: str, ended_since: Any) -> list[RecordingRow]:
         """An agent's screen-recorded calls that are live, or whose ACW ended recently."""

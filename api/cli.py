@@ -120,7 +120,7 @@ def search(ctx: Context, tags: tuple[str, ...], after: str | None, **filters: An
         **personal_filters(ctx.ledger, filters["customer"], tag_filters),
         direction=filters["direction"], status=filters["status"],
         started_from=parse_time(filters["started_from"]), started_until=parse_time(filters["started_until"]),
-        missing_segments=filters["missing"], legal_hold=filters["hold"],
+        missing_segments=filters["missing"], legal_hold=filters["hold"], query_holds=ctx.ledger.active_query_holds(),
         after=cursor, limit=filters["limit"],
     )
     projections = ctx.projections()

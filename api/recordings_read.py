@@ -90,7 +90,8 @@ class RecordingRead(Controller):
         runtime.fresh("recordings")
         rows = runtime.views.search(RecordingQuery(
             agent_id=agent, agent_ids=scope, queue=queue, direction=direction, status=status,
-            started_from=started_from, started_until=started_until, **personal, missing_segments=missing, legal_hold=hold, after=parse_cursor(after), limit=limit,
+            started_from=started_from, started_until=started_until, **personal, missing_segments=missing, legal_hold=hold,
+            query_holds=runtime.ledger.active_query_holds(), after=parse_cursor(after), limit=limit,
         ))
         if rows:
             record(runtime, principal, Action.SEARCH, Outcome.ALLOWED, [r.recording_id for r in rows], filters)

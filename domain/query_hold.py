@@ -9,16 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain import errors
-from domain.recording import Recording
 from domain.values import Actor, require_text, require_utc
 
 QUERY_HOLDS_ID = uuid5(UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10"), "query-holds")
+
+
+class HoldSubject(Protocol):
+    """What a hold matches on: a Recording, or its row in the search view."""
+
+    customer_ref: str
+    agent_id: str
+    queue: str
+    tag_refs: dict[str, str]
+    started_at: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +43,7 @@ class HoldCriteria:
     started_from: datetime | None = None
     started_until: datetime | None = None
 
-    def covers(self, recording: Recording) -> bool:
+    def covers(self, recording: HoldSubject) -> bool:
         return (
             (self.customer_ref is None or self.customer_ref == recording.customer_ref)
             and (self.agent_id is None or self.agent_id == recording.agent_id)
@@ -110,5 +119,5 @@ class QueryHolds(Aggregate):
     def _released(self, case_id: str, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
         del self.active[case_id]
 
-    def covering(self, recording: Recording) -> list[str]:
+    def covering(self, recording: HoldSubject) -> list[str]:
         return sorted(case for case, criteria in self.active.items() if criteria.covers(recording))

@@ -60,6 +60,11 @@ class RetentionCommands:
         except AggregateNotFoundError:
             return None
 
+    def active_query_holds(self) -> dict[str, HoldCriteria]:
+        """Each case's query, for searches that ask what is under hold."""
+        holds = self.query_holds()
+        return dict(holds.active) if holds is not None else {}
+
     def place_query_hold(
         self, *, case_id: str, reason: str, criteria: HoldCriteria, occurred_at: datetime, by: Actor
     ) -> bool:
