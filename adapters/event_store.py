@@ -11,6 +11,8 @@ from the key store in the same database.
 from __future__ import annotations
 
 import base64
+import sqlite3
+import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
@@ -45,6 +47,8 @@ from domain.ledger import RecordingLedger
 EVENTS_TABLE = "stored_events"
 TRACKING_TABLE = "tracking"
 MASTER_KEY_ENV = "CALLVAULT_MASTER_KEY"
+# Seconds a SQLite statement waits for another connection's lock (the busy timeout).
+SQLITE_LOCK_TIMEOUT = 30
 
 
 class SealingEventStore(EventStore[Any]):
@@ -88,7 +92,46 @@ class SealingMapperFactory:
 
 
 class SealingSQLiteFactory(SealingMapperFactory, SQLiteFactory):
-    pass
+    """Puts the database file into WAL mode once, before its pool opens a connection.
+
+    eventsourcing's pool runs ``PRAGMA journal_mode=WAL`` on the first connection
+    each pool opens, and every ledger (and every process) has its own pool. The
+    switch holds a shared lock and needs an exclusive one; if another connection
+    holds the reserved lock meanwhile (another pool switching, or writing), waiting
+    could deadlock, so SQLite answers "database is locked" at once, without the
+    busy timeout, and that pool's caller fails. WAL is a property of the file:
+    it is set here once, retried past that refusal, and the pool is told so.
+    """
+
+    def __init__(self, env: Any) -> None:
+        super().__init__(env)
+        pool = self.datastore.pool
+        if not pool.is_sqlite_memory_mode:
+            use_wal(pool.db_name, timeout=float(pool.lock_timeout or SQLITE_LOCK_TIMEOUT))
+            pool.is_journal_mode_wal = True
+
+
+def use_wal(db_name: str, *, timeout: float) -> None:
+    """Sets the file's journal mode to WAL (persistent), retrying the immediate SQLITE_BUSY.
+
+    Only a database not yet in WAL mode can meet that refusal (from another
+    process switching it at the same moment); afterwards this is a no-op read.
+    """
+    deadline = time.monotonic() + timeout
+    conn = sqlite3.connect(db_name, uri=True, timeout=timeout, isolation_level=None)
+    try:
+        while True:
+            try:
+                mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
+    finally:
+        conn.close()
+    if mode.lower() != "wal":
+        raise OperationalError(f"{db_name}: journal mode stays {mode!r}; concurrent writers need WAL")
 
 
 class AppendFunctionRecorder(PostgresApplicationRecorder):
@@ -155,7 +198,7 @@ def ledger_env(settings: Settings) -> dict[str, str]:
         env.update(
             PERSISTENCE_MODULE=get_topic(SealingSQLiteFactory),
             SQLITE_DBNAME=str(settings.sqlite_file),
-            SQLITE_LOCK_TIMEOUT="30",
+            SQLITE_LOCK_TIMEOUT=str(SQLITE_LOCK_TIMEOUT),
         )
     return env
 

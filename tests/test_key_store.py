@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import sqlite3
 import stat
 import threading
 import time
@@ -191,3 +192,22 @@ def test_postgres_service_role_may_make_read_and_destroy_keys_but_not_change_the
     assert {key for key, granted in rights.items() if granted} == {
         (table, right) for table in ("customer_keys", "recording_keys") for right in ("SELECT", "INSERT", "DELETE")
     }
+
+
+def test_a_new_sqlite_store_switches_to_wal_past_a_concurrent_writer(tmp_path) -> None:
+    """The switch to WAL meets a writer holding the reserved lock: SQLite refuses it
+    at once, without the busy timeout. It must be waited out, not fail a caller."""
+    settings = Settings(sqlite_path=str(tmp_path / "callvault.sqlite3"), master_key_file=str(tmp_path / "master.key"))
+    migrate(settings)
+    writer = sqlite3.connect(settings.sqlite_file, isolation_level=None, check_same_thread=False)
+    assert writer.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+    writer.execute("BEGIN IMMEDIATE")
+    threading.Timer(0.5, writer.rollback).start()
+    ledger = open_ledger(settings, group_commit=False)
+    try:
+        assert key_store_of(ledger).ensure_recording(uuid.uuid4(), "cust-1") is not None
+    finally:
+        ledger.close()
+        writer.close()
+    with sqlite3.connect(settings.sqlite_file) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
