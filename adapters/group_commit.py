@@ -146,7 +146,7 @@ class GroupCommitLedger(RecordingLedger):
         recording = touched.get(pending.recording_id)
         if pending.start is None:
             assert pending.command is not None
-            recording = recording or self.get_recording(pending.recording_id)
+            recording = recording or self._working_copy(pending.recording_id)
             result = pending.command(recording)
             touched[recording.id] = recording
             return result

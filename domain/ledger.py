@@ -7,6 +7,7 @@ runs in memory in unit tests.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,7 +26,7 @@ from eventsourcing.persistence import IntegrityError
 from domain import errors
 from domain.commands import Change, Start
 from domain.directory import DirectoryCommands
-from domain.recording import Recording, recording_id_for
+from domain.recording import Recording, recording_id_for, without_personal
 from domain.recording_policy import DEFAULT_TERMS, POLICY_ID, PolicyTerms, RecordingPolicy
 from domain.retention import RetentionCommands
 from domain.values import Actor, require_tags, require_text
@@ -62,13 +63,14 @@ class History:
 
 class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
     # The cache spares a read per command; a stale entry only costs a conflict,
-    # which _change() answers by evicting it and trying again. Commands on one
-    # recording are serialized in-process (see _change), so the cached object
-    # can be changed in place instead of deep-copied on every command.
+    # which _change() answers by evicting it and trying again. The cache only ever
+    # holds committed state, shared by every thread: a command changes a copy
+    # (Recording.__deepcopy__ is cheap), which replaces the cached one once saved,
+    # so no reader ever sees a change that is not (or never will be) committed.
     env = {
         "AGGREGATE_CACHE_MAXSIZE": "10000",
         "AGGREGATE_CACHE_FASTFORWARD": "n",
-        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "y",
     }
 
     # Keyed blind index of personal values, for equality search without the plaintext.
@@ -269,6 +271,23 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         return recording_id_for(interaction_id)
 
     def get_recording(self, recording_id: UUID) -> Recording:
+        """The recording as committed, for reading only (other threads share the object).
+
+        Brought up to the log on every read, so what another process wrote shows at
+        once: above all a purge, after which no copy anywhere shows personal fields.
+        """
+        try:
+            recording = self.repository.get(recording_id, deepcopy_from_cache=False)
+        except AggregateNotFoundError:
+            raise errors.RecordingNotFound(f"no recording {recording_id}") from None
+        newer = self.events.get(recording_id, gt=recording.version)
+        fresh = None
+        for domain_event in newer:
+            fresh = domain_event.mutate(fresh or copy.deepcopy(recording))
+        return fresh or recording
+
+    def _working_copy(self, recording_id: UUID) -> Recording:
+        """The recording for a command to change: a copy of the committed state."""
         try:
             return self.repository.get(recording_id)
         except AggregateNotFoundError:
@@ -277,14 +296,21 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
     def history(
         self, recording_id: UUID, *, as_of: datetime | None = None, version: int | None = None
     ) -> History:
-        """The recording replayed from its events up to a stored time and/or version."""
+        """The recording replayed from its events up to a stored time and/or version.
+
+        Once the recording is purged, every version of it reads as purged data does
+        (whatever this process's key cache still holds), the events before the purge too.
+        """
+        stored = list(self.events.get(recording_id))
         events = [
             e
-            for e in self.events.get(recording_id, lte=version)
-            if as_of is None or e.timestamp <= as_of
+            for e in stored
+            if (version is None or e.originator_version <= version) and (as_of is None or e.timestamp <= as_of)
         ]
         if not events:
             raise errors.RecordingNotFound(f"no recording {recording_id} at that point in its history")
+        if any(isinstance(e, Recording.Purged) for e in stored):
+            events = [without_personal(e) for e in events]
         recording: Any = None
         for domain_event in events:
             recording = domain_event.mutate(recording)
@@ -317,16 +343,13 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         """
         with self._lock_for(recording_id):
             for _ in range(CONFLICT_ATTEMPTS):
-                recording = self.get_recording(recording_id)
+                recording = self._working_copy(recording_id)
                 try:
                     result = command(recording)
                     self.save(recording)
                 except IntegrityError:
                     self.forget(recording_id)  # another process wrote first
                     continue
-                except BaseException:
-                    self.forget(recording_id)  # the cached object may hold unsaved changes
-                    raise
                 return result
         raise ConcurrentChange(f"recording {recording_id} kept changing; try again")
 

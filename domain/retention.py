@@ -145,8 +145,6 @@ class RetentionCommands:
         outcomes = dict(zip(recording_ids, self.run_all(  # type: ignore[attr-defined]
             [Change(recording_id, command) for recording_id in recording_ids]), strict=True))
         purged = {rid: media for rid, media in outcomes.items() if not isinstance(media, errors.DomainError)}
-        for recording_id in purged:
-            self.forget(recording_id)  # type: ignore[attr-defined]  # the cached object holds personal fields
         shredder.shred_recordings(purged)
         return outcomes
 
