@@ -161,6 +161,9 @@ def test_a_query_hold_covers_a_recording_made_after_it_and_purge_says_why(api: A
     run = api.call("root", "POST", "/v1/retention/run").json()
     assert run["purged"] == [elsewhere]
     assert run["kept"][later] == "cannot purge: legal hold by case(s) CASE-Q (query hold)"
+    under_hold = api.call("lena", "GET", "/v1/recordings?hold=true").json()["items"]
+    assert [(r["recording_id"], r["legal_hold"], r["hold_cases"]) for r in under_hold] == [
+        (later, True, ["CASE-Q (query hold)"])]
     assert [h["case_id"] for h in api.call("aud", "GET", "/v1/holds").json()] == ["CASE-Q"]
     assert api.call("lena", "POST", "/v1/holds/CASE-Q/release", json={"reason": "closed"}).status_code == 200
     assert api.call("root", "POST", "/v1/retention/run").json()["purged"] == [later]
