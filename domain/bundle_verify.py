@@ -46,6 +46,9 @@ COMBINED = "media/combined.mp4"
 # `.file` of errors about the verifier's own older checkpoint, which is not a
 # member of the bundle (given as ``known_checkpoint``).
 KNOWN_CHECKPOINT = "<known checkpoint>"
+# ... and of a consistency proof for it fetched from the log (``known_consistency``),
+# for a known checkpoint older than those the bundle carries proofs for.
+KNOWN_CONSISTENCY = "<consistency proof>"
 
 MEDIA_EVENTS = frozenset({"ScreenSampled", "VoiceRecorded", "SnapshotTaken"})
 _EVENT_FIELDS = frozenset(
@@ -53,6 +56,7 @@ _EVENT_FIELDS = frozenset(
 )
 _MANIFEST_FIELDS = frozenset({"format", "recording_id", "interaction_id", "exported_by", "reason", "files"})
 _CONSISTENCY_FIELDS = frozenset({"old_size", "old_root", "new_size", "proof"})
+_SERVED_CONSISTENCY_FIELDS = frozenset({"old_size", "new_size", "proof"})  # GET /v1/log/proofs/consistency
 _SIZE = r"(?:0|[1-9][0-9]*)"
 _CONSISTENCY_RE = re.compile(rf"consistency/({_SIZE})\.json")
 _CHECKPOINTS_RE = re.compile(rf"checkpoints/({_SIZE})\.txt")
@@ -284,7 +288,7 @@ def _check_files(files: Mapping[str, bytes], listed: dict[str, str], events: lis
             raise BundleError(path, "SHA-256 differs from the manifest")
     fixed = {MANIFEST, CHECKPOINT, EVENTS}
     for name in sorted(files):
-        if name not in listed and name not in fixed and not _proof_file_size(name):
+        if name not in listed and name not in fixed and _proof_file_size(name) is None:
             raise BundleError(name, "is not listed in the manifest")
     media: dict[str, _Event] = {}
     for event in events:
@@ -327,8 +331,10 @@ def _check_proofs(
             raise BundleError(note_file, f"origin {old.origin!r} is not the log's {checkpoint.origin!r}")
         if old.size != size:
             raise BundleError(note_file, f"has size {old.size}, not {size} as its name says")
-        if not 0 < size < checkpoint.size:
-            raise BundleError(note_file, f"size {size} is not between 0 and {checkpoint.size}, exclusive")
+        # Size 0 is a real checkpoint (C2SP allows it; RFC 9162 defines the empty
+        # tree's root): a log signed before its first event. Its proof is empty.
+        if not 0 <= size < checkpoint.size:
+            raise BundleError(note_file, f"size {size} is not in 0..{checkpoint.size - 1}")
         doc = _json_object(_member(files, proof_file), proof_file, "consistency proof", _CONSISTENCY_FIELDS)
         if _int(doc["old_size"], proof_file, "old_size") != size:
             raise BundleError(proof_file, f"old_size {doc['old_size']} is not {size} as its name says")
@@ -349,7 +355,8 @@ def _check_proofs(
 
 
 def _check_known(
-    known: bytes, checkpoint: Checkpoint, roots: dict[int, bytes], key_text: str, verify_note: NoteVerifier
+    known: bytes, checkpoint: Checkpoint, roots: dict[int, bytes], key_text: str, verify_note: NoteVerifier,
+    served: bytes | None,
 ) -> str:
     if not known:
         raise BundleError(KNOWN_CHECKPOINT, "is empty")
@@ -364,12 +371,35 @@ def _check_known(
         except ValueError as exc:
             raise BundleError(CHECKPOINT, f"conflicts with the known checkpoint (split view): {exc}") from None
         return f"consistency: checkpoint extends the known checkpoint of size {old.size}"
+    if served is not None:
+        _check_served_consistency(served, old, checkpoint)
+        return f"consistency: checkpoint extends the known checkpoint of size {old.size} (proof given apart)"
     proof_file = f"consistency/{old.size}.json"
     if old.size not in roots:
-        raise BundleError(proof_file, f"missing: no consistency proof for the known checkpoint's size {old.size}")
+        raise BundleError(
+            proof_file,
+            f"missing: no consistency proof for the known checkpoint's size {old.size} "
+            "(get one from the log: GET /v1/log/proofs/consistency)",
+        )
     if roots[old.size] != old.root:
         raise BundleError(proof_file, "old_root is not the known checkpoint's root (split view)")
     return f"consistency: checkpoint extends the known checkpoint of size {old.size}"
+
+
+def _check_served_consistency(served: bytes, old: Checkpoint, checkpoint: Checkpoint) -> None:
+    """A proof the log served for (old size, bundle size): both roots are signed, so
+    whoever delivered the proof need not be trusted, only the arithmetic."""
+    file = KNOWN_CONSISTENCY
+    doc = _json_object(served, file, "consistency proof", _SERVED_CONSISTENCY_FIELDS)
+    if _int(doc["old_size"], file, "old_size") != old.size:
+        raise BundleError(file, f"old_size {doc['old_size']} is not the known checkpoint's size {old.size}")
+    if _int(doc["new_size"], file, "new_size") != checkpoint.size:
+        raise BundleError(file, f"new_size {doc['new_size']} is not the bundle's checkpoint size {checkpoint.size}")
+    proof = _hash_list(doc["proof"], file, "proof")
+    try:
+        verify_consistency(old.size, checkpoint.size, old.root, checkpoint.root, proof)
+    except ValueError as exc:
+        raise BundleError(file, f"does not prove the checkpoint extends the known checkpoint (split view?): {exc}") from None
 
 
 def verify_bundle(
@@ -378,6 +408,7 @@ def verify_bundle(
     known_checkpoint: bytes | None = None,
     *,
     verify_note: NoteVerifier,
+    known_consistency: bytes | None = None,
 ) -> list[str]:
     """The checks the bundle passed, or BundleError at the first that fails.
 
@@ -387,7 +418,10 @@ def verify_bundle(
     (``name+hexid+base64``); a malformed key raises ``domain.checkpoint.NoteError``
     before the bundle is looked at. ``known_checkpoint`` is a signed note the
     verifier kept from earlier (``--known-checkpoint``). ``verify_note`` checks
-    signatures: pass ``adapters.note_signing.verify_note``.
+    signatures: pass ``adapters.note_signing.verify_note``. ``known_consistency``
+    is the JSON that ``GET /v1/log/proofs/consistency?from=<known size>&to=<bundle
+    size>`` answers, for a known checkpoint the bundle carries no proof for; when
+    given, it is the proof checked for the known checkpoint.
     """
     key_name = parse_verifier_key(verifier_key).name
     checks: list[str] = []
@@ -409,8 +443,12 @@ def verify_bundle(
     roots, proof_checks = _check_proofs(files, checkpoint, verifier_key, key_name, verify_note)
     checks.extend(proof_checks)
     if known_checkpoint is not None:
-        checks.append(_check_known(known_checkpoint, checkpoint, roots, verifier_key, verify_note))
+        checks.append(
+            _check_known(known_checkpoint, checkpoint, roots, verifier_key, verify_note, known_consistency)
+        )
+    elif known_consistency is not None:
+        raise BundleError(KNOWN_CONSISTENCY, "is given without the known checkpoint it is for")
     return checks
 
 
-__all__ = ["BundleError", "KNOWN_CHECKPOINT", "NoteVerifier", "verify_bundle"]
+__all__ = ["BundleError", "KNOWN_CHECKPOINT", "KNOWN_CONSISTENCY", "NoteVerifier", "verify_bundle"]

@@ -197,6 +197,13 @@ def parse_signed_note(text: bytes) -> tuple[bytes, list[NoteSignature]]:
     return body.encode("utf-8"), signatures
 
 
+def checkpoint_of_note(note: bytes) -> Checkpoint:
+    """The checkpoint a signed note carries, its signatures not checked: for the log
+    reading back its own notes, and for a verifier that only needs a size to ask for
+    a proof (which it then checks against signed roots)."""
+    return parse_checkpoint(parse_signed_note(note)[0])
+
+
 def format_signed_note(body: bytes, signatures: Sequence[NoteSignature]) -> bytes:
     """Assemble a signed note; parse_signed_note gives back (body, signatures)."""
     text = _text(body, "note body", NoteError)

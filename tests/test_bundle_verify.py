@@ -21,7 +21,7 @@ from uuid import UUID
 import pytest
 
 from adapters.note_signing import NoteSigner, generate_key, verify_note
-from domain.bundle_verify import KNOWN_CHECKPOINT, BundleError, verify_bundle
+from domain.bundle_verify import KNOWN_CHECKPOINT, KNOWN_CONSISTENCY, BundleError, verify_bundle
 from domain.checkpoint import Checkpoint, NoteError
 from domain.log_leaf import Leaf
 from domain.merkle import consistency_proof, inclusion_proof, leaf_hash, root_from_leaf_hashes
@@ -75,7 +75,8 @@ class Built:
 
 
 def build(
-    *, recording_id: str = str(REC), extra_media: bool = False, proof_size: int | None = None
+    *, recording_id: str = str(REC), extra_media: bool = False, proof_size: int | None = None,
+    old_sizes: tuple[int, ...] = OLD_SIZES,
 ) -> Built:
     """A valid bundle of REC (or, with the options, one invalid in a single way)."""
     media = {
@@ -121,7 +122,7 @@ def build(
         })
     events = b"".join(line + b"\n" for (rec, _), line in lines.items() if rec == REC)
     files = {"manifest.json": manifest, "checkpoint.txt": checkpoint, "events.jsonl": events, **media}
-    for old in OLD_SIZES:
+    for old in old_sizes:
         files[f"checkpoints/{old}.txt"] = old_checkpoint(hashes, old)
         files[f"consistency/{old}.json"] = dumps({
             "old_size": old, "old_root": root_from_leaf_hashes(hashes[:old]).hex(), "new_size": size,
@@ -134,13 +135,17 @@ def old_checkpoint(hashes: list[bytes], size: int, signer: NoteSigner = SIGNER, 
     return signer.sign_checkpoint(Checkpoint(origin, size, root_from_leaf_hashes(hashes[:size])))
 
 
-def verify(files: dict[str, bytes], key: str = VERIFIER_TEXT, known: bytes | None = None) -> list[str]:
-    return verify_bundle(files, key, known, verify_note=verify_note)
+def verify(
+    files: dict[str, bytes], key: str = VERIFIER_TEXT, known: bytes | None = None, served: bytes | None = None
+) -> list[str]:
+    return verify_bundle(files, key, known, verify_note=verify_note, known_consistency=served)
 
 
-def rejected(files: dict[str, bytes], key: str = VERIFIER_TEXT, known: bytes | None = None) -> BundleError:
+def rejected(
+    files: dict[str, bytes], key: str = VERIFIER_TEXT, known: bytes | None = None, served: bytes | None = None
+) -> BundleError:
     with pytest.raises(BundleError) as info:
-        verify(files, key, known)
+        verify(files, key, known, served)
     assert info.value.file in str(info.value)
     return info.value
 
@@ -345,6 +350,56 @@ def test_known_checkpoints_of_another_key_or_log_are_rejected() -> None:
 def test_a_known_checkpoint_without_a_proof_in_the_bundle_is_rejected() -> None:
     error = rejected(BUNDLE.files, known=old_checkpoint(BUNDLE.leaf_hashes, 5))
     assert error.file == "consistency/5.json" and "missing" in str(error)
+
+
+def test_an_empty_first_checkpoint_is_a_valid_earlier_checkpoint() -> None:
+    """A log signed before its first event: size 0, the empty tree's root, an empty proof (RFC 9162)."""
+    built = build(old_sizes=(0, *OLD_SIZES))
+    checks = verify(built.files, known=old_checkpoint(built.leaf_hashes, 0))
+    assert f"checkpoints/0.txt: signed by {KEY_NAME}, size 0" in checks
+    assert "consistency/0.json: checkpoint extends checkpoints/0.txt" in checks
+    assert checks[-1] == "consistency: checkpoint extends the known checkpoint of size 0"
+
+
+def test_an_empty_checkpoint_needs_the_empty_root_and_an_empty_proof() -> None:
+    built = build(old_sizes=(0,))
+    proof = json.loads(built.files["consistency/0.json"])
+    with_a_proof = dumps({**proof, "proof": [built.leaf_hashes[0].hex()]})
+    assert rejected({**built.files, "consistency/0.json": with_a_proof}).file == "consistency/0.json"
+    not_empty = SIGNER.sign_checkpoint(Checkpoint(ORIGIN, 0, hashlib.sha256(b"something").digest()))
+    wrong_root = dumps({**proof, "old_root": hashlib.sha256(b"something").hexdigest()})
+    error = rejected({**built.files, "checkpoints/0.txt": not_empty, "consistency/0.json": wrong_root})
+    assert error.file == "consistency/0.json" and "empty tree" in str(error)
+
+
+def served(old: int, new: int = len(LOG), proof: list[bytes] | None = None) -> bytes:
+    """The JSON of GET /v1/log/proofs/consistency?from=OLD&to=NEW."""
+    hashes = consistency_proof(old, BUNDLE.leaf_hashes) if proof is None else proof
+    return dumps({"old_size": old, "new_size": new, "proof": [h.hex() for h in hashes]})
+
+
+def test_a_known_checkpoint_verifies_with_a_proof_given_apart() -> None:
+    known = old_checkpoint(BUNDLE.leaf_hashes, 5)  # the bundle carries no proof for size 5
+    checks = verify(BUNDLE.files, known=known, served=served(5))
+    assert checks[-1] == "consistency: checkpoint extends the known checkpoint of size 5 (proof given apart)"
+
+
+def test_a_proof_given_apart_must_prove_the_known_checkpoint() -> None:
+    known = old_checkpoint(BUNDLE.leaf_hashes, 5)
+    fork = [*BUNDLE.leaf_hashes[:4], hashlib.sha256(b"other leaf").digest()]
+    good = consistency_proof(5, BUNDLE.leaf_hashes)
+    for bad in (
+        served(6),  # another old size
+        served(5, len(LOG) - 1),  # another new size
+        served(5, proof=good[:-1]),
+        served(5, proof=[hashlib.sha256(b"x").digest(), *good[1:]]),
+        b'{"old_size": 5, "new_size": 17}',
+        b"not json",
+    ):
+        assert rejected(BUNDLE.files, known=known, served=bad).file == KNOWN_CONSISTENCY, bad
+    error = rejected(BUNDLE.files, known=old_checkpoint(fork, 5), served=served(5))
+    assert error.file == KNOWN_CONSISTENCY and "split view" in str(error)
+    assert rejected(BUNDLE.files, served=served(5)).file == KNOWN_CONSISTENCY  # for which checkpoint?
 
 
 def test_the_body_must_come_from_the_note_itself() -> None:
