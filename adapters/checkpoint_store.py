@@ -4,14 +4,17 @@ key that signs them, which lives in settings or a file, never in the database.""
 from __future__ import annotations
 
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from adapters.media_store import MediaStore
 from adapters.note_signing import NoteSigner, generate_key
 from adapters.settings import Settings
 from adapters.sql_dialect import Dialect
+from adapters.view_rows import LeafRow
 
 
 def load_signer(settings: Settings) -> NoteSigner:
@@ -36,6 +39,9 @@ def write_key_pair(path: Path, name: str) -> str:
 
 
 class CheckpointStore:
+    """The transparency log's tables: signed checkpoints, its tamper alarms, and the
+    leaves read by index range for the self-audit."""
+
     def __init__(self, datastore: Any, dialect: Dialect, mirror: MediaStore | None) -> None:
         self._datastore = datastore
         self._dialect = dialect
@@ -64,7 +70,69 @@ class CheckpointStore:
             "SELECT tree_size, note FROM checkpoints WHERE tree_size < ? ORDER BY tree_size DESC LIMIT ?", [size, limit]
         )
 
+    def first_of_each_month(self, size: int) -> list[tuple[int, bytes]]:
+        """The first checkpoint signed in each UTC month, of those smaller than ``size``.
+
+        One indexed look-up per month of the log's life, from its first checkpoint on
+        (checkpoints are signed in size order, so the first in time is the smallest).
+        """
+        first = self._rows("SELECT tree_size, note FROM checkpoints WHERE tree_size < ? ORDER BY tree_size LIMIT 1",
+                           [size])
+        if not first:
+            return []
+        chosen = dict(first)
+        month, last = _month_start(self._signed_at(first[0][0])), self._signed_at(self.before(size, 1)[0][0])
+        while (month := _next_month(month)) <= last:
+            chosen.update(self._rows(
+                "SELECT tree_size, note FROM checkpoints WHERE signed_at >= ? AND tree_size < ? "
+                "ORDER BY signed_at, tree_size LIMIT 1", [self._dialect.value(month), size]))
+        return sorted(chosen.items())
+
+    def _signed_at(self, size: int) -> datetime:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._dialect.sql("SELECT signed_at FROM checkpoints WHERE tree_size = ?"), [size])
+            value = dict(cursor.fetchone())["signed_at"]
+        return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+    # -- the tamper alarm --------------------------------------------------
+
+    def raise_alarm(self, reason: str, found_by: str, raised_at: datetime) -> bool:
+        """Records a finding once; False when the same reason was already recorded."""
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                self._dialect.sql("INSERT INTO log_alarms (reason, found_by, raised_at) VALUES (?, ?, ?) "
+                                  "ON CONFLICT (reason) DO NOTHING RETURNING reason"),
+                [reason, found_by, self._dialect.value(raised_at)],
+            )
+            return cursor.fetchone() is not None
+
+    def alarm(self) -> str | None:
+        """The first finding still recorded, or None when the log is not known tampered."""
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT reason FROM log_alarms ORDER BY raised_at, reason LIMIT 1")
+            row = cursor.fetchone()
+        return dict(row)["reason"] if row else None
+
+    # -- leaves, for the self-audit ---------------------------------------
+
+    def leaves(self, start: int, limit: int) -> list[LeafRow]:
+        """Up to ``limit`` leaves from index ``start`` on, in index order."""
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                self._dialect.sql("SELECT * FROM log_leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?"),
+                [start, limit],
+            )
+            return [msgspec.convert(dict(r), LeafRow, strict=False) for r in cursor.fetchall()]
+
     def _rows(self, sql: str, params: list[Any]) -> list[tuple[int, bytes]]:
         with self._datastore.transaction(commit=False) as cursor:
             cursor.execute(self._dialect.sql(sql), params)
             return [(int(dict(r)["tree_size"]), dict(r)["note"].encode()) for r in cursor.fetchall()]
+
+
+def _month_start(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def _next_month(month: datetime) -> datetime:
+    return month.replace(year=month.year + 1, month=1) if month.month == 12 else month.replace(month=month.month + 1)

@@ -49,8 +49,12 @@ async def health() -> Health:
 def ready(runtime: Services) -> Response[Health]:
     try:
         lags = {lag.view: lag.behind for lag in runtime.projections.status()}
+        tampered = runtime.log.alarm()
     except Exception as error:  # any store failure means not ready, with the reason
         return Response(Health(status=f"unavailable: {type(error).__name__}"), status_code=HTTP_503_SERVICE_UNAVAILABLE)
+    if tampered is not None:  # the log no longer vouches for its events: say so until investigated
+        return Response(Health(status=f"degraded: log tampered: {tampered}", views=lags),
+                        status_code=HTTP_503_SERVICE_UNAVAILABLE)
     return Response(Health(status="ready", views=lags))
 
 

@@ -3,7 +3,9 @@
 Order matters: the manifest of the media is written first, its SHA-256 goes into
 the recording's Exported event, a checkpoint is signed that holds that event,
 and only then are the events and their inclusion proofs written out, so the
-bundle proves its own manifest.
+bundle proves its own manifest. The events end at that Exported event: others
+may be appended to the recording meanwhile (tags, annotations, other exports),
+and they belong to later bundles.
 """
 
 from __future__ import annotations
@@ -17,14 +19,16 @@ from uuid import UUID
 
 from adapters.media_combine import combine
 from api.runtime import Runtime
-from domain.checkpoint import parse_checkpoint, parse_signed_note
+from domain.checkpoint import checkpoint_of_note
 from domain.merkle import MerkleTree
 from domain.recording import Recording
 from domain.values import Actor
 
 FORMAT = "callvault-export/1"
-# Earlier checkpoints an older verifier may have kept, each with a consistency proof.
-EARLIER_CHECKPOINTS = 1000
+# Earlier checkpoints an auditor may have kept, each shipped with a consistency proof:
+# the most recent ones, and the first of every month of the log's life (see
+# docs/export-bundle.md for why, and for the proof of any other from the API).
+RECENT_CHECKPOINTS = 100
 
 
 def sha256(data: bytes) -> str:
@@ -54,6 +58,7 @@ def media_files(runtime: Runtime, recording_id: UUID) -> dict[str, bytes]:
 def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor) -> bytes:
     recording = runtime.ledger.get_recording(recording_id)
     recording.check_export("bundle")  # before reading media that may be gone
+    seen = recording.version  # now: the object may be the cached one that recording the export advances
     media = media_files(runtime, recording_id)
     manifest = json.dumps({
         "format": FORMAT,
@@ -65,8 +70,9 @@ def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor
     }, indent=2, sort_keys=True).encode()
     runtime.ledger.record_export(recording_id, reason_code=reason, what="bundle", occurred_at=datetime.now(UTC),
                                  by=by, manifest_sha256=sha256(manifest))
-    size, note = runtime.log.sign_checkpoint()
-    events = runtime.log.event_proofs(recording_id, size)
+    exported = exported_version(runtime, recording_id, after=seen, manifest_sha256=sha256(manifest))
+    size, note = runtime.log.sign_checkpoint()  # its tree holds the Exported leaf: it was logged before
+    events = runtime.log.event_proofs(recording_id, size, up_to_version=exported)
     files = {
         "manifest.json": manifest,
         "checkpoint.txt": note,
@@ -74,11 +80,11 @@ def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor
         **media,
     }
     tree = MerkleTree(runtime.log.views.leaf_hashes(size))
-    for old_size, old_note in runtime.log.checkpoints.before(size, EARLIER_CHECKPOINTS):
+    for old_size, old_note in earlier_checkpoints(runtime, size):
         files[f"checkpoints/{old_size}.txt"] = old_note
         files[f"consistency/{old_size}.json"] = json.dumps({
             "old_size": old_size,
-            "old_root": parse_checkpoint(parse_signed_note(old_note)[0]).root.hex(),
+            "old_root": checkpoint_of_note(old_note).root.hex(),
             "new_size": size,
             "proof": [h.hex() for h in tree.consistency_proof(old_size)],
         }, sort_keys=True).encode()
@@ -87,3 +93,21 @@ def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor
         for name, data in files.items():
             bundle.writestr(name, data)
     return buffer.getvalue()
+
+
+def exported_version(runtime: Runtime, recording_id: UUID, *, after: int, manifest_sha256: str) -> int:
+    """The version of the Exported event just recorded: the first after ``after`` with this manifest.
+
+    An identical export recorded concurrently (same manifest bytes) may come first;
+    either event binds these exact bytes, so the bundle is the same proof.
+    """
+    for event in runtime.ledger.events.get(recording_id, gt=after):
+        if isinstance(event, Recording.Exported) and event.manifest_sha256 == manifest_sha256:
+            return event.originator_version
+    raise AssertionError(f"the Exported event of {recording_id} was not stored")
+
+
+def earlier_checkpoints(runtime: Runtime, size: int) -> list[tuple[int, bytes]]:
+    """The last RECENT_CHECKPOINTS before ``size`` and the first of every UTC month, by size."""
+    store = runtime.log.checkpoints
+    return sorted((dict(store.before(size, RECENT_CHECKPOINTS)) | dict(store.first_of_each_month(size))).items())

@@ -113,5 +113,10 @@ class PolicyNotFound(NotFound):
     pass
 
 
+class LogTampered(StateConflict):
+    """Stored events or Merkle leaves no longer match what the log recorded or signed:
+    the log refuses to vouch for them (no proof, no new checkpoint) until investigated."""
+
+
 class RetentionDuty(StateConflict):
     """The data must still be kept: its retention period has not run out."""

@@ -60,7 +60,17 @@ class MerkleTree:
         return root
 
     def root(self) -> bytes:
-        return self.subtree_root(0, self.size) if self.size else EMPTY_ROOT
+        return self.prefix_root(self.size)
+
+    def prefix_root(self, size: int) -> bytes:
+        """MTH of the first ``size`` leaves: the root a checkpoint of that size signed.
+
+        Its subtrees are those of this tree (both split at powers of two from 0), so
+        after ``root()`` this costs only the O(log n) hashes on its right edge.
+        """
+        if not 0 <= size <= self.size:
+            raise ValueError(f"prefix size {size} outside 0..{self.size}")
+        return self.subtree_root(0, size) if size else EMPTY_ROOT
 
     def inclusion_proof(self, index: int) -> list[bytes]:
         """PATH(index, D[size]): sibling subtree roots, from the leaf upwards."""

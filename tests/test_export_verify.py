@@ -4,16 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import random
 import subprocess
+import threading
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+import msgspec
 import pytest
 from click.testing import CliRunner
 
+from adapters import note_signing
+from adapters.settings import Settings
 from api.cli import main
+from api.export_bundle import build_bundle
+from api.runtime import Runtime
+from domain.bundle_verify import verify_bundle
 from domain.values import Actor
 from tests.conftest import Api
 
@@ -111,3 +121,107 @@ def test_a_different_key_or_a_forged_old_checkpoint_fails(exported: tuple[Path, 
     assert generated.exit_code == 0 and (tmp_path / "other.key.pub").exists()
     assert verify(str(bundle), "--public-key", str(tmp_path / "other.key.pub")).exit_code == 1
     assert runner.invoke(main, ["keys", "generate", "--name", "x", "--out", str(other)]).exit_code != 0
+
+
+# --- an empty first checkpoint (issue #11.1) ------------------------------------------
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Settings of a server and of the `callvault` command line (its environment) alike."""
+    served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"),
+                                     signing_key_file=str(tmp_path / "log.key"))
+    environment = {"SQLITE_PATH": served.sqlite_path, "SIGNING_KEY_FILE": served.signing_key_file,
+                   "MASTER_KEY_FILE": served.master_key_file, "MEDIA_URL": served.media_url,
+                   "ARCHIVE_URL": served.archive_url, "VIEWS_PROCESS": "false", "LOG_JSON": "true"}
+    if served.database_url:
+        environment["DATABASE_URL"] = served.database_url
+    else:
+        monkeypatch.delenv("CALLVAULT_DATABASE_URL", raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(f"CALLVAULT_{name}", value)
+    return served
+
+
+@pytest.mark.parametrize("signed_by", ["scheduled job", "callvault checkpoint"])
+def test_an_export_verifies_after_an_empty_first_checkpoint(served: Settings, tmp_path: Path, signed_by: str) -> None:
+    if signed_by == "callvault checkpoint":
+        result = CliRunner().invoke(main, ["checkpoint"], catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        empty = result.stdout.encode()
+    runtime = Runtime(served)
+    try:
+        if signed_by == "scheduled job":
+            runtime.start()
+            runtime.scheduler.get_job("checkpoint").func()  # what the scheduler runs every few minutes
+            empty = runtime.log.checkpoint(0)[1]
+        assert runtime.log.checkpoint()[0] == 0
+        ledger = runtime.ledger
+        rid = ledger.start_call(interaction_id="empty-log-1", agent_id="agent-n", customer_id="cust-1", queue="q",
+                                direction="inbound", tags={}, occurred_at=T0, by=PBX)
+        ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX)
+        bundle = build_bundle(runtime, rid, reason="court order 9/2026", by=Actor("lena", "legal"))
+        public_key = runtime.log.public_key
+    finally:
+        runtime.stop() if signed_by == "scheduled job" else runtime.ledger.close()
+    files = {name: zipfile.ZipFile(io.BytesIO(bundle)).read(name) for name in zipfile.ZipFile(io.BytesIO(bundle)).namelist()}
+    assert files["checkpoints/0.txt"] == empty and json.loads(files["consistency/0.json"])["proof"] == []
+    checks = verify_bundle(files, public_key, empty, verify_note=note_signing.verify_note)
+    assert checks[-1] == "consistency: checkpoint extends the known checkpoint of size 0"
+    (tmp_path / "bundle.zip").write_bytes(bundle)
+    (tmp_path / "empty.txt").write_bytes(empty)
+    result = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key, "--known-checkpoint",
+                    str(tmp_path / "empty.txt"))
+    assert result.exit_code == 0, result.output
+    assert "ok  checkpoints/0.txt: signed by" in result.output and "verified: bundle.zip" in result.output
+
+
+# --- exports racing with other writes to the recording (issue #11.2) ----------------------
+
+EXPORTS = 24
+
+
+def test_concurrent_exports_while_the_recording_is_tagged_all_verify(
+    live_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    url, tokens = live_server
+    bearer = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+    with httpx.Client(base_url=url, timeout=60) as http:
+        started = http.post("/v1/recordings/", headers=bearer["pbx"], json={
+            "interaction_id": "race-1", "agent_id": "agent-1", "customer_id": "cust-1", "queue": "q",
+            "direction": "inbound", "occurred_at": T0.isoformat()})
+        assert started.status_code == 201, started.text
+        rid = started.json()["recording_id"]
+        public_key = http.get("/v1/log/public-key").text.strip()
+    exporting = threading.Event()
+    tagged: list[int] = []
+
+    def tag_meanwhile() -> None:
+        with httpx.Client(base_url=url, timeout=60, headers=bearer["pbx"]) as http:
+            while exporting.is_set() or not tagged:
+                response = http.post(f"/v1/recordings/{rid}/tags", json={
+                    "key": "wrapup", "value": f"code-{len(tagged)}", "occurred_at": T0.isoformat()})
+                assert response.status_code == 200, response.text
+                tagged.append(len(tagged))
+
+    def export(number: int) -> bytes:
+        with httpx.Client(base_url=url, timeout=120, headers=bearer["lena"]) as http:
+            response = http.post(f"/v1/recordings/{rid}/exports", json={"reason": f"court order {number}/2026"})
+            assert response.status_code == 201, response.text
+            return response.content
+
+    exporting.set()
+    tagger = threading.Thread(target=tag_meanwhile)
+    tagger.start()
+    try:
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            bundles = list(pool.map(export, range(EXPORTS)))
+    finally:
+        exporting.clear()
+        tagger.join(timeout=60)
+    assert len(tagged) > 1  # the tags did run alongside
+    for number, bundle in enumerate(bundles):
+        path = tmp_path / f"bundle-{number}.zip"
+        path.write_bytes(bundle)
+        result = verify(str(path), "--public-key", public_key)
+        assert result.exit_code == 0, (number, result.output)
