@@ -7,14 +7,25 @@ recording's media can only ever be what its events say it is.
 
 from __future__ import annotations
 
+import errno
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import obstore
-from obstore.exceptions import AlreadyExistsError
+from obstore.exceptions import AlreadyExistsError, GenericError
 from obstore.store import LocalStore, from_url
 
 from domain.errors import MediaConflict
+
+# obstore reports a local file system's failures as text only, ending in "(os error N)".
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT}
+
+
+class StorageFull(Exception):
+    """The media store has no room for an object: nothing was stored, and the same
+    upload succeeds once an operator made room (not a rule of the ledger, so no domain error)."""
 
 
 class MediaStore:
@@ -37,6 +48,12 @@ class MediaStore:
             if self.get(key) != data:
                 raise MediaConflict(f"another object is already stored at {key}") from None
             return False
+        except GenericError as error:
+            # obstore writes to a temporary file and links it into place only when complete,
+            # so a write that ran out of space leaves no partial object behind.
+            if (code := _OS_ERROR.search(str(error))) and int(code.group(1)) in _NO_SPACE:
+                raise StorageFull(f"the media store has no space left for {len(data)} bytes") from error
+            raise
         return True
 
     def get(self, key: str) -> bytes:

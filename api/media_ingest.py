@@ -12,20 +12,21 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID, uuid4
 
 from litestar import Controller, Response, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 
-from adapters.media_probe import MediaInfo, probe_audio, probe_image, probe_video
+from adapters.media_probe import MediaInfo, probe_audio, probe_image, probe_segment
 from api.access import actor, allow_recording, record
 from api.context import Caller, Services
 from api.runtime import Runtime
-from api.schemas import Applied, CaptureReport, SnapshotRequest, SnapshotRequested
+from api.schemas import Applied, CaptureReport, PathId, SnapshotRequest, SnapshotRequested
 from domain.access import Outcome
 from domain.errors import DomainError, InvalidCommand, MediaConflict
 from domain.policy import Action, Principal
+from domain.values import require_utc
 
 Count = Annotated[int, QueryParameter(ge=0, le=10_000_000)]
 Size = Annotated[int, QueryParameter(ge=1, le=16_384)]
@@ -42,15 +43,21 @@ def ingest(
     what: str,
     body: bytes,
     sha256: str,
+    at: datetime,
     limit: int,
     probe: Callable[[bytes], MediaInfo],
     key: str,
     already: str | None,
     append: Callable[[MediaInfo], bool],
 ) -> Response[Applied]:
-    """The one path every media body takes; answers 201 stored or 200 already stored."""
+    """The one path every media body takes; answers 201 stored or 200 already stored.
+
+    Everything the request alone can be judged on is judged before the object is written;
+    the recording's rules then judge the event, and a refused event takes its object back.
+    """
     sha256 = sha256.lower()
     try:
+        require_utc(at)
         if len(body) > limit:
             raise InvalidCommand(f"the {what} is larger than the limit of {limit} bytes")
         if hashlib.sha256(body).hexdigest() != sha256:
@@ -85,13 +92,14 @@ class MediaIngest(Controller):
         body: RawBody, sha256: Digest,
         captured_at: FromQuery[datetime], start_offset_ms: Count, duration_ms: Count, monitor: Count,
         width: Size, height: Size, fps: Annotated[int, QueryParameter(ge=0, le=240)],
-        principal: Caller, runtime: Services, codec: FromQuery[str] = "h264",
+        principal: Caller, runtime: Services,
+        codec: FromQuery[Literal["h264"]] = "h264",  # declared by the client; the body is probed for it
     ) -> Response[Applied]:
         recording = allow_recording(runtime, principal, Action.CAPTURE, recording_id)
         key = f"recordings/{recording_id}/segments/{sequence_number:06d}-{sha256.lower()}.ts"
         return ingest(
             runtime, principal, recording_id, action=Action.CAPTURE, what="segment", body=body, sha256=sha256,
-            limit=runtime.settings.max_segment_bytes, probe=probe_video, key=key,
+            at=captured_at, limit=runtime.settings.max_segment_bytes, probe=probe_segment, key=key,
             already=recording.segments.get(sequence_number),
             append=lambda info: runtime.ledger.add_segment(
                 recording_id, sequence_number=sequence_number, start_offset_ms=start_offset_ms,
@@ -110,7 +118,7 @@ class MediaIngest(Controller):
         key = f"recordings/{recording_id}/voice/{sha256.lower()}"
         return ingest(
             runtime, principal, recording_id, action=Action.VOICE, what="voice recording", body=body,
-            sha256=sha256, limit=runtime.settings.max_voice_bytes, probe=probe_audio, key=key,
+            sha256=sha256, at=recorded_at, limit=runtime.settings.max_voice_bytes, probe=probe_audio, key=key,
             already=recording.voice_sha256,
             append=lambda info: runtime.ledger.record_voice(
                 recording_id, codec=info.codec, duration_ms=info.duration_ms, byte_size=len(body),
@@ -120,14 +128,14 @@ class MediaIngest(Controller):
     @put("/snapshots/{snapshot_id:str}", sync_to_thread=True, request_max_body_size=MAX_BODY,
          summary="Upload a requested snapshot (JPEG); idempotent on its hash")
     def snapshot(
-        self, recording_id: FromPath[UUID], snapshot_id: FromPath[str], body: RawBody, sha256: Digest,
+        self, recording_id: FromPath[UUID], snapshot_id: PathId, body: RawBody, sha256: Digest,
         taken_at: FromQuery[datetime], monitor: Count, principal: Caller, runtime: Services,
     ) -> Response[Applied]:
         recording = allow_recording(runtime, principal, Action.CAPTURE, recording_id)
         key = f"recordings/{recording_id}/snapshots/{snapshot_id}-{sha256.lower()}.jpg"
         return ingest(
             runtime, principal, recording_id, action=Action.CAPTURE, what="snapshot", body=body, sha256=sha256,
-            limit=runtime.settings.max_snapshot_bytes, probe=probe_image, key=key,
+            at=taken_at, limit=runtime.settings.max_snapshot_bytes, probe=probe_image, key=key,
             already=recording.snapshots.get(snapshot_id),
             append=lambda info: runtime.ledger.add_snapshot(
                 recording_id, snapshot_id=snapshot_id, monitor=monitor, width=info.width, height=info.height,

@@ -12,7 +12,7 @@ from msgspec import Meta
 
 from api.access import actor, allow, record
 from api.context import Caller, Services
-from api.schemas import Body, Text
+from api.schemas import Body, RequiredReason, TagKey, TagValue, Text
 from domain.access import Outcome
 from domain.policy import Action
 from domain.recording_policy import PolicyTerms, RetentionRule
@@ -27,16 +27,16 @@ class RetentionRuleIn(Body, kw_only=True):
     archive_after_days: Days | None = None
     purge_after_days: Days | None = None
     queue: Text | None = None
-    tag_key: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
-    tag_value: Annotated[str, Meta(max_length=1024)] | None = None
+    tag_key: TagKey | None = None
+    tag_value: TagValue | None = None
 
 
 class PolicyIn(Body, kw_only=True):
     sampling_percent: Percent = 100.0
-    sampling_by_queue: dict[Text, Percent] = {}
+    sampling_by_queue: Annotated[dict[Text, Percent], Meta(max_length=1000)] = {}
     retention: Annotated[list[RetentionRuleIn], Meta(max_length=1000)] = []
     acw_timeout_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 120
-    reason: Annotated[str, Meta(min_length=1, max_length=1024)]
+    reason: RequiredReason
 
     def terms(self) -> PolicyTerms:
         return PolicyTerms(

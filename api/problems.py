@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -10,6 +11,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from adapters.media_store import StorageFull
 from domain import errors
 
 log = structlog.get_logger(__name__)
@@ -51,6 +53,24 @@ def http_error(_: Request, error: HTTPException) -> Response[dict[str, Any]]:
     return response
 
 
+def storage_full(_: Request, error: StorageFull) -> Response[dict[str, Any]]:
+    # 507, and no Retry-After: space comes back when an operator makes room, not after a
+    # time the server could promise. Nothing was stored, so the same upload may be retried.
+    log.error("media store full", detail=str(error))
+    return problem(507, "Insufficient Storage", f"{error}; nothing was stored, retry once space is freed",
+                   error="StorageFull")
+
+
+def nesting_error(request: Request, error: RecursionError) -> Response[dict[str, Any]]:
+    # msgspec refuses JSON nested deeper than it can decode by raising RecursionError,
+    # which Litestar lets through. Raised by the body decoder it is the client's malformed
+    # body; raised anywhere else it is a fault of the server.
+    *_, (frame, _) = traceback.walk_tb(error.__traceback__)
+    if frame.f_globals.get("__name__") == "litestar.serialization.msgspec_hooks":
+        return problem(400, "Bad Request", "the JSON body is nested too deeply to decode")
+    return unexpected_error(request, error)
+
+
 def unexpected_error(_: Request, error: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=error)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "the server failed; the request may be retried")
@@ -60,5 +80,7 @@ EXCEPTION_HANDLERS = {
     errors.DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    StorageFull: storage_full,
+    RecursionError: nesting_error,
     Exception: unexpected_error,
 }

@@ -10,7 +10,9 @@ from litestar.params import FromPath, JSONBody
 
 from api.access import actor, allow, allow_recording
 from api.context import Caller, Services
-from api.schemas import AcwEnd, Applied, CallEnd, HoldRelease, LifecycleChange, NewAnnotation, NewHold, NewTag, StartCall, Started
+from api.schemas import (
+    AcwEnd, Applied, CallEnd, HoldRelease, LifecycleChange, NewAnnotation, NewHold, NewTag, PathId, StartCall, Started,
+)
 from domain.policy import Action
 
 
@@ -75,7 +77,7 @@ class RecordingIngest(Controller):
     @post("/{recording_id:uuid}/holds/{case_id:str}/release", status_code=200, sync_to_thread=True,
           summary="Release a legal hold")
     def release_hold(
-        self, recording_id: FromPath[UUID], case_id: FromPath[str], data: JSONBody[HoldRelease], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], case_id: PathId, data: JSONBody[HoldRelease], principal: Caller, runtime: Services
     ) -> Applied:
         allow_recording(runtime, principal, Action.HOLD, recording_id)
         runtime.ledger.release_hold(recording_id, case_id=case_id, reason=data.reason,

@@ -3,37 +3,32 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
 from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, post
-from litestar.params import FromPath, JSONBody
-from msgspec import Meta
+from litestar.params import JSONBody
 
 from api.access import actor, allow, record
 from api.context import Caller, Services
 from api.problems import problem
 from api.retention_job import RetentionRun, run_retention
-from api.schemas import Body, Text
+from api.schemas import Body, Id, PathId, RequiredReason, TagKey, TagValue, Text
 from domain.access import Outcome
 from domain.policy import Action
 from domain.query_hold import HoldCriteria
 from domain.retention import ErasureRefused
 
-Reason = Annotated[str, Meta(min_length=1, max_length=1024)]
-
-
 class QueryHoldIn(Body, kw_only=True):
     """Every given criterion must match; it also covers recordings made after the hold."""
 
-    case_id: Text
-    reason: Reason
+    case_id: Id  # released by its path
+    reason: RequiredReason
     customer_id: Text | None = None
     agent_id: Text | None = None
     queue: Text | None = None
-    tag_key: Annotated[str, Meta(min_length=1, max_length=128)] | None = None
-    tag_value: Annotated[str, Meta(max_length=1024)] | None = None
+    tag_key: TagKey | None = None
+    tag_value: TagValue | None = None
     started_from: datetime | None = None
     started_until: datetime | None = None
 
@@ -44,13 +39,13 @@ class QueryHoldOut(msgspec.Struct):
 
 
 class Release(Body, kw_only=True):
-    reason: Reason
+    reason: RequiredReason
 
 
 class ErasureIn(Body, kw_only=True):
     customer_id: Text
     request_id: Text  # the data subject's request, as the DPO files it
-    reason: Reason
+    reason: RequiredReason
 
 
 class Erased(msgspec.Struct):
@@ -86,7 +81,7 @@ class LegalHolds(Controller):
         return [QueryHoldOut(c, k) for c, k in sorted(holds.active.items())] if holds else []
 
     @post("/{case_id:str}/release", status_code=200, sync_to_thread=True, summary="Release a query hold (legal)")
-    def release(self, case_id: FromPath[str], data: JSONBody[Release], principal: Caller, runtime: Services) -> None:
+    def release(self, case_id: PathId, data: JSONBody[Release], principal: Caller, runtime: Services) -> None:
         allow(runtime, principal, Action.HOLD)
         runtime.ledger.release_query_hold(case_id=case_id, reason=data.reason, occurred_at=datetime.now(UTC),
                                           by=actor(principal))

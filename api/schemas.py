@@ -7,13 +7,22 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import msgspec
+from litestar.params import PathParameter
 from msgspec import Meta
 
 from api.reveal import AuditOut, RecordingOut
+from domain.values import ID_PATTERN, LINE_PATTERN, MAX_ID, PROSE_PATTERN
 
-Text = Annotated[str, Meta(min_length=1, max_length=256)]
-Reason = Annotated[str, Meta(max_length=1024)]
-LongText = Annotated[str, Meta(min_length=1, max_length=4096)]
+# Every string a request carries is one of these: bounded, and held to the domain's
+# own text rules (domain/values.py), so bad text is refused before any handler runs.
+Text = Annotated[str, Meta(min_length=1, max_length=256, pattern=LINE_PATTERN)]  # names and ids of the source
+Id = Annotated[str, Meta(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]  # may become a key or a path
+PathId = Annotated[str, PathParameter(min_length=1, max_length=MAX_ID, pattern=ID_PATTERN)]
+Reason = Annotated[str, Meta(max_length=1024, pattern=PROSE_PATTERN)]
+RequiredReason = Annotated[str, Meta(min_length=1, max_length=1024, pattern=PROSE_PATTERN)]
+LongText = Annotated[str, Meta(min_length=1, max_length=4096, pattern=PROSE_PATTERN)]
+TagKey = Annotated[str, Meta(min_length=1, max_length=128, pattern=LINE_PATTERN)]
+TagValue = Annotated[str, Meta(max_length=1024, pattern=PROSE_PATTERN)]
 RoleName = Literal["agent", "telephony", "supervisor", "quality", "legal", "auditor", "admin"]
 
 
@@ -27,7 +36,7 @@ class StartCall(Body, kw_only=True):
     customer_id: Text
     queue: Text
     direction: Literal["inbound", "outbound", "internal"]
-    tags: dict[Annotated[str, Meta(min_length=1, max_length=128)], Annotated[str, Meta(max_length=1024)]] = {}
+    tags: Annotated[dict[TagKey, TagValue], Meta(max_length=256)] = {}
     occurred_at: datetime
 
 
@@ -49,8 +58,8 @@ class AcwEnd(Body, kw_only=True):
 
 
 class NewTag(Body, kw_only=True):
-    key: Annotated[str, Meta(min_length=1, max_length=128)]
-    value: Annotated[str, Meta(max_length=1024)]
+    key: TagKey
+    value: TagValue
     occurred_at: datetime
 
 
@@ -60,16 +69,16 @@ class NewAnnotation(Body, kw_only=True):
 
 
 class NewHold(Body, kw_only=True):
-    case_id: Text
-    reason: Annotated[str, Meta(min_length=1, max_length=1024)]
+    case_id: Id  # released by its path
+    reason: RequiredReason
 
 
 class HoldRelease(Body, kw_only=True):
-    reason: Annotated[str, Meta(min_length=1, max_length=1024)]
+    reason: RequiredReason
 
 
 class NewUser(Body, kw_only=True):
-    name: Annotated[str, Meta(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:@-]+$")]
+    name: Id
     role: RoleName
     team: Text | None = None
 
@@ -79,11 +88,11 @@ class UserTeam(Body, kw_only=True):
 
 
 class Deactivation(Body, kw_only=True):
-    reason: Annotated[str, Meta(min_length=1, max_length=1024)]
+    reason: RequiredReason
 
 
 class NewTeam(Body, kw_only=True):
-    name: Annotated[str, Meta(min_length=1, max_length=128)]
+    name: Annotated[str, Meta(min_length=1, max_length=128, pattern=LINE_PATTERN)]
     parent: Text | None = None
 
 

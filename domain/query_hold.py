@@ -15,7 +15,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain import errors
-from domain.values import Actor, require_text, require_utc
+from domain.values import Actor, require_id, require_text, require_utc
 
 QUERY_HOLDS_ID = uuid5(UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10"), "query-holds")
 
@@ -59,6 +59,9 @@ class HoldCriteria:
         if not any(v is not None for v in (self.customer_ref, self.agent_id, self.queue, self.tag_key,
                                            self.started_from, self.started_until)):
             raise errors.InvalidCommand("a query hold needs at least one criterion (it would hold everything)")
+        for name in ("customer_ref", "agent_id", "queue", "tag_key", "tag_ref"):
+            if (text := getattr(self, name)) is not None:
+                require_text(name, text)
         for moment in (self.started_from, self.started_until):
             if moment is not None:
                 require_utc(moment)
@@ -95,13 +98,14 @@ class QueryHolds(Aggregate):
 
     def place(self, *, case_id: str, reason: str, criteria: HoldCriteria, occurred_at: datetime, by: Actor) -> bool:
         """False when this case already holds exactly this query (a retry)."""
-        case_id = require_text("case_id", case_id)
+        # Everything is checked before the retry shortcut, so an invalid retry is refused too.
+        case_id, reason, at = require_id("case_id", case_id), require_text("reason", reason), require_utc(occurred_at)
+        criteria = criteria.checked()
         if case_id in self.active:
             if self.active[case_id] == criteria:
                 return False
             raise errors.StateConflict(f"case {case_id!r} already holds another query; release it first")
-        self._placed(case_id=case_id, reason=require_text("reason", reason), criteria=criteria.checked(),
-                     occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._placed(case_id=case_id, reason=reason, criteria=criteria, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(Placed)

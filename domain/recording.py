@@ -24,6 +24,7 @@ from domain.values import (
     Actor,
     RecordingStatus,
     optional_text,
+    require_id,
     require_text,
     require_utc,
     require_tag_refs,
@@ -306,6 +307,8 @@ class Recording(Aggregate):
         sha256 = require_sha256(sha256)
         if min(sequence_number, start_offset_ms, duration_ms, monitor, width, height, byte_size, fps) < 0:
             raise errors.InvalidSegment("sequence number, offsets, sizes and monitor must not be negative")
+        captured_at = require_utc(occurred_at)  # before the retry shortcut: an invalid retry is refused too
+        codec, media_key = require_text("codec", codec), require_text("media_key", media_key)
         if sequence_number in self.segments:
             if self.segments[sequence_number] == sha256:
                 return False
@@ -314,7 +317,6 @@ class Recording(Aggregate):
             )
         if not self.screen_selected:
             raise errors.ScreenNotSelected("this recording's screen was not selected for capture")
-        captured_at = require_utc(occurred_at)
         if self.acw_ended_at is not None and captured_at >= self.acw_ended_at:
             raise errors.SegmentAfterAcw("segment captured after after-call work ended")
         if self.was_paused_at(captured_at):
@@ -326,10 +328,10 @@ class Recording(Aggregate):
             monitor=monitor,
             width=width,
             height=height,
-            codec=require_text("codec", codec),
+            codec=codec,
             byte_size=byte_size,
             sha256=sha256,
-            media_key=require_text("media_key", media_key),
+            media_key=media_key,
             fps=fps,
             occurred_at=captured_at,
             actor=by.name,
@@ -364,12 +366,12 @@ class Recording(Aggregate):
 
     def pause(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         self._refuse_if_purged()
-        at = require_utc(occurred_at)
+        at, reason = require_utc(occurred_at), optional_text("reason", reason)
         if any(start == at for start, _ in self.pauses):
             return False
         if self.status is not RecordingStatus.ACTIVE:
             raise errors.NotRecording(f"cannot pause a recording that is {self.status.value}")
-        self._paused(reason=optional_text("reason", reason), occurred_at=at, actor=by.name, role=by.role)
+        self._paused(reason=reason, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(Paused)
@@ -378,12 +380,12 @@ class Recording(Aggregate):
 
     def resume(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         self._refuse_if_purged()
-        at = require_utc(occurred_at)
+        at, reason = require_utc(occurred_at), optional_text("reason", reason)
         if at in self.resumed_at:
             return False
         if self.status is not RecordingStatus.PAUSED:
             raise errors.NotPaused(f"cannot resume a recording that is {self.status.value}")
-        self._resumed(reason=optional_text("reason", reason), occurred_at=at, actor=by.name, role=by.role)
+        self._resumed(reason=reason, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(Resumed)
@@ -394,12 +396,12 @@ class Recording(Aggregate):
 
     def end_call(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
         self._refuse_if_purged()
-        at = require_utc(occurred_at)
+        at, reason = require_utc(occurred_at), optional_text("reason", reason)
         if self.ended_at == at:
             return False
         if self.ended_at is not None:
             raise errors.CallAlreadyEnded("the call has already ended")
-        self._call_ended(reason=optional_text("reason", reason), occurred_at=at, actor=by.name, role=by.role)
+        self._call_ended(reason=reason, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(CallEnded)
@@ -434,16 +436,16 @@ class Recording(Aggregate):
     ) -> bool:
         """The call's audio, one file per recording; False for a retried upload of it."""
         self._refuse_if_purged()
-        sha256 = require_sha256(sha256)
+        sha256, at = require_sha256(sha256), require_utc(occurred_at)
+        codec, media_key = require_text("codec", codec), require_text("media_key", media_key)
+        if min(duration_ms, byte_size) < 0:
+            raise errors.InvalidCommand("duration and size must not be negative")
         if self.voice_sha256 == sha256:
             return False
         if self.voice_sha256 is not None:
             raise errors.MediaConflict("a different voice recording is already stored for this call")
-        if min(duration_ms, byte_size) < 0:
-            raise errors.InvalidCommand("duration and size must not be negative")
-        self._voice_recorded(codec=require_text("codec", codec), duration_ms=duration_ms, byte_size=byte_size,
-                             sha256=sha256, media_key=require_text("media_key", media_key),
-                             occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._voice_recorded(codec=codec, duration_ms=duration_ms, byte_size=byte_size, sha256=sha256,
+                             media_key=media_key, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(VoiceRecorded)
@@ -457,14 +459,16 @@ class Recording(Aggregate):
     def request_snapshot(self, *, snapshot_id: str, annotation: str, occurred_at: datetime, by: Actor) -> bool:
         """Asks the agent's capture client for one still of the screen, with the taker's note."""
         self._refuse_if_purged()
-        if require_text("snapshot_id", snapshot_id) in self.snapshots:
+        snapshot_id, annotation = require_id("snapshot_id", snapshot_id), require_text("annotation", annotation)
+        at = require_utc(occurred_at)
+        if snapshot_id in self.snapshots:
             return False
         if not self.screen_selected:
             raise errors.ScreenNotSelected("this recording's screen is not captured")
         if self.status is not RecordingStatus.ACTIVE:
             raise errors.NotRecording(f"no snapshot of a recording that is {self.status.value}")
-        self._snapshot_requested(snapshot_id=snapshot_id, annotation=require_text("annotation", annotation),
-                                 occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._snapshot_requested(snapshot_id=snapshot_id, annotation=annotation, occurred_at=at, actor=by.name,
+                                 role=by.role)
         return True
 
     @event(SnapshotRequested)
@@ -477,7 +481,10 @@ class Recording(Aggregate):
         media_key: str, occurred_at: datetime, by: Actor,
     ) -> bool:
         self._refuse_if_purged()
-        sha256 = require_sha256(sha256)
+        snapshot_id, sha256 = require_id("snapshot_id", snapshot_id), require_sha256(sha256)
+        media_key, at = require_text("media_key", media_key), require_utc(occurred_at)
+        if min(monitor, width, height, byte_size) < 0:
+            raise errors.InvalidCommand("monitor and sizes must not be negative")
         if snapshot_id not in self.snapshots:
             raise errors.SnapshotNotRequested(f"no snapshot {snapshot_id!r} was requested for this recording")
         taken = self.snapshots[snapshot_id]
@@ -485,11 +492,9 @@ class Recording(Aggregate):
             return False
         if taken is not None:
             raise errors.MediaConflict(f"snapshot {snapshot_id!r} is already stored with a different SHA-256")
-        if min(monitor, width, height, byte_size) < 0:
-            raise errors.InvalidCommand("monitor and sizes must not be negative")
         self._snapshot_taken(snapshot_id=snapshot_id, monitor=monitor, width=width, height=height,
-                             byte_size=byte_size, sha256=sha256, media_key=require_text("media_key", media_key),
-                             occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+                             byte_size=byte_size, sha256=sha256, media_key=media_key, occurred_at=at,
+                             actor=by.name, role=by.role)
         return True
 
     @event(SnapshotTaken)
@@ -507,12 +512,13 @@ class Recording(Aggregate):
             raise errors.ScreenNotSelected("this recording's screen was not selected for capture")
         if segments < 0:
             raise errors.InvalidCommand("segments must not be negative")
+        at = require_utc(occurred_at)
         if self.reported_segments == segments:
             return False
         if self.reported_segments is not None:
             raise errors.MediaConflict(f"capture was already reported with {self.reported_segments} segments")
         missing = [n for n in range(max(segments, max(self.segments, default=-1) + 1)) if n not in self.segments]
-        self._capture_reported(segments=segments, missing=missing, occurred_at=require_utc(occurred_at),
+        self._capture_reported(segments=segments, missing=missing, occurred_at=at,
                                actor=by.name, role=by.role)
         return True
 
@@ -582,10 +588,10 @@ class Recording(Aggregate):
         """Returns False when the tag already has this value."""
         self._refuse_if_purged()
         require_tags({key: value})
+        value_ref, at = require_text("value_ref", value_ref), require_utc(occurred_at)
         if self.tags.get(key) == value:
             return False
-        self._tagged(key=key, value=value, value_ref=require_text("value_ref", value_ref),
-                     occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._tagged(key=key, value=value, value_ref=value_ref, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(Tagged)
@@ -598,15 +604,10 @@ class Recording(Aggregate):
     def place_hold(self, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> bool:
         """Returns False when this case already holds the recording."""
         self._refuse_if_purged()
-        if require_text("case_id", case_id) in self.holds:
+        case_id, reason, at = require_id("case_id", case_id), require_text("reason", reason), require_utc(occurred_at)
+        if case_id in self.holds:
             return False
-        self._hold_placed(
-            case_id=case_id,
-            reason=require_text("reason", reason),
-            occurred_at=require_utc(occurred_at),
-            actor=by.name,
-            role=by.role,
-        )
+        self._hold_placed(case_id=case_id, reason=reason, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(LegalHoldPlaced)

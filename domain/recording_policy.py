@@ -17,7 +17,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain import errors
-from domain.values import Actor, require_text, require_utc
+from domain.values import Actor, optional_text, require_text, require_utc
 
 POLICY_ID = uuid5(UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10"), "recording-policy")
 MAX_DAYS = 100 * 366
@@ -85,6 +85,11 @@ class PolicyTerms:
                     raise errors.InvalidPolicy(f"retention days must be between 0 and {MAX_DAYS}")
             if (rule.tag_key is None) != (rule.tag_value is None):
                 raise errors.InvalidPolicy("a retention rule's tag needs both tag_key and tag_value")
+            for name in ("queue", "tag_key"):
+                if (text := getattr(rule, name)) is not None:
+                    require_text(f"retention rule {name}", text)
+            if rule.tag_value is not None:
+                optional_text("retention rule tag_value", rule.tag_value)
             if (rule.archive_after_days is not None and rule.purge_after_days is not None
                     and rule.purge_after_days < rule.archive_after_days):
                 raise errors.InvalidPolicy("a retention rule cannot purge before it archives")
@@ -125,10 +130,11 @@ class RecordingPolicy(Aggregate):
 
     def change(self, *, terms: PolicyTerms, reason: str, occurred_at: datetime, by: Actor) -> bool:
         """False when the terms are already in force (a retried change)."""
-        if terms.checked() == self.terms:
+        # Everything is checked before the retry shortcut, so an invalid retry is refused too.
+        terms, reason, at = terms.checked(), require_text("reason", reason), require_utc(occurred_at)
+        if terms == self.terms:
             return False
-        self._changed(terms=terms, reason=require_text("reason", reason), occurred_at=require_utc(occurred_at),
-                      actor=by.name, role=by.role)
+        self._changed(terms=terms, reason=reason, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(Changed)

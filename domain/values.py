@@ -16,7 +16,20 @@ EXPORT_PARTS = frozenset({"events", "media", "bundle"})
 # What a personal field reads as once the key that sealed it was destroyed.
 REDACTED = "[redacted]"
 MAX_TEXT = 4096
+MAX_ID = 128
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+# The one rule for text, as patterns the HTTP schemas use too (so a request is refused
+# before anything runs) and in the forms JSON Schema understands: a negative lookahead
+# over [\s\S], because a plain ^...$ lets one trailing newline through in Python.
+# Control characters mean nothing in the ledger's fields, and NUL cannot be stored
+# at all; prose (reasons, notes, tag values) keeps its tabs and line breaks.
+LINE_PATTERN = r"^(?![\s\S]*[\x00-\x1f\x7f-\x9f])"
+PROSE_PATTERN = r"^(?![\s\S]*[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f])"
+# Ids that may become part of a storage key or a URL path: no separators, no dot
+# first (so never "." or ".."), nothing a file system or an object store reads specially.
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@-]*(?![\s\S])"
+_PROSE, _ID = re.compile(PROSE_PATTERN), re.compile(ID_PATTERN)
 
 
 class RecordingStatus(StrEnum):
@@ -46,23 +59,33 @@ def require_text(field: str, value: str) -> str:
 
 
 def optional_text(field: str, value: str) -> str:
-    """Free text that may be empty; bounded, and free of NUL, which no store can keep."""
+    """Free text that may be empty; bounded, and free of control characters but tabs and line breaks."""
     if not isinstance(value, str):
         raise InvalidCommand(f"{field} must be a string")
     if len(value) > MAX_TEXT:
         raise InvalidCommand(f"{field} is longer than {MAX_TEXT} characters")
-    if "\x00" in value:
-        raise InvalidCommand(f"{field} must not contain NUL characters")
+    if not _PROSE.match(value):
+        raise InvalidCommand(f"{field} must not contain control characters")
     return value
 
 
-# A recording ledger has no business with times outside this span (checked on
-# the year first, so that no offset arithmetic can overflow).
-EARLIEST_YEAR, LATEST_YEAR = 1971, 2199
+def require_id(field: str, value: str) -> str:
+    """An id that may end up in a storage key or a URL: bounded, from a safe character set."""
+    if not isinstance(value, str) or len(value) > MAX_ID or not _ID.match(value):
+        raise InvalidCommand(f"{field} must be 1 to {MAX_ID} letters, digits or . _ : @ -, not starting with . _ : @ -")
+    return value
+
+
+# Every time a source or a user gives: no call recorded here happened before 2000
+# or will after 2100, so a time outside is a broken clock or a typo, refused rather
+# than filed decades away. Checked on the year as given first, so that no offset
+# arithmetic can overflow.
+EARLIEST_YEAR, LATEST_YEAR = 2000, 2100
 
 
 def require_utc(moment: datetime) -> datetime:
-    """Source times must carry a zone; they are stored in UTC."""
+    """Source times must carry a zone; they are stored in UTC. Commands check it before
+    any idempotency shortcut, so an invalid retry is refused, never answered "already applied"."""
     if not isinstance(moment, datetime) or moment.tzinfo is None:
         raise InvalidCommand("occurred_at must be a timezone-aware timestamp")
     if not EARLIEST_YEAR <= moment.year <= LATEST_YEAR:

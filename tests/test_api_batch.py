@@ -100,3 +100,23 @@ def test_malformed_batches_are_422_and_store_nothing(api: Api, body: dict[str, A
     response = api.call("pbx", "POST", "/v1/lifecycle-events", json=body)
     assert response.status_code == 422 and reason in response.text.lower(), response.text
     assert api.runtime.ledger.recorder.max_notification_id() == before
+
+
+def test_a_retried_item_with_an_invalid_time_is_refused_on_its_own(api: Api) -> None:
+    """Each item is checked before its retry shortcut: 422 for it, never 200 {"applied": false}."""
+    steps = whole_call(api, "batch-times")
+    assert [r["status"] for r in post(api, "pbx", steps[:4]).json()["results"]] == [201, 200, 200, 200]
+    before = api.runtime.ledger.recorder.max_notification_id()
+    tag_again = [{**steps[3], "occurred_at": moment} for moment in (
+        "0001-01-01T00:00:00Z", "2200-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2026-11-23T09:00:25")]
+    results = post(api, "pbx", tag_again).json()["results"]
+    assert [(r["status"], r["error"]) for r in results] == [(422, "InvalidCommand")] * 4
+    assert api.runtime.ledger.recorder.max_notification_id() == before
+
+
+def test_control_characters_in_any_item_refuse_the_batch_as_malformed(api: Api) -> None:
+    steps = whole_call(api, "batch-nul")
+    before = api.runtime.ledger.recorder.max_notification_id()
+    response = post(api, "pbx", [steps[0], {**steps[1], "reason": "pci\x00"}])
+    assert response.status_code == 422 and "events[1].reason" in response.text, response.text
+    assert api.runtime.ledger.recorder.max_notification_id() == before

@@ -193,3 +193,55 @@ def test_numbers_beyond_what_a_store_holds_are_refused_not_crashed_on(api: Api, 
 def test_history_version_beyond_64_bits_is_refused(api: Api) -> None:
     rid = start(api, "version-1")
     assert api.call("aud", "GET", f"/v1/recordings/{rid}/history", params={"version": 2**64}).status_code == 422
+
+
+@pytest.mark.parametrize("user, method, path", [
+    ("pbx", "POST", "/v1/recordings"), ("root", "PUT", "/v1/policy"), ("lena", "POST", "/v1/holds"),
+    ("pbx", "POST", "/v1/lifecycle-events"),
+])
+def test_deeply_nested_json_is_a_bad_request(api: Api, user: str, method: str, path: str) -> None:
+    """The decoder gives up on it with a RecursionError, which must not become a 500."""
+    before = api.runtime.ledger.recorder.max_notification_id()
+    response = api.client.request(method, path, content=b"[" * 100_000 + b"]" * 100_000, headers={
+        "Authorization": f"Bearer {api.tokens[user]}", "Content-Type": "application/json"})
+    assert response.status_code == 400 and "nested too deeply" in response.json()["detail"], response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert api.runtime.ledger.recorder.max_notification_id() == before
+
+
+def test_control_characters_are_refused_in_every_body(api: Api) -> None:
+    rid = start(api, "nul-1")
+    policy = {"sampling_percent": 50.0, "reason": "half"}
+    assert api.call("root", "PUT", "/v1/policy", json=policy).status_code == 200
+    before = api.runtime.ledger.recorder.max_notification_id()
+    refused = [
+        api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-N", "reason": "r", "agent_id": "agent\x00n"}),
+        api.call("root", "PUT", "/v1/policy", json={**policy, "reason": "half\x00"}),  # terms unchanged: a retry
+        api.call("pbx", "POST", f"/v1/recordings/{rid}/pause", json={"reason": "pci\x07", "occurred_at": at(5)}),
+        api.call("pbx", "POST", f"/v1/recordings/{rid}/tags", json={"key": "k\x1b", "value": "v", "occurred_at": at(6)}),
+        api.call("lena", "POST", f"/v1/recordings/{rid}/holds", json={"case_id": "../CASE", "reason": "r"}),
+    ]
+    for response in refused:
+        assert response.status_code == 422 and response.json()["detail"], response.text
+    assert api.runtime.ledger.recorder.max_notification_id() == before
+    # Prose keeps its line breaks and any script or emoji.
+    noted = api.call("pbx", "POST", f"/v1/recordings/{rid}/pause",
+                     json={"reason": "PCI\n\u202eتوقف 🙊", "occurred_at": at(5)})
+    assert noted.json() == {"applied": True}
+
+
+@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:00", "2200-01-01T00:00:00+00:00",
+                                    "1969-12-31T23:59:59+00:00", "2026-11-23T09:00:06"])
+def test_a_retry_with_an_invalid_time_is_refused_not_answered_as_applied(api: Api, moment: str) -> None:
+    """The retry shortcut (same tag value, same report, same hold) comes after validation."""
+    rid = start(api, f"time-{moment}")
+    tag = {"key": "outcome", "value": "sale", "occurred_at": at(6)}
+    assert api.call("pbx", "POST", f"/v1/recordings/{rid}/tags", json=tag).json() == {"applied": True}
+    hold = {"case_id": "CASE-T", "reason": "r", "started_from": at(0)}
+    assert api.call("lena", "POST", "/v1/holds", json=hold).status_code == 201
+    before = api.runtime.ledger.recorder.max_notification_id()
+    again = api.call("pbx", "POST", f"/v1/recordings/{rid}/tags", json={**tag, "occurred_at": moment})
+    assert again.status_code == 422 and "occurred_at" in again.json()["detail"], again.text
+    hold_again = api.call("lena", "POST", "/v1/holds", json={**hold, "started_from": moment})
+    assert hold_again.status_code == 422, hold_again.text
+    assert api.runtime.ledger.recorder.max_notification_id() == before

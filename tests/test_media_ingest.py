@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import subprocess
+import zipfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import quote
 from uuid import UUID
 
+import av
 import httpx
 import pytest
 
@@ -198,3 +202,91 @@ def test_capture_report_makes_lost_segments_visible(api: Api, media: dict[str, b
     assert (row["recording_id"], row["missing_segments"], row["expected_segments"]) == (str(rid), [1, 3, 4], 5)
     trail = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid), "action": "capture_reported"})
     assert trail.json()["items"][0]["detail"] == {"segments": 5, "missing": "1,3,4"}
+
+
+def test_a_segment_must_be_h264_in_mpeg_ts(api: Api, media: dict[str, bytes], tmp_path: Path) -> None:
+    """A JPEG decodes as video, but it is no screen segment: refused, nothing kept."""
+    rid = call(api, "seg-jpeg")
+    as_segment = put_segment(api, rid, 0, media["jpeg"])
+    assert as_segment.status_code == 422 and "H.264" in as_segment.json()["detail"], as_segment.text
+    in_mp4 = ffmpeg(tmp_path, "s.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "1",
+                    "-c:v", "libx264", "-f", "mp4")
+    assert put_segment(api, rid, 1, in_mp4).status_code == 422  # the right codec in another container
+    declared = api.client.put(f"/v1/recordings/{rid}/segments/2", content=media["segment"], params={
+        "sha256": sha(media["segment"]), "captured_at": T0.isoformat(), "start_offset_ms": 0, "duration_ms": 2000,
+        "monitor": 1, "width": 320, "height": 240, "fps": 5, "codec": "mjpeg"},
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    assert declared.status_code == 422 and declared.headers["content-type"] == "application/problem+json"
+    assert stored_files(api) == [] and len(api.runtime.ledger.history(rid).events) == 1
+
+
+def test_a_recording_with_a_legacy_jpeg_segment_still_exports(api: Api, media: dict[str, bytes]) -> None:
+    """Earlier servers accepted a JPEG as a segment; the recording's export must not fail for ever:
+    the combined film leaves it out, the bundle still carries it as uploaded."""
+    rid = call(api, "seg-legacy")
+    key = f"recordings/{rid}/segments/000000-{sha(media['jpeg'])}.ts"
+    api.runtime.media.put_new(rid, key, media["jpeg"])  # as the old server stored it, and its event:
+    api.runtime.ledger.add_segment(rid, sequence_number=0, start_offset_ms=0, duration_ms=2000, monitor=1,
+                                   width=320, height=240, codec="mjpeg", byte_size=len(media["jpeg"]),
+                                   sha256=sha(media["jpeg"]), media_key=key, fps=5, occurred_at=T0,
+                                   by=Actor("agent-n", "agent"))
+    assert put_segment(api, rid, 1, media["segment"], at=2).status_code == 201
+    assert put_segment(api, rid, 2, media["other"], at=4).status_code == 201
+    exported = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "case 7"})
+    assert exported.status_code == 201, exported.text
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as bundle:
+        assert bundle.read(f"media/segments/000000-{sha(media['jpeg'])}.ts") == media["jpeg"]
+        combined = bundle.read("media/combined.mp4")
+    with av.open(io.BytesIO(combined)) as film:
+        [video] = film.streams.video
+        assert video.codec_context.name == "h264"
+        assert sum(1 for _ in film.decode(video)) == 20  # the two H.264 segments, 2 s at 5 fps each
+
+
+@pytest.mark.parametrize("snapshot_id", ["x" * 5000, "a\x00b", "../../escape", ".hidden", "a b"],
+                         ids=["5000-chars", "nul", "traversal", "dot-first", "space"])
+def test_snapshot_ids_are_checked_before_storage_is_touched(
+    api: Api, media: dict[str, bytes], snapshot_id: str
+) -> None:
+    rid = call(api, f"snap-{len(snapshot_id)}")
+    before = api.runtime.ledger.recorder.max_notification_id()
+    response = api.client.put(f"/v1/recordings/{rid}/snapshots/{quote(snapshot_id, safe='')}",
+                              content=media["jpeg"], params={"sha256": sha(media["jpeg"]),
+                                                             "taken_at": T0.isoformat(), "monitor": 1},
+                              headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"] == "application/problem+json" and response.json()["detail"]
+    assert stored_files(api) == [] and api.runtime.ledger.recorder.max_notification_id() == before
+
+
+@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+00:00", "2200-01-01T00:00:00+00:00",
+                                "1969-12-31T23:59:59+00:00", "2026-11-23T09:00:01"])
+def test_a_retried_upload_with_a_bad_time_is_refused_not_answered_as_applied(
+    api: Api, media: dict[str, bytes], at: str
+) -> None:
+    """Validation runs before the retry shortcut: 422, never 200 {"applied": false}."""
+    rid = call(api, f"retry-{at}")
+    assert put_segment(api, rid, 0, media["segment"]).status_code == 201
+    voice = {"sha256": sha(media["voice"]), "recorded_at": T0.isoformat()}
+    pbx = {"Authorization": f"Bearer {api.tokens['pbx']}"}
+    assert api.client.put(f"/v1/recordings/{rid}/voice", content=media["voice"], params=voice,
+                          headers=pbx).status_code == 201
+    report = {"segments": 1, "stopped_at": T0.isoformat()}
+    assert api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report", json=report).status_code == 200
+    stored = api.runtime.ledger.recorder.max_notification_id()
+    segment = put_segment(api, rid, 0, media["segment"])
+    params = {"sha256": sha(media["segment"]), "captured_at": at, "start_offset_ms": 1000, "duration_ms": 2000,
+              "monitor": 1, "width": 320, "height": 240, "fps": 5}
+    segment = api.client.put(f"/v1/recordings/{rid}/segments/0", params=params, content=media["segment"],
+                             headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    voice_again = api.client.put(f"/v1/recordings/{rid}/voice", content=media["voice"],
+                                 params={**voice, "recorded_at": at}, headers=pbx)
+    report_again = api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report",
+                            json={**report, "stopped_at": at})
+    for response in (segment, voice_again, report_again):
+        assert response.status_code == 422, response.text
+        assert "occurred_at" in response.json()["detail"]
+    events = api.runtime.ledger.events.get(rid)
+    assert [type(e).__name__ for e in events] == ["CallStarted", "ScreenSampled", "VoiceRecorded", "CaptureReported"]
+    # Refusals of media are evidence (the audit trail), nothing else was written.
+    assert api.runtime.ledger.recorder.max_notification_id() == stored + 2
