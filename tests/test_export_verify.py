@@ -9,6 +9,7 @@ import random
 import subprocess
 import threading
 import zipfile
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,9 +22,13 @@ from click.testing import CliRunner
 from adapters import note_signing
 from adapters.settings import Settings
 from api.cli import main
-from api.export_bundle import build_bundle
+from api.export_bundle import RECENT_CHECKPOINTS, build_bundle
 from api.runtime import Runtime
+from api.schemas import ConsistencyProof
+from domain.access import AccessRecord, Outcome
 from domain.bundle_verify import verify_bundle
+from domain.checkpoint import Checkpoint, checkpoint_of_note
+from domain.merkle import node_hash
 from domain.values import Actor
 from tests.conftest import Api
 
@@ -225,3 +230,107 @@ def test_concurrent_exports_while_the_recording_is_tagged_all_verify(
         path.write_bytes(bundle)
         result = verify(str(path), "--public-key", public_key)
         assert result.exit_code == 0, (number, result.output)
+
+
+# --- a checkpoint kept a year ago (issue #11.3) ---------------------------------------
+
+YEAR = timedelta(days=365)
+CHECKPOINTS_A_YEAR = 100_000  # one every ~5 minutes, the server's default interval
+GROWTH_BATCH = 1000
+
+
+def prefix_roots(leaf_hashes: list[bytes], sizes: range) -> Iterator[tuple[int, bytes]]:
+    """(size, MTH of the first size leaves) for each size, incrementally: a stack of the
+    perfect subtrees so far (RFC 9162's MTH folds them from the right), O(log n) a size."""
+    stack: list[tuple[int, bytes]] = []  # (height, root) of perfect subtrees, left to right
+    for count, leaf in enumerate(leaf_hashes, 1):
+        height, node = 0, leaf
+        while stack and stack[-1][0] == height:
+            node, height = node_hash(stack.pop()[1], node), height + 1
+        stack.append((height, node))
+        if count in sizes:
+            root = stack[-1][1]
+            for _, left in reversed(stack[:-1]):
+                root = node_hash(left, root)
+            yield count, root
+
+
+def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Settings, tmp_path: Path) -> None:
+    """A year of checkpoints, each signed over a log grown by one event; then an export."""
+    runtime = Runtime(served)  # not started: no scheduler and no follower folding the other views
+    try:
+        ledger, log = runtime.ledger, runtime.log
+        rid = ledger.start_call(interaction_id="year-1", agent_id="agent-n", customer_id="cust-1", queue="q",
+                                direction="inbound", tags={}, occurred_at=T0, by=PBX)
+        runtime.fresh("log_leaves")
+        first = log.views.leaf_count()
+        for _ in range(CHECKPOINTS_A_YEAR // GROWTH_BATCH):  # real events, saved a thousand at a time
+            ledger.save(*(AccessRecord.record(action="log_read", outcome=Outcome.ALLOWED, recording_ids=[rid],
+                                              reason_code="", detail={}, occurred_at=T0, by=PBX)
+                          for _ in range(GROWTH_BATCH)))
+        runtime.fresh("log_leaves")
+        sizes = range(first, first + CHECKPOINTS_A_YEAR)
+        start = datetime.now(UTC) - YEAR
+        store, every = log.checkpoints, YEAR / CHECKPOINTS_A_YEAR
+        rows = [[size, root, log.signer.sign_checkpoint(Checkpoint(log.origin, size, root)).decode(),
+                 store._dialect.value(start + (size - first) * every)]
+                for size, root in prefix_roots(log.views.leaf_hashes(sizes[-1]), sizes)]
+        # One transaction for the year (add() commits and mirrors each checkpoint on its own).
+        with store._datastore.transaction(commit=True) as cursor:
+            store._dialect.insert_many(cursor, "checkpoints", ["tree_size", "root", "note", "signed_at"], rows)
+        kept = {"first minute": store.at(sizes[0]), "mid-year": store.at(sizes[CHECKPOINTS_A_YEAR // 2 + 7])}
+        bundle = build_bundle(runtime, rid, reason="court order 1/2027", by=Actor("lena", "legal"))
+        size = checkpoint_of_note(zipfile.ZipFile(io.BytesIO(bundle)).read("checkpoint.txt")).size
+        served_proof = msgspec.json.encode(ConsistencyProof(
+            old_size=sizes[CHECKPOINTS_A_YEAR // 2 + 7], new_size=size,
+            proof=[h.hex() for h in log.consistency(sizes[CHECKPOINTS_A_YEAR // 2 + 7], size)]))
+        public_key = log.public_key
+    finally:
+        runtime.ledger.close()
+    names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
+    proofs = sorted(int(n.removeprefix("consistency/").removesuffix(".json")) for n in names
+                    if n.startswith("consistency/"))
+    # The last 100 and the first of each month (13 months touched by a year), nothing else.
+    assert len(proofs) <= RECENT_CHECKPOINTS + 14 and proofs[0] == sizes[0]
+    assert proofs[-RECENT_CHECKPOINTS:] == list(sizes[-RECENT_CHECKPOINTS:])
+    (tmp_path / "bundle.zip").write_bytes(bundle)
+    for name, note in kept.items():
+        (tmp_path / f"{name}.txt").write_bytes(note)
+    offline = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key,
+                     "--known-checkpoint", str(tmp_path / "first minute.txt"))
+    assert offline.exit_code == 0, offline.output
+    assert f"consistency: checkpoint extends the known checkpoint of size {sizes[0]}" in offline.output
+    # Any other checkpoint of the year: the bundle has no proof for it, the log serves one.
+    missing = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key,
+                     "--known-checkpoint", str(tmp_path / "mid-year.txt"))
+    assert missing.exit_code == 1 and "missing" in missing.output
+    (tmp_path / "proof.json").write_bytes(served_proof)
+    given = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key,
+                   "--known-checkpoint", str(tmp_path / "mid-year.txt"), "--consistency-proof",
+                   str(tmp_path / "proof.json"))
+    assert given.exit_code == 0, given.output
+    assert "(proof given apart)" in given.output
+
+
+def test_verify_fetches_the_proof_for_a_known_checkpoint(live_server: tuple[str, dict[str, str]],
+                                                         tmp_path: Path) -> None:
+    url, tokens = live_server
+    bearer = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
+    with httpx.Client(base_url=url, timeout=60) as http:
+        rid = http.post("/v1/recordings/", headers=bearer["pbx"], json={
+            "interaction_id": "fetch-1", "agent_id": "agent-1", "customer_id": "cust-1", "queue": "q",
+            "direction": "inbound", "occurred_at": T0.isoformat()}).json()["recording_id"]
+        first = http.post(f"/v1/recordings/{rid}/exports", headers=bearer["lena"], json={"reason": "case 1"})
+        http.post(f"/v1/recordings/{rid}/tags", headers=bearer["pbx"], json={
+            "key": "wrapup", "value": "sale", "occurred_at": T0.isoformat()})
+        later = http.post(f"/v1/recordings/{rid}/exports", headers=bearer["lena"], json={"reason": "case 2"})
+        public_key = http.get("/v1/log/public-key").text.strip()
+    (tmp_path / "kept.txt").write_bytes(zipfile.ZipFile(io.BytesIO(first.content)).read("checkpoint.txt"))
+    (tmp_path / "later.zip").write_bytes(later.content)
+    arguments = [str(tmp_path / "later.zip"), "--public-key", public_key, "--known-checkpoint",
+                 str(tmp_path / "kept.txt"), "--fetch", url]
+    fetched = verify(*arguments, "--token", tokens["lena"])
+    assert fetched.exit_code == 0, fetched.output
+    assert "(proof given apart)" in fetched.output
+    refused = CliRunner().invoke(main, ["verify", *arguments, "--token", "cv_not-a-token"])
+    assert refused.exit_code == 1 and "could not fetch the consistency proof" in refused.output

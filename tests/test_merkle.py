@@ -16,6 +16,7 @@ import pytest
 from domain import merkle
 from domain.merkle import (
     EMPTY_ROOT,
+    MerkleTree,
     ProofError,
     consistency_proof,
     inclusion_proof,
@@ -445,6 +446,18 @@ def test_ten_thousand_leaves():
     for old_size in (1, 2, 3, 4096, 5000, 8192, 9999):
         proof = consistency_proof(old_size, leaves)
         verify_consistency(old_size, 10_000, root_from_leaf_hashes(leaves[:old_size]), root, proof)
+
+
+def test_prefix_roots_are_the_roots_of_earlier_trees():
+    """What the signer compares with the last signed root before it signs a larger tree."""
+    leaves = _leaves(300)
+    tree = MerkleTree(leaves)
+    tree.root()  # cached subtrees shared with the prefixes
+    for size in range(0, 301):
+        assert tree.prefix_root(size) == _reference_root(leaves[:size])
+    for size in (-1, 301):
+        with pytest.raises(ValueError):
+            tree.prefix_root(size)
 
 
 def test_consistency_detects_rewritten_history():
