@@ -58,6 +58,7 @@ def media_files(runtime: Runtime, recording_id: UUID) -> dict[str, bytes]:
 def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor) -> bytes:
     recording = runtime.ledger.get_recording(recording_id)
     recording.check_export("bundle")  # before reading media that may be gone
+    runtime.log.refuse_if_tampered()  # before recording an export no bundle could prove
     seen = recording.version  # now: the object may be the cached one that recording the export advances
     media = media_files(runtime, recording_id)
     manifest = json.dumps({

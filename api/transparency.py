@@ -97,7 +97,7 @@ class TransparencyLog:
         """
         with self._signing:
             self._catch_up()
-            self._refuse_if_alarmed()
+            self.refuse_if_tampered()
             size = self.views.leaf_count()
             latest = self.checkpoints.latest()
             if latest is not None and latest[0] >= size:
@@ -209,10 +209,11 @@ class TransparencyLog:
         """Why the log is known tampered, or None."""
         return self.checkpoints.alarm()
 
-    def _refuse_if_alarmed(self) -> None:
+    def refuse_if_tampered(self) -> None:
+        """LogTampered while an alarm stands: the log vouches for nothing new until investigated."""
         reason = self.alarm()
         if reason is not None:
-            log.error("checkpoint refused: the log is known tampered", reason=reason)
+            log.error("refused: the log is known tampered", reason=reason)
             raise LogTampered(f"the log is known tampered, nothing is signed until it is investigated: {reason}")
 
     def _alarm(self, reason: str, *, found_by: str, recording_ids: Iterable[UUID] = ()) -> LogTampered:

@@ -142,8 +142,11 @@ def test_the_self_audit_and_the_signer_raise_the_alarm(api: Api, settings: Setti
     call(api, "after-the-edit")
     with pytest.raises(LogTampered):
         log.sign_checkpoint()
-    assert errors_logged(log_lines, "checkpoint refused: the log is known tampered")
+    assert errors_logged(log_lines, "refused: the log is known tampered")
     assert len(alarm_entries(api)) == 1  # one entry per finding, however often it is seen again
+    exported = api.call("lena", "POST", f"/v1/recordings/{other}/exports", json={"reason": "court order 3/2026"})
+    assert exported.status_code == 409 and exported.json()["error"] == "LogTampered"
+    assert not any(type(e).__name__ == "Exported" for e in api.runtime.ledger.history(other).events)
 
     # Leaves rebuilt from the edited log hash to another root: still never signed.
     assert cli(settings, monkeypatch, "projections", "rebuild", "log_leaves").exit_code == 0
@@ -181,3 +184,26 @@ def test_the_signer_alone_refuses_a_fork_after_the_leaves_are_rebuilt(
     with pytest.raises(LogTampered):
         log.sign_checkpoint()
     checkpoints_are_one_log(api, 0)
+
+
+def test_the_self_audit_wraps_around_and_checks_the_signed_root_after_each_pass(
+    api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = api.runtime.log
+    rid = call(api, "forged-3")
+    size, _ = log.sign_checkpoint()
+    assert log.self_audit(batch=10_000) == []  # the whole log in one run
+    superuser_edits(settings, rid, 2)
+    tampered = next(row.leaf_index for row in log.views.leaves_of(rid) if row.originator_version == 2)
+    assert log.self_audit(batch=10_000) == []  # past the end: the leaves still hash to the signed root
+    assert log.alarm() is None
+    assert log.self_audit(batch=10_000) == [tampered]  # wrapped around to leaf 0
+    assert log.alarm() == f"leaves {tampered}: the stored events no longer match their leaves"
+
+    # Leaves rebuilt from the edited log match its events; the end of the next pass finds the root differs.
+    assert cli(settings, monkeypatch, "projections", "rebuild", "log_leaves").exit_code == 0
+    assert log.self_audit(batch=10_000) == []
+    assert log.self_audit(batch=10_000) == []
+    [entry, root_entry] = alarm_entries(api)
+    assert root_entry["detail"] == {
+        "reason": f"the first {size} leaves no longer hash to the root signed for that size", "found_by": "self-audit"}
