@@ -15,7 +15,7 @@ from fractions import Fraction
 import av
 import structlog
 
-from adapters.media_probe import UndecodableMedia, check_segment_kind
+from adapters.media_probe import SEGMENT, UndecodableMedia
 
 log = structlog.get_logger(__name__)
 MILLISECOND = Fraction(1, 1000)
@@ -47,7 +47,7 @@ def _joinable(opened: ExitStack, start_ms: int, data: bytes) -> av.container.Inp
     """The segment opened, if it is of the kind the combined video is made of."""
     try:
         segment = opened.enter_context(av.open(io.BytesIO(data)))
-        check_segment_kind(segment)
+        SEGMENT.check(segment)
     except (UndecodableMedia, av.FFmpegError) as refusal:
         log.warning("segment left out of the combined video", start_offset_ms=start_ms, why=str(refusal))
         return None

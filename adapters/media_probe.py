@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
@@ -27,43 +26,48 @@ class MediaInfo:
     height: int = 0
 
 
+@dataclass(frozen=True)
+class Kind:
+    """What an upload must be, checked on the opened container before decoding it."""
+
+    what: str
+    formats: frozenset[str]
+    codecs: frozenset[str]
+
+    def check(self, container: av.container.InputContainer) -> None:
+        if not container.streams.video:
+            raise UndecodableMedia(f"expected {self.what}, got no video stream")
+        codec, form = container.streams.video[0].codec_context.name, container.format.name
+        if form not in self.formats or codec not in self.codecs:
+            raise UndecodableMedia(f"expected {self.what}, got {codec} in {form}")
+
+
+# A screen segment as the capture client writes it. Anything else, even a playable
+# image, could not be joined to the call's other segments in an export.
+SEGMENT = Kind("an H.264 video in MPEG-TS", frozenset({"mpegts"}), frozenset({"h264"}))
+IMAGE = Kind("a JPEG image", frozenset({"jpeg_pipe"}), frozenset({"mjpeg"}))
+
+
 def probe_segment(data: bytes) -> MediaInfo:
-    """A screen segment as the capture client writes it: H.264 in MPEG-TS. Anything else,
-    even a playable image, could not be joined to the call's other segments in an export."""
-    return _probe(data, "video", check_segment_kind)
+    return _probe(data, "video", SEGMENT)
 
 
 def probe_audio(data: bytes) -> MediaInfo:
-    return _probe(data, "audio", lambda container: None)
+    return _probe(data, "audio", None)
 
 
 def probe_image(data: bytes) -> MediaInfo:
-    def check_jpeg(container: av.container.InputContainer) -> None:
-        _require(container, "a JPEG image", formats=None, codecs={"mjpeg"})
-
-    return _probe(data, "video", check_jpeg)
+    return _probe(data, "video", IMAGE)
 
 
-def check_segment_kind(container: av.container.InputContainer) -> None:
-    """Raises unless an opened container holds what a screen segment must (no decoding)."""
-    _require(container, "an H.264 video in MPEG-TS", formats={"mpegts"}, codecs={"h264"})
-
-
-def _require(container: av.container.InputContainer, what: str, *, formats: set[str] | None, codecs: set[str]) -> None:
-    if not container.streams.video:
-        raise UndecodableMedia(f"expected {what}, got no video stream")
-    codec = container.streams.video[0].codec_context.name
-    if (formats is not None and container.format.name not in formats) or codec not in codecs:
-        raise UndecodableMedia(f"expected {what}, got {codec} in {container.format.name}")
-
-
-def _probe(data: bytes, kind: str, check_kind: Callable[[av.container.InputContainer], None]) -> MediaInfo:
+def _probe(data: bytes, kind: str, expected: Kind | None) -> MediaInfo:
     try:
         with av.open(io.BytesIO(data), mode="r") as container:
             streams = container.streams.video if kind == "video" else container.streams.audio
             if not streams:
                 raise UndecodableMedia(f"the body holds no {kind} stream")
-            check_kind(container)
+            if expected is not None:
+                expected.check(container)
             stream = streams[0]
             decoded = 0
             for frame in container.decode(stream):

@@ -220,6 +220,20 @@ def test_a_segment_must_be_h264_in_mpeg_ts(api: Api, media: dict[str, bytes], tm
     assert stored_files(api) == [] and len(api.runtime.ledger.history(rid).events) == 1
 
 
+def test_a_snapshot_must_be_one_jpeg_image(api: Api, media: dict[str, bytes], tmp_path: Path) -> None:
+    rid = call(api, "snap-kind")
+    api.runtime.ledger.request_snapshot(rid, snapshot_id="s1", annotation="look", occurred_at=T0,
+                                        by=Actor("sue", "supervisor"))
+    motion_jpeg = ffmpeg(tmp_path, "m.avi", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "1",
+                         "-c:v", "mjpeg", "-f", "avi")
+    for body in (motion_jpeg, media["segment"]):
+        response = api.client.put(f"/v1/recordings/{rid}/snapshots/s1", content=body, params={
+            "sha256": sha(body), "taken_at": T0.isoformat(), "monitor": 1},
+            headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+        assert response.status_code == 422 and "JPEG image" in response.json()["detail"], response.text
+    assert stored_files(api) == []
+
+
 def test_a_recording_with_a_legacy_jpeg_segment_still_exports(api: Api, media: dict[str, bytes]) -> None:
     """Earlier servers accepted a JPEG as a segment; the recording's export must not fail for ever:
     the combined film leaves it out, the bundle still carries it as uploaded."""
