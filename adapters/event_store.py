@@ -11,15 +11,19 @@ from the key store in the same database.
 from __future__ import annotations
 
 import base64
+import inspect
 import sqlite3
 import time
-from collections.abc import Sequence
-from functools import cached_property
-from typing import Any
+from collections.abc import Callable, Sequence
+from functools import cached_property, wraps
+from typing import Any, TypeVar
 
 from eventsourcing.domain import DomainEventProtocol
+import psycopg
+import structlog
 from eventsourcing.persistence import (
     EventStore,
+    IntegrityError,
     InterfaceError,
     Mapper,
     OperationalError,
@@ -29,8 +33,9 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresFactory, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteFactory
-from eventsourcing.utils import get_topic, retry
+from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
+from psycopg_pool import PoolTimeout
 
 from adapters.checkpoint_store import CheckpointStore
 from adapters.event_codec import MsgspecMapper
@@ -44,11 +49,18 @@ from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 
 
+log = structlog.get_logger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
 EVENTS_TABLE = "stored_events"
 TRACKING_TABLE = "tracking"
 MASTER_KEY_ENV = "CALLVAULT_MASTER_KEY"
 # Seconds a SQLite statement waits for another connection's lock (the busy timeout).
 SQLITE_LOCK_TIMEOUT = 30
+# Attempts of a PostgreSQL call whose connection was lost under it (each on a fresh one).
+LOST_CONNECTION_ATTEMPTS = 3
+CONNECT_TIMEOUT_ENV = "CALLVAULT_DATABASE_CONNECT_TIMEOUT"
+POOL_TIMEOUT_ENV = "CALLVAULT_DATABASE_POOL_TIMEOUT"
 
 
 class SealingEventStore(EventStore[Any]):
@@ -134,16 +146,85 @@ def use_wal(db_name: str, *, timeout: float) -> None:
         raise OperationalError(f"{db_name}: journal mode stays {mode!r}; concurrent writers need WAL")
 
 
+def connection_lost(error: Exception) -> bool:
+    """The connection broke under the call (server restarted, network cut): a fresh one may work.
+
+    Not so for a pool timeout: no connection could be had at all, so the database
+    is down or saturated, and trying again would only make the caller wait longer.
+    """
+    cause = error.__cause__
+    if isinstance(cause, PoolTimeout):
+        return False
+    if isinstance(cause, psycopg.InterfaceError):
+        return True
+    # No SQLSTATE: the client lost the socket; 08: connection exception; 57P: the server shut down.
+    return isinstance(cause, psycopg.OperationalError) and (
+        cause.sqlstate is None or cause.sqlstate.startswith(("08", "57P")))
+
+
+def retry_lost_connection(call: F) -> F:
+    """Runs ``call`` again on a fresh connection when its connection was lost, a few times.
+
+    Replaces eventsourcing's retry (ten attempts, each of which may wait the whole
+    pool timeout): while the database is down, callers must fail within about one
+    pool timeout, so the service can answer 503 at once instead of hanging.
+    """
+
+    @wraps(call)
+    def retrying(*args: Any, **kwargs: Any) -> Any:
+        for attempt in range(1, LOST_CONNECTION_ATTEMPTS + 1):
+            try:
+                return call(*args, **kwargs)
+            except (InterfaceError, OperationalError) as error:
+                if attempt == LOST_CONNECTION_ATTEMPTS or not connection_lost(error):
+                    raise
+                log.warning("database connection lost; trying again on a fresh one", call=call.__name__,
+                            error=str(error))
+        raise AssertionError("unreachable")
+
+    return retrying  # type: ignore[return-value]
+
+
+def _bound_retries(cls: type, *names: str) -> None:
+    """The library's methods, stripped of its retry and given ours."""
+    for name in names:
+        setattr(cls, name, retry_lost_connection(inspect.unwrap(getattr(cls, name))))
+
+
 class AppendFunctionRecorder(PostgresApplicationRecorder):
     """Appends through callvault_append() from the migrations: one round trip per
     transaction, events sent as binary arrays, commit order kept by the function."""
 
     APPEND = "SELECT n AS notification_id FROM callvault_append(%b, %b, %b, %b) AS n"
+    STORED = (
+        "SELECT originator_id, originator_version, state, notification_id FROM stored_events "
+        "WHERE (originator_id, originator_version) IN (SELECT * FROM unnest(%b::uuid[], %b::bigint[]))"
+    )
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        """Appends the events; if the connection is lost meanwhile, finds out whether they committed.
+
+        A lost connection leaves the outcome unknown. The log is asked (on a fresh
+        connection) for these exact stored bytes: found, the append committed and
+        its notification ids are returned; absent, it is sent again. So a commit
+        is never lost and never doubled, whatever the command was.
+        """
         if not stored_events:
             return []
+        for attempt in range(1, LOST_CONNECTION_ATTEMPTS + 1):
+            try:
+                return self._append(stored_events)
+            except (InterfaceError, OperationalError) as error:
+                if attempt == LOST_CONNECTION_ATTEMPTS or not connection_lost(error):
+                    raise
+                log.warning("database connection lost while appending; checking whether it committed",
+                            events=len(stored_events), error=str(error))
+                committed = self._committed(stored_events)
+                if committed is not None:
+                    return committed
+        raise AssertionError("unreachable")
+
+    def _append(self, stored_events: Sequence[StoredEvent]) -> list[int]:
         columns = (
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
@@ -154,23 +235,60 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
             cursor.execute(self.APPEND, columns, prepare=True)
             return [row["notification_id"] for row in cursor.fetchall()]
 
+    @retry_lost_connection
+    def _committed(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The events' notification ids if exactly these were stored; None if none of them was.
+
+        Raises IntegrityError if another writer stored those versions, as the append would have.
+        """
+        keys = ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events])
+        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+            cursor.execute(self.STORED, keys)
+            found = {(row["originator_id"], row["originator_version"]): row for row in cursor.fetchall()}
+        if not found:
+            return None
+        rows = [found.get((e.originator_id, e.originator_version)) for e in stored_events]
+        if any(row is None or bytes(row["state"]) != e.state for row, e in zip(rows, stored_events, strict=True)):
+            raise IntegrityError("another writer stored these versions first")
+        return [row["notification_id"] for row in rows]  # type: ignore[index]
+
+
+_bound_retries(AppendFunctionRecorder, "select_events", "select_notifications", "max_notification_id")
+
+
+class TrackingRecorder(PostgresTrackingRecorder):
+    """The views' positions, with the same bounded retry as the log."""
+
+
+_bound_retries(TrackingRecorder, "insert_tracking", "max_tracking_id", "has_tracking_id")
+
 
 class ServiceRoleFactory(SealingMapperFactory, PostgresFactory):
-    """PostgreSQL factory whose connections act as the least-privileged service role."""
+    """PostgreSQL factory whose connections act as the least-privileged service role,
+    with bounded waits: a new connection gives up after the connect timeout, and a
+    caller waits for a pooled one at most the pool timeout (then the API answers 503)."""
 
     def __init__(self, env: Any) -> None:
         super().__init__(env)
+        pool = self.datastore.pool
         role = self.env.get("CALLVAULT_DATABASE_ROLE")
         if role:
             # Applied by the server at connection start, before any statement runs.
-            self.datastore.pool.kwargs["options"] = f"-c role={role}"
+            pool.kwargs["options"] = f"-c role={role}"
+        pool.kwargs["connect_timeout"] = int(self.env.get(CONNECT_TIMEOUT_ENV))
+        # eventsourcing takes only whole seconds (POSTGRES_CONNECT_TIMEOUT) for this.
+        pool.timeout = float(self.env.get(POOL_TIMEOUT_ENV))
+        # The pool retries a failed connect with doubling delays for minutes, so after an
+        # outage it came back only at its next attempt. Given up this soon instead, the
+        # next caller that waits starts a fresh attempt at once: recovery within a request.
+        pool.reconnect_timeout = pool.timeout
 
     def application_recorder(self) -> AppendFunctionRecorder:
         # One log table name on both engines, as created by the migrations.
         return AppendFunctionRecorder(datastore=self.datastore, events_table_name=EVENTS_TABLE)
 
-    def tracking_recorder(self, tracking_recorder_class: Any = None) -> PostgresTrackingRecorder:
-        return PostgresTrackingRecorder(datastore=self.datastore, tracking_table_name=TRACKING_TABLE)
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> TrackingRecorder:
+        return TrackingRecorder(datastore=self.datastore, tracking_table_name=TRACKING_TABLE)
 
 
 def ledger_env(settings: Settings) -> dict[str, str]:
@@ -191,7 +309,12 @@ def ledger_env(settings: Settings) -> dict[str, str]:
             POSTGRES_POOL_SIZE=str(settings.database_pool_size),
             POSTGRES_MAX_OVERFLOW=str(settings.database_pool_size),
             POSTGRES_LOCK_TIMEOUT="10",
+            # Every pooled connection is checked as it is handed out, so one the server
+            # dropped (a restart) is replaced by a fresh one before a statement is lost on it.
+            POSTGRES_PRE_PING="y",
             CALLVAULT_DATABASE_ROLE=settings.database_role,
+            **{CONNECT_TIMEOUT_ENV: str(settings.database_connect_timeout_seconds),
+               POOL_TIMEOUT_ENV: str(settings.database_pool_timeout_seconds)},
         )
     else:
         settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)
@@ -234,3 +357,23 @@ def open_view_store(ledger: RecordingLedger) -> ViewStore:
 def open_checkpoint_store(ledger: RecordingLedger, settings: Settings) -> CheckpointStore:
     mirror = MediaStore(settings.checkpoint_mirror_url) if settings.checkpoint_mirror_url else None
     return CheckpointStore(ledger.factory.datastore, _dialect(ledger), mirror)
+
+
+def check_store(ledger: RecordingLedger, timeout: float) -> None:
+    """Raises OperationalError unless the store answers a trivial query within about ``timeout`` seconds.
+
+    For readiness: during an outage it must say so at once, not after the
+    retries and pool waits that ordinary calls are allowed.
+    """
+    datastore = ledger.factory.datastore
+    if not isinstance(ledger.factory, PostgresFactory):
+        with datastore.transaction(commit=False) as cursor:
+            cursor.execute("SELECT 1")
+        return
+    try:
+        datastore.pool.open()
+        with datastore.pool.connection(timeout=timeout) as conn, conn.transaction():
+            conn.execute(f"SET LOCAL statement_timeout = {int(timeout * 1000)}")
+            conn.execute("SELECT 1")
+    except psycopg.Error as error:
+        raise OperationalError(f"the database did not answer within {timeout:g} s: {error}") from error

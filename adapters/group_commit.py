@@ -21,7 +21,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
-from eventsourcing.persistence import IntegrityError
+from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from domain import errors
 from domain.ledger import Change, RecordingLedger, Start
@@ -122,9 +122,14 @@ class GroupCommitLedger(RecordingLedger):
     def _commit(self, batch: list[_Pending]) -> None:
         touched: dict[UUID, Recording] = {}
         applied: list[tuple[_Pending, Any]] = []
-        for pending in batch:
+        for index, pending in enumerate(batch):
             try:
                 applied.append((pending, self._apply(pending, touched)))
+            except (OperationalError, InterfaceError) as error:
+                # The store did not answer (each read waited up to the pool timeout):
+                # the rest of the batch would wait as long, one by one, to fail alike.
+                self._fail(touched, [p for p, _ in applied] + batch[index:], error)
+                return
             except Exception as error:  # refused: answered now, changed nothing
                 pending.done.set_exception(error)
         try:
@@ -134,13 +139,16 @@ class GroupCommitLedger(RecordingLedger):
             self._replay(touched, applied)
             return
         except Exception as error:
-            for recording_id in touched:
-                self.forget(recording_id)
-            for pending, _ in applied:
-                pending.done.set_exception(error)
+            self._fail(touched, [p for p, _ in applied], error)
             return
         for pending, result in applied:
             pending.done.set_result(result)
+
+    def _fail(self, touched: dict[UUID, Recording], pendings: list[_Pending], error: Exception) -> None:
+        for recording_id in touched:
+            self.forget(recording_id)
+        for pending in pendings:
+            pending.done.set_exception(error)
 
     def _apply(self, pending: _Pending, touched: dict[UUID, Recording]) -> Any:
         recording = touched.get(pending.recording_id)

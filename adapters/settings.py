@@ -42,6 +42,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     master_key_file: str = "var/master.key"
     checkpoint_interval_seconds: float = 300.0
     database_pool_size: int = 5
+    # Bounded waits on PostgreSQL, so an outage is answered with 503 at once instead
+    # of requests hanging: a new connection gives up after this many seconds (libpq
+    # connect_timeout, whole seconds, at least 2), a request waits at most this long
+    # for a pooled connection, and the readiness probe at most this long for its answer.
+    database_connect_timeout_seconds: int = 3
+    database_pool_timeout_seconds: float = 3.0
+    database_ready_timeout_seconds: float = 1.0
     # Concurrent commands share one transaction (see adapters/group_commit.py).
     group_commit: bool = True
     # Fold the log into the views in a child process (spreads the Python work of

@@ -14,6 +14,7 @@ from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from litestar.response import Response
 
+from adapters.event_store import check_store
 from adapters.settings import Settings
 from api.audit import AuditTrail
 from api.capture_commands import capture_commands
@@ -48,6 +49,8 @@ async def health() -> Health:
 @get("/ready", tags=["health"], sync_to_thread=True, summary="Readiness: the store answers; views and their lag")
 def ready(runtime: Services) -> Response[Health]:
     try:
+        # Bounded first: during an outage the answer must come at once, not after the store's retries.
+        check_store(runtime.ledger, runtime.settings.database_ready_timeout_seconds)
         lags = {lag.view: lag.behind for lag in runtime.projections.status()}
         tampered = runtime.log.alarm()
     except Exception as error:  # any store failure means not ready, with the reason

@@ -7,6 +7,7 @@ from http import HTTPStatus
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
@@ -16,6 +17,8 @@ from domain import errors
 
 log = structlog.get_logger(__name__)
 PROBLEM = "application/problem+json"
+# What a client is told to wait after a database outage answer: about a restart's length.
+RETRY_AFTER_SECONDS = 2
 
 STATUS_OF: dict[type[errors.DomainError], tuple[int, str]] = {
     errors.InvalidCommand: (422, "Invalid request"),
@@ -71,6 +74,17 @@ def nesting_error(request: Request, error: RecursionError) -> Response[dict[str,
     return unexpected_error(request, error)
 
 
+def store_unavailable(_: Request, error: OperationalError | InterfaceError) -> Response[dict[str, Any]]:
+    # The database is down, restarting or saturated (the store's waits are bounded, so
+    # this comes quickly): a transient state the client should wait out, not a fault.
+    log.warning("database unavailable", error=str(error))
+    response = problem(503, "Service Unavailable",
+                       f"the database is unavailable; retry the request after {RETRY_AFTER_SECONDS} s",
+                       error=type(error).__name__)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response
+
+
 def unexpected_error(_: Request, error: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=error)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "the server failed; the request may be retried")
@@ -80,6 +94,8 @@ EXCEPTION_HANDLERS = {
     errors.DomainError: domain_error,
     ValidationException: validation_error,
     HTTPException: http_error,
+    OperationalError: store_unavailable,
+    InterfaceError: store_unavailable,
     StorageFull: storage_full,
     RecursionError: nesting_error,
     Exception: unexpected_error,

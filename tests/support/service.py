@@ -1,0 +1,165 @@
+"""A real ``callvault serve`` in a subprocess, configured only through CALLVAULT_* variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import structlog
+
+from adapters.event_store import open_ledger
+from adapters.migrate import migrate
+from adapters.settings import PREFIX, Settings
+from adapters.view_store import VIEW_TABLES
+from domain.values import Actor
+
+log = structlog.get_logger(__name__)
+CALLVAULT = str(Path(sys.executable).with_name("callvault"))
+START_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def report(directory: Path, name: str, figures: dict[str, Any]) -> None:
+    """A scenario's figures: logged, and kept as JSON in the test's directory."""
+    (directory / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
+    log.info("fault figures", scenario=name, **figures)
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """This process's environment without its CALLVAULT_* variables, plus every setting spelled out."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(PREFIX)}
+    for field in Settings.__struct_fields__:
+        value = getattr(settings, field)
+        if value is not None:
+            env[PREFIX + field.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def provision(settings: Settings) -> dict[str, str]:
+    """Migrates the store and registers a telephony user and an agent; returns their tokens."""
+    migrate(settings)
+    ledger = open_ledger(settings, group_commit=False)
+    try:
+        setup, now = Actor("fault-setup", "admin"), datetime.now(UTC)
+        ledger.create_team(name="floor", parent=None, occurred_at=now, by=setup)
+        return {name: ledger.register_user(name=name, role=role, team=team, occurred_at=now, by=setup)[1]
+                for name, role, team in [("pbx", "telephony", None), ("agent-1", "agent", "floor")]}
+    finally:
+        ledger.close()
+
+
+def run_cli(settings: Settings, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CALLVAULT, *args], env=service_env(settings), capture_output=True, text=True,
+                          timeout=timeout, check=True)
+
+
+class Service:
+    """One server process at a time on a fixed port; its output (and its views worker's) in one file."""
+
+    def __init__(self, settings: Settings, workdir: Path) -> None:
+        self.settings = settings
+        self.workdir = workdir
+        self.log_path = workdir / "server.log"
+        self.base_url = f"http://{settings.host}:{settings.port}"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen([CALLVAULT, "serve"], env=service_env(self.settings), cwd=self.workdir,
+                                            stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"server exited: {self.log_tail()}"
+            try:
+                if httpx.get(self.base_url + "/health", timeout=2).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError(f"server did not start: {self.log_tail()}")
+
+    def kill(self) -> None:
+        """kill -9: no shutdown code runs."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+    def views_worker_pid(self) -> int | None:
+        """The server's child that folds the views (multiprocessing's spawn entry point)."""
+        assert self.process is not None
+        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        for pid in children:
+            try:
+                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            except FileNotFoundError:
+                continue
+            if b"spawn_main" in cmdline:
+                return int(pid)
+        return None
+
+    def log_text(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_text().splitlines()[-lines:])
+
+    def wait_views_caught_up(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                ready = httpx.get(self.base_url + "/ready", timeout=5)
+                if ready.status_code == 200 and not any(ready.json()["views"].values()):
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        raise AssertionError(f"views did not catch up in {timeout} s: {self.log_tail()}")
+
+
+@contextmanager
+def running(settings: Settings, workdir: Path) -> Iterator[Service]:
+    service = Service(settings, workdir)
+    service.start()
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def view_rows(settings: Settings) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every view table, in a stable order (to compare views with a rebuild)."""
+    tables = [table for names in VIEW_TABLES.values() for table in names]
+    if settings.uses_postgres:
+        assert settings.database_url is not None
+        with psycopg.connect(settings.database_url) as conn:
+            return {t: sorted(map(tuple, conn.execute(f"SELECT * FROM {t}").fetchall()), key=repr) for t in tables}
+    with closing(sqlite3.connect(settings.sqlite_file)) as conn:
+        return {t: sorted(conn.execute(f"SELECT * FROM {t}").fetchall(), key=repr) for t in tables}
