@@ -115,7 +115,9 @@ class Service:
     def views_worker_pid(self) -> int | None:
         """The server's child that folds the views (multiprocessing's spawn entry point)."""
         assert self.process is not None
-        children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children").read_text().split()
+        # Listed under the thread that started the child (the server's scheduler or its start-up).
+        tasks = Path(f"/proc/{self.process.pid}/task")
+        children = [pid for task in tasks.iterdir() for pid in _read(task / "children").split()]
         for pid in children:
             try:
                 cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
@@ -142,6 +144,13 @@ class Service:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"views did not catch up in {timeout} s: {self.log_tail()}")
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except FileNotFoundError:  # that thread ended meanwhile
+        return ""
 
 
 @contextmanager
