@@ -288,7 +288,6 @@ def test_a_retried_upload_with_a_bad_time_is_refused_not_answered_as_applied(
     report = {"segments": 1, "stopped_at": T0.isoformat()}
     assert api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report", json=report).status_code == 200
     stored = api.runtime.ledger.recorder.max_notification_id()
-    segment = put_segment(api, rid, 0, media["segment"])
     params = {"sha256": sha(media["segment"]), "captured_at": at, "start_offset_ms": 1000, "duration_ms": 2000,
               "monitor": 1, "width": 320, "height": 240, "fps": 5}
     segment = api.client.put(f"/v1/recordings/{rid}/segments/0", params=params, content=media["segment"],
