@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 
 from adapters.event_store import ledger_env
 from adapters.group_commit import GroupCommitLedger
@@ -126,3 +127,26 @@ def test_a_start_another_process_stored_is_found_when_its_batch_is_replayed(
         assert [type(e).__name__ for e in counting.history(fresh).events] == ["CallStarted", "Paused"]
     finally:
         other.close()
+
+
+def test_a_store_failure_fails_its_whole_batch_at_once(counting: CountingLedger, monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the database is down each read waits the pool timeout: the batch must not wait it once per command."""
+    rids = [counting.start_call(interaction_id=f"down-{n}", agent_id="a", customer_id="c", queue="q",
+                                direction="inbound", tags={}, occurred_at=T0, by=PBX) for n in range(5)]
+    for rid in rids:
+        counting.forget(rid)
+    reads = []
+
+    def unavailable(recording_id: Any) -> Any:
+        reads.append(recording_id)
+        raise OperationalError("couldn't get a connection after 3.00 sec")
+
+    monkeypatch.setattr(counting, "_working_copy", unavailable)
+    batch = [counting._pending(Change(rid, lambda r: r.pause(reason="pci", occurred_at=T0, by=PBX)))  # noqa: SLF001
+             for rid in rids]
+    counting._commit(batch)  # noqa: SLF001  # one batch, as the writer thread commits it
+    for pending in batch:
+        with pytest.raises(OperationalError):
+            pending.done.result(timeout=5)
+    assert reads == rids[:1]
+    assert CountingLedger.transactions == 5  # the starts only
