@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from functools import cached_property, wraps
 from typing import Any, TypeVar
 
-from eventsourcing.domain import DomainEventProtocol
 import psycopg
 import structlog
+from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
@@ -256,11 +256,11 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
 _bound_retries(AppendFunctionRecorder, "select_events", "select_notifications", "max_notification_id")
 
 
-class TrackingRecorder(PostgresTrackingRecorder):
-    """The views' positions, with the same bounded retry as the log."""
+class ViewPositionRecorder(PostgresTrackingRecorder):
+    """The views' positions (eventsourcing's tracking records), with the same bounded retry as the log."""
 
 
-_bound_retries(TrackingRecorder, "insert_tracking", "max_tracking_id", "has_tracking_id")
+_bound_retries(ViewPositionRecorder, "insert_tracking", "max_tracking_id", "has_tracking_id")
 
 
 class ServiceRoleFactory(SealingMapperFactory, PostgresFactory):
@@ -287,8 +287,8 @@ class ServiceRoleFactory(SealingMapperFactory, PostgresFactory):
         # One log table name on both engines, as created by the migrations.
         return AppendFunctionRecorder(datastore=self.datastore, events_table_name=EVENTS_TABLE)
 
-    def tracking_recorder(self, tracking_recorder_class: Any = None) -> TrackingRecorder:
-        return TrackingRecorder(datastore=self.datastore, tracking_table_name=TRACKING_TABLE)
+    def tracking_recorder(self, tracking_recorder_class: Any = None) -> ViewPositionRecorder:
+        return ViewPositionRecorder(datastore=self.datastore, tracking_table_name=TRACKING_TABLE)
 
 
 def ledger_env(settings: Settings) -> dict[str, str]:
