@@ -132,10 +132,7 @@ class TransparencyLog:
         for that size, and each event's stored bytes to its leaf; otherwise the
         alarm is raised and LogTampered refuses.
         """
-        _, note = self.checkpoint(tree_size)
-        tree = MerkleTree(self.views.leaf_hashes(tree_size))
-        if tree.size < tree_size or tree.root() != checkpoint_of_note(note).root:
-            raise self._alarm(_root_differs(tree_size), found_by="proofs")
+        tree = self._tree_as_signed(*self.checkpoint(tree_size), found_by="proofs")
         stored = {e.originator_version: e for e in self.ledger.recorder.select_events(recording_id)}
         proofs = []
         for row in self.views.leaves_of(recording_id):
@@ -199,11 +196,16 @@ class TransparencyLog:
 
     def _check_signed_root(self) -> None:
         latest = self.checkpoints.latest()
-        if latest is None:
-            return
-        tree = MerkleTree(self.views.leaf_hashes(latest[0]))
-        if tree.size < latest[0] or tree.root() != checkpoint_of_note(latest[1]).root:
-            self._alarm(_root_differs(latest[0]), found_by="self-audit")
+        if latest is not None:
+            with suppress(LogTampered):  # the alarm is raised; the job has nothing to refuse
+                self._tree_as_signed(*latest, found_by="self-audit")
+
+    def _tree_as_signed(self, size: int, note: bytes, *, found_by: str) -> MerkleTree:
+        """The tree of the first ``size`` leaves, if they still hash to the root signed for that size."""
+        tree = MerkleTree(self.views.leaf_hashes(size))
+        if tree.size < size or tree.root() != checkpoint_of_note(note).root:
+            raise self._alarm(_root_differs(size), found_by=found_by)
+        return tree
 
     def alarm(self) -> str | None:
         """Why the log is known tampered, or None."""
