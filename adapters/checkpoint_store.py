@@ -47,14 +47,20 @@ class CheckpointStore:
         self._dialect = dialect
         self._mirror = mirror
 
-    def add(self, size: int, root: bytes, note: bytes, signed_at: datetime) -> None:
+    def add(self, size: int, root: bytes, note: bytes, signed_at: datetime) -> bool:
+        """Keeps a signed checkpoint; False if one of that size was already kept (another
+        process signed it first), and then this one is neither kept nor mirrored."""
         with self._datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._dialect.sql("INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES (?, ?, ?, ?)"),
+                self._dialect.sql("INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES (?, ?, ?, ?) "
+                                  "ON CONFLICT (tree_size) DO NOTHING RETURNING tree_size"),
                 [size, root, note.decode(), self._dialect.value(signed_at)],
             )
+            if cursor.fetchone() is None:
+                return False
         if self._mirror is not None:
             self._mirror.put_new(f"checkpoints/{size:020d}.txt", note)
+        return True
 
     def latest(self) -> tuple[int, bytes] | None:
         rows = self._rows("SELECT tree_size, note FROM checkpoints ORDER BY tree_size DESC LIMIT 1", [])

@@ -107,7 +107,13 @@ class TransparencyLog:
             if latest is not None and tree.prefix_root(latest[0]) != checkpoint_of_note(latest[1]).root:
                 raise self._alarm(_root_differs(latest[0]), found_by="signer")
             note = self.signer.sign_checkpoint(Checkpoint(self.origin, size, root))
-            self.checkpoints.add(size, root, note, datetime.now(UTC))
+            if not self.checkpoints.add(size, root, note, datetime.now(UTC)):
+                # Another process (the CLI, another server) signed this size meanwhile: the same tree, or a fork.
+                _, theirs = self.checkpoint(size)
+                if checkpoint_of_note(theirs).root != root:
+                    raise self._alarm(f"two checkpoints of size {size} were signed over different leaves",
+                                      found_by="signer")
+                return size, theirs
             return size, note
 
     def scheduled_checkpoint(self) -> None:

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters.note_signing import verify_checkpoint
+from api.runtime import Runtime
 from domain.log_leaf import Leaf
 from domain.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
 from domain.values import Actor
@@ -86,3 +87,19 @@ def test_export_bundle_holds_the_recording_and_its_proofs(api: Api) -> None:
     assert {line.count(str(rid)) > 0 for line in lines} == {True}
     assert api.call("aud", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "x"}).status_code == 403
     assert api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={}).status_code == 422
+
+
+def test_two_processes_signing_the_same_size_keep_one_checkpoint(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The CLI signs while the server does: both read the same head, then both sign the next size."""
+    call(api, "race-1")
+    here = api.runtime.log
+    head_before = here.checkpoints.latest()
+    other = Runtime(api.runtime.settings)  # another process on the same database and key
+    try:
+        theirs = other.log.sign_checkpoint()
+    finally:
+        other.ledger.close()
+    monkeypatch.setattr(here.checkpoints, "latest", lambda: head_before)  # read before theirs was kept
+    assert here.sign_checkpoint() == theirs
+    assert here.checkpoints.before(theirs[0] + 1, 10)[0] == theirs
+    assert here.alarm() is None
