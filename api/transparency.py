@@ -203,13 +203,16 @@ class TransparencyLog:
     def _check_signed_root(self) -> None:
         latest = self.checkpoints.latest()
         if latest is not None:
-            with suppress(LogTampered):  # the alarm is raised; the job has nothing to refuse
+            # Raised and recorded already, or leaves being rebuilt: the next pass looks again.
+            with suppress(LogTampered, NotFound):
                 self._tree_as_signed(*latest, found_by="self-audit")
 
     def _tree_as_signed(self, size: int, note: bytes, *, found_by: str) -> MerkleTree:
         """The tree of the first ``size`` leaves, if they still hash to the root signed for that size."""
         tree = MerkleTree(self.views.leaf_hashes(size))
-        if tree.size < size or tree.root() != checkpoint_of_note(note).root:
+        if tree.size < size:  # not evidence of an edit: the leaves are being rebuilt, or lag
+            raise NotFound(f"the log's leaves do not reach size {size} yet")
+        if tree.root() != checkpoint_of_note(note).root:
             raise self._alarm(_root_differs(size), found_by=found_by)
         return tree
 

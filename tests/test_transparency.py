@@ -103,3 +103,4 @@ def test_two_processes_signing_the_same_size_keep_one_checkpoint(api: Api, monke
     assert here.sign_checkpoint() == theirs
     assert here.checkpoints.before(theirs[0] + 1, 10)[0] == theirs
     assert here.alarm() is None
+

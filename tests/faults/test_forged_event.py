@@ -230,3 +230,17 @@ def test_the_self_audit_wraps_around_and_checks_the_signed_root_after_each_pass(
     [entry, root_entry] = alarm_entries(api)
     assert root_entry["detail"] == {
         "reason": f"the first {size} leaves no longer hash to the root signed for that size", "found_by": "self-audit"}
+
+
+def test_leaves_being_rebuilt_are_not_taken_for_tampering(api: Api) -> None:
+    """No edit: the leaves are emptied and refilled by a rebuild, and until they reach the signed size
+    nothing can be proven, but nothing is alarmed either."""
+    rid = call(api, "rebuilding-1")
+    size, _ = api.runtime.log.sign_checkpoint()
+    api.runtime.views.reset("log_leaves")  # what a rebuild does first; the leaves then refill in batches
+    assert api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").status_code == 404
+    assert api.runtime.log.self_audit() == [] and api.runtime.log.self_audit() == []  # a pass, and its end
+    assert api.runtime.log.alarm() is None
+    api.runtime.fresh("log_leaves")
+    assert api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").status_code == 200
+    assert api.runtime.log.sign_checkpoint()[0] >= size
