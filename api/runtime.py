@@ -17,7 +17,7 @@ from adapters.media_vault import MediaVault
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from api.retention_job import run_retention
-from api.transparency import SELF_AUDIT_SECONDS, TransparencyLog
+from api.transparency import TransparencyLog
 from api.views_worker import ViewsWorker
 from domain.directory import token_digest
 from domain.errors import DomainError
@@ -75,7 +75,7 @@ class Runtime:
         )
         self.scheduler.add_job(
             self.log.self_audit, "interval",
-            seconds=getattr(self.settings, "log_self_audit_seconds", SELF_AUDIT_SECONDS),
+            seconds=self.settings.log_self_audit_seconds,
             id="log-self-audit", max_instances=1, coalesce=True,
         )
         self.scheduler.add_job(

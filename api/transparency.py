@@ -30,8 +30,6 @@ log = structlog.get_logger(__name__)
 # Leaves whose stored events one self-audit run re-hashes; the runs resume where the
 # last one stopped, so a pass over the whole log takes (leaves / batch) intervals.
 SELF_AUDIT_BATCH = 10_000
-# How often the server runs it, unless settings say otherwise (log_self_audit_seconds).
-SELF_AUDIT_SECONDS = 60.0
 ALARM_ACTION = "log_tampered"  # the audit-trail action of a raised alarm
 
 
