@@ -10,7 +10,6 @@ from domain.access import Outcome
 from domain.errors import Forbidden
 from domain.identity import RESPONSIBLE_ROLES
 from domain.policy import Action, OrgChart, Principal, require, require_recording
-from domain.recording import Recording
 from domain.values import Actor
 
 
@@ -38,11 +37,9 @@ def allow(runtime: Runtime, principal: Principal, action: Action, detail: dict[s
 
 def allow_recording(
     runtime: Runtime, principal: Principal, action: Action, recording_id: UUID, org: OrgChart | None = None
-) -> Recording:
+) -> None:
     """Role and scope check against the recording's agent (from the log, never a lagging view)."""
-    recording = runtime.ledger.get_recording(recording_id)
-    allow_agent(runtime, principal, action, recording_id, recording.agent_id, org)
-    return recording
+    allow_agent(runtime, principal, action, recording_id, runtime.ledger.agent_of(recording_id), org)
 
 
 def allow_agent(

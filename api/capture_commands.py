@@ -69,10 +69,7 @@ class AgentCommands:
         messages = []
         since = datetime.now(UTC) - STOP_WINDOW
         for row in self.runtime.views.capture_candidates(self.agent, since):
-            recording = self.runtime.ledger.get_recording(row.recording_id)
-            if recording.version < row.version:  # another server process wrote it: read it afresh
-                self.runtime.ledger.forget(row.recording_id)
-                recording = self.runtime.ledger.get_recording(row.recording_id)
+            recording = self.runtime.ledger.get_recording(row.recording_id)  # up to the log, whoever wrote it
             base = {"recording_id": str(recording.id), "interaction_id": recording.interaction_id}
             state = capture_state(recording)
             for command, at in transition(recording, self.told.get(recording.id), state):

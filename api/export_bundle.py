@@ -59,7 +59,7 @@ def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor
     recording = runtime.ledger.get_recording(recording_id)
     recording.check_export("bundle")  # before reading media that may be gone
     runtime.log.refuse_if_tampered()  # before recording an export no bundle could prove
-    seen = recording.version  # now: the object may be the cached one that recording the export advances
+    seen = recording.version  # the Exported event is the first after this with our manifest
     media = media_files(runtime, recording_id)
     manifest = json.dumps({
         "format": FORMAT,

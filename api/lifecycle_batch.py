@@ -124,7 +124,7 @@ def post_batch(data: JSONBody[LifecycleBatch], principal: Caller, runtime: Servi
                 commands.append(Start(runtime.ledger.starter(**fields, by=by)))
             else:
                 action, command_for = COMMAND_OF[type(item)]
-                agent = agents.get(recording_id) or runtime.ledger.get_recording(recording_id).agent_id
+                agent = agents.get(recording_id) or runtime.ledger.agent_of(recording_id)
                 allow_agent(runtime, principal, action, recording_id, agent, org)
                 commands.append(Change(recording_id, command_for(runtime.ledger, **fields, by=by)))
             outcomes.append(None)

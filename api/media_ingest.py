@@ -95,7 +95,8 @@ class MediaIngest(Controller):
         principal: Caller, runtime: Services,
         codec: FromQuery[Literal["h264"]] = "h264",  # declared by the client; the body is probed for it
     ) -> Response[Applied]:
-        recording = allow_recording(runtime, principal, Action.CAPTURE, recording_id)
+        allow_recording(runtime, principal, Action.CAPTURE, recording_id)
+        recording = runtime.ledger.get_recording(recording_id)
         key = f"recordings/{recording_id}/segments/{sequence_number:06d}-{sha256.lower()}.ts"
         return ingest(
             runtime, principal, recording_id, action=Action.CAPTURE, what="segment", body=body, sha256=sha256,
@@ -114,7 +115,8 @@ class MediaIngest(Controller):
         self, recording_id: FromPath[UUID], body: RawBody, sha256: Digest, recorded_at: FromQuery[datetime],
         principal: Caller, runtime: Services,
     ) -> Response[Applied]:
-        recording = allow_recording(runtime, principal, Action.VOICE, recording_id)
+        allow_recording(runtime, principal, Action.VOICE, recording_id)
+        recording = runtime.ledger.get_recording(recording_id)
         key = f"recordings/{recording_id}/voice/{sha256.lower()}"
         return ingest(
             runtime, principal, recording_id, action=Action.VOICE, what="voice recording", body=body,
@@ -131,7 +133,8 @@ class MediaIngest(Controller):
         self, recording_id: FromPath[UUID], snapshot_id: PathId, body: RawBody, sha256: Digest,
         taken_at: FromQuery[datetime], monitor: Count, principal: Caller, runtime: Services,
     ) -> Response[Applied]:
-        recording = allow_recording(runtime, principal, Action.CAPTURE, recording_id)
+        allow_recording(runtime, principal, Action.CAPTURE, recording_id)
+        recording = runtime.ledger.get_recording(recording_id)
         key = f"recordings/{recording_id}/snapshots/{snapshot_id}-{sha256.lower()}.jpg"
         return ingest(
             runtime, principal, recording_id, action=Action.CAPTURE, what="snapshot", body=body, sha256=sha256,

@@ -286,6 +286,14 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
             fresh = domain_event.mutate(fresh or copy.deepcopy(recording))
         return fresh or recording
 
+    def agent_of(self, recording_id: UUID) -> str:
+        """Whose call it is, for access checks: fixed when the call starts, so the cached
+        object answers without the read that get_recording() makes."""
+        try:
+            return self.repository.get(recording_id, deepcopy_from_cache=False).agent_id
+        except AggregateNotFoundError:
+            raise errors.RecordingNotFound(f"no recording {recording_id}") from None
+
     def _working_copy(self, recording_id: UUID) -> Recording:
         """The recording for a command to change: a copy of the committed state."""
         try:
