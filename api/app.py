@@ -46,8 +46,15 @@ async def health() -> Health:
     return Health(status="ok")
 
 
-@get("/ready", tags=["health"], sync_to_thread=True, summary="Readiness: the store answers; views and their lag")
-def ready(runtime: Services) -> Response[Health]:
+@get("/ready", tags=["health"], summary="Readiness: the store answers; views and their lag")
+async def ready(runtime: Services) -> Response[Health]:
+    # In anyio's threads, not the request handlers' (asyncio's default executor, a few per
+    # core): during an outage those may all be waiting on the database, and readiness must
+    # still answer within its own timeout.
+    return await anyio.to_thread.run_sync(readiness, runtime)
+
+
+def readiness(runtime: Runtime) -> Response[Health]:
     try:
         # Bounded first: during an outage the answer must come at once, not after the store's retries.
         check_store(runtime.ledger, runtime.settings.database_ready_timeout_seconds)
