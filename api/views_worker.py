@@ -16,12 +16,14 @@ import threading
 from typing import Any
 
 import structlog
+from eventsourcing.persistence import InterfaceError, OperationalError
 
 from adapters.event_store import open_ledger, open_view_store
 from adapters.log_waiter import log_waiter
 from adapters.settings import Settings
 from api.gc_tuning import tune_for_service
 from api.logging import configure_logging
+from domain.ledger import RecordingLedger
 from projections.runner import Projections
 
 log = structlog.get_logger(__name__)
@@ -43,13 +45,30 @@ def follow_views(settings: Settings, parent_pid: int) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server stops us
     threading.Thread(target=_stop_when_orphaned, args=(parent_pid, stop), daemon=True).start()
-    ledger = open_ledger(settings, group_commit=False)
+    ledger = _open_when_reachable(settings, stop)
+    if ledger is None:
+        return
     try:
         projections = Projections(ledger, open_view_store(ledger), batch_size=settings.projection_batch_size)
         log.info("views worker started", views=projections.names())
         projections.follow_until(stop, log_waiter(settings), settings.projection_gather_seconds)
     finally:
         ledger.close()
+
+
+def _open_when_reachable(settings: Settings, stop: threading.Event) -> RecordingLedger | None:
+    """The ledger (opening it on PostgreSQL reads the database's types), or None if stopped first.
+
+    A worker started while the database is down waits for it here, instead of dying
+    and being started again by the server every few seconds until it is back.
+    """
+    while not stop.is_set():
+        try:
+            return open_ledger(settings, group_commit=False)
+        except (OperationalError, InterfaceError) as error:
+            log.warning("views worker waiting for the database", error=str(error))
+            stop.wait(settings.projection_poll_seconds)
+    return None
 
 
 def _stop_when_orphaned(parent_pid: int, stop: threading.Event) -> None:
