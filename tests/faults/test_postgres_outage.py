@@ -138,7 +138,8 @@ def test_stopped_for_twenty_seconds(server: PrivatePostgres, settings: Settings,
     checked = assert_log_exact(settings, figures)
     report(tmp_path, "postgres-stopped-20s", figures.summary() | checked | {
         "ready_probes": len(probes), "ready_probe_slowest_s": round(max(t for _, t in probes), 2),
-        "first_503_s": figures.first_503, "stopped_at_s": round(stopped, 2), "restarted_at_s": round(back, 2),
+        "stopped_at_s": round(stopped, 2), "first_503_s": figures.first_503, "restarted_at_s": round(back, 2),
+        "last_503_s": figures.last_503,
         "ready_after_restart_s": round(ready_after, 2), "first_write_after_restart_s": round(write_after, 2)})
     # Not ready during the outage: every probe after the first second answered 503, each in time.
     assert {status for status, _ in probes[1:]} == {503}
