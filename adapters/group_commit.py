@@ -129,6 +129,7 @@ class GroupCommitLedger(RecordingLedger):
                 # The store did not answer (each read waited up to the pool timeout):
                 # the rest of the batch would wait as long, one by one, to fail alike.
                 self._fail(touched, [p for p, _ in applied] + batch[index:], error)
+                self._fail_queued(error)
                 return
             except Exception as error:  # refused: answered now, changed nothing
                 pending.done.set_exception(error)
@@ -140,6 +141,8 @@ class GroupCommitLedger(RecordingLedger):
             return
         except Exception as error:
             self._fail(touched, [p for p, _ in applied], error)
+            if isinstance(error, (OperationalError, InterfaceError)):
+                self._fail_queued(error)
             return
         for pending, result in applied:
             pending.done.set_result(result)
@@ -149,6 +152,23 @@ class GroupCommitLedger(RecordingLedger):
             self.forget(recording_id)
         for pending in pendings:
             pending.done.set_exception(error)
+
+    def _fail_queued(self, error: Exception) -> None:
+        """Fails the commands that queued while the store was found unavailable.
+
+        They have waited that long already, and the next batch would make them wait
+        the pool timeout again to learn the same; their callers answer 503 now, and
+        the commands after them try the store afresh.
+        """
+        while True:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if item is None:
+                self._queue.put(None)  # closing: the writer stops after this
+                return
+            item.done.set_exception(error)
 
     def _apply(self, pending: _Pending, touched: dict[UUID, Recording]) -> Any:
         recording = touched.get(pending.recording_id)

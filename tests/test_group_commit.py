@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -129,24 +130,33 @@ def test_a_start_another_process_stored_is_found_when_its_batch_is_replayed(
         other.close()
 
 
-def test_a_store_failure_fails_its_whole_batch_at_once(counting: CountingLedger, monkeypatch: pytest.MonkeyPatch) -> None:
-    """While the database is down each read waits the pool timeout: the batch must not wait it once per command."""
+def test_a_store_failure_fails_its_batch_and_what_queued_meanwhile_at_once(
+    counting: CountingLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the database is down each read waits the pool timeout: the commands of a batch,
+    and those that queued while it waited, must not wait it once more each."""
     rids = [counting.start_call(interaction_id=f"down-{n}", agent_id="a", customer_id="c", queue="q",
-                                direction="inbound", tags={}, occurred_at=T0, by=PBX) for n in range(5)]
+                                direction="inbound", tags={}, occurred_at=T0, by=PBX) for n in range(6)]
     for rid in rids:
         counting.forget(rid)
     reads = []
 
     def unavailable(recording_id: Any) -> Any:
         reads.append(recording_id)
+        time.sleep(0.5)  # the pool timeout, shortened
         raise OperationalError("couldn't get a connection after 3.00 sec")
 
     monkeypatch.setattr(counting, "_working_copy", unavailable)
-    batch = [counting._pending(Change(rid, lambda r: r.pause(reason="pci", occurred_at=T0, by=PBX)))  # noqa: SLF001
-             for rid in rids]
-    counting._commit(batch)  # noqa: SLF001  # one batch, as the writer thread commits it
-    for pending in batch:
+    pause = lambda r: r.pause(reason="pci", occurred_at=T0, by=PBX)  # noqa: E731
+    first = counting._pending(Change(rids[0], pause))  # noqa: SLF001
+    counting._enqueue(first)  # noqa: SLF001
+    while not reads:  # the writer is waiting on the store now
+        time.sleep(0.01)
+    later = [counting._pending(Change(rid, pause)) for rid in rids[1:]]  # noqa: SLF001
+    for pending in later:
+        counting._enqueue(pending)  # noqa: SLF001
+    for pending in [first, *later]:
         with pytest.raises(OperationalError):
             pending.done.result(timeout=5)
     assert reads == rids[:1]
-    assert CountingLedger.transactions == 5  # the starts only
+    assert CountingLedger.transactions == 6  # the starts only
