@@ -30,8 +30,8 @@ from tests.support.postgres import PrivatePostgres
 from tests.support.service import Service, free_port, provision, report, running
 
 WRITERS = 8
-# The bound that turns a hang into a failure: above the pool timeout (3 s) that a
-# request may wait for a connection, plus a group commit batch ahead of it.
+# The bound that turns a hang into a failure: well above the pool timeout (3 s) that a
+# request may wait for a connection, plus its wait for a free request thread.
 REQUEST_TIMEOUT = 10.0
 READY_TIMEOUT = 3.0
 OUTAGE_SECONDS = 20.0
