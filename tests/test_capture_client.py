@@ -351,10 +351,34 @@ def decode_errors(path: Path) -> str:
     """ffmpeg's complaints while decoding the whole file: empty when it decodes cleanly.
 
     Frames keep their own timestamps (passthrough): the recording's frame rate may change
-    (adaptive quality, a restarted client), and re-timing to one rate is not decoding."""
-    command = ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-f", "null", "-"]
+    (adaptive quality, a restarted client), and re-timing to one rate is not decoding. The
+    null output keeps them on the capture clock (90 kHz): by default it counts in frames of
+    the stream's guessed rate, and two frames closer than that (the client slowed down under
+    load, so the guess is of the slower rate) then read as one timestamp written twice."""
+    command = ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-enc_time_base:v", "1/90000",
+               "-f", "null", "-"]
     result = subprocess.run(command, capture_output=True, text=True)
     return result.stderr.strip() + (f"\nffmpeg exited with {result.returncode}" if result.returncode else "")
+
+
+def test_the_decode_check_takes_a_frame_rate_that_changes_midway(tmp_path: Path) -> None:
+    """A recording whose client slowed down and sped up again decodes cleanly, and the check says so."""
+    import av
+
+    from adapters.media_combine import combine
+    from capture_client.encoder import SegmentEncoder
+
+    segments = []
+    for start, frames, fps in ((0.0, 10, 5), (2.0, 4, 2), (4.0, 20, 10), (6.0, 4, 2)):
+        encoder = SegmentEncoder(64, 48, fps)
+        for i in range(frames):
+            encoder.add(av.VideoFrame(64, 48, "yuv420p"), 0, start + i / fps)
+        segment = encoder.finish()
+        assert segment is not None
+        segments.append((segment.start_offset_ms, segment.data))
+    combined = tmp_path / "combined.mp4"
+    combined.write_bytes(combine(segments, None))
+    assert decode_errors(combined) == ""
 
 
 def first_frame_colour(path: Path) -> tuple[int, int, int]:
