@@ -37,10 +37,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# Every scenario's figures in this test session, printed at its end (tests/faults/conftest.py).
+REPORTED: list[tuple[str, dict[str, Any]]] = []
+
+
 def report(directory: Path, name: str, figures: dict[str, Any]) -> None:
-    """A scenario's figures: logged, and kept as JSON in the test's directory."""
+    """A scenario's figures: logged, kept as JSON in the test's directory, and summed up at the end."""
     (directory / f"{name}.json").write_text(json.dumps(figures, indent=2, default=str))
     log.info("fault figures", scenario=name, **figures)
+    test = os.environ.get("PYTEST_CURRENT_TEST", name).split(" ")[0].rsplit("::", 1)[-1]
+    REPORTED.append((test, figures))
 
 
 def service_env(settings: Settings) -> dict[str, str]:
