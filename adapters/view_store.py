@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 from uuid import UUID
 
 import msgspec
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from adapters.sql_dialect import Dialect
 from adapters.view_rows import (
@@ -51,6 +51,16 @@ _JSON_COLUMNS = {"missing_segments", "hold_cases", "tag_refs", "detail"}
 MAX_PAGE = 1000
 
 
+def _started_within(where: list[str], params: list[Any], started_from: Any, started_until: Any) -> None:
+    """Recordings started in [from, until), either bound optional."""
+    if started_from is not None:
+        where.append("started_at >= ?")
+        params.append(started_from)
+    if started_until is not None:
+        where.append("started_at < ?")
+        params.append(started_until)
+
+
 def _equal_to(query: Any, columns: tuple[str, ...]) -> tuple[list[str], list[Any]]:
     """WHERE terms for the query's fields that are set, each compared for equality."""
     chosen = [(c, getattr(query, c)) for c in columns if getattr(query, c) is not None]
@@ -81,8 +91,10 @@ class ViewStore:
         return self._tracking.max_tracking_id(view) or 0
 
     def commit(
-        self, view: str, position: int, *, upserts: Sequence[ViewRow] = (), appends: Sequence[ViewRow] = ()
+        self, view: str, previous: int, position: int, *, upserts: Sequence[ViewRow] = (),
+        appends: Sequence[ViewRow] = (),
     ) -> None:
+        """A batch folded on the view as of ``previous``: its rows and its position, or nothing."""
         with self._datastore.transaction(commit=True) as cursor:
             for row_type, rows in _by_type(upserts).items():
                 # In key order, so that two processes applying the same rows cannot deadlock.
@@ -93,8 +105,27 @@ class ViewStore:
                 self._dialect.insert_many(
                     cursor, APPEND_TABLES[row_type], _columns(row_type), [self._params(r) for r in rows]
                 )
-            # Refuses to move backwards: a second follower racing this one fails here.
-            self._tracking._insert_tracking(cursor, Tracking(view, position))  # noqa: SLF001
+            self._advance(cursor, view, previous, position)
+
+    def _advance(self, cursor: Any, view: str, previous: int, position: int) -> None:
+        """Moves the view from ``previous`` to ``position``, or refuses if another applier moved it first.
+
+        Moving forward is not enough: a batch folded on rows read after another process
+        committed an overlapping batch would apply those events twice. The update waits
+        for a concurrent one on the same row and then finds the position changed.
+        """
+        if previous == 0:  # the view's first batch, or its first after a rebuild emptied it
+            sql = ("INSERT INTO tracking (application_name, notification_id) VALUES (?, ?) "
+                   "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id "
+                   "WHERE tracking.notification_id = 0 RETURNING notification_id")
+            params: list[Any] = [view, position]
+        else:
+            sql = ("UPDATE tracking SET notification_id = ? WHERE application_name = ? AND notification_id = ? "
+                   "RETURNING notification_id")
+            params = [position, view, previous]
+        cursor.execute(self._dialect.sql(sql), params)
+        if not cursor.fetchall():
+            raise IntegrityError(f"view {view} moved on from {previous} meanwhile: batch to {position} refused")
 
     def reset(self, view: str) -> None:
         with self._datastore.transaction(commit=True) as cursor:
@@ -170,12 +201,7 @@ class ViewStore:
                 return []
             where.append(f"agent_id IN ({','.join('?' * len(query.agent_ids))})")
             params.extend(sorted(query.agent_ids))
-        if query.started_from is not None:
-            where.append("started_at >= ?")
-            params.append(query.started_from)
-        if query.started_until is not None:
-            where.append("started_at < ?")
-            params.append(query.started_until)
+        _started_within(where, params, query.started_from, query.started_until)
         for key, value in sorted(query.tag_refs.items()):
             where.append(self._dialect.tag_filter())
             params.extend(self._dialect.tag_params(key, value))
@@ -210,12 +236,7 @@ class ViewStore:
             if hold.tag_key is not None and hold.tag_ref is not None:
                 clauses.append(self._dialect.tag_filter())
                 params.extend(self._dialect.tag_params(hold.tag_key, hold.tag_ref))
-            if hold.started_from is not None:
-                clauses.append("started_at >= ?")
-                params.append(hold.started_from)
-            if hold.started_until is not None:
-                clauses.append("started_at < ?")
-                params.append(hold.started_until)
+            _started_within(clauses, params, hold.started_from, hold.started_until)
             terms.append("(" + " AND ".join(clauses) + ")")
         return "(" + " OR ".join(terms) + ")", params
 

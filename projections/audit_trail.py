@@ -78,7 +78,7 @@ class AuditTrailView:
         mentioned = {rid for e in batch for rid in _recording_ids(e.event)}
         self._subjects.update(store.audit_subjects(mentioned - self._subjects.keys()))
         rows = [row for e in batch for row in self._rows(e)]
-        store.commit(self.name, position, appends=rows)
+        store.commit(self.name, previous, position, appends=rows)
         while len(self._subjects) > self._cache_size:
             self._subjects.popitem(last=False)
 

@@ -43,7 +43,7 @@ class DirectoryView:
                     key = (event.originator_id, user_id)
                     responsibilities[key] = ResponsibilityRow(team_id=key[0], user_id=user_id, active=active)
         changed: list[ViewRow] = [*users.values(), *teams.values(), *responsibilities.values()]
-        store.commit(self.name, position, upserts=changed)
+        store.commit(self.name, previous, position, upserts=changed)
 
 
 def _next(row: UserRow, event: User.Event, **changes: object) -> UserRow:

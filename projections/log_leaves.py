@@ -35,5 +35,5 @@ class LogLeavesView:
                                 originator_id=stored.originator_id, originator_version=stored.originator_version,
                                 leaf_data=data, leaf_hash=leaf_hash(data)))
             index += 1
-        store.commit(self.name, position, appends=rows)
+        store.commit(self.name, previous, position, appends=rows)
         self._next_index, self._at_position = index, position

@@ -139,7 +139,7 @@ class RecordingsView:
                     rows[recording_id] = msgspec.structs.replace(row, last_access_at=event.occurred_at)
             else:
                 rows[recording_id] = fold(row, event)
-        store.commit(self.name, position, upserts=list(rows.values()))
+        store.commit(self.name, previous, position, upserts=list(rows.values()))
         self._remember(rows)
         self._cached_position = position
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 from msgspec.structs import replace as msgspec_replace
 
 from adapters.event_store import open_view_store
@@ -15,6 +16,11 @@ from api.simulation import DayPlan, plan_day, run_day
 from domain.ledger import RecordingLedger
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
+from projections.audit_trail import AuditTrailView
+from projections.directory_view import DirectoryView
+from projections.follower import read_log
+from projections.log_leaves import LogLeavesView
+from projections.recordings_view import RecordingsView
 from projections.runner import Projections
 
 DAY = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -141,16 +147,15 @@ class Crash(Exception):
 
 
 def crash_after(store: ViewStore, limit: int) -> None:
-    """Makes the tracking write of the first batch that passes `limit` fail, inside its transaction."""
-    tracking = store._tracking  # noqa: SLF001
-    insert = tracking._insert_tracking  # noqa: SLF001
+    """Makes the position write of the first batch that passes `limit` fail, inside its transaction."""
+    advance = store._advance  # noqa: SLF001
 
-    def failing(cursor: Any, position: Any) -> None:
-        if position.notification_id > limit:
+    def failing(cursor: Any, view: str, previous: int, position: int) -> None:
+        if position > limit:
             raise Crash(position)
-        insert(cursor, position)
+        advance(cursor, view, previous, position)
 
-    tracking._insert_tracking = failing  # type: ignore[method-assign]  # noqa: SLF001
+    store._advance = failing  # type: ignore[method-assign]  # noqa: SLF001
 
 
 @pytest.mark.parametrize("crash_at", [1, 75, 140])
@@ -255,3 +260,32 @@ def test_followers_wake_and_apply_new_events(ledger: RecordingLedger, settings) 
         stop.set()
         thread.join(timeout=35)
     assert not thread.is_alive()
+
+
+@pytest.mark.parametrize("view_class", [RecordingsView, AuditTrailView, LogLeavesView, DirectoryView])
+def test_a_batch_folded_before_another_applier_moved_the_view_is_refused(
+    ledger: RecordingLedger, view_class: Any
+) -> None:
+    """Two processes apply overlapping batches: the one that read the view's position before the
+    other committed must not fold the same events a second time onto the rows it reads after."""
+    setup = Actor("test-setup", "admin")
+    ledger.create_team(name="floor", parent=None, occurred_at=DAY, by=setup)
+    rid = ledger.start_call(interaction_id="overlap", agent_id="agent-1", customer_id="c-1", queue="q",
+                            direction="inbound", tags={}, occurred_at=DAY, by=Actor("pbx", "telephony"))
+    for number in range(4):
+        ledger.add_segment(rid, sequence_number=number, start_offset_ms=number * 2000, duration_ms=2000, monitor=0,
+                           width=8, height=8, codec="h264", fps=5, byte_size=10, sha256=f"{number:064x}",
+                           media_key=f"seg/{number}", occurred_at=DAY + timedelta(seconds=2 * number + 1),
+                           by=Actor("capture-client:agent-1", "agent"))
+    events = read_log(ledger, 0, 100).events
+    first, other = open_view_store(ledger), open_view_store(ledger)
+    view_class().apply(first, events[:3], 0, events[2].notification_id)
+    with pytest.raises(IntegrityError):
+        view_class().apply(other, events, 0, events[-1].notification_id)  # it read position 0 before
+    assert other.position(view_class.name) == events[2].notification_id
+    projections = Projections(ledger, other, batch_size=50)
+    projections.catch_up()
+    caught_up = snapshot(other), other.leaf_count(), other.directory()
+    projections.rebuild()
+    assert (snapshot(other), other.leaf_count(), other.directory()) == caught_up
+    assert all_recordings(other)[0].segments_received == 4

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
-from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -13,11 +12,9 @@ from adapters.note_signing import verify_checkpoint
 from api.runtime import Runtime
 from domain.log_leaf import Leaf
 from domain.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
-from domain.values import Actor
 from tests.conftest import Api
+from tests.support.calls import paused_call
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-PBX = Actor("pbx", "telephony")
 
 
 @pytest.fixture
@@ -25,17 +22,10 @@ def group_commit() -> bool:
     return True
 
 
-def call(api: Api, label: str):
-    ledger = api.runtime.ledger
-    rid = ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="cust-7", queue="q",
-                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
-    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX)
-    return rid
 
 
 def test_every_stored_event_is_a_leaf_in_log_order(api: Api) -> None:
-    call(api, "leaf-1")
+    paused_call(api.runtime.ledger, "leaf-1")
     log = api.runtime.log
     log.sign_checkpoint()
     size = log.views.leaf_count()
@@ -54,7 +44,7 @@ def test_every_stored_event_is_a_leaf_in_log_order(api: Api) -> None:
 
 
 def test_checkpoint_is_signed_and_proofs_verify_against_it(api: Api) -> None:
-    rid = call(api, "proof-1")
+    rid = paused_call(api.runtime.ledger, "proof-1")
     size, note = api.runtime.log.sign_checkpoint()
     public_key = api.call(None, "GET", "/v1/log/public-key").text.strip()
     checkpoint = verify_checkpoint(note, public_key)
@@ -67,7 +57,7 @@ def test_checkpoint_is_signed_and_proofs_verify_against_it(api: Api) -> None:
         leaf = base64.b64decode(event["leaf"])
         verify_inclusion(event["leaf_index"], size, leaf_hash(leaf), [bytes.fromhex(h) for h in event["inclusion_proof"]],
                          checkpoint.root)
-    call(api, "proof-2")
+    paused_call(api.runtime.ledger, "proof-2")
     new_size, new_note = api.runtime.log.sign_checkpoint()
     assert new_size > size
     consistency = api.call("aud", "GET", "/v1/log/proofs/consistency", params={"from": size, "to": new_size}).json()
@@ -77,8 +67,8 @@ def test_checkpoint_is_signed_and_proofs_verify_against_it(api: Api) -> None:
 
 
 def test_export_bundle_holds_the_recording_and_its_proofs(api: Api) -> None:
-    rid = call(api, "export-1")
-    call(api, "someone-else")
+    rid = paused_call(api.runtime.ledger, "export-1")
+    paused_call(api.runtime.ledger, "someone-else")
     response = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order 7/2026"})
     assert response.status_code == 201 and response.headers["content-type"] == "application/zip"
     bundle = zipfile.ZipFile(io.BytesIO(response.content))
@@ -91,7 +81,7 @@ def test_export_bundle_holds_the_recording_and_its_proofs(api: Api) -> None:
 
 def test_two_processes_signing_the_same_size_keep_one_checkpoint(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     """The CLI signs while the server does: both read the same head, then both sign the next size."""
-    call(api, "race-1")
+    paused_call(api.runtime.ledger, "race-1")
     here = api.runtime.log
     head_before = here.checkpoints.latest()
     other = Runtime(api.runtime.settings)  # another process on the same database and key

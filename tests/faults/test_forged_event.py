@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -30,11 +29,9 @@ from api import transparency
 from api.cli import main
 from domain.errors import LogTampered
 from domain.merkle import verify_consistency
-from domain.values import Actor
 from tests.conftest import Api
+from tests.support.calls import paused_call
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-PBX = Actor("pbx", "telephony")
 SQLITE_NO_UPDATE = """CREATE TRIGGER stored_events_no_update
 BEFORE UPDATE ON stored_events
 BEGIN
@@ -63,13 +60,6 @@ def rebuild_leaves(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
     assert rebuilt.exit_code == 0, rebuilt.output
 
 
-def call(api: Api, label: str) -> UUID:
-    ledger = api.runtime.ledger
-    rid = ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="cust-7", queue="q",
-                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
-    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX)
-    return rid
 
 
 def superuser_edits(settings: Settings, rid: UUID, version: int) -> None:
@@ -138,7 +128,7 @@ def checkpoints_are_one_log(api: Api, since: int) -> None:
 def test_the_self_audit_and_the_signer_raise_the_alarm(api: Api, settings: Settings, log_lines: CapturingLogger,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     log = api.runtime.log
-    rid, other = call(api, "forged-1"), call(api, "untouched-1")
+    rid, other = paused_call(api.runtime.ledger, "forged-1"), paused_call(api.runtime.ledger, "untouched-1")
     size, note = log.sign_checkpoint()
     assert api.call(None, "GET", "/ready").status_code == 200
     superuser_edits(settings, rid, 2)
@@ -162,7 +152,7 @@ def test_the_self_audit_and_the_signer_raise_the_alarm(api: Api, settings: Setti
     assert refused.status_code == 409 and refused.json()["error"] == "LogTampered"
     assert api.call("aud", "GET", f"/v1/log/proofs/recordings/{other}").status_code == 200  # still matches
 
-    call(api, "after-the-edit")
+    paused_call(api.runtime.ledger, "after-the-edit")
     with pytest.raises(LogTampered):
         log.sign_checkpoint()
     assert errors_logged(log_lines, "refused: the log is known tampered")
@@ -186,11 +176,11 @@ def test_the_signer_alone_refuses_a_fork_after_the_leaves_are_rebuilt(
 ) -> None:
     """No self-audit ran: the next checkpoint attempt finds the leaves no longer hash to the signed root."""
     log = api.runtime.log
-    rid = call(api, "forged-2")
+    rid = paused_call(api.runtime.ledger, "forged-2")
     size, note = log.sign_checkpoint()
     superuser_edits(settings, rid, 3)
     rebuild_leaves(api, settings, monkeypatch)
-    call(api, "after-the-edit-2")
+    paused_call(api.runtime.ledger, "after-the-edit-2")
 
     signed = cli(settings, monkeypatch, "checkpoint")
     assert signed.exit_code != 0 and isinstance(signed.exception, LogTampered)
@@ -213,7 +203,7 @@ def test_the_self_audit_wraps_around_and_checks_the_signed_root_after_each_pass(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     log = api.runtime.log
-    rid = call(api, "forged-3")
+    rid = paused_call(api.runtime.ledger, "forged-3")
     size, _ = log.sign_checkpoint()
     assert log.self_audit(batch=10_000) == []  # the whole log in one run
     superuser_edits(settings, rid, 2)
@@ -235,7 +225,7 @@ def test_the_self_audit_wraps_around_and_checks_the_signed_root_after_each_pass(
 def test_leaves_being_rebuilt_are_not_taken_for_tampering(api: Api) -> None:
     """No edit: the leaves are emptied and refilled by a rebuild, and until they reach the signed size
     nothing can be proven, but nothing is alarmed either."""
-    rid = call(api, "rebuilding-1")
+    rid = paused_call(api.runtime.ledger, "rebuilding-1")
     size, _ = api.runtime.log.sign_checkpoint()
     api.runtime.views.reset("log_leaves")  # what a rebuild does first; the leaves then refill in batches
     assert api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").status_code == 404
