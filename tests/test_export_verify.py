@@ -171,6 +171,8 @@ def test_an_export_verifies_after_an_empty_first_checkpoint(served: Settings, tm
         runtime.stop() if signed_by == "scheduled job" else runtime.ledger.close()
     files = {name: zipfile.ZipFile(io.BytesIO(bundle)).read(name) for name in zipfile.ZipFile(io.BytesIO(bundle)).namelist()}
     assert files["checkpoints/0.txt"] == empty and json.loads(files["consistency/0.json"])["proof"] == []
+    # RFC 9162 §2.1.1: the empty tree's hash is SHA-256 of the empty string.
+    assert checkpoint_of_note(empty).root == hashlib.sha256(b"").digest()
     checks = verify_bundle(files, public_key, empty, verify_note=note_signing.verify_note)
     assert checks[-1] == "consistency: checkpoint extends the known checkpoint of size 0"
     (tmp_path / "bundle.zip").write_bytes(bundle)
