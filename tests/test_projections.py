@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -289,3 +290,37 @@ def test_a_batch_folded_before_another_applier_moved_the_view_is_refused(
     projections.rebuild()
     assert (snapshot(other), other.leaf_count(), other.directory()) == caught_up
     assert all_recordings(other)[0].segments_received == 4
+
+
+def test_a_rebuild_while_another_process_follows_ends_equal_to_a_quiet_rebuild(ledger: RecordingLedger) -> None:
+    """`callvault projections rebuild` beside a running server: the rebuild must finish, and the
+    views end as a rebuild with nobody else around would make them (the follower that finds
+    the view moved under it gives that batch up and goes on from the new position)."""
+    live = Projections(ledger, open_view_store(ledger), batch_size=50)
+    rebuilder = Projections(ledger, open_view_store(ledger), batch_size=50)
+    stop = threading.Event()
+    refused: list[IntegrityError] = []
+
+    def follow() -> None:  # as follow_until does: a refused batch is logged and retried next round
+        while not stop.is_set():
+            try:
+                live.catch_up()
+            except IntegrityError as refusal:
+                refused.append(refusal)
+
+    follower = threading.Thread(target=follow)
+    writer = threading.Thread(target=simulate, args=(ledger, 30))
+    follower.start()
+    writer.start()
+    try:
+        for _ in range(5):
+            rebuilder.rebuild(["log_leaves", "recordings"])
+    finally:
+        writer.join()
+        stop.set()
+        follower.join()
+    live.catch_up()
+    together = snapshot(live.store), live.store.leaf_hashes(live.store.leaf_count())
+    assert len(together[1]) == ledger.recorder.max_notification_id()
+    rebuilder.rebuild()
+    assert (snapshot(rebuilder.store), rebuilder.store.leaf_hashes(rebuilder.store.leaf_count())) == together
