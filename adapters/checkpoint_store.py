@@ -52,8 +52,10 @@ class CheckpointStore:
         process signed it first), and then this one is neither kept nor mirrored."""
         with self._datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._dialect.sql("INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES (?, ?, ?, ?) "
-                                  "ON CONFLICT (tree_size) DO NOTHING RETURNING tree_size"),
+                self._dialect.sql(
+                    "INSERT INTO checkpoints (tree_size, root, note, signed_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (tree_size) DO NOTHING RETURNING tree_size"
+                ),
                 [size, root, note.decode(), self._dialect.value(signed_at)],
             )
             if cursor.fetchone() is None:
@@ -82,16 +84,21 @@ class CheckpointStore:
         One indexed look-up per month of the log's life, from its first checkpoint on
         (checkpoints are signed in size order, so the first in time is the smallest).
         """
-        first = self._rows("SELECT tree_size, note FROM checkpoints WHERE tree_size < ? ORDER BY tree_size LIMIT 1",
-                           [size])
+        first = self._rows(
+            "SELECT tree_size, note FROM checkpoints WHERE tree_size < ? ORDER BY tree_size LIMIT 1", [size]
+        )
         if not first:
             return []
         chosen = dict(first)
         month, last = _month_start(self._signed_at(first[0][0])), self._signed_at(self.before(size, 1)[0][0])
         while (month := _next_month(month)) <= last:
-            chosen.update(self._rows(
-                "SELECT tree_size, note FROM checkpoints WHERE signed_at >= ? AND tree_size < ? "
-                "ORDER BY signed_at, tree_size LIMIT 1", [self._dialect.value(month), size]))
+            chosen.update(
+                self._rows(
+                    "SELECT tree_size, note FROM checkpoints WHERE signed_at >= ? AND tree_size < ? "
+                    "ORDER BY signed_at, tree_size LIMIT 1",
+                    [self._dialect.value(month), size],
+                )
+            )
         return sorted(chosen.items())
 
     def _signed_at(self, size: int) -> datetime:
@@ -106,8 +113,10 @@ class CheckpointStore:
         """Records a finding once; False when the same reason was already recorded."""
         with self._datastore.transaction(commit=True) as cursor:
             cursor.execute(
-                self._dialect.sql("INSERT INTO log_alarms (reason, found_by, raised_at) VALUES (?, ?, ?) "
-                                  "ON CONFLICT (reason) DO NOTHING RETURNING reason"),
+                self._dialect.sql(
+                    "INSERT INTO log_alarms (reason, found_by, raised_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (reason) DO NOTHING RETURNING reason"
+                ),
                 [reason, found_by, self._dialect.value(raised_at)],
             )
             return cursor.fetchone() is not None

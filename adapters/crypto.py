@@ -93,7 +93,7 @@ def open_field(field_key: bytes, token: str, aad: bytes) -> str:
     if not is_sealed(token):
         raise CannotOpen("not a sealed field")
     try:
-        sealed = base64.urlsafe_b64decode(token[len(SEALED_PREFIX):])
+        sealed = base64.urlsafe_b64decode(token[len(SEALED_PREFIX) :])
     except ValueError:
         raise CannotOpen("sealed field is not valid base64") from None
     return _open(field_key, sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad, "sealed field").decode()
@@ -119,5 +119,5 @@ def seal_media(recording_key: bytes, object_key: str, data: bytes) -> bytes:
 def open_media(recording_key: bytes, object_key: str, sealed: bytes) -> bytes:
     if not sealed.startswith(MEDIA_MAGIC):
         raise CannotOpen(f"{object_key} is not a sealed media object")
-    body = sealed[len(MEDIA_MAGIC):]
+    body = sealed[len(MEDIA_MAGIC) :]
     return _open(recording_key, body[:NONCE_BYTES], body[NONCE_BYTES:], object_key.encode(), f"media {object_key}")

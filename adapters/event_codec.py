@@ -29,9 +29,7 @@ _encoder = msgspec.json.Encoder()
 def payload_decoder(event_class: type) -> msgspec.json.Decoder[Any]:
     hints = typing.get_type_hints(event_class)
     fields = [
-        (name, hint)
-        for name, hint in hints.items()
-        if name not in _ENVELOPE and get_origin(hint) is not ClassVar
+        (name, hint) for name, hint in hints.items() if name not in _ENVELOPE and get_origin(hint) is not ClassVar
     ]
     payload_type = msgspec.defstruct(f"{event_class.__qualname__}Payload", fields, kw_only=True)
     return msgspec.json.Decoder(payload_type)

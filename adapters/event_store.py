@@ -48,7 +48,6 @@ from adapters.sql_dialect import PostgresDialect, SQLiteDialect
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 
-
 log = structlog.get_logger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -93,8 +92,7 @@ class SealingMapperFactory:
         )
 
     def event_store(self, mapper: Mapper[Any] | None = None, recorder: Any = None) -> EventStore[Any]:
-        return SealingEventStore(mapper=mapper or self.mapper(),
-                                 recorder=recorder or self.application_recorder())  # type: ignore[attr-defined]
+        return SealingEventStore(mapper=mapper or self.mapper(), recorder=recorder or self.application_recorder())  # type: ignore[attr-defined]
 
     @cached_property
     def key_store(self) -> KeyStore:
@@ -159,7 +157,8 @@ def connection_lost(error: Exception) -> bool:
         return True
     # No SQLSTATE: the client lost the socket; 08: connection exception; 57P: the server shut down.
     return isinstance(cause, psycopg.OperationalError) and (
-        cause.sqlstate is None or cause.sqlstate.startswith(("08", "57P")))
+        cause.sqlstate is None or cause.sqlstate.startswith(("08", "57P"))
+    )
 
 
 def retry_lost_connection(call: F) -> F:
@@ -178,8 +177,9 @@ def retry_lost_connection(call: F) -> F:
             except (InterfaceError, OperationalError) as error:
                 if attempt == LOST_CONNECTION_ATTEMPTS or not connection_lost(error):
                     raise
-                log.warning("database connection lost; trying again on a fresh one", call=call.__name__,
-                            error=str(error))
+                log.warning(
+                    "database connection lost; trying again on a fresh one", call=call.__name__, error=str(error)
+                )
         raise AssertionError("unreachable")
 
     return retrying  # type: ignore[return-value]
@@ -217,8 +217,11 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
             except (InterfaceError, OperationalError) as error:
                 if attempt == LOST_CONNECTION_ATTEMPTS or not connection_lost(error):
                     raise
-                log.warning("database connection lost while appending; checking whether it committed",
-                            events=len(stored_events), error=str(error))
+                log.warning(
+                    "database connection lost while appending; checking whether it committed",
+                    events=len(stored_events),
+                    error=str(error),
+                )
                 committed = self._committed(stored_events)
                 if committed is not None:
                     return committed
@@ -313,8 +316,10 @@ def ledger_env(settings: Settings) -> dict[str, str]:
             # dropped (a restart) is replaced by a fresh one before a statement is lost on it.
             POSTGRES_PRE_PING="y",
             CALLVAULT_DATABASE_ROLE=settings.database_role,
-            **{CONNECT_TIMEOUT_ENV: str(settings.database_connect_timeout_seconds),
-               POOL_TIMEOUT_ENV: str(settings.database_pool_timeout_seconds)},
+            **{
+                CONNECT_TIMEOUT_ENV: str(settings.database_connect_timeout_seconds),
+                POOL_TIMEOUT_ENV: str(settings.database_pool_timeout_seconds),
+            },
         )
     else:
         settings.sqlite_file.parent.mkdir(parents=True, exist_ok=True)

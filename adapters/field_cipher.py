@@ -45,8 +45,9 @@ class FieldCipher:
         customers = {e.originator_id: e.customer_id for e in events if "customer_id" in personal_fields(type(e))}
         if customers:
             self.key_store.ensure_recordings(customers)
-        self.key_store.keys_for_many(e.originator_id for e in events
-                                     if personal_fields(type(e)) and e.originator_id not in customers)
+        self.key_store.keys_for_many(
+            e.originator_id for e in events if personal_fields(type(e)) and e.originator_id not in customers
+        )
 
     def seal(self, event_class: type, recording_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
         """A copy of the event's state with its personal fields sealed."""
@@ -61,8 +62,11 @@ class FieldCipher:
         if keys is None:
             # The keys were destroyed (a purge or an erasure): whatever personal
             # data still arrives for this recording is erased before it is written.
-            log.warning("personal fields stored redacted: the recording's keys are destroyed",
-                        recording_id=str(recording_id), event_type=event_class.__name__)
+            log.warning(
+                "personal fields stored redacted: the recording's keys are destroyed",
+                recording_id=str(recording_id),
+                event_type=event_class.__name__,
+            )
             convert: TextConverter = _redacted
         else:
             convert = partial(crypto.seal_field, _field_key(keys, recording_id))

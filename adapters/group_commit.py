@@ -208,4 +208,3 @@ class GroupCommitLedger(RecordingLedger):
                 pending.done.set_exception(error)
             else:
                 pending.done.set_result(result)
-

@@ -75,8 +75,7 @@ def _create_key_file(path: Path) -> None:
         file.write(base64.b64encode(crypto.new_key()).decode() + "\n")
     try:
         os.link(draft, path)
-        log.warning("created a new master key: back it up, without it no personal data can be read",
-                    path=str(path))
+        log.warning("created a new master key: back it up, without it no personal data can be read", path=str(path))
     except FileExistsError:
         pass
     finally:
@@ -92,8 +91,9 @@ def _customer_key_id(customer_ref: str) -> bytes:
 
 
 class KeyStore:
-    def __init__(self, datastore: Any, dialect: Dialect, master_key: bytes, *,
-                 cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(
+        self, datastore: Any, dialect: Dialect, master_key: bytes, *, cache_seconds: float = CACHE_SECONDS
+    ) -> None:
         self._datastore = datastore
         self._dialect = dialect
         self._master = master_key
@@ -131,18 +131,34 @@ class KeyStore:
             return found
         now = self._dialect.value(datetime.now(UTC))
         # Sorted, so that concurrent transactions take the rows' locks in one order.
-        new_customers = [[ref, crypto.wrap_key(self._master, _customer_key_id(ref), crypto.new_key()), now]
-                         for ref in sorted(set(missing.values()))]
-        new_recordings = [[self._dialect.value(rid), ref,
-                           crypto.wrap_key(self._master, _recording_key_id(rid), crypto.new_key()), now]
-                          for rid, ref in sorted(missing.items())]
+        new_customers = [
+            [ref, crypto.wrap_key(self._master, _customer_key_id(ref), crypto.new_key()), now]
+            for ref in sorted(set(missing.values()))
+        ]
+        new_recordings = [
+            [
+                self._dialect.value(rid),
+                ref,
+                crypto.wrap_key(self._master, _recording_key_id(rid), crypto.new_key()),
+                now,
+            ]
+            for rid, ref in sorted(missing.items())
+        ]
         with self._datastore.transaction(commit=True) as cursor:
-            cursor.executemany(self._sql(
-                "INSERT INTO customer_keys (customer_ref, wrapped, created_at) VALUES (?, ?, ?) "
-                "ON CONFLICT (customer_ref) DO NOTHING"), new_customers)
-            cursor.executemany(self._sql(
-                "INSERT INTO recording_keys (recording_id, customer_ref, wrapped, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (recording_id) DO NOTHING"), new_recordings)
+            cursor.executemany(
+                self._sql(
+                    "INSERT INTO customer_keys (customer_ref, wrapped, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (customer_ref) DO NOTHING"
+                ),
+                new_customers,
+            )
+            cursor.executemany(
+                self._sql(
+                    "INSERT INTO recording_keys (recording_id, customer_ref, wrapped, created_at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (recording_id) DO NOTHING"
+                ),
+                new_recordings,
+            )
             return found | self._select_keys(cursor, list(missing), generation)
 
     def keys_for(self, recording_id: UUID) -> RecordingKeys | None:
@@ -174,24 +190,29 @@ class KeyStore:
         if not recording_ids:
             return 0
         marks = ", ".join("?" * len(recording_ids))
-        destroyed = self._delete(f"DELETE FROM recording_keys WHERE recording_id IN ({marks}) RETURNING recording_id",
-                                 [self._dialect.value(rid) for rid in recording_ids])
+        destroyed = self._delete(
+            f"DELETE FROM recording_keys WHERE recording_id IN ({marks}) RETURNING recording_id",
+            [self._dialect.value(rid) for rid in recording_ids],
+        )
         gone = set(recording_ids)
         self._forget(lambda rid, _: rid in gone)
         return destroyed
 
     def destroy_customer_key(self, customer_ref: str) -> bool:
         """Destroys what the customer's key sealed in every recording (an erasure)."""
-        destroyed = self._delete("DELETE FROM customer_keys WHERE customer_ref = ? RETURNING customer_ref",
-                                 [customer_ref])
+        destroyed = self._delete(
+            "DELETE FROM customer_keys WHERE customer_ref = ? RETURNING customer_ref", [customer_ref]
+        )
         self._forget(lambda _, keys: keys.customer_ref == customer_ref)
         return destroyed == 1
 
     def recordings_of_customer(self, customer_ref: str) -> list[UUID]:
         """Recordings whose key still exists, of one customer."""
         with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._sql("SELECT recording_id FROM recording_keys WHERE customer_ref = ? "
-                                     "ORDER BY recording_id"), [customer_ref])
+            cursor.execute(
+                self._sql("SELECT recording_id FROM recording_keys WHERE customer_ref = ? ORDER BY recording_id"),
+                [customer_ref],
+            )
             return [UUID(str(dict(row)["recording_id"])) for row in cursor.fetchall()]
 
     # -- plumbing --------------------------------------------------------
@@ -201,17 +222,22 @@ class KeyStore:
 
     def _select_keys(self, cursor: Any, recording_ids: list[UUID], generation: int) -> dict[UUID, RecordingKeys]:
         marks = ", ".join("?" * len(recording_ids))
-        cursor.execute(self._sql(
-            "SELECT r.recording_id AS recording_id, r.wrapped AS recording_wrapped, "
-            "c.wrapped AS customer_wrapped, r.customer_ref AS customer_ref "
-            "FROM recording_keys r JOIN customer_keys c ON c.customer_ref = r.customer_ref "
-            f"WHERE r.recording_id IN ({marks})"), [self._dialect.value(rid) for rid in recording_ids])
+        cursor.execute(
+            self._sql(
+                "SELECT r.recording_id AS recording_id, r.wrapped AS recording_wrapped, "
+                "c.wrapped AS customer_wrapped, r.customer_ref AS customer_ref "
+                "FROM recording_keys r JOIN customer_keys c ON c.customer_ref = r.customer_ref "
+                f"WHERE r.recording_id IN ({marks})"
+            ),
+            [self._dialect.value(rid) for rid in recording_ids],
+        )
         found = {}
         for row in map(dict, cursor.fetchall()):
             recording_id, ref = UUID(str(row["recording_id"])), row["customer_ref"]
             found[recording_id] = RecordingKeys(
-                recording_key=crypto.unwrap_key(self._master, _recording_key_id(recording_id),
-                                                bytes(row["recording_wrapped"])),
+                recording_key=crypto.unwrap_key(
+                    self._master, _recording_key_id(recording_id), bytes(row["recording_wrapped"])
+                ),
                 customer_key=crypto.unwrap_key(self._master, _customer_key_id(ref), bytes(row["customer_wrapped"])),
                 customer_ref=ref,
             )

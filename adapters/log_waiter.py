@@ -11,7 +11,6 @@ from psycopg import sql
 from adapters.event_store import EVENTS_TABLE
 from adapters.settings import Settings
 
-
 STOP_CHECK_SECONDS = 0.25
 
 
@@ -57,8 +56,12 @@ class NotifyWaiter:
         if self._conn is None or self._conn.closed:
             assert self._settings.database_url is not None
             options = f"-c role={self._settings.database_role}" if self._settings.database_role else ""
-            self._conn = psycopg.connect(self._settings.database_url, autocommit=True, options=options,
-                                         connect_timeout=self._settings.database_connect_timeout_seconds)
+            self._conn = psycopg.connect(
+                self._settings.database_url,
+                autocommit=True,
+                options=options,
+                connect_timeout=self._settings.database_connect_timeout_seconds,
+            )
             self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
         return self._conn
 

@@ -29,8 +29,11 @@ def combine(segments: Sequence[tuple[int, bytes]], voice: bytes | None) -> bytes
         # Only segments as the capture client writes them (H.264 in MPEG-TS) can share one
         # video stream. Older servers accepted anything that decoded (a JPEG, say); such a
         # segment stays in the export as uploaded, but must not make the film impossible.
-        playable = [(start_ms, segment) for start_ms, data in ordered
-                    if (segment := _joinable(opened, start_ms, data)) is not None]
+        playable = [
+            (start_ms, segment)
+            for start_ms, data in ordered
+            if (segment := _joinable(opened, start_ms, data)) is not None
+        ]
         # Every stream must exist before the first packet is written.
         video_out = out.add_stream_from_template(playable[0][1].streams.video[0]) if playable else None
         voice_in = opened.enter_context(av.open(io.BytesIO(voice))) if voice is not None else None
@@ -55,8 +58,11 @@ def _joinable(opened: ExitStack, start_ms: int, data: bytes) -> av.container.Inp
 
 
 def _add_segment(
-    out: av.container.OutputContainer, video_out: av.VideoStream, start_ms: int,
-    segment: av.container.InputContainer, last_dts: list[int],
+    out: av.container.OutputContainer,
+    video_out: av.VideoStream,
+    start_ms: int,
+    segment: av.container.InputContainer,
+    last_dts: list[int],
 ) -> None:
     video_in = segment.streams.video[0]
     first_pts = None
@@ -77,7 +83,9 @@ def _add_segment(
         out.mux(packet)
 
 
-def _add_voice(out: av.container.OutputContainer, audio_out: av.AudioStream, source: av.container.InputContainer) -> None:
+def _add_voice(
+    out: av.container.OutputContainer, audio_out: av.AudioStream, source: av.container.InputContainer
+) -> None:
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=audio_out.rate)
     for frame in source.decode(source.streams.audio[0]):
         for resampled in resampler.resample(frame):

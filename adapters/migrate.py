@@ -7,7 +7,6 @@ from urllib.parse import quote
 
 import structlog
 from psycopg.conninfo import conninfo_to_dict
-
 from yoyo import get_backend, read_migrations
 
 from adapters.settings import Settings

@@ -59,7 +59,7 @@ class NoteSigner:
     def from_text(cls, signer_key_text: str) -> NoteSigner:
         if not signer_key_text.startswith(_PRIVATE_PREFIX):
             raise NoteError("signer key text must start with 'PRIVATE+KEY+'")
-        name, kid, raw = split_key_text(signer_key_text[len(_PRIVATE_PREFIX):], "signer")
+        name, kid, raw = split_key_text(signer_key_text[len(_PRIVATE_PREFIX) :], "signer")
         if raw[0] != ED25519_TYPE or len(raw) != 1 + ED25519_KEY_SIZE:
             raise NoteError("signer key is not a 0x01-tagged 32-byte Ed25519 seed")
         signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))

@@ -90,9 +90,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         """Reads CALLVAULT_* variables; a bad value fails loudly at startup, naming it."""
         environ = os.environ if environ is None else environ
         raw = {
-            name: environ[PREFIX + name.upper()]
-            for name in cls.__struct_fields__
-            if PREFIX + name.upper() in environ
+            name: environ[PREFIX + name.upper()] for name in cls.__struct_fields__ if PREFIX + name.upper() in environ
         }
         try:
             return msgspec.convert(raw, cls, strict=False)

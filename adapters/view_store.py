@@ -91,7 +91,12 @@ class ViewStore:
         return self._tracking.max_tracking_id(view) or 0
 
     def commit(
-        self, view: str, previous: int, position: int, *, upserts: Sequence[ViewRow] = (),
+        self,
+        view: str,
+        previous: int,
+        position: int,
+        *,
+        upserts: Sequence[ViewRow] = (),
         appends: Sequence[ViewRow] = (),
     ) -> None:
         """A batch folded on the view as of ``previous``: its rows and its position, or nothing."""
@@ -115,13 +120,17 @@ class ViewStore:
         for a concurrent one on the same row and then finds the position changed.
         """
         if previous == 0:  # the view's first batch, or its first after a rebuild emptied it
-            sql = ("INSERT INTO tracking (application_name, notification_id) VALUES (?, ?) "
-                   "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id "
-                   "WHERE tracking.notification_id = 0 RETURNING notification_id")
+            sql = (
+                "INSERT INTO tracking (application_name, notification_id) VALUES (?, ?) "
+                "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id "
+                "WHERE tracking.notification_id = 0 RETURNING notification_id"
+            )
             params: list[Any] = [view, position]
         else:
-            sql = ("UPDATE tracking SET notification_id = ? WHERE application_name = ? AND notification_id = ? "
-                   "RETURNING notification_id")
+            sql = (
+                "UPDATE tracking SET notification_id = ? WHERE application_name = ? AND notification_id = ? "
+                "RETURNING notification_id"
+            )
             params = [position, view, previous]
         cursor.execute(self._dialect.sql(sql), params)
         if not cursor.fetchall():
@@ -169,13 +178,15 @@ class ViewStore:
     def leaf_hashes(self, size: int) -> list[bytes]:
         """The first ``size`` leaf hashes, in index order (all the Merkle tree needs)."""
         with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._dialect.sql("SELECT leaf_hash FROM log_leaves WHERE leaf_index < ? ORDER BY leaf_index"),
-                           [size])
+            cursor.execute(
+                self._dialect.sql("SELECT leaf_hash FROM log_leaves WHERE leaf_index < ? ORDER BY leaf_index"), [size]
+            )
             return [bytes(row[0] if not isinstance(row, dict) else row["leaf_hash"]) for row in cursor.fetchall()]
 
     def leaves_of(self, originator_id: UUID) -> list[LeafRow]:
-        return self._select(LeafRow, "SELECT * FROM log_leaves WHERE originator_id = ? ORDER BY originator_version",
-                            [originator_id])
+        return self._select(
+            LeafRow, "SELECT * FROM log_leaves WHERE originator_id = ? ORDER BY originator_version", [originator_id]
+        )
 
     def audit_subjects(self, recording_ids: Iterable[UUID]) -> dict[UUID, tuple[str, str]]:
         """Interaction and customer of recordings already in the trail, from their first row."""
@@ -228,8 +239,11 @@ class ViewStore:
         terms, params = ["legal_hold = ?"], [True]
         for _, hold in sorted(holds.items()):
             clauses: list[str] = []
-            for column, value in (("customer_ref", hold.customer_ref), ("agent_id", hold.agent_id),
-                                  ("queue", hold.queue)):
+            for column, value in (
+                ("customer_ref", hold.customer_ref),
+                ("agent_id", hold.agent_id),
+                ("queue", hold.queue),
+            ):
                 if value is not None:
                     clauses.append(f"{column} = ?")
                     params.append(value)

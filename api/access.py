@@ -18,12 +18,23 @@ def actor(principal: Principal) -> Actor:
 
 
 def record(
-    runtime: Runtime, principal: Principal, action: Action, outcome: Outcome,
-    recording_ids: list[UUID], detail: dict[str, str] | None = None, reason_code: str = "",
+    runtime: Runtime,
+    principal: Principal,
+    action: Action,
+    outcome: Outcome,
+    recording_ids: list[UUID],
+    detail: dict[str, str] | None = None,
+    reason_code: str = "",
 ) -> None:
-    runtime.ledger.record_access(action=action.value, outcome=outcome, recording_ids=recording_ids,
-                                 reason_code=reason_code, detail=detail or {}, occurred_at=datetime.now(UTC),
-                                 by=actor(principal))
+    runtime.ledger.record_access(
+        action=action.value,
+        outcome=outcome,
+        recording_ids=recording_ids,
+        reason_code=reason_code,
+        detail=detail or {},
+        occurred_at=datetime.now(UTC),
+        by=actor(principal),
+    )
 
 
 def allow(runtime: Runtime, principal: Principal, action: Action, detail: dict[str, str] | None = None) -> None:
@@ -43,7 +54,11 @@ def allow_recording(
 
 
 def allow_agent(
-    runtime: Runtime, principal: Principal, action: Action, recording_id: UUID, agent_id: str,
+    runtime: Runtime,
+    principal: Principal,
+    action: Action,
+    recording_id: UUID,
+    agent_id: str,
     org: OrgChart | None = None,
 ) -> None:
     """Role and scope check for a recording whose agent is already known; a refusal is recorded."""

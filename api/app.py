@@ -11,8 +11,8 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from litestar.response import Response
+from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from adapters.event_store import check_store
 from adapters.settings import Settings
@@ -26,9 +26,9 @@ from api.logging import configure_logging
 from api.media_ingest import MediaIngest
 from api.policy_routes import RecordingPolicyRoutes
 from api.problems import EXCEPTION_HANDLERS
-from api.retention_routes import LegalHolds, Retention
 from api.recordings_ingest import RecordingIngest
 from api.recordings_read import RecordingRead
+from api.retention_routes import LegalHolds, Retention
 from api.runtime import Runtime
 from api.schemas import Health
 
@@ -63,8 +63,9 @@ def readiness(runtime: Runtime) -> Response[Health]:
     except Exception as error:  # any store failure means not ready, with the reason
         return Response(Health(status=f"unavailable: {type(error).__name__}"), status_code=HTTP_503_SERVICE_UNAVAILABLE)
     if tampered is not None:  # the log no longer vouches for its events: say so until investigated
-        return Response(Health(status=f"degraded: log tampered: {tampered}", views=lags),
-                        status_code=HTTP_503_SERVICE_UNAVAILABLE)
+        return Response(
+            Health(status=f"degraded: log tampered: {tampered}", views=lags), status_code=HTTP_503_SERVICE_UNAVAILABLE
+        )
     return Response(Health(status="ready", views=lags))
 
 
@@ -84,9 +85,20 @@ def create_app(settings: Settings) -> Litestar:
 
     return Litestar(
         route_handlers=[
-            health, ready, Recordings, post_batch, MediaIngest, capture_commands, AuditTrail, Directory,
-            TransparencyLogRoutes, public_key, export, RecordingPolicyRoutes,
-            LegalHolds, Retention,
+            health,
+            ready,
+            Recordings,
+            post_batch,
+            MediaIngest,
+            capture_commands,
+            AuditTrail,
+            Directory,
+            TransparencyLogRoutes,
+            public_key,
+            export,
+            RecordingPolicyRoutes,
+            LegalHolds,
+            Retention,
         ],
         dependencies={
             "runtime": Provide(provide_runtime, sync_to_thread=False),
@@ -97,7 +109,10 @@ def create_app(settings: Settings) -> Litestar:
         middleware=[request_context],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
-            title="callvault", version="1", path="/schema", render_plugins=[SwaggerRenderPlugin()],
+            title="callvault",
+            version="1",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
             description="Compliance-grade recording ledger: ingest, search, history replay and audit trail.",
         ),
     )

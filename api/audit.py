@@ -70,15 +70,29 @@ class AuditTrail(Controller):
         filters = asked(locals())
         allow(runtime, principal, Action.AUDIT_READ, filters)
         runtime.fresh("audit_trail")
-        rows = reveal_audit(runtime.ledger, runtime.views.audit(AuditQuery(
-            actor=actor, recording_id=recording, action=action, outcome=outcome, since=since, until=until,
-            after=parse_cursor(after), limit=limit,
-        )))
+        rows = reveal_audit(
+            runtime.ledger,
+            runtime.views.audit(
+                AuditQuery(
+                    actor=actor,
+                    recording_id=recording,
+                    action=action,
+                    outcome=outcome,
+                    since=since,
+                    until=until,
+                    after=parse_cursor(after),
+                    limit=limit,
+                )
+            ),
+        )
         # Reading the trail is itself an entry in it, listing the recordings the report covered.
         covered = sorted({r.recording_id for r in rows if r.recording_id is not None})
         record(runtime, principal, Action.AUDIT_READ, Outcome.ALLOWED, covered, filters)
         if format == "csv":
-            return Response(as_csv(rows), media_type="text/csv",
-                            headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'})
+            return Response(
+                as_csv(rows),
+                media_type="text/csv",
+                headers={"Content-Disposition": 'attachment; filename="audit-trail.csv"'},
+            )
         last = rows[-1] if len(rows) == limit else None
         return Response(AuditPage(items=rows, next=f"{last.notification_id}.{last.item}" if last else None))

@@ -79,8 +79,16 @@ class AgentCommands:
                 for snapshot_id, (taker, annotation, at) in recording.pending_snapshots().items():
                     if snapshot_id not in self.snapshots_sent:
                         self.snapshots_sent.add(snapshot_id)
-                        messages.append({**base, "command": "snapshot", "snapshot_id": snapshot_id,
-                                         "taker": taker, "annotation": annotation, "at": at.isoformat()})
+                        messages.append(
+                            {
+                                **base,
+                                "command": "snapshot",
+                                "snapshot_id": snapshot_id,
+                                "taker": taker,
+                                "annotation": annotation,
+                                "at": at.isoformat(),
+                            }
+                        )
         return messages
 
 

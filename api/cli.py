@@ -67,18 +67,29 @@ def migrate(ctx: Context) -> None:
 @click.option("--calls", default=2000, show_default=True, type=click.IntRange(0, 10_000_000))
 @click.option("--seed", default=1, show_default=True, type=int)
 @click.option("--day", default=None, help="Date of the simulated shift (YYYY-MM-DD), default today.")
-@click.option("--screen-share", default=None, type=click.FloatRange(0, 1),
-              help="Set the policy's screen sampling to this share first (a new policy version).")
+@click.option(
+    "--screen-share",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="Set the policy's screen sampling to this share first (a new policy version).",
+)
 @pass_context
 def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, screen_share: float | None) -> None:
     """Write a realistic contact-center day through the ledger, then update the views."""
     apply_migrations(ctx.settings)
     date = datetime.fromisoformat(day).date() if day else datetime.now(UTC).date()
     if screen_share is not None:
-        ctx.ledger.set_policy(terms=replace(ctx.ledger.current_policy()[1], sampling_percent=screen_share * 100),
-                              reason="callvault simulate --screen-share", occurred_at=datetime.now(UTC), by=cli_actor())
+        ctx.ledger.set_policy(
+            terms=replace(ctx.ledger.current_policy()[1], sampling_percent=screen_share * 100),
+            reason="callvault simulate --screen-share",
+            occurred_at=datetime.now(UTC),
+            by=cli_actor(),
+        )
     plan = DayPlan(
-        agents=agents, calls=calls, seed=seed, sampling=ctx.ledger.current_policy()[1],
+        agents=agents,
+        calls=calls,
+        seed=seed,
+        sampling=ctx.ledger.current_policy()[1],
         start=datetime.combine(date, time(8), tzinfo=UTC),
     )
     steps = plan_day(plan)
@@ -116,25 +127,51 @@ def search(ctx: Context, tags: tuple[str, ...], after: str | None, **filters: An
         started, _, recording = after.partition("/")
         cursor = (parse_time(started), UUID(recording))
     query = RecordingQuery(
-        agent_id=filters["agent"], queue=filters["queue"],
+        agent_id=filters["agent"],
+        queue=filters["queue"],
         **personal_filters(ctx.ledger, filters["customer"], tag_filters),
-        direction=filters["direction"], status=filters["status"],
-        started_from=parse_time(filters["started_from"]), started_until=parse_time(filters["started_until"]),
-        missing_segments=filters["missing"], legal_hold=filters["hold"], query_holds=ctx.ledger.active_query_holds(),
-        after=cursor, limit=filters["limit"],
+        direction=filters["direction"],
+        status=filters["status"],
+        started_from=parse_time(filters["started_from"]),
+        started_until=parse_time(filters["started_until"]),
+        missing_segments=filters["missing"],
+        legal_hold=filters["hold"],
+        query_holds=ctx.ledger.active_query_holds(),
+        after=cursor,
+        limit=filters["limit"],
     )
     projections = ctx.projections()
     projections.catch_up()
     rows = reveal_recordings(ctx.ledger, projections.store.search(query))
-    table = Table("started", "recording", "interaction", "agent", "customer", "queue", "dir", "status",
-                  "talk", "segs", "missing", "hold", "tags")
+    table = Table(
+        "started",
+        "recording",
+        "interaction",
+        "agent",
+        "customer",
+        "queue",
+        "dir",
+        "status",
+        "talk",
+        "segs",
+        "missing",
+        "hold",
+        "tags",
+    )
     for r in rows:
         table.add_row(
-            r.started_at.strftime("%Y-%m-%d %H:%M:%S"), str(r.recording_id), r.interaction_id, r.agent_id,
-            r.customer_id, r.queue, r.direction, r.status,
+            r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
+            str(r.recording_id),
+            r.interaction_id,
+            r.agent_id,
+            r.customer_id,
+            r.queue,
+            r.direction,
+            r.status,
             f"{r.duration_ms // 1000}s" if r.duration_ms is not None else "-",
             str(r.segments_received) if r.screen_selected else "-",
-            ",".join(map(str, r.missing_segments)) or "-", ",".join(r.hold_cases) or "-",
+            ",".join(map(str, r.missing_segments)) or "-",
+            ",".join(r.hold_cases) or "-",
             " ".join(f"{k}={v}" for k, v in sorted(r.tags.items())),
         )
     console.print(table)
@@ -160,9 +197,13 @@ def history(ctx: Context, recording: str, as_of: str | None, version: int | None
     for event in replay.events:
         details = " ".join(f"{k}={v}" for k, v in vars(event).items() if k not in hidden)
         table.add_row(
-            str(event.originator_version), event.timestamp.isoformat(timespec="milliseconds"),
-            event.occurred_at.isoformat(timespec="milliseconds"), type(event).__name__,
-            event.actor, event.role, details,
+            str(event.originator_version),
+            event.timestamp.isoformat(timespec="milliseconds"),
+            event.occurred_at.isoformat(timespec="milliseconds"),
+            type(event).__name__,
+            event.actor,
+            event.role,
+            details,
         )
     console.print(table)
     state = replay.recording
@@ -186,8 +227,11 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     app = create_app(ctx.settings)
     tune_for_service()
     uvicorn.run(
-        app, host=host or ctx.settings.host, port=port or ctx.settings.port,
-        log_config=None, access_log=False,  # structlog writes one line per request
+        app,
+        host=host or ctx.settings.host,
+        port=port or ctx.settings.port,
+        log_config=None,
+        access_log=False,  # structlog writes one line per request
     )
 
 
@@ -214,8 +258,9 @@ def users_add(ctx: Context, name: str, role: str, team: str | None) -> None:
     """Create a user and print its bearer token (shown only this once)."""
     apply_migrations(ctx.settings)
     try:
-        _, token = ctx.ledger.register_user(name=name, role=role, team=team, occurred_at=datetime.now(UTC),
-                                           by=cli_actor())
+        _, token = ctx.ledger.register_user(
+            name=name, role=role, team=team, occurred_at=datetime.now(UTC), by=cli_actor()
+        )
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     click.echo(token)

@@ -36,9 +36,7 @@ class Context:
         return self._ledger
 
     def projections(self) -> Projections:
-        return Projections(
-            self.ledger, open_view_store(self.ledger), batch_size=self.settings.projection_batch_size
-        )
+        return Projections(self.ledger, open_view_store(self.ledger), batch_size=self.settings.projection_batch_size)
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)

@@ -25,8 +25,13 @@ def keys() -> None:
 
 @keys.command("generate")
 @click.option("--name", required=True, help="Key name, usually the log's origin (CALLVAULT_LOG_ORIGIN).")
-@click.option("--out", "path", required=True, type=click.Path(dir_okay=False, path_type=Path),
-              help="Private key file to create (mode 0600); the verifier key goes to OUT.pub.")
+@click.option(
+    "--out",
+    "path",
+    required=True,
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Private key file to create (mode 0600); the verifier key goes to OUT.pub.",
+)
 def keys_generate(name: str, path: Path) -> None:
     """Create a signing key; point CALLVAULT_SIGNING_KEY_FILE at it, publish OUT.pub."""
     if path.exists():
@@ -37,17 +42,30 @@ def keys_generate(name: str, path: Path) -> None:
 @click.command()
 @click.argument("bundle", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--public-key", "public_key", required=True, help="Verifier key text, or a file holding it.")
-@click.option("--known-checkpoint", "known", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A signed checkpoint you kept earlier: the bundle's log must extend it.")
-@click.option("--consistency-proof", "proof", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="For a known checkpoint the bundle has no proof for: the JSON of "
-                   "GET /v1/log/proofs/consistency?from=<its size>&to=<the bundle's size>.")
-@click.option("--fetch", "server", metavar="URL",
-              help="Or fetch that proof from the server at URL (it need not be trusted: the proof is checked "
-                   "against both signed roots).")
+@click.option(
+    "--known-checkpoint",
+    "known",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A signed checkpoint you kept earlier: the bundle's log must extend it.",
+)
+@click.option(
+    "--consistency-proof",
+    "proof",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="For a known checkpoint the bundle has no proof for: the JSON of "
+    "GET /v1/log/proofs/consistency?from=<its size>&to=<the bundle's size>.",
+)
+@click.option(
+    "--fetch",
+    "server",
+    metavar="URL",
+    help="Or fetch that proof from the server at URL (it need not be trusted: the proof is checked "
+    "against both signed roots).",
+)
 @click.option("--token", envvar="CALLVAULT_TOKEN", help="Bearer token for --fetch (legal or auditor role).")
-def verify(bundle: Path, public_key: str, known: Path | None, proof: Path | None, server: str | None,
-           token: str | None) -> None:
+def verify(
+    bundle: Path, public_key: str, known: Path | None, proof: Path | None, server: str | None, token: str | None
+) -> None:
     """Check an export bundle offline: hashes, proofs, signatures, media. Exits 1 on the first failure."""
     if (proof or server) and known is None:
         raise click.UsageError("--consistency-proof and --fetch need --known-checkpoint")
@@ -97,8 +115,10 @@ def fetch_consistency(server: str, token: str, known: bytes, files: dict[str, by
     except (KeyError, ValueError):
         return None
     query = urlencode({"from": old, "to": new})
-    request = Request(f"{server.rstrip('/')}/v1/log/proofs/consistency?{query}",
-                      headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    request = Request(
+        f"{server.rstrip('/')}/v1/log/proofs/consistency?{query}",
+        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+    )
     try:
         with urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
             return response.read()

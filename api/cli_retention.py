@@ -52,8 +52,9 @@ def report() -> None:
 @click.option("--until", default=None, help="ISO 8601")
 @click.option("--limit", default=100_000, show_default=True, type=click.IntRange(1, 10_000_000))
 @pass_context
-def report_audit(ctx: Context, fmt: str, actor: str | None, action: str | None, since: str | None,
-                 until: str | None, limit: int) -> None:
+def report_audit(
+    ctx: Context, fmt: str, actor: str | None, action: str | None, since: str | None, until: str | None, limit: int
+) -> None:
     """Who did what to which recording, when and why, with customer, interaction type and metadata.
 
     Producing the report is itself recorded in the audit trail."""
@@ -61,10 +62,19 @@ def report_audit(ctx: Context, fmt: str, actor: str | None, action: str | None, 
     projections = ctx.projections()
     projections.catch_up()
     filters = {k: v for k, v in dict(actor=actor, action=action, since=since, until=until).items() if v}
-    rows = reveal_audit(ledger, projections.store.audit(AuditQuery(
-        actor=actor, action=action, since=parse_time(since), until=parse_time(until), limit=limit)))
+    rows = reveal_audit(
+        ledger,
+        projections.store.audit(
+            AuditQuery(actor=actor, action=action, since=parse_time(since), until=parse_time(until), limit=limit)
+        ),
+    )
     covered = sorted({r.recording_id for r in rows if r.recording_id is not None})
-    ledger.record_access(action=Action.AUDIT_READ.value, outcome=Outcome.ALLOWED, recording_ids=covered,
-                         detail={**filters, "format": fmt, "via": "cli"}, occurred_at=datetime.now(UTC),
-                         by=cli_actor())
+    ledger.record_access(
+        action=Action.AUDIT_READ.value,
+        outcome=Outcome.ALLOWED,
+        recording_ids=covered,
+        detail={**filters, "format": fmt, "via": "cli"},
+        occurred_at=datetime.now(UTC),
+        by=cli_actor(),
+    )
     sys.stdout.write(as_csv(rows) if fmt == "csv" else msgspec.json.encode(rows).decode() + "\n")

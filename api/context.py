@@ -60,16 +60,20 @@ def request_context(app: ASGIApp) -> ASGIApp:
             try:
                 await app(scope, receive, send_with_id)
             finally:
-                log.info("request", method=scope["method"], path=scope["path"], status=status["code"],
-                         ms=round((time.perf_counter() - started) * 1000, 1))
+                log.info(
+                    "request",
+                    method=scope["method"],
+                    path=scope["path"],
+                    status=status["code"],
+                    ms=round((time.perf_counter() - started) * 1000, 1),
+                )
 
     return middleware
 
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"type": "about:blank", "status": status, "title": "Invalid request", "detail": detail})
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", PROBLEM.encode())]})
+    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", PROBLEM.encode())]})
     await send({"type": "http.response.body", "body": body.encode()})
 
 

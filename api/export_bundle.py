@@ -49,7 +49,9 @@ def media_files(runtime: Runtime, recording_id: UUID) -> dict[str, bytes]:
             voice = runtime.media.get(recording_id, event.media_key)
             files[f"media/voice/{event.sha256}"] = voice
         elif isinstance(event, Recording.SnapshotTaken):
-            files[f"media/snapshots/{event.snapshot_id}-{event.sha256}.jpg"] = runtime.media.get(recording_id, event.media_key)
+            files[f"media/snapshots/{event.snapshot_id}-{event.sha256}.jpg"] = runtime.media.get(
+                recording_id, event.media_key
+            )
     if segments or voice is not None:
         files["media/combined.mp4"] = combine(segments, voice)
     return files
@@ -61,16 +63,26 @@ def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor
     runtime.log.refuse_if_tampered()  # before recording an export no bundle could prove
     seen = recording.version  # the Exported event is the first after this with our manifest
     media = media_files(runtime, recording_id)
-    manifest = json.dumps({
-        "format": FORMAT,
-        "recording_id": str(recording_id),
-        "interaction_id": recording.interaction_id,
-        "exported_by": by.name,
-        "reason": reason,
-        "files": {name: sha256(data) for name, data in sorted(media.items())},
-    }, indent=2, sort_keys=True).encode()
-    runtime.ledger.record_export(recording_id, reason_code=reason, what="bundle", occurred_at=datetime.now(UTC),
-                                 by=by, manifest_sha256=sha256(manifest))
+    manifest = json.dumps(
+        {
+            "format": FORMAT,
+            "recording_id": str(recording_id),
+            "interaction_id": recording.interaction_id,
+            "exported_by": by.name,
+            "reason": reason,
+            "files": {name: sha256(data) for name, data in sorted(media.items())},
+        },
+        indent=2,
+        sort_keys=True,
+    ).encode()
+    runtime.ledger.record_export(
+        recording_id,
+        reason_code=reason,
+        what="bundle",
+        occurred_at=datetime.now(UTC),
+        by=by,
+        manifest_sha256=sha256(manifest),
+    )
     exported = exported_version(runtime, recording_id, after=seen, manifest_sha256=sha256(manifest))
     size, note = runtime.log.sign_checkpoint()  # its tree holds the Exported leaf: it was logged before
     events = runtime.log.event_proofs(recording_id, size, up_to_version=exported)
@@ -83,12 +95,15 @@ def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor
     tree = MerkleTree(runtime.log.views.leaf_hashes(size))
     for old_size, old_note in earlier_checkpoints(runtime, size):
         files[f"checkpoints/{old_size}.txt"] = old_note
-        files[f"consistency/{old_size}.json"] = json.dumps({
-            "old_size": old_size,
-            "old_root": checkpoint_of_note(old_note).root.hex(),
-            "new_size": size,
-            "proof": [h.hex() for h in tree.consistency_proof(old_size)],
-        }, sort_keys=True).encode()
+        files[f"consistency/{old_size}.json"] = json.dumps(
+            {
+                "old_size": old_size,
+                "old_root": checkpoint_of_note(old_note).root.hex(),
+                "new_size": size,
+                "proof": [h.hex() for h in tree.consistency_proof(old_size)],
+            },
+            sort_keys=True,
+        ).encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as bundle:
         for name, data in files.items():

@@ -94,12 +94,18 @@ def action_of(item: Item) -> Action:
 
 def refused(error: errors.DomainError, recording_id: UUID | None) -> ItemOutcome:
     status, title = status_of(error)
-    return ItemOutcome(status=status, recording_id=recording_id, title=title, detail=str(error),
-                       error=type(error).__name__)
+    return ItemOutcome(
+        status=status, recording_id=recording_id, title=title, detail=str(error), error=type(error).__name__
+    )
 
 
-@post("/v1/lifecycle-events", status_code=200, sync_to_thread=True, tags=["ingest"],
-      summary="Post many lifecycle events at once; each item gets its own status")
+@post(
+    "/v1/lifecycle-events",
+    status_code=200,
+    sync_to_thread=True,
+    tags=["ingest"],
+    summary="Post many lifecycle events at once; each item gets its own status",
+)
 def post_batch(data: JSONBody[LifecycleBatch], principal: Caller, runtime: Services) -> BatchOutcome:
     actions = [action_of(item) for item in data.events]
     if not any(principal.role in ALLOWED[action] for action in actions):

@@ -41,8 +41,11 @@ class TransparencyLogRoutes(Controller):
         allow(runtime, principal, Action.LOG_READ)
         return Response(runtime.log.checkpoint(size)[1], media_type=NOTE)
 
-    @get("/proofs/recordings/{recording_id:uuid}", sync_to_thread=True,
-         summary="Inclusion proofs of every event of a recording against a signed checkpoint")
+    @get(
+        "/proofs/recordings/{recording_id:uuid}",
+        sync_to_thread=True,
+        summary="Inclusion proofs of every event of a recording against a signed checkpoint",
+    )
     def inclusion(
         self, recording_id: FromPath[UUID], principal: Caller, runtime: Services, size: Size = None
     ) -> RecordingProofs:
@@ -54,7 +57,9 @@ class TransparencyLogRoutes(Controller):
 
     @get("/proofs/consistency", sync_to_thread=True, summary="Proof that a later tree extends an earlier one")
     def consistency(
-        self, principal: Caller, runtime: Services,
+        self,
+        principal: Caller,
+        runtime: Services,
         old_size: Annotated[int, QueryParameter(name="from", ge=0, le=MAX_TREE_SIZE)],
         new_size: Annotated[int, QueryParameter(name="to", ge=0, le=MAX_TREE_SIZE)],
     ) -> ConsistencyProof:
@@ -63,11 +68,20 @@ class TransparencyLogRoutes(Controller):
         return ConsistencyProof(old_size=old_size, new_size=new_size, proof=[h.hex() for h in proof])
 
 
-@post("/v1/recordings/{recording_id:uuid}/exports", tags=["log"], status_code=201, sync_to_thread=True,
-      summary="A court-ready bundle of one recording (zip), verifiable offline; recorded as Exported")
-def export(recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller,
-           runtime: Services) -> Response[bytes]:
+@post(
+    "/v1/recordings/{recording_id:uuid}/exports",
+    tags=["log"],
+    status_code=201,
+    sync_to_thread=True,
+    summary="A court-ready bundle of one recording (zip), verifiable offline; recorded as Exported",
+)
+def export(
+    recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller, runtime: Services
+) -> Response[bytes]:
     allow_recording(runtime, principal, Action.EXPORT, recording_id)
     bundle = build_bundle(runtime, recording_id, reason=data.reason, by=actor(principal))
-    return Response(bundle, media_type="application/zip",
-                    headers={"Content-Disposition": f'attachment; filename="recording-{recording_id}.zip"'})
+    return Response(
+        bundle,
+        media_type="application/zip",
+        headers={"Content-Disposition": f'attachment; filename="recording-{recording_id}.zip"'},
+    )

@@ -40,7 +40,8 @@ class PolicyIn(Body, kw_only=True):
 
     def terms(self) -> PolicyTerms:
         return PolicyTerms(
-            sampling_percent=self.sampling_percent, sampling_by_queue=dict(self.sampling_by_queue),
+            sampling_percent=self.sampling_percent,
+            sampling_by_queue=dict(self.sampling_by_queue),
             retention=tuple(RetentionRule(**msgspec.structs.asdict(r)) for r in self.retention),
             acw_timeout_seconds=self.acw_timeout_seconds,
         )
@@ -61,8 +62,10 @@ class PolicyVersions(msgspec.Struct):
 
 def all_versions(runtime: Services) -> list[PolicyVersion]:
     versions = [PolicyVersion(0, PolicyTerms(), None, None, None)]
-    return versions + [PolicyVersion(n, v.terms, v.occurred_at, v.actor, v.reason)
-                       for n, v in sorted(runtime.ledger.policy_versions().items())]
+    return versions + [
+        PolicyVersion(n, v.terms, v.occurred_at, v.actor, v.reason)
+        for n, v in sorted(runtime.ledger.policy_versions().items())
+    ]
 
 
 class RecordingPolicyRoutes(Controller):
@@ -85,6 +88,7 @@ class RecordingPolicyRoutes(Controller):
     @put("/", sync_to_thread=True, summary="Change the policy (admin); the new version applies to new recordings")
     def change(self, data: JSONBody[PolicyIn], principal: Caller, runtime: Services) -> PolicyVersion:
         allow(runtime, principal, Action.POLICY_CHANGE)
-        version = runtime.ledger.set_policy(terms=data.terms(), reason=data.reason, occurred_at=datetime.now(UTC),
-                                            by=actor(principal))
+        version = runtime.ledger.set_policy(
+            terms=data.terms(), reason=data.reason, occurred_at=datetime.now(UTC), by=actor(principal)
+        )
         return all_versions(runtime)[version]

@@ -60,8 +60,9 @@ def storage_full(_: Request, error: StorageFull) -> Response[dict[str, Any]]:
     # 507, and no Retry-After: space comes back when an operator makes room, not after a
     # time the server could promise. Nothing was stored, so the same upload may be retried.
     log.error("media store full", detail=str(error))
-    return problem(507, "Insufficient Storage", f"{error}; nothing was stored, retry once space is freed",
-                   error="StorageFull")
+    return problem(
+        507, "Insufficient Storage", f"{error}; nothing was stored, retry once space is freed", error="StorageFull"
+    )
 
 
 def nesting_error(request: Request, error: RecursionError) -> Response[dict[str, Any]]:
@@ -78,9 +79,12 @@ def store_unavailable(_: Request, error: OperationalError | InterfaceError) -> R
     # The database is down, restarting or saturated (the store's waits are bounded, so
     # this comes quickly): a transient state the client should wait out, not a fault.
     log.warning("database unavailable", error=str(error))
-    response = problem(503, "Service Unavailable",
-                       f"the database is unavailable; retry the request after {RETRY_AFTER_SECONDS} s",
-                       error=type(error).__name__)
+    response = problem(
+        503,
+        "Service Unavailable",
+        f"the database is unavailable; retry the request after {RETRY_AFTER_SECONDS} s",
+        error=type(error).__name__,
+    )
     response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 

@@ -24,8 +24,12 @@ _ENVELOPE = {"originator_id", "originator_version", "timestamp", "occurred_at", 
 def event_out(event: Any) -> EventOut:
     state = vars(event)
     return EventOut(
-        version=event.originator_version, type=type(event).__name__, recorded_at=event.timestamp,
-        occurred_at=event.occurred_at, actor=event.actor, role=event.role,
+        version=event.originator_version,
+        type=type(event).__name__,
+        recorded_at=event.timestamp,
+        occurred_at=event.occurred_at,
+        actor=event.actor,
+        role=event.role,
         data={k: v for k, v in state.items() if k not in _ENVELOPE},
     )
 
@@ -88,15 +92,30 @@ class RecordingRead(Controller):
             in_team = org.agents_of([org.team_names[team]])
             scope = in_team if scope is None else scope & in_team
         runtime.fresh("recordings")
-        rows = runtime.views.search(RecordingQuery(
-            agent_id=agent, agent_ids=scope, queue=queue, direction=direction, status=status,
-            started_from=started_from, started_until=started_until, **personal, missing_segments=missing, legal_hold=hold,
-            query_holds=runtime.ledger.active_query_holds(), after=parse_cursor(after), limit=limit,
-        ))
+        rows = runtime.views.search(
+            RecordingQuery(
+                agent_id=agent,
+                agent_ids=scope,
+                queue=queue,
+                direction=direction,
+                status=status,
+                started_from=started_from,
+                started_until=started_until,
+                **personal,
+                missing_segments=missing,
+                legal_hold=hold,
+                query_holds=runtime.ledger.active_query_holds(),
+                after=parse_cursor(after),
+                limit=limit,
+            )
+        )
         if rows:
             record(runtime, principal, Action.SEARCH, Outcome.ALLOWED, [r.recording_id for r in rows], filters)
         last = rows[-1] if len(rows) == limit else None
-        return SearchPage(items=reveal_recordings(runtime.ledger, rows), next=f"{last.started_at.isoformat()}|{last.recording_id}" if last else None)
+        return SearchPage(
+            items=reveal_recordings(runtime.ledger, rows),
+            next=f"{last.started_at.isoformat()}|{last.recording_id}" if last else None,
+        )
 
     @get("/{recording_id:uuid}", sync_to_thread=True, summary="A recording's current state and its events")
     def detail(self, recording_id: FromPath[UUID], principal: Caller, runtime: Services) -> RecordingDetail:
@@ -105,11 +124,16 @@ class RecordingRead(Controller):
         record(runtime, principal, Action.VIEW, Outcome.ALLOWED, [recording_id])
         runtime.fresh("recordings")
         row = runtime.views.recording(recording_id)
-        return RecordingDetail(recording=reveal_recordings(runtime.ledger, [row])[0] if row else None,
-                               events=[event_out(e) for e in events])
+        return RecordingDetail(
+            recording=reveal_recordings(runtime.ledger, [row])[0] if row else None,
+            events=[event_out(e) for e in events],
+        )
 
-    @get("/{recording_id:uuid}/history", sync_to_thread=True,
-         summary="The recording replayed from its events as of a recorded time and/or version")
+    @get(
+        "/{recording_id:uuid}/history",
+        sync_to_thread=True,
+        summary="The recording replayed from its events as of a recorded time and/or version",
+    )
     def history(
         self,
         recording_id: FromPath[UUID],
@@ -126,11 +150,18 @@ class RecordingRead(Controller):
         detail = {k: str(v) for k, v in {"as_of": as_of, "version": version}.items() if v is not None}
         record(runtime, principal, Action.HISTORY, Outcome.ALLOWED, [recording_id], detail)
         return History(
-            recording_id=recording_id, version=state.version, as_of=as_of,
+            recording_id=recording_id,
+            version=state.version,
+            as_of=as_of,
             state=ReplayedState(
-                status=state.status.value, policy_version=state.policy_version,
-                screen_selected=state.screen_selected, paused=state.paused, segments=sorted(state.segments),
-                legal_holds=sorted(state.holds), tags=dict(state.tags), ended_at=state.ended_at,
+                status=state.status.value,
+                policy_version=state.policy_version,
+                screen_selected=state.screen_selected,
+                paused=state.paused,
+                segments=sorted(state.segments),
+                legal_holds=sorted(state.holds),
+                tags=dict(state.tags),
+                ended_at=state.ended_at,
                 acw_ended_at=state.acw_ended_at,
             ),
             events=[event_out(e) for e in replay.events],

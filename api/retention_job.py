@@ -45,13 +45,15 @@ def run_retention(runtime: Runtime, now: datetime, by: Actor = SYSTEM) -> Retent
                 due_for_purge.append(row.recording_id)
             elif due.archive_at is not None and now >= due.archive_at and not recording.archived:
                 try:
-                    ledger.archive(row.recording_id, now=now, reason="retention: archive", by=by,
-                                   shredder=runtime.media)
+                    ledger.archive(
+                        row.recording_id, now=now, reason="retention: archive", by=by, shredder=runtime.media
+                    )
                     outcome.archived.append(row.recording_id)
                 except errors.LegalHoldActive as kept:
                     outcome.kept[str(row.recording_id)] = str(kept)
-        purges = ledger.purge_all(due_for_purge, now=now, reason="retention period over", by=by,
-                                  shredder=runtime.media, holds=holds)
+        purges = ledger.purge_all(
+            due_for_purge, now=now, reason="retention period over", by=by, shredder=runtime.media, holds=holds
+        )
         for recording_id, result in purges.items():
             if isinstance(result, errors.DomainError):
                 outcome.kept[str(recording_id)] = str(result)
@@ -64,16 +66,24 @@ def run_retention(runtime: Runtime, now: datetime, by: Actor = SYSTEM) -> Retent
 
 def candidate_pages(runtime: Runtime, now: datetime) -> Iterator[list[RecordingRow]]:
     """Complete and archived recordings started before the shortest rule could make them due."""
-    days = [d for v in runtime.ledger.policy_versions().values() for rule in v.terms.retention
-            for d in (rule.archive_after_days, rule.purge_after_days) if d is not None]
+    days = [
+        d
+        for v in runtime.ledger.policy_versions().values()
+        for rule in v.terms.retention
+        for d in (rule.archive_after_days, rule.purge_after_days)
+        if d is not None
+    ]
     if not days:
         return
     runtime.fresh("recordings")
     for status in (RecordingStatus.COMPLETE, RecordingStatus.ARCHIVED):
         after = None
         while True:
-            page = runtime.views.search(RecordingQuery(
-                status=status.value, started_until=now - timedelta(days=min(days)), after=after, limit=PAGE))
+            page = runtime.views.search(
+                RecordingQuery(
+                    status=status.value, started_until=now - timedelta(days=min(days)), after=after, limit=PAGE
+                )
+            )
             if page:
                 yield page
             if len(page) < PAGE:

@@ -19,6 +19,7 @@ from domain.policy import Action
 from domain.query_hold import HoldCriteria
 from domain.retention import ErasureRefused
 
+
 class QueryHoldIn(Body, kw_only=True):
     """Every given criterion must match; it also covers recordings made after the hold."""
 
@@ -69,8 +70,9 @@ class LegalHolds(Controller):
             tag_ref=runtime.ledger.tag_ref(fields["tag_key"] or "", tag_value) if tag_value is not None else None,
             **fields,
         )
-        runtime.ledger.place_query_hold(case_id=case_id, reason=reason, criteria=criteria,
-                                        occurred_at=datetime.now(UTC), by=actor(principal))
+        runtime.ledger.place_query_hold(
+            case_id=case_id, reason=reason, criteria=criteria, occurred_at=datetime.now(UTC), by=actor(principal)
+        )
         return QueryHoldOut(case_id, criteria)
 
     @get("/", sync_to_thread=True, summary="Query holds in force")
@@ -83,33 +85,59 @@ class LegalHolds(Controller):
     @post("/{case_id:str}/release", status_code=200, sync_to_thread=True, summary="Release a query hold (legal)")
     def release(self, case_id: PathId, data: JSONBody[Release], principal: Caller, runtime: Services) -> None:
         allow(runtime, principal, Action.HOLD)
-        runtime.ledger.release_query_hold(case_id=case_id, reason=data.reason, occurred_at=datetime.now(UTC),
-                                          by=actor(principal))
+        runtime.ledger.release_query_hold(
+            case_id=case_id, reason=data.reason, occurred_at=datetime.now(UTC), by=actor(principal)
+        )
 
 
 class Retention(Controller):
     path = "/v1"
     tags = ["retention"]
 
-    @post("/erasures", status_code=200, sync_to_thread=True,
-          summary="Erase a data subject (GDPR Art. 17): all their recordings and key, or 409 with reasons")
+    @post(
+        "/erasures",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Erase a data subject (GDPR Art. 17): all their recordings and key, or 409 with reasons",
+    )
     def erase(self, data: JSONBody[ErasureIn], principal: Caller, runtime: Services) -> Response[Erased]:
         allow(runtime, principal, Action.ERASE)
         ref = runtime.ledger.customer_ref_of(data.customer_id)
         try:
             erased = runtime.ledger.erase_subject(
-                data.customer_id, runtime.keys.recordings_of_customer(ref), now=datetime.now(UTC),
-                reason=f"erasure {data.request_id}: {data.reason}", by=actor(principal), shredder=runtime.media)
+                data.customer_id,
+                runtime.keys.recordings_of_customer(ref),
+                now=datetime.now(UTC),
+                reason=f"erasure {data.request_id}: {data.reason}",
+                by=actor(principal),
+                shredder=runtime.media,
+            )
         except ErasureRefused as refused:
-            record(runtime, principal, Action.ERASE, Outcome.REFUSED, list(refused.reasons),
-                   {"request_id": data.request_id, "why": str(refused)}, "refused")
-            return problem(409, "Erasure refused", str(refused), error="ErasureRefused",
-                           refusals={str(r): why for r, why in refused.reasons.items()})  # type: ignore[return-value]
+            record(
+                runtime,
+                principal,
+                Action.ERASE,
+                Outcome.REFUSED,
+                list(refused.reasons),
+                {"request_id": data.request_id, "why": str(refused)},
+                "refused",
+            )
+            return problem(
+                409,
+                "Erasure refused",
+                str(refused),
+                error="ErasureRefused",
+                refusals={str(r): why for r, why in refused.reasons.items()},
+            )  # type: ignore[return-value]
         record(runtime, principal, Action.ERASE, Outcome.ALLOWED, erased, {"request_id": data.request_id})
         return Response(Erased(data.request_id, erased))
 
-    @post("/retention/run", status_code=200, sync_to_thread=True,
-          summary="Archive and purge what the policy says is due now (admin; also a scheduled job)")
+    @post(
+        "/retention/run",
+        status_code=200,
+        sync_to_thread=True,
+        summary="Archive and purge what the policy says is due now (admin; also a scheduled job)",
+    )
     def run(self, principal: Caller, runtime: Services) -> RetentionRun:
         allow(runtime, principal, Action.RETENTION_RUN)
         return run_retention(runtime, datetime.now(UTC), by=actor(principal))

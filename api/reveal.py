@@ -57,8 +57,12 @@ def subjects(ledger: RecordingLedger, recording_ids: Iterable[UUID]) -> dict[UUI
 
 def reveal_recordings(ledger: RecordingLedger, rows: list[RecordingRow]) -> list[RecordingOut]:
     known = subjects(ledger, (r.recording_id for r in rows))
-    return [RecordingOut(**msgspec.structs.asdict(r), customer_id=known[r.recording_id].customer_id,
-                         tags=known[r.recording_id].tags) for r in rows]
+    return [
+        RecordingOut(
+            **msgspec.structs.asdict(r), customer_id=known[r.recording_id].customer_id, tags=known[r.recording_id].tags
+        )
+        for r in rows
+    ]
 
 
 def reveal_audit(ledger: RecordingLedger, rows: list[AuditRow]) -> list[AuditOut]:
@@ -66,6 +70,12 @@ def reveal_audit(ledger: RecordingLedger, rows: list[AuditRow]) -> list[AuditOut
     revealed = []
     for row in rows:
         subject = known.get(row.recording_id) if row.recording_id is not None else None  # None: users, teams
-        revealed.append(AuditOut(**msgspec.structs.asdict(row), customer_id=subject and subject.customer_id,
-                                 interaction_type=subject and subject.direction, metadata=subject and subject.tags))
+        revealed.append(
+            AuditOut(
+                **msgspec.structs.asdict(row),
+                customer_id=subject and subject.customer_id,
+                interaction_type=subject and subject.direction,
+                metadata=subject and subject.tags,
+            )
+        )
     return revealed

@@ -40,11 +40,16 @@ class Runtime:
         self.ledger: RecordingLedger = open_ledger(settings)
         self.views = open_view_store(self.ledger)
         self.keys = key_store_of(self.ledger)
-        self.media = MediaVault(MediaStore(settings.media_url), MediaStore(settings.archive_url), settings.archive_url,
-                                self.keys)
+        self.media = MediaVault(
+            MediaStore(settings.media_url), MediaStore(settings.archive_url), settings.archive_url, self.keys
+        )
         self.log = TransparencyLog(
-            self.ledger, self.views, open_checkpoint_store(self.ledger, settings), load_signer(settings),
-            settings.log_origin, lambda: self.fresh("log_leaves"),
+            self.ledger,
+            self.views,
+            open_checkpoint_store(self.ledger, settings),
+            load_signer(settings),
+            settings.log_origin,
+            lambda: self.fresh("log_leaves"),
         )
         self.projections = Projections(self.ledger, self.views, batch_size=settings.projection_batch_size)
         self._stop = threading.Event()
@@ -58,29 +63,48 @@ class Runtime:
         if self.views_worker is not None:
             self.views_worker.ensure_running()
             self.scheduler.add_job(
-                self.views_worker.ensure_running, "interval", seconds=VIEWS_WORKER_CHECK_SECONDS,
-                id="views-worker", max_instances=1, coalesce=True,
+                self.views_worker.ensure_running,
+                "interval",
+                seconds=VIEWS_WORKER_CHECK_SECONDS,
+                id="views-worker",
+                max_instances=1,
+                coalesce=True,
             )
         else:
             self._follower = self.projections.follow(
                 self._stop, log_waiter(self.settings), self.settings.projection_gather_seconds
             )
         self.scheduler.add_job(
-            self.end_overdue_acw, "interval", seconds=self.settings.acw_check_seconds,
-            id="acw-timeout", max_instances=1, coalesce=True,
+            self.end_overdue_acw,
+            "interval",
+            seconds=self.settings.acw_check_seconds,
+            id="acw-timeout",
+            max_instances=1,
+            coalesce=True,
         )
         self.scheduler.add_job(
-            self.log.scheduled_checkpoint, "interval", seconds=self.settings.checkpoint_interval_seconds,
-            id="checkpoint", max_instances=1, coalesce=True,
+            self.log.scheduled_checkpoint,
+            "interval",
+            seconds=self.settings.checkpoint_interval_seconds,
+            id="checkpoint",
+            max_instances=1,
+            coalesce=True,
         )
         self.scheduler.add_job(
-            self.log.self_audit, "interval",
+            self.log.self_audit,
+            "interval",
             seconds=self.settings.log_self_audit_seconds,
-            id="log-self-audit", max_instances=1, coalesce=True,
+            id="log-self-audit",
+            max_instances=1,
+            coalesce=True,
         )
         self.scheduler.add_job(
-            lambda: run_retention(self, datetime.now(UTC)), "interval", seconds=self.settings.retention_check_seconds,
-            id="retention", max_instances=1, coalesce=True,
+            lambda: run_retention(self, datetime.now(UTC)),
+            "interval",
+            seconds=self.settings.retention_check_seconds,
+            id="retention",
+            max_instances=1,
+            coalesce=True,
         )
         self.scheduler.start()
         log.info("runtime started", views=self.projections.names())
@@ -153,8 +177,9 @@ class Runtime:
         for row in self.views.acw_open_since((now or datetime.now(UTC)) - timeout):
             assert row.ended_at is not None
             try:
-                if self.ledger.end_acw(row.recording_id, reason="timeout", occurred_at=row.ended_at + timeout,
-                                       by=SYSTEM):
+                if self.ledger.end_acw(
+                    row.recording_id, reason="timeout", occurred_at=row.ended_at + timeout, by=SYSTEM
+                ):
                     ended += 1
             except DomainError as refusal:  # ended meanwhile by the agent's status change
                 log.info("acw timeout skipped", recording_id=str(row.recording_id), why=str(refusal))

@@ -87,10 +87,18 @@ def _one_call(
     queue = rng.choice(QUEUES)
     screen = plan.sampling.selects_screen(interaction, queue)  # the ledger's own deterministic draw
     steps = [
-        _step(start, number, 0, "start_call", interaction_id=interaction, agent_id=agent,
-              customer_id=f"cust-{rng.randrange(max(plan.calls * 7 // 10, 1)):06d}",
-              queue=queue, direction=rng.choice(("inbound", "inbound", "inbound", "outbound")),
-              tags={"language": rng.choice(LANGUAGES), "campaign": f"c{rng.randrange(5)}"}),
+        _step(
+            start,
+            number,
+            0,
+            "start_call",
+            interaction_id=interaction,
+            agent_id=agent,
+            customer_id=f"cust-{rng.randrange(max(plan.calls * 7 // 10, 1)):06d}",
+            queue=queue,
+            direction=rng.choice(("inbound", "inbound", "inbound", "outbound")),
+            tags={"language": rng.choice(LANGUAGES), "campaign": f"c{rng.randrange(5)}"},
+        ),
     ]
     pauses: list[tuple[datetime, datetime]] = []
     if rng.random() < plan.pause_share and talk > timedelta(seconds=120):
@@ -111,7 +119,12 @@ def _one_call(
 
 
 def _segments(
-    plan: DayPlan, rng: random.Random, number: int, agent: str, start: datetime, stop: datetime,
+    plan: DayPlan,
+    rng: random.Random,
+    number: int,
+    agent: str,
+    start: datetime,
+    stop: datetime,
     pauses: list[tuple[datetime, datetime]],
 ) -> Iterator[Step]:
     seq = 0
@@ -124,12 +137,24 @@ def _segments(
         # A segment closes early when a pause begins or capture stops.
         cut = min([stop, at + timedelta(seconds=plan.segment_seconds)] + [p[0] for p in pauses if p[0] > at])
         if rng.random() >= plan.segment_loss:
-            step = _step(cut, number, 6, "add_segment", sequence_number=seq,
-                         start_offset_ms=int((at - start).total_seconds() * 1000),
-                         duration_ms=int((cut - at).total_seconds() * 1000), monitor=rng.randrange(2),
-                         width=1280, height=720, codec="h264", fps=5, byte_size=rng.randrange(40_000, 400_000),
-                         sha256=rng.getrandbits(256).to_bytes(32, "big").hex(),
-                         media_key=f"segments/{number}/{seq:06d}", captured_at=at)
+            step = _step(
+                cut,
+                number,
+                6,
+                "add_segment",
+                sequence_number=seq,
+                start_offset_ms=int((at - start).total_seconds() * 1000),
+                duration_ms=int((cut - at).total_seconds() * 1000),
+                monitor=rng.randrange(2),
+                width=1280,
+                height=720,
+                codec="h264",
+                fps=5,
+                byte_size=rng.randrange(40_000, 400_000),
+                sha256=rng.getrandbits(256).to_bytes(32, "big").hex(),
+                media_key=f"segments/{number}/{seq:06d}",
+                captured_at=at,
+            )
             step.by = Actor(f"capture-client:{agent}", "agent")
             yield step
         seq += 1

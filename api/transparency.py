@@ -67,8 +67,13 @@ class TransparencyLog:
     """
 
     def __init__(
-        self, ledger: RecordingLedger, views: ViewStore, checkpoints: CheckpointStore, signer: NoteSigner,
-        origin: str, catch_up: Callable[[], object],
+        self,
+        ledger: RecordingLedger,
+        views: ViewStore,
+        checkpoints: CheckpointStore,
+        signer: NoteSigner,
+        origin: str,
+        catch_up: Callable[[], object],
     ) -> None:
         self.ledger = ledger
         self.views = views
@@ -109,8 +114,9 @@ class TransparencyLog:
                 # Another process (the CLI, another server) signed this size meanwhile: the same tree, or a fork.
                 _, theirs = self.checkpoint(size)
                 if checkpoint_of_note(theirs).root != root:
-                    raise self._alarm(f"two checkpoints of size {size} were signed over different leaves",
-                                      found_by="signer")
+                    raise self._alarm(
+                        f"two checkpoints of size {size} were signed over different leaves", found_by="signer"
+                    )
                 return size, theirs
             return size, note
 
@@ -120,8 +126,10 @@ class TransparencyLog:
             self.sign_checkpoint()
 
     def checkpoint(self, size: int | None = None) -> tuple[int, bytes]:
-        found = self.checkpoints.latest() if size is None else (
-            (size, note) if (note := self.checkpoints.at(size)) is not None else None
+        found = (
+            self.checkpoints.latest()
+            if size is None
+            else ((size, note) if (note := self.checkpoints.at(size)) is not None else None)
         )
         if found is None:
             raise NotFound("no signed checkpoint" + (f" of size {size}" if size is not None else " yet"))
@@ -145,8 +153,18 @@ class TransparencyLog:
             event = stored.get(row.originator_version)
             if event is None or hashlib.sha256(event.state).digest() != Leaf.decode(row.leaf_data).state_sha256:
                 raise self._alarm(_events_differ([row.leaf_index]), found_by="proofs", recording_ids=[recording_id])
-            proofs.append(EventProof(row.leaf_index, row.leaf_data, event.state, event.topic, recording_id,
-                                     row.originator_version, tree_size, tree.inclusion_proof(row.leaf_index)))
+            proofs.append(
+                EventProof(
+                    row.leaf_index,
+                    row.leaf_data,
+                    event.state,
+                    event.topic,
+                    recording_id,
+                    row.originator_version,
+                    tree_size,
+                    tree.inclusion_proof(row.leaf_index),
+                )
+            )
         if not proofs:
             raise NotFound(f"no logged events of {recording_id} in a tree of size {tree_size}")
         return proofs
@@ -194,8 +212,11 @@ class TransparencyLog:
             ):
                 mismatched[row.leaf_index] = row.originator_id
         if mismatched:
-            self._alarm(_events_differ(mismatched), found_by="self-audit",
-                        recording_ids=sorted(set(mismatched.values()), key=str))
+            self._alarm(
+                _events_differ(mismatched),
+                found_by="self-audit",
+                recording_ids=sorted(set(mismatched.values()), key=str),
+            )
         return sorted(mismatched)
 
     def _check_signed_root(self) -> None:
@@ -229,12 +250,17 @@ class TransparencyLog:
         """Logs, records and keeps a finding; the error for the caller to raise, if it refuses something."""
         now = datetime.now(UTC)
         ids = list(recording_ids)
-        log.error("transparency log tampered", reason=reason, found_by=found_by,
-                  recording_ids=[str(i) for i in ids])
+        log.error("transparency log tampered", reason=reason, found_by=found_by, recording_ids=[str(i) for i in ids])
         if self.checkpoints.raise_alarm(reason, found_by, now):  # once per finding, not per look
-            self.ledger.record_access(action=ALARM_ACTION, outcome=Outcome.REFUSED, recording_ids=ids,
-                                      reason_code="tamper", detail={"reason": reason, "found_by": found_by},
-                                      occurred_at=now, by=SYSTEM)
+            self.ledger.record_access(
+                action=ALARM_ACTION,
+                outcome=Outcome.REFUSED,
+                recording_ids=ids,
+                reason_code="tamper",
+                detail={"reason": reason, "found_by": found_by},
+                occurred_at=now,
+                by=SYSTEM,
+            )
         return LogTampered(f"the log no longer matches what it recorded or signed: {reason}")
 
 

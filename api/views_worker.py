@@ -101,8 +101,9 @@ class ViewsWorker:
                 return
             if self._process is not None:
                 log.error("views worker died; starting another", exitcode=self._process.exitcode)
-            self._process = _CONTEXT.Process(target=follow_views, args=(self._settings, os.getpid()),
-                                             name="callvault-views", daemon=True)
+            self._process = _CONTEXT.Process(
+                target=follow_views, args=(self._settings, os.getpid()), name="callvault-views", daemon=True
+            )
             self._process.start()
 
     def stop(self, timeout: float = 10.0) -> None:

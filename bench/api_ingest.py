@@ -30,8 +30,8 @@ from pathlib import Path
 
 import httpx
 import psycopg
-
 from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+
 from adapters.event_store import open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
@@ -55,8 +55,14 @@ def lifecycle(args: argparse.Namespace, seed: int) -> list[Step]:
 
 
 # Command -> item type of POST /v1/lifecycle-events.
-BATCH_TYPES = {"start_call": "start", "pause": "pause", "resume": "resume", "end_call": "end", "tag": "tag",
-               "end_acw": "acw_end"}
+BATCH_TYPES = {
+    "start_call": "start",
+    "pause": "pause",
+    "resume": "resume",
+    "end_call": "end",
+    "tag": "tag",
+    "end_acw": "acw_end",
+}
 
 
 def drive_batches(base: str, token: str, steps: list[Step], size: int) -> tuple[int, list[str]]:
@@ -105,8 +111,9 @@ def drive(base: str, token: str, steps: list[Step], size: int = 1) -> tuple[int,
 
 def http_run(base: str, token: str, steps: list[Step], clients: int, size: int = 1) -> tuple[float, int, list[str]]:
     with ThreadPoolExecutor(clients) as pool:
-        seconds, results = timed(lambda: list(pool.map(lambda part: drive(base, token, part, size),
-                                                       partition(steps, clients))))
+        seconds, results = timed(
+            lambda: list(pool.map(lambda part: drive(base, token, part, size), partition(steps, clients)))
+        )
     return seconds, sum(sent for sent, _ in results), [e for _, errs in results for e in errs]
 
 
@@ -156,8 +163,9 @@ def start_server(url: str, log: Path) -> tuple[subprocess.Popen, str]:
         port = s.getsockname()[1]
     env = {**os.environ, "CALLVAULT_DATABASE_URL": url, "CALLVAULT_LOG_LEVEL": "WARNING"}
     with log.open("w") as out:
-        server = subprocess.Popen([str(CALLVAULT), "serve", "--port", str(port)], env=env,
-                                  stdout=out, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [str(CALLVAULT), "serve", "--port", str(port)], env=env, stdout=out, stderr=subprocess.STDOUT
+        )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -178,8 +186,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=600, help="calls per measured run")
     parser.add_argument("--agents", type=int, default=50)
     parser.add_argument("--clients", type=int, nargs="+", default=[16, 64], help="concurrent clients, one run each")
-    parser.add_argument("--batch", type=int, nargs="+", default=[100, 500],
-                        help="events per request in the batch-endpoint runs, one run each")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        nargs="+",
+        default=[100, 500],
+        help="events per request in the batch-endpoint runs, one run each",
+    )
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
 
@@ -195,8 +208,9 @@ def main() -> None:
         stored = ledger.recorder.select_notifications(start=None, limit=10**9)
         rows = [(n.originator_id, n.originator_version, n.topic, n.state) for n in stored]
         assert len(rows) == events, (len(rows), events)
-        _, token = ledger.register_user(name="pbx", role="telephony", team=None, occurred_at=datetime.now(UTC),
-                                        by=Actor("bench", "admin"))
+        _, token = ledger.register_user(
+            name="pbx", role="telephony", team=None, occurred_at=datetime.now(UTC), by=Actor("bench", "admin")
+        )
         ledger.close()
 
         grouped = open_ledger(settings, group_commit=True)
@@ -243,22 +257,34 @@ def main() -> None:
         base_rate = events / raw_one_s
         lines = [("ledger, 1 client, one command per transaction", events, app_s)]
         lines += [(f"ledger, {n} clients, group commit", w, s) for n, (s, w) in group.items()]
-        lines += [(f"HTTP API, {n} client threads, " + ("one event per request" if size == 1 else
-                   f"{size} events per request"), w, s) for (size, n), (s, w) in http.items()]
-        lines += [(f"HTTP GET /health, {n} client threads (requests, not events)", r, s)
-                  for n, (s, r) in health.items()]
+        lines += [
+            (
+                f"HTTP API, {n} client threads, "
+                + ("one event per request" if size == 1 else f"{size} events per request"),
+                w,
+                s,
+            )
+            for (size, n), (s, w) in http.items()
+        ]
+        lines += [
+            (f"HTTP GET /health, {n} client threads (requests, not events)", r, s) for n, (s, r) in health.items()
+        ]
         lines += [("raw psycopg, 1 connection, one row per transaction", events, raw_one_s)]
         lines += [(f"raw psycopg, {n} connections, one row per transaction", events, s) for n, s in raw_n.items()]
         lines += [("raw psycopg, 1000 rows per transaction", events, raw_batch_s)]
-        print(f"# callvault API ingest benchmark: {args.calls} calls per run, lifecycle events only "
-              f"(no segments), {events} events in the ledger/raw runs, PostgreSQL, 0 HTTP errors")
+        print(
+            f"# callvault API ingest benchmark: {args.calls} calls per run, lifecycle events only "
+            f"(no segments), {events} events in the ledger/raw runs, PostgreSQL, 0 HTTP errors"
+        )
         for label, count, seconds in lines:
             print(f"{label + ':':<62} {rate(count, seconds):<32} {count / seconds / base_rate:.2f} x raw 1 conn")
         for (size, clients), ms in server_ms.items():
             seconds, sent = http[size, clients]
-            print(f"{clients} clients, {size} per request: server CPU {ms:.2f} ms per event (with its view "
-                  f"followers); views caught up {settle[size, clients]:.2f} s after the last answer, so "
-                  f"{rate(sent, seconds + settle[size, clients])} through to the views")
+            print(
+                f"{clients} clients, {size} per request: server CPU {ms:.2f} ms per event (with its view "
+                f"followers); views caught up {settle[size, clients]:.2f} s after the last answer, so "
+                f"{rate(sent, seconds + settle[size, clients])} through to the views"
+            )
     finally:
         if server is not None:
             server.terminate()

@@ -94,7 +94,9 @@ class FakeServer:
 
     def send(self, command: str, recording_id: str) -> None:
         with self.lock:
-            self.commands.append({"command": command, "recording_id": recording_id, "at": datetime.now(UTC).isoformat()})
+            self.commands.append(
+                {"command": command, "recording_id": recording_id, "at": datetime.now(UTC).isoformat()}
+            )
             self.lock.notify_all()
 
     def close(self) -> None:
@@ -185,7 +187,15 @@ def rgb(hex_colour: str) -> int:
     return int(hex_colour.lstrip("#"), 16)  # a 24-bit TrueColor visual: the pixel is the RGB value
 
 
-DESKTOP, TASKBAR, TITLE, PAPER, INK, GREY, ACCENT = "#3a6ea5", "#202830", "#1f4e8c", "#ffffff", "#1a1a1a", "#e6e6e6", "#c0392b"
+DESKTOP, TASKBAR, TITLE, PAPER, INK, GREY, ACCENT = (
+    "#3a6ea5",
+    "#202830",
+    "#1f4e8c",
+    "#ffffff",
+    "#1a1a1a",
+    "#e6e6e6",
+    "#c0392b",
+)
 FIRST_NAMES = ["Jane", "Omar", "Lena", "Marek", "Aiko", "Pedro", "Sofia", "Tom", "Ines", "Raj"]
 LAST_NAMES = ["Doe", "Haddad", "Schmidt", "Nowak", "Tanaka", "Silva", "Rossi", "Berg", "Costa", "Patel"]
 WORDS = (
@@ -233,9 +243,7 @@ class Desktop(threading.Thread):
     def _gc(self, fg: str, bg: str = PAPER, font: str = "9x15"):
         key = (fg, bg, font)
         if key not in self._gcs:
-            self._gcs[key] = self._screen.root.create_gc(
-                foreground=rgb(fg), background=rgb(bg), font=self._fonts[font]
-            )
+            self._gcs[key] = self._screen.root.create_gc(foreground=rgb(fg), background=rgb(bg), font=self._fonts[font])
         return self._gcs[key]
 
     def _window(self, x: int, y: int, w: int, h: int, colour: str):
@@ -299,21 +307,33 @@ class Desktop(threading.Thread):
             y = 520 + row * 16
             colour = "#f2f2f2" if row % 2 else PAPER
             self._box(self.crm, 20, y - 12, 1080, 16, colour)
-            self._text(self.crm, 24, y, f"2026-{1 + row % 12:02d}-{3 + row:02d}  Order {88100 + row * 7}  "
-                       f"{['Invoice', 'Payment', 'Tariff change', 'Refund'][row % 4]:<14} "
-                       f"{(row * 37.5 + 12.9):>9.2f} EUR  closed", "#333333", colour, "7x14")
+            self._text(
+                self.crm,
+                24,
+                y,
+                f"2026-{1 + row % 12:02d}-{3 + row:02d}  Order {88100 + row * 7}  "
+                f"{['Invoice', 'Payment', 'Tariff change', 'Refund'][row % 4]:<14} "
+                f"{(row * 37.5 + 12.9):>9.2f} EUR  closed",
+                "#333333",
+                colour,
+                "7x14",
+            )
 
     def _draw_record(self) -> None:
         rng = random.Random(self._record)
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         fields = [
-            ("Name", name), ("Customer no.", f"C-{rng.randint(100000, 999999)}"),
+            ("Name", name),
+            ("Customer no.", f"C-{rng.randint(100000, 999999)}"),
             ("Street", f"{rng.choice(LAST_NAMES)}strasse {rng.randint(1, 120)}"),
             ("City", f"{rng.randint(10000, 99999)} {rng.choice(['Berlin', 'Hamburg', 'Koeln', 'Leipzig'])}"),
-            ("Phone", f"+49 30 {rng.randint(1000000, 9999999)}"), ("Email", f"{name.split()[0].lower()}@example.org"),
-            ("Contract", f"K-{rng.randint(10000, 99999)}"), ("Tariff", rng.choice(["Basic 20", "Plus 50", "Max 100"])),
+            ("Phone", f"+49 30 {rng.randint(1000000, 9999999)}"),
+            ("Email", f"{name.split()[0].lower()}@example.org"),
+            ("Contract", f"K-{rng.randint(10000, 99999)}"),
+            ("Tariff", rng.choice(["Basic 20", "Plus 50", "Max 100"])),
             ("Customer since", f"20{rng.randint(10, 25)}-0{rng.randint(1, 9)}-1{rng.randint(0, 9)}"),
-            ("Balance", f"{rng.uniform(-80, 40):.2f} EUR"), ("Open tickets", str(rng.randint(0, 4))),
+            ("Balance", f"{rng.uniform(-80, 40):.2f} EUR"),
+            ("Open tickets", str(rng.randint(0, 4))),
             ("Segment", rng.choice(["Private", "Business", "Premium"])),
         ]
         for i, (label, value) in enumerate(fields):
@@ -323,23 +343,41 @@ class Desktop(threading.Thread):
             self._text(self.crm, 186, y, f"{value:<50}", INK, "#f7f7f7")
 
     def _draw_queue_static(self) -> None:
-        self._text(self.queue, 16, 50, f"{'Queue':<18}{'waiting':>8}{'longest':>10}{'agents':>8}", TITLE, PAPER, "9x15bold")
+        self._text(
+            self.queue, 16, 50, f"{'Queue':<18}{'waiting':>8}{'longest':>10}{'agents':>8}", TITLE, PAPER, "9x15bold"
+        )
         self._text(self.queue, 16, 250, "Events", TITLE, PAPER, "9x15bold")
 
     def _tick_second(self, second: int) -> None:
         now = datetime(2026, 11, 23, 9, 41) + timedelta(seconds=second)
         self._text(self.taskbar, WIDTH - 100, 25, now.strftime("%H:%M:%S"), PAPER, TASKBAR)
-        self._text(self.crm, 775, 195, f"On call  {second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}",
-                   "#2e7d32", "#f4f7fb", "9x15bold")
+        self._text(
+            self.crm,
+            775,
+            195,
+            f"On call  {second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}",
+            "#2e7d32",
+            "#f4f7fb",
+            "9x15bold",
+        )
         rng = random.Random(second // 5)  # the waiting counts move every few seconds, the waits every second
         for i, queue in enumerate(["Billing (DE)", "Billing (EN)", "Technical", "Sales", "Cancellations", "VIP"]):
             waiting = rng.randint(0, 9)
             longest = (second * (i + 1)) % 240 if waiting else 0
-            self._text(self.queue, 16, 75 + i * 22,
-                       f"{queue:<18}{waiting:>8}{longest // 60:>7}:{longest % 60:02d}{rng.randint(2, 14):>8}")
+            self._text(
+                self.queue,
+                16,
+                75 + i * 22,
+                f"{queue:<18}{waiting:>8}{longest // 60:>7}:{longest % 60:02d}{rng.randint(2, 14):>8}",
+            )
         if second % 6 == 0:
-            self._events = (self._events + [f"{now:%H:%M:%S}  agent {rng.randint(100, 999)} "
-                                            f"{rng.choice(['ready', 'on call', 'wrap-up', 'break', 'ready'])}"])[-13:]
+            self._events = (
+                self._events
+                + [
+                    f"{now:%H:%M:%S}  agent {rng.randint(100, 999)} "
+                    f"{rng.choice(['ready', 'on call', 'wrap-up', 'break', 'ready'])}"
+                ]
+            )[-13:]
             for i, line in enumerate(self._events):
                 self._text(self.queue, 16, 275 + i * 16, f"{line:<60}", "#333333", PAPER, "7x14")
         if second and second % 20 == 0:
@@ -367,8 +405,11 @@ class Desktop(threading.Thread):
             self._pointer_path = [(x0 + (x1 - x0) * k // 4, y0 + (y1 - y0) * k // 4) for k in range(1, 5)]
         if self._pointer_path:
             self._pointer = self._pointer_path.pop(0)
-            subprocess.run(["xdotool", "mousemove", *map(str, self._pointer)],
-                           env={**os.environ, "DISPLAY": self._name}, check=True)
+            subprocess.run(
+                ["xdotool", "mousemove", *map(str, self._pointer)],
+                env={**os.environ, "DISPLAY": self._name},
+                check=True,
+            )
 
     def run(self) -> None:
         self._build()
@@ -415,25 +456,64 @@ def probe(path: Path) -> dict:
     """Duration, decoded frame count, sizes seen, keyframes and their share of the bytes, and
     ffmpeg's complaints while decoding the whole file (empty: decodes cleanly)."""
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0", "-show_entries",
-         "format=duration:stream=codec_name,nb_read_frames", "-of", "json", str(path)],
-        capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-count_frames",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "format=duration:stream=codec_name,nb_read_frames",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     info = json.loads(out)
     sizes = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=width,height", "-of",
-         "csv=p=0:s=x", str(path)],
-        capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=width,height",
+            "-of",
+            "csv=p=0:s=x",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     sizes = [size.strip("x") for size in sizes]
     packets = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "packet=size,flags", "-of", "csv=p=0",
-         str(path)],
-        capture_output=True, text=True, check=True,
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=size,flags",
+            "-of",
+            "csv=p=0",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     key_bytes = sum(int(line.split(",")[0]) for line in packets if "K" in line.split(",")[1])
     all_bytes = sum(int(line.split(",")[0]) for line in packets)
-    decode = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
+    decode = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True
+    )
     errors = decode.stderr.strip() + (f" (exit {decode.returncode})" if decode.returncode else "")
     return {
         "duration": float(info["format"]["duration"]),
@@ -457,15 +537,31 @@ class Result:
     notes: list[str] = field(default_factory=list)
 
 
-def run_client(label: str, xvfb: subprocess.Popen, desktop: Desktop, display_name: str, work: Path, args, extra: list[str]) -> Result:
+def run_client(
+    label: str, xvfb: subprocess.Popen, desktop: Desktop, display_name: str, work: Path, args, extra: list[str]
+) -> Result:
     folder = Path(tempfile.mkdtemp(prefix="client-", dir=work))
     server = FakeServer()
-    options = ["--server", server.url, "--token", TOKEN, "--spool", str(folder / "spool"), "--fps", str(args.fps),
-               "--size", f"{WIDTH}x{HEIGHT}", "--segment-seconds", str(args.segment_seconds), *extra]
+    options = [
+        "--server",
+        server.url,
+        "--token",
+        TOKEN,
+        "--spool",
+        str(folder / "spool"),
+        "--fps",
+        str(args.fps),
+        "--size",
+        f"{WIDTH}x{HEIGHT}",
+        "--segment-seconds",
+        str(args.segment_seconds),
+        *extra,
+    ]
     log = folder / "client.log"
     with open(log, "wb") as output:
-        client = subprocess.Popen([*CLIENT, *options], stdout=output, stderr=output, cwd=PROJECT,
-                                  env={**os.environ, "DISPLAY": display_name})
+        client = subprocess.Popen(
+            [*CLIENT, *options], stdout=output, stderr=output, cwd=PROJECT, env={**os.environ, "DISPLAY": display_name}
+        )
     spawned = time.monotonic()
     try:
         wait_for(lambda: server.stream_connections > 0, 30, "the client's command stream", log)
@@ -496,26 +592,63 @@ def run_client(label: str, xvfb: subprocess.Popen, desktop: Desktop, display_nam
         f"{len(sequences)} segments (report says {server.reports['rec-bench']['segments']}), "
         f"sequences {'contiguous' if sequences == list(range(len(sequences))) else 'WITH GAPS'}, "
         f"{server.refused} refused, exit code {client.returncode}",
-        f"quality per segment: {runs([f"{p['fps']} fps {p['width']}x{p['height']}" for p in params])}",
+        f"quality per segment: {runs([f'{p["fps"]} fps {p["width"]}x{p["height"]}' for p in params])}",
         f"whole process life incl. startup and final upload: {usage.ru_utime + usage.ru_stime:.1f} s CPU "
         f"in {lifetime:.1f} s; peak RSS {usage.ru_maxrss / 1024:.0f} MiB",
     ]
     adaptations = [line.split("quality now ", 1)[1] for line in log.read_text().splitlines() if "quality now" in line]
     notes.append(f"Xvfb meanwhile (serving the grabs, drawing the scene): {(x1 - x0) / (t1 - t0):.3f} cores")
-    notes.append(f"adaptive quality changes: {len(adaptations)}" + (f", last: {adaptations[-1]}" if adaptations else ""))
-    return Result(label, (cpu1 - cpu0) / (t1 - t0), sum(map(len, bodies)) * 8 / 1000 / recorded, t1 - t0,
-                  cpu1 - cpu0, probe(joined), notes)
+    notes.append(
+        f"adaptive quality changes: {len(adaptations)}" + (f", last: {adaptations[-1]}" if adaptations else "")
+    )
+    return Result(
+        label,
+        (cpu1 - cpu0) / (t1 - t0),
+        sum(map(len, bodies)) * 8 / 1000 / recorded,
+        t1 - t0,
+        cpu1 - cpu0,
+        probe(joined),
+        notes,
+    )
 
 
-def run_ffmpeg(label: str, xvfb: subprocess.Popen, desktop: Desktop, display_name: str, work: Path, args, keyint: str) -> Result:
+def run_ffmpeg(
+    label: str, xvfb: subprocess.Popen, desktop: Desktop, display_name: str, work: Path, args, keyint: str
+) -> Result:
     out = work / f"ffmpeg-{keyint}.ts"
     x264_params = X264_OPTIONS["x264-params"].replace("keyint=infinite", f"keyint={keyint}")
     command = [
-        "ffmpeg", "-nostdin", "-v", "error", "-f", "x11grab", "-framerate", str(args.fps),
-        "-video_size", f"{WIDTH}x{HEIGHT}", "-i", display_name,
-        "-c:v", "libx264", "-preset", X264_OPTIONS["preset"], "-tune", X264_OPTIONS["tune"],
-        "-crf", X264_OPTIONS["crf"], "-threads", X264_OPTIONS["threads"], "-x264-params", x264_params,
-        "-pix_fmt", "yuv420p", "-t", f"{args.seconds:g}", "-f", "mpegts", str(out),
+        "ffmpeg",
+        "-nostdin",
+        "-v",
+        "error",
+        "-f",
+        "x11grab",
+        "-framerate",
+        str(args.fps),
+        "-video_size",
+        f"{WIDTH}x{HEIGHT}",
+        "-i",
+        display_name,
+        "-c:v",
+        "libx264",
+        "-preset",
+        X264_OPTIONS["preset"],
+        "-tune",
+        X264_OPTIONS["tune"],
+        "-crf",
+        X264_OPTIONS["crf"],
+        "-threads",
+        X264_OPTIONS["threads"],
+        "-x264-params",
+        x264_params,
+        "-pix_fmt",
+        "yuv420p",
+        "-t",
+        f"{args.seconds:g}",
+        "-f",
+        "mpegts",
+        str(out),
     ]
     desktop.restart()
     x0, started = proc_cpu(xvfb.pid), time.monotonic()
@@ -524,9 +657,11 @@ def run_ffmpeg(label: str, xvfb: subprocess.Popen, desktop: Desktop, display_nam
     x1, wall = proc_cpu(xvfb.pid), time.monotonic() - started
     cpu = usage.ru_utime + usage.ru_stime
     video = probe(out)
-    notes = [f"exit code {process.returncode}; peak RSS {usage.ru_maxrss / 1024:.0f} MiB; "
-             f"Xvfb meanwhile (serving the grabs, drawing the scene): {(x1 - x0) / wall:.3f} cores",
-             "command: " + " ".join(command[:-1] + ["out.ts"])]
+    notes = [
+        f"exit code {process.returncode}; peak RSS {usage.ru_maxrss / 1024:.0f} MiB; "
+        f"Xvfb meanwhile (serving the grabs, drawing the scene): {(x1 - x0) / wall:.3f} cores",
+        "command: " + " ".join(command[:-1] + ["out.ts"]),
+    ]
     return Result(label, cpu / wall, out.stat().st_size * 8 / 1000 / video["duration"], wall, cpu, video, notes)
 
 
@@ -555,7 +690,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60, help="length of each measured recording")
     parser.add_argument("--fps", type=int, default=5)
     parser.add_argument("--segment-seconds", type=float, default=4.0, help="passed to the client (its default: 4)")
-    parser.add_argument("--no-extra", action="store_true", help="skip the default-budget client and one-GOP ffmpeg runs")
+    parser.add_argument(
+        "--no-extra", action="store_true", help="skip the default-budget client and one-GOP ffmpeg runs"
+    )
     args = parser.parse_args()
     for tool in ("Xvfb", "xdotool", "ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
@@ -584,15 +721,19 @@ def main() -> None:
         xvfb.terminate()
         xvfb.wait(10)
 
-    print(f"# capture benchmark: {WIDTH}x{HEIGHT} at {args.fps} fps, {args.seconds:g} s per run, "
-          f"segments of {args.segment_seconds:g} s, x264 {X264_OPTIONS}")
+    print(
+        f"# capture benchmark: {WIDTH}x{HEIGHT} at {args.fps} fps, {args.seconds:g} s per run, "
+        f"segments of {args.segment_seconds:g} s, x264 {X264_OPTIONS}"
+    )
     print(f"{os.cpu_count()} CPUs; load average before {load_before[0]:.2f}, after {os.getloadavg()[0]:.2f}")
     print(f"{'what':<40} {'cores':>6} {'kbit/s':>8} {'CPU s / wall s':>16}  video (ffprobe)")
     for r in results:
         v = r.video
-        video = f"{v['codec']}, {v['duration']:.1f} s, {v['frames']} frames, {'/'.join(v['sizes'])}, " + (
-            f"{v['keyframes']} keyframes = {v['key_share']:.0%} of H.264 bytes, ") + (
-            "decodes cleanly" if not v["errors"] else f"DECODE ERRORS: {v['errors'][:200]}")
+        video = (
+            f"{v['codec']}, {v['duration']:.1f} s, {v['frames']} frames, {'/'.join(v['sizes'])}, "
+            + (f"{v['keyframes']} keyframes = {v['key_share']:.0%} of H.264 bytes, ")
+            + ("decodes cleanly" if not v["errors"] else f"DECODE ERRORS: {v['errors'][:200]}")
+        )
         print(f"{r.label:<40} {r.cores:>6.3f} {r.kbps:>8.0f} {r.cpu:>7.1f} / {r.wall:<6.1f}  {video}")
     for r in results:
         print(f"- {r.label}:")
@@ -601,10 +742,12 @@ def main() -> None:
     baseline = next(r for r in results if "matched" in r.label and r.label.startswith("ffmpeg"))
     for r in results:
         if r.label.startswith("client"):
-            print(f"{r.label}: {r.cores / baseline.cores:.2f} x ffmpeg's CPU, {r.kbps / baseline.kbps:.2f} x its kbit/s; "
-                  f"targets (< {TARGET_CORES} cores, < {TARGET_KBPS} kbit/s): "
-                  f"CPU {'met' if r.cores < TARGET_CORES else 'NOT met'}, "
-                  f"bandwidth {'met' if r.kbps < TARGET_KBPS else 'NOT met'}")
+            print(
+                f"{r.label}: {r.cores / baseline.cores:.2f} x ffmpeg's CPU, {r.kbps / baseline.kbps:.2f} x its kbit/s; "
+                f"targets (< {TARGET_CORES} cores, < {TARGET_KBPS} kbit/s): "
+                f"CPU {'met' if r.cores < TARGET_CORES else 'NOT met'}, "
+                f"bandwidth {'met' if r.kbps < TARGET_KBPS else 'NOT met'}"
+            )
 
 
 if __name__ == "__main__":

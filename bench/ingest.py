@@ -15,8 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import psycopg
-
 from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
@@ -71,8 +71,9 @@ def main() -> None:
         ledger = open_ledger(settings, group_commit=False)
 
         def day(seed: int) -> list[Step]:
-            return plan_day(DayPlan(agents=args.agents, calls=args.calls, seed=seed,
-                                    start=datetime(2026, 11, 23, 8, tzinfo=UTC)))
+            return plan_day(
+                DayPlan(agents=args.agents, calls=args.calls, seed=seed, start=datetime(2026, 11, 23, 8, tzinfo=UTC))
+            )
 
         app_s, events = timed(lambda: run_day(ledger, day(1)))
         stored = ledger.recorder.select_notifications(start=None, limit=10**9)

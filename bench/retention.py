@@ -28,8 +28,8 @@ from uuid import uuid4
 import psycopg
 from eventsourcing.persistence import EventStore, Mapper
 from eventsourcing.utils import get_topic
-
 from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+
 from adapters.event_codec import MsgspecMapper
 from adapters.event_store import ServiceRoleFactory, ledger_env
 from adapters.media_store import MediaStore
@@ -61,9 +61,16 @@ class UnsealedFactory(ServiceRoleFactory):
 def lifecycle(ledger: RecordingLedger, prefix: str, calls: int) -> int:
     """Start (customer id and tags: sealed), tag (sealed), end, ACW end: 4 events per call."""
     for n in range(calls):
-        rid = ledger.start_call(interaction_id=f"{prefix}-{n}", agent_id=f"agent-{n % 50}",
-                                customer_id=f"cust-{n % 700}", queue="sales", direction="inbound",
-                                tags={"lang": "en", "account": f"A{n}"}, occurred_at=T0, by=PBX)
+        rid = ledger.start_call(
+            interaction_id=f"{prefix}-{n}",
+            agent_id=f"agent-{n % 50}",
+            customer_id=f"cust-{n % 700}",
+            queue="sales",
+            direction="inbound",
+            tags={"lang": "en", "account": f"A{n}"},
+            occurred_at=T0,
+            by=PBX,
+        )
         ledger.tag(rid, key="outcome", value="sale", occurred_at=T0 + timedelta(seconds=30), by=PBX)
         ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX)
         ledger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=90), by=PBX)
@@ -74,22 +81,53 @@ def populate(runtime: Runtime, count: int, blob: bytes) -> None:
     """N complete recordings, each with one sealed segment, written in batches."""
     ledger, by_client = runtime.ledger, Actor("capture-client", "agent")
     for first in range(0, count, 500):
-        starts = [ledger.starter(interaction_id=f"purge-{n}", agent_id=f"agent-{n % 50}", customer_id=f"c-{n}",
-                                 direction="inbound", queue="sales", tags={"lang": "en"}, occurred_at=T0, by=PBX)
-                  for n in range(first, min(first + 500, count))]
+        starts = [
+            ledger.starter(
+                interaction_id=f"purge-{n}",
+                agent_id=f"agent-{n % 50}",
+                customer_id=f"c-{n}",
+                direction="inbound",
+                queue="sales",
+                tags={"lang": "en"},
+                occurred_at=T0,
+                by=PBX,
+            )
+            for n in range(first, min(first + 500, count))
+        ]
         ids = ledger.run_all([Start(s) for s in starts])
         for rid in ids:
             key = f"recordings/{rid}/segments/000000.ts"
             runtime.media.put_new(rid, key, blob)
-        ledger.run_all([c for rid in ids for c in (
-            Change(rid, lambda r, rid=rid: r.add_segment(
-                sequence_number=0, start_offset_ms=0, duration_ms=15_000, monitor=0, width=1280, height=720,
-                codec="h264", fps=5, byte_size=len(blob), sha256="ab" * 32,
-                media_key=f"recordings/{rid}/segments/000000.ts", occurred_at=T0, by=by_client)),
-            Change(rid, lambda r: r.end_call(reason="hangup", occurred_at=T0 + timedelta(minutes=5), by=PBX)),
-            Change(rid, lambda r: r.end_acw(reason="status_change", occurred_at=T0 + timedelta(minutes=6),
-                                            by=PBX)),
-        )])
+        ledger.run_all(
+            [
+                c
+                for rid in ids
+                for c in (
+                    Change(
+                        rid,
+                        lambda r, rid=rid: r.add_segment(
+                            sequence_number=0,
+                            start_offset_ms=0,
+                            duration_ms=15_000,
+                            monitor=0,
+                            width=1280,
+                            height=720,
+                            codec="h264",
+                            fps=5,
+                            byte_size=len(blob),
+                            sha256="ab" * 32,
+                            media_key=f"recordings/{rid}/segments/000000.ts",
+                            occurred_at=T0,
+                            by=by_client,
+                        ),
+                    ),
+                    Change(rid, lambda r: r.end_call(reason="hangup", occurred_at=T0 + timedelta(minutes=5), by=PBX)),
+                    Change(
+                        rid, lambda r: r.end_acw(reason="status_change", occurred_at=T0 + timedelta(minutes=6), by=PBX)
+                    ),
+                )
+            ]
+        )
 
 
 def main() -> None:
@@ -103,8 +141,13 @@ def main() -> None:
 
     name, url = create_scratch_database(args.admin_url)
     with tempfile.TemporaryDirectory(prefix="callvault-bench-") as tmp:
-        settings = Settings(database_url=url, media_url=f"{tmp}/media", archive_url=f"{tmp}/archive",
-                            master_key_file=f"{tmp}/master.key", log_level="WARNING")
+        settings = Settings(
+            database_url=url,
+            media_url=f"{tmp}/media",
+            archive_url=f"{tmp}/archive",
+            master_key_file=f"{tmp}/master.key",
+            log_level="WARNING",
+        )
         configure_logging(settings)
         runtime = Runtime(settings)
         try:
@@ -121,18 +164,32 @@ def main() -> None:
 
             # -- encryption cost: media write (ingest) and read (playback) -----------
             bare = MediaStore(f"{tmp}/bare")
-            rids = [runtime.ledger.start_call(interaction_id=f"media-{n}", agent_id="a", customer_id="c",
-                                              queue="q", direction="inbound", tags={}, occurred_at=T0, by=PBX)
-                    for n in range(args.media_ops)]
+            rids = [
+                runtime.ledger.start_call(
+                    interaction_id=f"media-{n}",
+                    agent_id="a",
+                    customer_id="c",
+                    queue="q",
+                    direction="inbound",
+                    tags={},
+                    occurred_at=T0,
+                    by=PBX,
+                )
+                for n in range(args.media_ops)
+            ]
             bare_put_s, _ = timed(lambda: [bare.put_new(f"o/{n}", blob) for n in range(args.media_ops)])
             vault_put_s, _ = timed(lambda: [runtime.media.put_new(r, f"m/{n}", blob) for n, r in enumerate(rids)])
             bare_get_s, _ = timed(lambda: [bare.get(f"o/{n}") for n in range(args.media_ops)])
             vault_get_s, _ = timed(lambda: [runtime.media.get(r, f"m/{n}") for n, r in enumerate(rids)])
 
             # -- purge: only recordings started under this policy are due -----------
-            runtime.ledger.set_policy(terms=PolicyTerms(retention=(RetentionRule(purge_after_days=0),)),
-                                      reason="bench: purge when complete", occurred_at=T0, by=Actor("b", "admin"))
-            populate(runtime, args.recordings, blob[: 4096])
+            runtime.ledger.set_policy(
+                terms=PolicyTerms(retention=(RetentionRule(purge_after_days=0),)),
+                reason="bench: purge when complete",
+                occurred_at=T0,
+                by=Actor("b", "admin"),
+            )
+            populate(runtime, args.recordings, blob[:4096])
             runtime.fresh("recordings")
             purge_s, outcome = timed(lambda: run_retention(runtime, T0 + timedelta(days=1)))
             purged = len(outcome.purged)
@@ -143,8 +200,9 @@ def main() -> None:
                 keys = [uuid4() for _ in range(args.recordings)]
                 with conn.cursor() as cur:
                     cur.executemany("INSERT INTO raw_keys VALUES (%s, %s)", [(k, os.urandom(60)) for k in keys])
-                raw_delete_s, _ = timed(lambda: [conn.execute("DELETE FROM raw_keys WHERE id = %s", (k,))
-                                                 for k in keys])
+                raw_delete_s, _ = timed(
+                    lambda: [conn.execute("DELETE FROM raw_keys WHERE id = %s", (k,)) for k in keys]
+                )
             files = Path(tmp) / "files"
             files.mkdir()
             for n in range(args.recordings):
@@ -155,8 +213,10 @@ def main() -> None:
             drop_scratch_database(args.admin_url, name)
 
     mb = args.media_ops * len(blob) / 1e6
-    print(f"# callvault retention and encryption benchmark, PostgreSQL; {args.recordings} recordings purged, "
-          f"{args.calls} calls per event run, {args.media_ops} media objects of {args.segment_kb} KB")
+    print(
+        f"# callvault retention and encryption benchmark, PostgreSQL; {args.recordings} recordings purged, "
+        f"{args.calls} calls per event run, {args.media_ops} media objects of {args.segment_kb} KB"
+    )
     rows = [
         ("purge (retention job: event, key destroyed, media deleted)", rate(purged, purge_s)),
         ("raw psycopg DELETE, one row per transaction", rate(args.recordings, raw_delete_s)),
@@ -170,9 +230,11 @@ def main() -> None:
     ]
     for label, figure in rows:
         print(f"{label + ':':<62} {figure}")
-    print(f"purge vs raw delete: {raw_delete_s / purge_s:.2f}x; sealed events cost {sealed_s / sealed_events * 1e3:.3f} "
-          f"ms vs {unsealed_s / unsealed_events * 1e3:.3f} ms; media write {vault_put_s / bare_put_s:.2f}x, "
-          f"read {vault_get_s / bare_get_s:.2f}x the bare store's time")
+    print(
+        f"purge vs raw delete: {raw_delete_s / purge_s:.2f}x; sealed events cost {sealed_s / sealed_events * 1e3:.3f} "
+        f"ms vs {unsealed_s / unsealed_events * 1e3:.3f} ms; media write {vault_put_s / bare_put_s:.2f}x, "
+        f"read {vault_get_s / bare_get_s:.2f}x the bare store's time"
+    )
 
 
 if __name__ == "__main__":

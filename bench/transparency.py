@@ -42,8 +42,8 @@ from typing import Any
 
 import msgspec
 import psycopg
-
 from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+
 from adapters import note_signing
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
@@ -128,28 +128,37 @@ def hash_like_verifier(inputs: list[tuple[bytes, bytes, int]]) -> int:
 def part_one(runtime: Runtime, args: argparse.Namespace, tmp: Path, url: str) -> None:
     ledger = runtime.ledger
     print(f"## part 1: one recording of {args.events} events ({type(ledger).__name__})")
-    rid = ledger.start_call(interaction_id="bench-big-1", agent_id="agent-big", customer_id="cust-big",
-                            queue="support", direction="inbound", tags={}, occurred_at=START, by=TELEPHONY)
+    rid = ledger.start_call(
+        interaction_id="bench-big-1",
+        agent_id="agent-big",
+        customer_id="cust-big",
+        queue="support",
+        direction="inbound",
+        tags={},
+        occurred_at=START,
+        by=TELEPHONY,
+    )
     tags = args.events - 2  # the start and the Exported event the bundle adds make up the rest
 
     def tag(i: int) -> bool:
-        return ledger.tag(rid, key=f"k{i}", value="v", occurred_at=START + timedelta(milliseconds=i + 1),
-                          by=SUPERVISOR)
+        return ledger.tag(rid, key=f"k{i}", value="v", occurred_at=START + timedelta(milliseconds=i + 1), by=SUPERVISOR)
 
     with ThreadPoolExecutor(16) as pool:
         tag_s, _ = timed(lambda: list(pool.map(tag, range(tags))))
-    other_s, other = timed(lambda: run_day(ledger, plan_day(DayPlan(
-        agents=50, calls=args.other_calls, seed=7, start=START))))
+    other_s, other = timed(
+        lambda: run_day(ledger, plan_day(DayPlan(agents=50, calls=args.other_calls, seed=7, start=START)))
+    )
     print(f"setup: {tags + 1} events of the recording, 16 threads, group commit: {rate(tags + 1, tag_s)}")
     print(f"setup: {other} events of {args.other_calls} other calls, 1 thread: {rate(other, other_s)}")
 
     with psycopg.connect(url, autocommit=True) as conn:
+
         def raw_read() -> int:
             seen, last = 0, 0
             while True:
                 page = conn.execute(
-                    "SELECT * FROM stored_events WHERE notification_id > %s ORDER BY notification_id LIMIT 5000",
-                    [last]).fetchall()
+                    "SELECT * FROM stored_events WHERE notification_id > %s ORDER BY notification_id LIMIT 5000", [last]
+                ).fetchall()
                 if not page:
                     return seen
                 seen += len(page)
@@ -164,12 +173,16 @@ def part_one(runtime: Runtime, args: argparse.Namespace, tmp: Path, url: str) ->
     sign_s, (size, _note) = timed(runtime.log.sign_checkpoint)
     fetch_s, hashes = best_of(3, lambda: runtime.views.leaf_hashes(size))
     root_s, _ = best_of(3, lambda: root_from_leaf_hashes(hashes))
-    print(f"sign_checkpoint, tree of {size}: {ms(sign_s)}  (its parts alone, best of 3: fetch leaf hashes"
-          f" {ms(fetch_s)}, root_from_leaf_hashes {ms(root_s)})")
+    print(
+        f"sign_checkpoint, tree of {size}: {ms(sign_s)}  (its parts alone, best of 3: fetch leaf hashes"
+        f" {ms(fetch_s)}, root_from_leaf_hashes {ms(root_s)})"
+    )
 
     proofs_s, proofs = timed(lambda: runtime.log.event_proofs(rid, size))
-    print(f"event_proofs for {len(proofs)} events: {ms(proofs_s)}  = {proofs_s / len(proofs) * 1000:.2f} ms/proof"
-          f" = {proofs_s / len(proofs) / root_s:.2f} x root_from_leaf_hashes per proof")
+    print(
+        f"event_proofs for {len(proofs)} events: {ms(proofs_s)}  = {proofs_s / len(proofs) * 1000:.2f} ms/proof"
+        f" = {proofs_s / len(proofs) / root_s:.2f} x root_from_leaf_hashes per proof"
+    )
 
     bundle_s, bundle = timed(lambda: build_bundle(runtime, rid, reason="bench", by=Actor("lena", "legal")))
     path = tmp / "bundle.zip"
@@ -178,16 +191,20 @@ def part_one(runtime: Runtime, args: argparse.Namespace, tmp: Path, url: str) ->
     key = runtime.log.public_key
     verify_s, checks = timed(lambda: verify_bundle(files, key, None, verify_note=note_signing.verify_note))
     events_line = next(c for c in checks if c.startswith("events.jsonl"))
-    print(f"build_bundle: {ms(bundle_s)}  ({len(bundle):,} bytes, {len(files)} members, "
-          f"events.jsonl {len(files['events.jsonl']):,} bytes)")
+    print(
+        f"build_bundle: {ms(bundle_s)}  ({len(bundle):,} bytes, {len(files)} members, "
+        f"events.jsonl {len(files['events.jsonl']):,} bytes)"
+    )
     print(f"read_bundle: {ms(read_s)}; verify_bundle: {ms(verify_s)}  ({len(checks)} checks passed; {events_line})")
 
     inputs = verifier_hash_inputs(files["events.jsonl"])
     hash_s, calls = best_of(3, lambda: hash_like_verifier(inputs))
     hashed = sum(len(s) + 1 + len(leaf) + 65 * d for s, leaf, d in inputs)
     whole_s, _ = best_of(3, lambda: hashlib.sha256(bundle).digest())
-    print(f"baseline: hashlib, the verifier's {calls:,} SHA-256 calls, best of 3 ({hashed:,} bytes): {ms(hash_s)}"
-          f"  -> verify = {verify_s / hash_s:.1f} x")
+    print(
+        f"baseline: hashlib, the verifier's {calls:,} SHA-256 calls, best of 3 ({hashed:,} bytes): {ms(hash_s)}"
+        f"  -> verify = {verify_s / hash_s:.1f} x"
+    )
     print(f"baseline: hashlib over the bundle bytes in one call, best of 3: {ms(whole_s)}")
 
 
@@ -222,8 +239,9 @@ def bounded_catch_up(projections: Projections, budget: float) -> int:
     return applied
 
 
-def live_run(runtime: Runtime, writer: RecordingLedger, steps: list[Step], seconds: float, url: str,
-             bounded: bool) -> tuple[float, list[str]]:
+def live_run(
+    runtime: Runtime, writer: RecordingLedger, steps: list[Step], seconds: float, url: str, bounded: bool
+) -> tuple[float, list[str]]:
     """Ingest in a thread while this one catches up log_leaves and signs a checkpoint each second."""
     leaves = runtime.projections
     inner: list[float] = []  # sign_checkpoint first brings the view up to date itself: timed apart
@@ -231,8 +249,9 @@ def live_run(runtime: Runtime, writer: RecordingLedger, steps: list[Step], secon
     def fresh() -> None:
         inner.append(timed(lambda: bounded_catch_up(leaves, 0.0) if bounded else catch_up_leaves(leaves))[0])
 
-    log = TransparencyLog(runtime.ledger, runtime.views, runtime.log.checkpoints, runtime.log.signer,
-                          runtime.settings.log_origin, fresh)
+    log = TransparencyLog(
+        runtime.ledger, runtime.views, runtime.log.checkpoints, runtime.log.signer, runtime.settings.log_origin, fresh
+    )
     result: dict[str, tuple[int, float]] = {}
     thread = threading.Thread(target=lambda: result.setdefault("n", ingest_for(writer, steps, seconds)))
     rounds: list[tuple[float, float, int]] = []  # catch-up s, sign s, size
@@ -275,14 +294,17 @@ def part_two(runtime: Runtime, settings: Settings, args: argparse.Namespace, url
     print(f"## part 2: lifecycle ingest for {seconds:.0f} s, 1 writer thread, plain ledger (1 command/transaction)")
     writer = open_ledger(settings, group_commit=False)
     try:
+
         def day(seed: int) -> list[Step]:
             return lifecycle(DayPlan(agents=200, calls=args.live_calls, seed=seed, start=START))
 
         alone_n, alone_s = ingest_for(writer, day(11), seconds)
         alone = alone_n / alone_s
         print(f"ingest alone:                 {rate(alone_n, alone_s)}")
-        for seed, bounded, title in ((12, False, "catch-up as it is"),
-                                     (13, True, "catch-up cut after 0.5 s (sign_checkpoint's: after 1 batch)")):
+        for seed, bounded, title in (
+            (12, False, "catch-up as it is"),
+            (13, True, "catch-up cut after 0.5 s (sign_checkpoint's: after 1 batch)"),
+        ):
             catch_up_leaves(runtime.projections)  # what came before, so each run starts level
             runtime.log.sign_checkpoint()
             live, lines = live_run(runtime, writer, day(seed), seconds, url, bounded)
@@ -307,8 +329,12 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory(prefix="callvault-bench-") as tmp_dir:
             tmp = Path(tmp_dir)
-            settings = Settings(database_url=url, media_url=str(tmp / "media"),
-                                signing_key_file=str(tmp / "log-signing.key"), projection_batch_size=args.batch)
+            settings = Settings(
+                database_url=url,
+                media_url=str(tmp / "media"),
+                signing_key_file=str(tmp / "log-signing.key"),
+                projection_batch_size=args.batch,
+            )
             runtime = Runtime(settings)  # not started: catch-up and signing are driven from here
             print(f"# callvault transparency benchmark, PostgreSQL, database {name}")
             part_one(runtime, args, tmp, url)

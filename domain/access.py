@@ -61,8 +61,15 @@ class AccessRecord(Aggregate):
 
     @event(Recorded)
     def __init__(
-        self, occurred_at: datetime, actor: str, role: str, action: str, outcome: str,
-        recording_ids: list[UUID], reason_code: str, detail: dict[str, str],
+        self,
+        occurred_at: datetime,
+        actor: str,
+        role: str,
+        action: str,
+        outcome: str,
+        recording_ids: list[UUID],
+        reason_code: str,
+        detail: dict[str, str],
     ) -> None:
         self.action = action
         self.outcome = outcome

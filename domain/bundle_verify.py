@@ -106,9 +106,7 @@ def _reject_constant(name: str) -> Any:
 
 def _json_object(data: bytes, file: str, what: str, fields: frozenset[str] | None = None) -> dict[str, Any]:
     try:
-        value = json.loads(
-            data.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant
-        )
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError included
         raise BundleError(file, f"{what} is not valid JSON: {exc}") from None
     if not isinstance(value, dict):
@@ -355,7 +353,11 @@ def _check_proofs(
 
 
 def _check_known(
-    known: bytes, checkpoint: Checkpoint, roots: dict[int, bytes], key_text: str, verify_note: NoteVerifier,
+    known: bytes,
+    checkpoint: Checkpoint,
+    roots: dict[int, bytes],
+    key_text: str,
+    verify_note: NoteVerifier,
     served: bytes | None,
 ) -> str:
     if not known:
@@ -399,7 +401,9 @@ def _check_served_consistency(served: bytes, old: Checkpoint, checkpoint: Checkp
     try:
         verify_consistency(old.size, checkpoint.size, old.root, checkpoint.root, proof)
     except ValueError as exc:
-        raise BundleError(file, f"does not prove the checkpoint extends the known checkpoint (split view?): {exc}") from None
+        raise BundleError(
+            file, f"does not prove the checkpoint extends the known checkpoint (split view?): {exc}"
+        ) from None
 
 
 def verify_bundle(
@@ -431,8 +435,7 @@ def verify_bundle(
     # 2. the recording's events, each included in the checkpoint
     recording, events = _check_events(_member(files, EVENTS), checkpoint)
     checks.append(
-        f"{EVENTS}: {len(events)} events of recording {recording} (versions 1-{len(events)}) "
-        "included in the checkpoint"
+        f"{EVENTS}: {len(events)} events of recording {recording} (versions 1-{len(events)}) included in the checkpoint"
     )
     # 3. the manifest, bound to the log by the Exported event
     listed = _check_manifest(_member(files, MANIFEST), recording, events)
@@ -443,9 +446,7 @@ def verify_bundle(
     roots, proof_checks = _check_proofs(files, checkpoint, verifier_key, key_name, verify_note)
     checks.extend(proof_checks)
     if known_checkpoint is not None:
-        checks.append(
-            _check_known(known_checkpoint, checkpoint, roots, verifier_key, verify_note, known_consistency)
-        )
+        checks.append(_check_known(known_checkpoint, checkpoint, roots, verifier_key, verify_note, known_consistency))
     elif known_consistency is not None:
         raise BundleError(KNOWN_CONSISTENCY, "is given without the known checkpoint it is for")
     return checks

@@ -32,8 +32,7 @@ _SIZE_RE = re.compile(r"0|[1-9][0-9]*")
 _KEY_ID_RE = re.compile(r"[0-9a-fA-F]{8}")
 # The Unicode White_Space property (PropList.txt), which Go's unicode.IsSpace tests.
 _WHITE_SPACE = frozenset(
-    [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
-     0x2028, 0x2029, 0x202F, 0x205F, 0x3000]
+    [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B), 0x2028, 0x2029, 0x202F, 0x205F, 0x3000]
 )
 
 
@@ -73,11 +72,7 @@ def _b64decode(text: str, what: str, error: type[ValueError]) -> bytes:
 
 def is_valid_key_name(name: str) -> bool:
     """Non-empty, with no Unicode white space and no '+' (signed-note §Format)."""
-    return (
-        bool(name)
-        and "+" not in name
-        and not any(ord(ch) in _WHITE_SPACE or ch < " " for ch in name)
-    )
+    return bool(name) and "+" not in name and not any(ord(ch) in _WHITE_SPACE or ch < " " for ch in name)
 
 
 def _require_key_name(name: str) -> None:
@@ -131,9 +126,7 @@ def parse_checkpoint(body: bytes) -> Checkpoint:
     if not origin:
         raise CheckpointError("checkpoint origin line is empty")
     if not _SIZE_RE.fullmatch(size_text):
-        raise CheckpointError(
-            f"checkpoint size {size_text!r} is not a decimal without leading zeros"
-        )
+        raise CheckpointError(f"checkpoint size {size_text!r} is not a decimal without leading zeros")
     size = int(size_text)
     if size > MAX_SIZE:
         raise CheckpointError(f"checkpoint size {size_text} exceeds 2**64-1")

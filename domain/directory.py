@@ -42,8 +42,9 @@ class DirectoryCommands:
         """Returns the user's id and bearer token; the token is never stored or shown again."""
         team_id = self.get_team(team).id if team else None
         token, digest = new_token()
-        user = User.register(name=name, user_role=role, team_id=team_id, token_sha256=digest,
-                             occurred_at=occurred_at, by=by)
+        user = User.register(
+            name=name, user_role=role, team_id=team_id, token_sha256=digest, occurred_at=occurred_at, by=by
+        )
         try:
             self.save(user)
         except IntegrityError:
@@ -98,8 +99,15 @@ class DirectoryCommands:
         occurred_at: datetime,
         by: Actor,
     ) -> UUID:
-        record = AccessRecord.record(action=action, outcome=outcome, recording_ids=recording_ids,
-                                     reason_code=reason_code, detail=detail or {}, occurred_at=occurred_at, by=by)
+        record = AccessRecord.record(
+            action=action,
+            outcome=outcome,
+            recording_ids=recording_ids,
+            reason_code=reason_code,
+            detail=detail or {},
+            occurred_at=occurred_at,
+            by=by,
+        )
         self.save(record)
         return record.id
 

@@ -93,8 +93,14 @@ class User(Aggregate):
 
     @event(Registered)
     def __init__(
-        self, name: str, user_role: str, team_id: UUID | None, token_sha256: str,
-        occurred_at: datetime, actor: str, role: str,
+        self,
+        name: str,
+        user_role: str,
+        team_id: UUID | None,
+        token_sha256: str,
+        occurred_at: datetime,
+        actor: str,
+        role: str,
     ) -> None:
         self.name = name
         self.user_role = Role(user_role)
@@ -104,8 +110,9 @@ class User(Aggregate):
 
     def issue_token(self, *, token_sha256: str, occurred_at: datetime, by: Actor) -> None:
         self._require_active()
-        self._token_issued(token_sha256=token_sha256, occurred_at=require_utc(occurred_at), actor=by.name,
-                           role=by.role, name=self.name)
+        self._token_issued(
+            token_sha256=token_sha256, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role, name=self.name
+        )
 
     @event(TokenIssued)
     def _token_issued(self, token_sha256: str, occurred_at: datetime, actor: str, role: str, name: str) -> None:
@@ -115,8 +122,9 @@ class User(Aggregate):
         self._require_active()
         if self.user_role is Role.AGENT and team_id is None:
             raise errors.InvalidCommand("an agent must belong to a team")
-        self._team_changed(team_id=team_id, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role,
-                           name=self.name)
+        self._team_changed(
+            team_id=team_id, occurred_at=require_utc(occurred_at), actor=by.name, role=by.role, name=self.name
+        )
 
     @event(TeamChanged)
     def _team_changed(self, team_id: UUID | None, occurred_at: datetime, actor: str, role: str, name: str) -> None:
@@ -124,8 +132,13 @@ class User(Aggregate):
 
     def deactivate(self, *, reason: str, occurred_at: datetime, by: Actor) -> None:
         self._require_active()
-        self._deactivated(reason=require_text("reason", reason), occurred_at=require_utc(occurred_at),
-                          actor=by.name, role=by.role, name=self.name)
+        self._deactivated(
+            reason=require_text("reason", reason),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+            name=self.name,
+        )
 
     @event(Deactivated)
     def _deactivated(self, reason: str, occurred_at: datetime, actor: str, role: str, name: str) -> None:
@@ -160,8 +173,13 @@ class Team(Aggregate):
 
     @classmethod
     def create(cls, *, name: str, parent_id: UUID | None, occurred_at: datetime, by: Actor) -> Team:
-        return cls(name=require_text("name", name), parent_id=parent_id,
-                   occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        return cls(
+            name=require_text("name", name),
+            parent_id=parent_id,
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
 
     @event(Created)
     def __init__(self, name: str, parent_id: UUID | None, occurred_at: datetime, actor: str, role: str) -> None:
@@ -172,27 +190,37 @@ class Team(Aggregate):
     def assign(self, supervisor: User, *, occurred_at: datetime, by: Actor) -> bool:
         """Makes a supervisor or quality manager responsible for this team and those below it."""
         if supervisor.user_role not in RESPONSIBLE_ROLES:
-            raise errors.InvalidCommand(f"only {' or '.join(sorted(RESPONSIBLE_ROLES))} users can be responsible for a team")
+            raise errors.InvalidCommand(
+                f"only {' or '.join(sorted(RESPONSIBLE_ROLES))} users can be responsible for a team"
+            )
         if supervisor.id in self.supervisors:
             return False
-        self._assigned(user_id=supervisor.id, user_name=supervisor.name, occurred_at=require_utc(occurred_at),
-                       actor=by.name, role=by.role, name=self.name)
+        self._assigned(
+            user_id=supervisor.id,
+            user_name=supervisor.name,
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+            name=self.name,
+        )
         return True
 
     @event(SupervisorAssigned)
-    def _assigned(
-        self, user_id: UUID, user_name: str, occurred_at: datetime, actor: str, role: str, name: str
-    ) -> None:
+    def _assigned(self, user_id: UUID, user_name: str, occurred_at: datetime, actor: str, role: str, name: str) -> None:
         self.supervisors.add(user_id)
 
     def unassign(self, supervisor: User, *, occurred_at: datetime, by: Actor) -> None:
         if supervisor.id not in self.supervisors:
             raise errors.StateConflict(f"{supervisor.name!r} is not responsible for team {self.name!r}")
-        self._removed(user_id=supervisor.id, user_name=supervisor.name, occurred_at=require_utc(occurred_at),
-                      actor=by.name, role=by.role, name=self.name)
+        self._removed(
+            user_id=supervisor.id,
+            user_name=supervisor.name,
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+            name=self.name,
+        )
 
     @event(SupervisorRemoved)
-    def _removed(
-        self, user_id: UUID, user_name: str, occurred_at: datetime, actor: str, role: str, name: str
-    ) -> None:
+    def _removed(self, user_id: UUID, user_name: str, occurred_at: datetime, actor: str, role: str, name: str) -> None:
         self.supervisors.discard(user_id)

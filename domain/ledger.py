@@ -105,9 +105,18 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         by: Actor,
     ) -> UUID:
         """Idempotent: starting the same interaction again with the same details is a no-op."""
-        return self._create(self.starter(interaction_id=interaction_id, agent_id=agent_id, customer_id=customer_id,
-                                         queue=queue, direction=direction, tags=tags, occurred_at=occurred_at,
-                                         by=by))
+        return self._create(
+            self.starter(
+                interaction_id=interaction_id,
+                agent_id=agent_id,
+                customer_id=customer_id,
+                queue=queue,
+                direction=direction,
+                tags=tags,
+                occurred_at=occurred_at,
+                by=by,
+            )
+        )
 
     def starter(self, *, interaction_id: str, queue: str, **call: Any) -> Callable[[], Recording]:
         """Builds a recording under the policy in force: it cites the version and is sampled by it,
@@ -118,7 +127,10 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
             customer_id = require_text("customer_id", call["customer_id"])
             tags = require_tags(call["tags"])
             return Recording.start(
-                interaction_id=interaction_id, queue=queue, **call, policy_version=version,
+                interaction_id=interaction_id,
+                queue=queue,
+                **call,
+                policy_version=version,
                 screen_selected=terms.selects_screen(interaction_id, queue),
                 customer_ref=self.customer_ref_of(customer_id),
                 tag_refs={key: self.tag_ref(key, value) for key, value in tags.items()},
@@ -198,13 +210,20 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         )
 
     def record_export(
-        self, recording_id: UUID, *, reason_code: str, what: str, occurred_at: datetime, by: Actor,
+        self,
+        recording_id: UUID,
+        *,
+        reason_code: str,
+        what: str,
+        occurred_at: datetime,
+        by: Actor,
         manifest_sha256: str = "",
     ) -> None:
         self._change(
             recording_id,
-            lambda r: r.record_export(reason_code=reason_code, what=what, occurred_at=occurred_at, by=by,
-                                      manifest_sha256=manifest_sha256),
+            lambda r: r.record_export(
+                reason_code=reason_code, what=what, occurred_at=occurred_at, by=by, manifest_sha256=manifest_sha256
+            ),
         )
 
     def place_hold(self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> bool:
@@ -212,9 +231,7 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
             recording_id, lambda r: r.place_hold(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
         )
 
-    def release_hold(
-        self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor
-    ) -> None:
+    def release_hold(self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> None:
         self._change(
             recording_id, lambda r: r.release_hold(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
         )
@@ -301,9 +318,7 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         except AggregateNotFoundError:
             raise errors.RecordingNotFound(f"no recording {recording_id}") from None
 
-    def history(
-        self, recording_id: UUID, *, as_of: datetime | None = None, version: int | None = None
-    ) -> History:
+    def history(self, recording_id: UUID, *, as_of: datetime | None = None, version: int | None = None) -> History:
         """The recording replayed from its events up to a stored time and/or version.
 
         Once the recording is purged, every version of it reads as purged data does

@@ -50,7 +50,7 @@ class Leaf:
         fixed_end = len(MAGIC) + _FIXED.size
         if len(data) < fixed_end:
             raise LeafError("leaf is truncated")
-        index, originator, version, micros, topic_length = _FIXED.unpack(data[len(MAGIC):fixed_end])
+        index, originator, version, micros, topic_length = _FIXED.unpack(data[len(MAGIC) : fixed_end])
         topic_end = fixed_end + topic_length
         if len(data) != topic_end + 32:
             raise LeafError("leaf has the wrong length")
@@ -65,11 +65,17 @@ class Leaf:
 
     @classmethod
     def of_stored_event(
-        cls, index: int, originator_id: UUID, originator_version: int, topic: str, recorded_at: datetime,
+        cls,
+        index: int,
+        originator_id: UUID,
+        originator_version: int,
+        topic: str,
+        recorded_at: datetime,
         state: bytes,
     ) -> Leaf:
-        return cls(index, originator_id, originator_version, topic, recorded_at.astimezone(UTC),
-                   hashlib.sha256(state).digest())
+        return cls(
+            index, originator_id, originator_version, topic, recorded_at.astimezone(UTC), hashlib.sha256(state).digest()
+        )
 
 
 _MICROSECOND = datetime(1970, 1, 1, 0, 0, 0, 1, tzinfo=UTC) - EPOCH

@@ -139,9 +139,7 @@ def _require_hash(what: str, value: bytes) -> None:
         raise ProofError(f"{what} is not a {HASH_SIZE}-byte hash")
 
 
-def verify_inclusion(
-    index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes
-) -> None:
+def verify_inclusion(index: int, size: int, leaf_hash: bytes, proof: Sequence[bytes], root: bytes) -> None:
     """Raise ProofError unless proof shows leaf_hash at index in the tree of root."""
     _require_size("index", index)
     _require_size("size", size)

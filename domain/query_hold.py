@@ -56,8 +56,10 @@ class HoldCriteria:
     def checked(self) -> HoldCriteria:
         if (self.tag_key is None) != (self.tag_ref is None):
             raise errors.InvalidCommand("a tag criterion needs both tag_key and tag_value")
-        if not any(v is not None for v in (self.customer_ref, self.agent_id, self.queue, self.tag_key,
-                                           self.started_from, self.started_until)):
+        if not any(
+            v is not None
+            for v in (self.customer_ref, self.agent_id, self.queue, self.tag_key, self.started_from, self.started_until)
+        ):
             raise errors.InvalidCommand("a query hold needs at least one criterion (it would hold everything)")
         for name in ("customer_ref", "agent_id", "queue", "tag_key", "tag_ref"):
             if (text := getattr(self, name)) is not None:
@@ -109,15 +111,21 @@ class QueryHolds(Aggregate):
         return True
 
     @event(Placed)
-    def _placed(self, case_id: str, reason: str, criteria: HoldCriteria, occurred_at: datetime, actor: str,
-                role: str) -> None:
+    def _placed(
+        self, case_id: str, reason: str, criteria: HoldCriteria, occurred_at: datetime, actor: str, role: str
+    ) -> None:
         self.active[case_id] = criteria
 
     def release(self, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> None:
         if case_id not in self.active:
             raise errors.NoSuchHold(f"case {case_id!r} holds no query")
-        self._released(case_id=case_id, reason=require_text("reason", reason),
-                       occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._released(
+            case_id=case_id,
+            reason=require_text("reason", reason),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
 
     @event(Released)
     def _released(self, case_id: str, reason: str, occurred_at: datetime, actor: str, role: str) -> None:

@@ -18,18 +18,18 @@ from eventsourcing.domain import Aggregate, event
 from domain import errors
 from domain.values import (
     ACW_END_REASONS,
-    REDACTED,
     DIRECTIONS,
     EXPORT_PARTS,
+    REDACTED,
     Actor,
     RecordingStatus,
     optional_text,
     require_id,
-    require_text,
-    require_utc,
+    require_sha256,
     require_tag_refs,
     require_tags,
-    require_sha256,
+    require_text,
+    require_utc,
 )
 
 # Fixed forever: recording ids of every deployment derive from it.
@@ -163,9 +163,12 @@ class Recording(Aggregate):
         copies all of it, at a fraction of a generic deep copy's cost on a long call.
         """
         twin = object.__new__(type(self))
-        twin.__dict__.update({
-            name: value.copy() if isinstance(value, dict | list | set) else value for name, value in vars(self).items()
-        })
+        twin.__dict__.update(
+            {
+                name: value.copy() if isinstance(value, dict | list | set) else value
+                for name, value in vars(self).items()
+            }
+        )
         return twin
 
     @staticmethod
@@ -312,9 +315,7 @@ class Recording(Aggregate):
         if sequence_number in self.segments:
             if self.segments[sequence_number] == sha256:
                 return False
-            raise errors.SegmentConflict(
-                f"segment {sequence_number} is already stored with a different SHA-256"
-            )
+            raise errors.SegmentConflict(f"segment {sequence_number} is already stored with a different SHA-256")
         if not self.screen_selected:
             raise errors.ScreenNotSelected("this recording's screen was not selected for capture")
         if self.acw_ended_at is not None and captured_at >= self.acw_ended_at:
@@ -431,8 +432,15 @@ class Recording(Aggregate):
     # -- media beside the screen segments --------------------------------
 
     def record_voice(
-        self, *, codec: str, duration_ms: int, byte_size: int, sha256: str, media_key: str,
-        occurred_at: datetime, by: Actor,
+        self,
+        *,
+        codec: str,
+        duration_ms: int,
+        byte_size: int,
+        sha256: str,
+        media_key: str,
+        occurred_at: datetime,
+        by: Actor,
     ) -> bool:
         """The call's audio, one file per recording; False for a retried upload of it."""
         self._refuse_if_purged()
@@ -444,14 +452,29 @@ class Recording(Aggregate):
             return False
         if self.voice_sha256 is not None:
             raise errors.MediaConflict("a different voice recording is already stored for this call")
-        self._voice_recorded(codec=codec, duration_ms=duration_ms, byte_size=byte_size, sha256=sha256,
-                             media_key=media_key, occurred_at=at, actor=by.name, role=by.role)
+        self._voice_recorded(
+            codec=codec,
+            duration_ms=duration_ms,
+            byte_size=byte_size,
+            sha256=sha256,
+            media_key=media_key,
+            occurred_at=at,
+            actor=by.name,
+            role=by.role,
+        )
         return True
 
     @event(VoiceRecorded)
     def _voice_recorded(
-        self, codec: str, duration_ms: int, byte_size: int, sha256: str, media_key: str,
-        occurred_at: datetime, actor: str, role: str,
+        self,
+        codec: str,
+        duration_ms: int,
+        byte_size: int,
+        sha256: str,
+        media_key: str,
+        occurred_at: datetime,
+        actor: str,
+        role: str,
     ) -> None:
         self.voice_sha256 = sha256
         self.media[media_key] = sha256
@@ -467,18 +490,30 @@ class Recording(Aggregate):
             raise errors.ScreenNotSelected("this recording's screen is not captured")
         if self.status is not RecordingStatus.ACTIVE:
             raise errors.NotRecording(f"no snapshot of a recording that is {self.status.value}")
-        self._snapshot_requested(snapshot_id=snapshot_id, annotation=annotation, occurred_at=at, actor=by.name,
-                                 role=by.role)
+        self._snapshot_requested(
+            snapshot_id=snapshot_id, annotation=annotation, occurred_at=at, actor=by.name, role=by.role
+        )
         return True
 
     @event(SnapshotRequested)
-    def _snapshot_requested(self, snapshot_id: str, annotation: str, occurred_at: datetime, actor: str, role: str) -> None:
+    def _snapshot_requested(
+        self, snapshot_id: str, annotation: str, occurred_at: datetime, actor: str, role: str
+    ) -> None:
         self.snapshots[snapshot_id] = None
         self.snapshot_requests[snapshot_id] = (actor, annotation, occurred_at)
 
     def add_snapshot(
-        self, *, snapshot_id: str, monitor: int, width: int, height: int, byte_size: int, sha256: str,
-        media_key: str, occurred_at: datetime, by: Actor,
+        self,
+        *,
+        snapshot_id: str,
+        monitor: int,
+        width: int,
+        height: int,
+        byte_size: int,
+        sha256: str,
+        media_key: str,
+        occurred_at: datetime,
+        by: Actor,
     ) -> bool:
         self._refuse_if_purged()
         snapshot_id, sha256 = require_id("snapshot_id", snapshot_id), require_sha256(sha256)
@@ -492,15 +527,33 @@ class Recording(Aggregate):
             return False
         if taken is not None:
             raise errors.MediaConflict(f"snapshot {snapshot_id!r} is already stored with a different SHA-256")
-        self._snapshot_taken(snapshot_id=snapshot_id, monitor=monitor, width=width, height=height,
-                             byte_size=byte_size, sha256=sha256, media_key=media_key, occurred_at=at,
-                             actor=by.name, role=by.role)
+        self._snapshot_taken(
+            snapshot_id=snapshot_id,
+            monitor=monitor,
+            width=width,
+            height=height,
+            byte_size=byte_size,
+            sha256=sha256,
+            media_key=media_key,
+            occurred_at=at,
+            actor=by.name,
+            role=by.role,
+        )
         return True
 
     @event(SnapshotTaken)
     def _snapshot_taken(
-        self, snapshot_id: str, monitor: int, width: int, height: int, byte_size: int, sha256: str,
-        media_key: str, occurred_at: datetime, actor: str, role: str,
+        self,
+        snapshot_id: str,
+        monitor: int,
+        width: int,
+        height: int,
+        byte_size: int,
+        sha256: str,
+        media_key: str,
+        occurred_at: datetime,
+        actor: str,
+        role: str,
     ) -> None:
         self.snapshots[snapshot_id] = sha256
         self.media[media_key] = sha256
@@ -518,12 +571,13 @@ class Recording(Aggregate):
         if self.reported_segments is not None:
             raise errors.MediaConflict(f"capture was already reported with {self.reported_segments} segments")
         missing = [n for n in range(max(segments, max(self.segments, default=-1) + 1)) if n not in self.segments]
-        self._capture_reported(segments=segments, missing=missing, occurred_at=at,
-                               actor=by.name, role=by.role)
+        self._capture_reported(segments=segments, missing=missing, occurred_at=at, actor=by.name, role=by.role)
         return True
 
     @event(CaptureReported)
-    def _capture_reported(self, segments: int, missing: list[int], occurred_at: datetime, actor: str, role: str) -> None:
+    def _capture_reported(
+        self, segments: int, missing: list[int], occurred_at: datetime, actor: str, role: str
+    ) -> None:
         self.reported_segments = segments
 
     # -- access and curation --------------------------------------------
@@ -635,8 +689,13 @@ class Recording(Aggregate):
     ) -> None:
         """``held_by``: cases whose query holds cover this recording (they live outside it)."""
         self.check_archive(held_by)
-        self._archived(reason=optional_text("reason", reason), archive_location=archive_location,
-                       occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        self._archived(
+            reason=optional_text("reason", reason),
+            archive_location=archive_location,
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
 
     def check_archive(self, held_by: Iterable[str] = ()) -> None:
         self._refuse_if_purged()
@@ -649,7 +708,12 @@ class Recording(Aggregate):
         self.archived = True
 
     def purge(
-        self, *, reason: str, keys_destroyed: list[str], occurred_at: datetime, by: Actor,
+        self,
+        *,
+        reason: str,
+        keys_destroyed: list[str],
+        occurred_at: datetime,
+        by: Actor,
         held_by: Iterable[str] = (),
     ) -> None:
         self._refuse_if_purged()
@@ -666,8 +730,14 @@ class Recording(Aggregate):
 
     @event(Purged)
     def _purged(
-        self, reason: str, media_objects: int, media_sha256: list[str], keys_destroyed: list[str],
-        occurred_at: datetime, actor: str, role: str,
+        self,
+        reason: str,
+        media_objects: int,
+        media_sha256: list[str],
+        keys_destroyed: list[str],
+        occurred_at: datetime,
+        actor: str,
+        role: str,
     ) -> None:
         self.purged = True
         # The keys are gone, so what this object still holds in clear must go too:
@@ -697,7 +767,11 @@ def without_personal(event: Any) -> Any:
     fields = getattr(type(event), "personal", ())
     if not fields:
         return event
-    return dataclasses.replace(event, **{
-        name: {key: REDACTED for key in value} if isinstance(value, dict) else REDACTED
-        for name in fields if (value := getattr(event, name)) is not None
-    })
+    return dataclasses.replace(
+        event,
+        **{
+            name: {key: REDACTED for key in value} if isinstance(value, dict) else REDACTED
+            for name in fields
+            if (value := getattr(event, name)) is not None
+        },
+    )

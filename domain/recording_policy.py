@@ -67,8 +67,7 @@ class PolicyTerms:
         def longest(days: list[int | None]) -> int | None:
             return None if not days or None in days else max(d for d in days if d is not None)
 
-        return Retention(longest([r.archive_after_days for r in rules]),
-                         longest([r.purge_after_days for r in rules]))
+        return Retention(longest([r.archive_after_days for r in rules]), longest([r.purge_after_days for r in rules]))
 
     def checked(self) -> PolicyTerms:
         """The same terms, or the rule they break."""
@@ -90,8 +89,11 @@ class PolicyTerms:
                     require_text(f"retention rule {name}", text)
             if rule.tag_value is not None:
                 optional_text("retention rule tag_value", rule.tag_value)
-            if (rule.archive_after_days is not None and rule.purge_after_days is not None
-                    and rule.purge_after_days < rule.archive_after_days):
+            if (
+                rule.archive_after_days is not None
+                and rule.purge_after_days is not None
+                and rule.purge_after_days < rule.archive_after_days
+            ):
                 raise errors.InvalidPolicy("a retention rule cannot purge before it archives")
         return self
 
@@ -120,8 +122,13 @@ class RecordingPolicy(Aggregate):
 
     @classmethod
     def first(cls, *, terms: PolicyTerms, reason: str, occurred_at: datetime, by: Actor) -> RecordingPolicy:
-        return cls(terms=terms.checked(), reason=require_text("reason", reason),
-                   occurred_at=require_utc(occurred_at), actor=by.name, role=by.role)
+        return cls(
+            terms=terms.checked(),
+            reason=require_text("reason", reason),
+            occurred_at=require_utc(occurred_at),
+            actor=by.name,
+            role=by.role,
+        )
 
     @event(Created)
     def __init__(self, terms: PolicyTerms, reason: str, occurred_at: datetime, actor: str, role: str) -> None:

@@ -112,21 +112,42 @@ class RetentionCommands:
         held_by = holds.covering(recording) if holds else []
         recording.check_archive(held_by)
         location = shredder.archive_media(recording_id, sorted(recording.media))
-        self._change(recording_id, lambda r: r.archive(  # type: ignore[attr-defined]
-            reason=reason, archive_location=location, occurred_at=now, by=by, held_by=held_by))
+        self._change(
+            recording_id,
+            lambda r: r.archive(  # type: ignore[attr-defined]
+                reason=reason, archive_location=location, occurred_at=now, by=by, held_by=held_by
+            ),
+        )
 
     def purge(
-        self, recording_id: UUID, *, now: datetime, reason: str, by: Actor, shredder: Shredder,
-        holds: QueryHolds | None = None, keys: tuple[str, ...] = ("recording",), when_due: bool = True,
+        self,
+        recording_id: UUID,
+        *,
+        now: datetime,
+        reason: str,
+        by: Actor,
+        shredder: Shredder,
+        holds: QueryHolds | None = None,
+        keys: tuple[str, ...] = ("recording",),
+        when_due: bool = True,
     ) -> None:
-        outcome = self.purge_all([recording_id], now=now, reason=reason, by=by, shredder=shredder, holds=holds,
-                                 keys=keys, when_due=when_due)[recording_id]
+        outcome = self.purge_all(
+            [recording_id], now=now, reason=reason, by=by, shredder=shredder, holds=holds, keys=keys, when_due=when_due
+        )[recording_id]
         if isinstance(outcome, errors.DomainError):
             raise outcome
 
     def purge_all(
-        self, recording_ids: list[UUID], *, now: datetime, reason: str, by: Actor, shredder: Shredder,
-        holds: QueryHolds | None = None, keys: tuple[str, ...] = ("recording",), when_due: bool = True,
+        self,
+        recording_ids: list[UUID],
+        *,
+        now: datetime,
+        reason: str,
+        by: Actor,
+        shredder: Shredder,
+        holds: QueryHolds | None = None,
+        keys: tuple[str, ...] = ("recording",),
+        when_due: bool = True,
     ) -> dict[UUID, list[str] | errors.DomainError]:
         """Records each purge (with group commit, in one transaction), then destroys the data keys
         and media of those that were purged; the log keeps the record. Each is judged on its own:
@@ -138,18 +159,36 @@ class RetentionCommands:
                 due = self.due(recording).purge_at
                 if due is None or now < due:
                     raise errors.RetentionDuty(f"must be kept until {due or 'a retention rule ends it'}")
-            recording.purge(reason=reason, keys_destroyed=list(keys), occurred_at=now, by=by,
-                            held_by=holds.covering(recording) if holds else [])
+            recording.purge(
+                reason=reason,
+                keys_destroyed=list(keys),
+                occurred_at=now,
+                by=by,
+                held_by=holds.covering(recording) if holds else [],
+            )
             return sorted(recording.media)
 
-        outcomes = dict(zip(recording_ids, self.run_all(  # type: ignore[attr-defined]
-            [Change(recording_id, command) for recording_id in recording_ids]), strict=True))
+        outcomes = dict(
+            zip(
+                recording_ids,
+                self.run_all(  # type: ignore[attr-defined]
+                    [Change(recording_id, command) for recording_id in recording_ids]
+                ),
+                strict=True,
+            )
+        )
         purged = {rid: media for rid, media in outcomes.items() if not isinstance(media, errors.DomainError)}
         shredder.shred_recordings(purged)
         return outcomes
 
     def erase_subject(
-        self, customer_id: str, recording_ids: list[UUID], *, now: datetime, reason: str, by: Actor,
+        self,
+        customer_id: str,
+        recording_ids: list[UUID],
+        *,
+        now: datetime,
+        reason: str,
+        by: Actor,
         shredder: Shredder,
     ) -> list[UUID]:
         """GDPR Art. 17: all of one customer's recordings and their key, or nothing, with the reasons."""
@@ -168,8 +207,16 @@ class RetentionCommands:
                 erasable.append(recording_id)
         if refusals:
             raise ErasureRefused(refusals)
-        outcomes = self.purge_all(erasable, now=now, reason=reason, by=by, shredder=shredder, holds=holds,
-                                  keys=("recording", "customer"), when_due=False)
+        outcomes = self.purge_all(
+            erasable,
+            now=now,
+            reason=reason,
+            by=by,
+            shredder=shredder,
+            holds=holds,
+            keys=("recording", "customer"),
+            when_due=False,
+        )
         failed = {rid: str(why) for rid, why in outcomes.items() if isinstance(why, errors.DomainError)}
         if failed:  # changed since it was checked (another writer): the customer key must stay
             raise ErasureRefused(failed)
@@ -184,6 +231,8 @@ class RetentionCommands:
             return "the call is not complete"
         keep_until = self.due(recording).purge_at
         if keep_until is not None and now < keep_until:
-            return (f"retention duty until {keep_until.date().isoformat()} "
-                    f"(policy version {recording.policy_version}, queue {recording.queue!r})")
+            return (
+                f"retention duty until {keep_until.date().isoformat()} "
+                f"(policy version {recording.policy_version}, queue {recording.queue!r})"
+            )
         return ""

@@ -99,16 +99,28 @@ class AuditTrailView:
             targets: list[UUID | None] = list(event.recording_ids) or [None]
             for item, recording_id in enumerate(targets):
                 yield AuditRow(
-                    item=item, action=event.action, outcome=event.outcome, detail=dict(event.detail),
-                    **self._about(recording_id), **common,
+                    item=item,
+                    action=event.action,
+                    outcome=event.outcome,
+                    detail=dict(event.detail),
+                    **self._about(recording_id),
+                    **common,
                 )
             return
         if isinstance(event, Recording.Event):
-            yield AuditRow(action=action_name(event), detail=_detail(state), **self._about(event.originator_id),
-                           **common)
+            yield AuditRow(
+                action=action_name(event), detail=_detail(state), **self._about(event.originator_id), **common
+            )
             return
-        yield AuditRow(action=action_name(event), subject=event.name, detail=_detail(state),
-                       recording_id=None, interaction_id=None, customer_ref=None, **common)
+        yield AuditRow(
+            action=action_name(event),
+            subject=event.name,
+            detail=_detail(state),
+            recording_id=None,
+            interaction_id=None,
+            customer_ref=None,
+            **common,
+        )
 
     def _about(self, recording_id: UUID | None) -> dict[str, Any]:
         interaction_id, customer_ref = self._subjects.get(recording_id, (None, None)) if recording_id else (None, None)

@@ -26,8 +26,13 @@ class DirectoryView:
             match event:
                 case User.Registered():
                     users[event.originator_id] = UserRow(
-                        user_id=event.originator_id, name=event.name, role=event.user_role, team_id=event.team_id,
-                        token_sha256=event.token_sha256, active=True, version=event.originator_version,
+                        user_id=event.originator_id,
+                        name=event.name,
+                        role=event.user_role,
+                        team_id=event.team_id,
+                        token_sha256=event.token_sha256,
+                        active=True,
+                        version=event.originator_version,
                     )
                 case User.TokenIssued(token_sha256=digest):
                     users[event.originator_id] = _next(users[event.originator_id], event, token_sha256=digest)
@@ -36,8 +41,12 @@ class DirectoryView:
                 case User.Deactivated():
                     users[event.originator_id] = _next(users[event.originator_id], event, active=False)
                 case Team.Created(parent_id=parent_id):
-                    teams[event.originator_id] = TeamRow(team_id=event.originator_id, name=event.name,
-                                                         parent_id=parent_id, version=event.originator_version)
+                    teams[event.originator_id] = TeamRow(
+                        team_id=event.originator_id,
+                        name=event.name,
+                        parent_id=parent_id,
+                        version=event.originator_version,
+                    )
                 case Team.SupervisorAssigned(user_id=user_id) | Team.SupervisorRemoved(user_id=user_id):
                     active = isinstance(event, Team.SupervisorAssigned)
                     key = (event.originator_id, user_id)

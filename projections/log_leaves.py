@@ -28,12 +28,23 @@ class LogLeavesView:
         for logged in batch:
             stored = logged.stored
             data = Leaf.of_stored_event(
-                index, stored.originator_id, stored.originator_version, stored.topic,
-                logged.event.timestamp, stored.state,
+                index,
+                stored.originator_id,
+                stored.originator_version,
+                stored.topic,
+                logged.event.timestamp,
+                stored.state,
             ).encode()
-            rows.append(LeafRow(leaf_index=index, notification_id=logged.notification_id,
-                                originator_id=stored.originator_id, originator_version=stored.originator_version,
-                                leaf_data=data, leaf_hash=leaf_hash(data)))
+            rows.append(
+                LeafRow(
+                    leaf_index=index,
+                    notification_id=logged.notification_id,
+                    originator_id=stored.originator_id,
+                    originator_version=stored.originator_version,
+                    leaf_data=data,
+                    leaf_hash=leaf_hash(data),
+                )
+            )
             index += 1
         store.commit(self.name, previous, position, appends=rows)
         self._next_index, self._at_position = index, position

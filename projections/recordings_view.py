@@ -16,7 +16,6 @@ from domain.values import RecordingStatus
 from projections.follower import LoggedEvent
 
 
-
 def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
     """The row after one more event. Pure: same events, same row.
 

@@ -39,8 +39,13 @@ class Projections:
     def status(self) -> list[Lag]:
         return [f.lag() for f in self.followers.values()]
 
-    def catch_up(self, progress: Callable[[int], None] | None = None, *, views: Iterable[str] | None = None,
-                 on_failure: OnFailure | None = None) -> int:
+    def catch_up(
+        self,
+        progress: Callable[[int], None] | None = None,
+        *,
+        views: Iterable[str] | None = None,
+        on_failure: OnFailure | None = None,
+    ) -> int:
         """Applies everything logged so far to the views (all, or those named), reading the log
         once for all of them; returns the events applied, summed over views.
 
@@ -79,8 +84,9 @@ class Projections:
 
     def follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float = 0.0) -> threading.Thread:
         """``follow_until`` in a thread of its own; returns it started."""
-        thread = threading.Thread(target=self.follow_until, args=(stop, waiter, gather_seconds),
-                                  name="follow-views", daemon=True)
+        thread = threading.Thread(
+            target=self.follow_until, args=(stop, waiter, gather_seconds), name="follow-views", daemon=True
+        )
         thread.start()
         return thread
 

@@ -17,7 +17,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
-
 import psycopg
 import pytest
 import uvicorn
@@ -25,10 +24,10 @@ import uvicorn
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
-from domain.ledger import RecordingLedger
-from projections.runner import Projections
 from api.app import create_app
+from domain.ledger import RecordingLedger
 from domain.values import Actor
+from projections.runner import Projections
 
 ADMIN_URL = os.environ.get("CALLVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -126,8 +125,9 @@ class Api:
 def api(settings: Settings, tmp_path) -> Iterator[Api]:
     from litestar.testing import TestClient
 
-    served = msgspec.structs.replace(settings, log_json=True, media_url=str(tmp_path / "media"),
-                                     archive_url=str(tmp_path / "archive"))
+    served = msgspec.structs.replace(
+        settings, log_json=True, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive")
+    )
     with TestClient(app=create_app(served)) as client:
         ledger = client.app.state.runtime.ledger
         now = datetime.now(UTC)
@@ -145,8 +145,12 @@ def api(settings: Settings, tmp_path) -> Iterator[Api]:
 
 # -- a live server on a real port ---------------------------------------------
 
-LIVE_USERS = [("pbx", "telephony", None), ("lena", "legal", None), ("root", "admin", None),
-              ("agent-1", "agent", "floor")]
+LIVE_USERS = [
+    ("pbx", "telephony", None),
+    ("lena", "legal", None),
+    ("root", "admin", None),
+    ("agent-1", "agent", "floor"),
+]
 
 
 def free_port() -> int:
@@ -162,8 +166,10 @@ def live_server(settings: Settings, tmp_path) -> Iterator[tuple[str, dict[str, s
     ledger = open_ledger(settings, group_commit=False)
     setup = Actor("test-setup", "admin")
     ledger.create_team(name="floor", parent=None, occurred_at=datetime.now(UTC), by=setup)
-    tokens = {n: ledger.register_user(name=n, role=r, team=t, occurred_at=datetime.now(UTC), by=setup)[1]
-              for n, r, t in LIVE_USERS}
+    tokens = {
+        n: ledger.register_user(name=n, role=r, team=t, occurred_at=datetime.now(UTC), by=setup)[1]
+        for n, r, t in LIVE_USERS
+    }
     ledger.close()
     port = free_port()
     served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"))

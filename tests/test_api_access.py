@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, Callable
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -19,8 +20,16 @@ ROLES = ["root", "pbx", "agent-n", "sam", "quinn", "lena", "aud"]  # admin … a
 def fresh_call(api: Api, label: str, agent: str = "agent-n", state: str = "active") -> UUID:
     """A new recording of `agent`, brought to `state` through the ledger."""
     ledger = api.runtime.ledger
-    rid = ledger.start_call(interaction_id=label, agent_id=agent, customer_id="cust-1", queue="sales",
-                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
+    rid = ledger.start_call(
+        interaction_id=label,
+        agent_id=agent,
+        customer_id="cust-1",
+        queue="sales",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
     if state == "paused":
         ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     if state == "acw":
@@ -35,43 +44,125 @@ def at(seconds: int) -> str:
 Endpoint = Callable[[Api, str, str], Any]
 
 ENDPOINTS: dict[str, tuple[Endpoint, set[str]]] = {
-    "start call": (lambda api, user, label: api.call(user, "POST", "/v1/recordings", json={
-        "interaction_id": label, "agent_id": "agent-n", "customer_id": "c", "queue": "q",
-        "direction": "inbound", "occurred_at": at(0)}), {"pbx"}),
-    "pause": (lambda api, user, label: api.call(user, "POST", f"/v1/recordings/{fresh_call(api, label)}/pause",
-                                               json={"reason": "pci", "occurred_at": at(10)}), {"pbx", "agent-n"}),
-    "resume": (lambda api, user, label: api.call(
-        user, "POST", f"/v1/recordings/{fresh_call(api, label, state='paused')}/resume",
-        json={"reason": "pci", "occurred_at": at(20)}), {"pbx", "agent-n"}),
-    "end call": (lambda api, user, label: api.call(user, "POST", f"/v1/recordings/{fresh_call(api, label)}/end",
-                                                  json={"reason": "hangup", "occurred_at": at(30)}), {"pbx"}),
-    "end acw": (lambda api, user, label: api.call(
-        user, "POST", f"/v1/recordings/{fresh_call(api, label, state='acw')}/acw-end",
-        json={"reason": "status_change", "occurred_at": at(40)}), {"pbx", "agent-n"}),
-    "tag": (lambda api, user, label: api.call(user, "POST", f"/v1/recordings/{fresh_call(api, label)}/tags",
-                                             json={"key": "k", "value": "v", "occurred_at": at(1)}),
-            {"pbx", "agent-n"}),
-    "lifecycle batch": (lambda api, user, label: api.call(user, "POST", "/v1/lifecycle-events", json={"events": [
-        {"type": "tag", "recording_id": str(fresh_call(api, label)), "key": "k", "value": "v", "occurred_at": at(1)}]}),
-        {"pbx", "agent-n"}),
-    "annotate": (lambda api, user, label: api.call(
-        user, "POST", f"/v1/recordings/{fresh_call(api, label)}/annotations",
-        json={"media_offset_ms": 1500, "text": "greeting skipped"}), {"quinn"}),
-    "place hold": (lambda api, user, label: api.call(user, "POST", f"/v1/recordings/{fresh_call(api, label)}/holds",
-                                                    json={"case_id": "C-1", "reason": "dispute"}), {"lena"}),
-    "search": (lambda api, user, label: api.call(user, "GET", "/v1/recordings"),
-               {"agent-n", "sam", "quinn", "lena", "aud"}),
-    "detail": (lambda api, user, label: api.call(user, "GET", f"/v1/recordings/{fresh_call(api, label)}"),
-               {"agent-n", "quinn", "lena", "aud"}),
-    "history": (lambda api, user, label: api.call(user, "GET", f"/v1/recordings/{fresh_call(api, label)}/history"),
-                {"quinn", "lena", "aud"}),
+    "start call": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            "/v1/recordings",
+            json={
+                "interaction_id": label,
+                "agent_id": "agent-n",
+                "customer_id": "c",
+                "queue": "q",
+                "direction": "inbound",
+                "occurred_at": at(0),
+            },
+        ),
+        {"pbx"},
+    ),
+    "pause": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            f"/v1/recordings/{fresh_call(api, label)}/pause",
+            json={"reason": "pci", "occurred_at": at(10)},
+        ),
+        {"pbx", "agent-n"},
+    ),
+    "resume": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            f"/v1/recordings/{fresh_call(api, label, state='paused')}/resume",
+            json={"reason": "pci", "occurred_at": at(20)},
+        ),
+        {"pbx", "agent-n"},
+    ),
+    "end call": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            f"/v1/recordings/{fresh_call(api, label)}/end",
+            json={"reason": "hangup", "occurred_at": at(30)},
+        ),
+        {"pbx"},
+    ),
+    "end acw": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            f"/v1/recordings/{fresh_call(api, label, state='acw')}/acw-end",
+            json={"reason": "status_change", "occurred_at": at(40)},
+        ),
+        {"pbx", "agent-n"},
+    ),
+    "tag": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            f"/v1/recordings/{fresh_call(api, label)}/tags",
+            json={"key": "k", "value": "v", "occurred_at": at(1)},
+        ),
+        {"pbx", "agent-n"},
+    ),
+    "lifecycle batch": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            "/v1/lifecycle-events",
+            json={
+                "events": [
+                    {
+                        "type": "tag",
+                        "recording_id": str(fresh_call(api, label)),
+                        "key": "k",
+                        "value": "v",
+                        "occurred_at": at(1),
+                    }
+                ]
+            },
+        ),
+        {"pbx", "agent-n"},
+    ),
+    "annotate": (
+        lambda api, user, label: api.call(
+            user,
+            "POST",
+            f"/v1/recordings/{fresh_call(api, label)}/annotations",
+            json={"media_offset_ms": 1500, "text": "greeting skipped"},
+        ),
+        {"quinn"},
+    ),
+    "place hold": (
+        lambda api, user, label: api.call(
+            user, "POST", f"/v1/recordings/{fresh_call(api, label)}/holds", json={"case_id": "C-1", "reason": "dispute"}
+        ),
+        {"lena"},
+    ),
+    "search": (
+        lambda api, user, label: api.call(user, "GET", "/v1/recordings"),
+        {"agent-n", "sam", "quinn", "lena", "aud"},
+    ),
+    "detail": (
+        lambda api, user, label: api.call(user, "GET", f"/v1/recordings/{fresh_call(api, label)}"),
+        {"agent-n", "quinn", "lena", "aud"},
+    ),
+    "history": (
+        lambda api, user, label: api.call(user, "GET", f"/v1/recordings/{fresh_call(api, label)}/history"),
+        {"quinn", "lena", "aud"},
+    ),
     "audit trail": (lambda api, user, label: api.call(user, "GET", "/v1/audit"), {"lena", "aud"}),
-    "create user": (lambda api, user, label: api.call(user, "POST", "/v1/users",
-                                                     json={"name": label.replace(" ", "-"), "role": "auditor"}),
-                    {"root"}),
+    "create user": (
+        lambda api, user, label: api.call(
+            user, "POST", "/v1/users", json={"name": label.replace(" ", "-"), "role": "auditor"}
+        ),
+        {"root"},
+    ),
     "read policy": (lambda api, user, label: api.call(user, "GET", "/v1/policy/versions"), {"root", "lena", "aud"}),
-    "change policy": (lambda api, user, label: api.call(user, "PUT", "/v1/policy", json={
-        "sampling_percent": 50, "reason": label}), {"root"}),
+    "change policy": (
+        lambda api, user, label: api.call(user, "PUT", "/v1/policy", json={"sampling_percent": 50, "reason": label}),
+        {"root"},
+    ),
     "list teams": (lambda api, user, label: api.call(user, "GET", "/v1/teams"), {"root"}),
 }
 
@@ -117,7 +208,8 @@ def test_supervisor_asking_for_another_teams_recording_is_refused_and_audited(ap
     assert api.call("sue", "GET", f"/v1/recordings/{south}").status_code == 403
     trail = api.call("lena", "GET", "/v1/audit", params={"recording": str(north_east), "limit": 1000}).json()["items"]
     assert {"actor": "sam", "action": "view", "outcome": "refused"}.items() <= next(
-        row for row in trail if row["actor"] == "sam").items()
+        row for row in trail if row["actor"] == "sam"
+    ).items()
     assert any(row["actor"] == "sue" and row["outcome"] == "allowed" for row in trail)
 
 

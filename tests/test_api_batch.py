@@ -25,8 +25,15 @@ def at(seconds: int) -> str:
 def whole_call(api: Api, interaction: str, agent: str = "agent-n") -> list[dict[str, Any]]:
     rid = str(api.runtime.ledger.recording_id(interaction))
     return [
-        {"type": "start", "interaction_id": interaction, "agent_id": agent, "customer_id": "cust-7",
-         "queue": "sales", "direction": "inbound", "occurred_at": at(0)},
+        {
+            "type": "start",
+            "interaction_id": interaction,
+            "agent_id": agent,
+            "customer_id": "cust-7",
+            "queue": "sales",
+            "direction": "inbound",
+            "occurred_at": at(0),
+        },
         {"type": "pause", "recording_id": rid, "reason": "pci", "occurred_at": at(10)},
         {"type": "resume", "recording_id": rid, "reason": "pci", "occurred_at": at(20)},
         {"type": "tag", "recording_id": rid, "key": "outcome", "value": "sale", "occurred_at": at(25)},
@@ -65,8 +72,15 @@ def test_each_item_is_judged_alone_and_refusals_are_audited(api: Api) -> None:
         {"type": "resume", "recording_id": good[1]["recording_id"], "reason": "x", "occurred_at": at(5)},
         good[1],
         {"type": "pause", "recording_id": unknown, "reason": "pci", "occurred_at": at(10)},
-        {"type": "start", "interaction_id": "batch-bad", "agent_id": "agent-n", "customer_id": "c",
-         "queue": "q", "direction": "inbound", "occurred_at": "1900-01-01T00:00:00Z"},
+        {
+            "type": "start",
+            "interaction_id": "batch-bad",
+            "agent_id": "agent-n",
+            "customer_id": "c",
+            "queue": "q",
+            "direction": "inbound",
+            "occurred_at": "1900-01-01T00:00:00Z",
+        },
     ]
     results = post(api, "pbx", mixed).json()["results"]
     assert [r["status"] for r in results] == [201, 409, 200, 404, 422]
@@ -89,12 +103,15 @@ def test_a_role_that_may_post_none_of_it_is_refused_whole(api: Api) -> None:
     assert api.call("pbx", "GET", "/v1/recordings").status_code == 403  # nothing else changes roles
 
 
-@pytest.mark.parametrize("body, reason", [
-    ({"events": []}, "length >= 1"),
-    ({"events": [{"type": "launch", "occurred_at": at(0)}]}, "launch"),
-    ({"events": [{"type": "pause", "recording_id": "nope", "occurred_at": at(0)}]}, "uuid"),
-    ({"events": [{"type": "pause", "occurred_at": at(0)}] * 1001}, "length <= 1000"),
-])
+@pytest.mark.parametrize(
+    "body, reason",
+    [
+        ({"events": []}, "length >= 1"),
+        ({"events": [{"type": "launch", "occurred_at": at(0)}]}, "launch"),
+        ({"events": [{"type": "pause", "recording_id": "nope", "occurred_at": at(0)}]}, "uuid"),
+        ({"events": [{"type": "pause", "occurred_at": at(0)}] * 1001}, "length <= 1000"),
+    ],
+)
 def test_malformed_batches_are_422_and_store_nothing(api: Api, body: dict[str, Any], reason: str) -> None:
     before = api.runtime.ledger.recorder.max_notification_id()
     response = api.call("pbx", "POST", "/v1/lifecycle-events", json=body)
@@ -107,8 +124,10 @@ def test_a_retried_item_with_an_invalid_time_is_refused_on_its_own(api: Api) -> 
     steps = whole_call(api, "batch-times")
     assert [r["status"] for r in post(api, "pbx", steps[:4]).json()["results"]] == [201, 200, 200, 200]
     before = api.runtime.ledger.recorder.max_notification_id()
-    tag_again = [{**steps[3], "occurred_at": moment} for moment in (
-        "0001-01-01T00:00:00Z", "2200-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2026-11-23T09:00:25")]
+    tag_again = [
+        {**steps[3], "occurred_at": moment}
+        for moment in ("0001-01-01T00:00:00Z", "2200-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2026-11-23T09:00:25")
+    ]
     results = post(api, "pbx", tag_again).json()["results"]
     assert [(r["status"], r["error"]) for r in results] == [(422, "InvalidCommand")] * 4
     assert api.runtime.ledger.recorder.max_notification_id() == before

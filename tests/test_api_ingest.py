@@ -20,9 +20,20 @@ def at(seconds: float) -> str:
 
 
 def start(api: Api, interaction: str, agent: str = "agent-n") -> UUID:
-    response = api.call("pbx", "POST", "/v1/recordings", json={
-        "interaction_id": interaction, "agent_id": agent, "customer_id": "cust-42", "queue": "sales",
-        "direction": "inbound", "tags": {"lang": "en"}, "occurred_at": at(0)})
+    response = api.call(
+        "pbx",
+        "POST",
+        "/v1/recordings",
+        json={
+            "interaction_id": interaction,
+            "agent_id": agent,
+            "customer_id": "cust-42",
+            "queue": "sales",
+            "direction": "inbound",
+            "tags": {"lang": "en"},
+            "occurred_at": at(0),
+        },
+    )
     assert response.status_code == 201, response.text
     return UUID(response.json()["recording_id"])
 
@@ -36,8 +47,18 @@ def test_retried_lifecycle_requests_never_double_an_event(api: Api) -> None:
     """20 calls' lifecycles, each request sent 5 times, concurrently: 100 requests per step."""
     interactions = [f"retry-{n}" for n in range(20)]
     steps = [
-        ("POST", "/v1/recordings", lambda i: {"interaction_id": i, "agent_id": "agent-n", "customer_id": "c",
-                                              "queue": "q", "direction": "inbound", "occurred_at": at(0)}),
+        (
+            "POST",
+            "/v1/recordings",
+            lambda i: {
+                "interaction_id": i,
+                "agent_id": "agent-n",
+                "customer_id": "c",
+                "queue": "q",
+                "direction": "inbound",
+                "occurred_at": at(0),
+            },
+        ),
         ("POST", "pause", lambda i: {"reason": "pci", "occurred_at": at(10)}),
         ("POST", "resume", lambda i: {"reason": "pci", "occurred_at": at(20)}),
         ("POST", "tags", lambda i: {"key": "outcome", "value": "sale", "occurred_at": at(25)}),
@@ -47,21 +68,30 @@ def test_retried_lifecycle_requests_never_double_an_event(api: Api) -> None:
     ids = {i: api.runtime.ledger.recording_id(i) for i in interactions}
     with ThreadPoolExecutor(max_workers=16) as pool:
         for method, path, body in steps:
+
             def send(interaction: str, path: str = path, body=body) -> int:
                 url = path if path.startswith("/") else f"/v1/recordings/{ids[interaction]}/{path}"
                 return api.call("pbx", method, url, json=body(interaction)).status_code
+
             statuses = list(pool.map(send, [i for i in interactions for _ in range(5)]))
             assert set(statuses) <= {200, 201}, (path, statuses)
     for interaction in interactions:
         events = api.runtime.ledger.history(ids[interaction]).events
         assert [type(e).__name__ for e in events] == [
-            "CallStarted", "Paused", "Resumed", "Tagged", "CallEnded", "AcwEnded"]
+            "CallStarted",
+            "Paused",
+            "Resumed",
+            "Tagged",
+            "CallEnded",
+            "AcwEnded",
+        ]
 
 
 def test_history_as_of_a_moment_between_pause_and_resume_shows_paused(api: Api) -> None:
     rid = start(api, "replay-1")
-    assert api.call("pbx", "POST", f"/v1/recordings/{rid}/pause",
-                    json={"reason": "pci", "occurred_at": at(10)}).json() == {"applied": True}
+    assert api.call(
+        "pbx", "POST", f"/v1/recordings/{rid}/pause", json={"reason": "pci", "occurred_at": at(10)}
+    ).json() == {"applied": True}
     between = datetime.now(UTC)
     api.call("pbx", "POST", f"/v1/recordings/{rid}/resume", json={"reason": "pci", "occurred_at": at(20)})
     then = api.call("aud", "GET", f"/v1/recordings/{rid}/history", params={"as_of": between.isoformat()}).json()
@@ -91,12 +121,42 @@ def test_detail_shows_view_and_events_and_is_audited(api: Api) -> None:
     ("path", "body", "status"),
     [
         ("/v1/recordings", {"interaction_id": "x"}, 422),  # fields missing
-        ("/v1/recordings", {"interaction_id": "x", "agent_id": "a", "customer_id": "c", "queue": "q",
-                            "direction": "sideways", "occurred_at": at(0)}, 422),
-        ("/v1/recordings", {"interaction_id": "x", "agent_id": "a", "customer_id": "c", "queue": "q",
-                            "direction": "inbound", "occurred_at": "2026-11-23T09:00:00"}, 422),  # no zone
-        ("/v1/recordings", {"interaction_id": "", "agent_id": "a", "customer_id": "c", "queue": "q",
-                            "direction": "inbound", "occurred_at": at(0)}, 422),
+        (
+            "/v1/recordings",
+            {
+                "interaction_id": "x",
+                "agent_id": "a",
+                "customer_id": "c",
+                "queue": "q",
+                "direction": "sideways",
+                "occurred_at": at(0),
+            },
+            422,
+        ),
+        (
+            "/v1/recordings",
+            {
+                "interaction_id": "x",
+                "agent_id": "a",
+                "customer_id": "c",
+                "queue": "q",
+                "direction": "inbound",
+                "occurred_at": "2026-11-23T09:00:00",
+            },
+            422,
+        ),  # no zone
+        (
+            "/v1/recordings",
+            {
+                "interaction_id": "",
+                "agent_id": "a",
+                "customer_id": "c",
+                "queue": "q",
+                "direction": "inbound",
+                "occurred_at": at(0),
+            },
+            422,
+        ),
     ],
 )
 def test_bad_input_is_refused_with_a_reason_and_stores_nothing(api: Api, path: str, body: dict, status: int) -> None:
@@ -154,9 +214,22 @@ def test_new_users_can_act_at_once_and_tokens_rotate(api: Api) -> None:
     created = api.call("root", "POST", "/v1/users", json={"name": "pbx-2", "role": "telephony"})
     assert created.status_code == 201
     api.tokens["pbx-2"] = created.json()["token"]
-    assert api.call("pbx-2", "POST", "/v1/recordings", json={
-        "interaction_id": "new-user-1", "agent_id": "agent-n", "customer_id": "c", "queue": "q",
-        "direction": "outbound", "occurred_at": at(0)}).status_code == 201
+    assert (
+        api.call(
+            "pbx-2",
+            "POST",
+            "/v1/recordings",
+            json={
+                "interaction_id": "new-user-1",
+                "agent_id": "agent-n",
+                "customer_id": "c",
+                "queue": "q",
+                "direction": "outbound",
+                "occurred_at": at(0),
+            },
+        ).status_code
+        == 201
+    )
     rotated = api.call("root", "POST", "/v1/users/pbx-2/token").json()["token"]
     assert api.call("pbx-2", "GET", "/v1/recordings").status_code == 401  # the old token is gone
     api.tokens["pbx-2"] = rotated
@@ -171,7 +244,12 @@ def test_openapi_schema_is_served(api: Api) -> None:
     schema = api.call(None, "GET", "/schema/openapi.json").json()
     assert "/v1/recordings/{recording_id}/history" in schema["paths"]
     ready = api.call(None, "GET", "/ready").json()
-    assert ready["status"] == "ready" and set(ready["views"]) == {"recordings", "audit_trail", "directory", "log_leaves"}
+    assert ready["status"] == "ready" and set(ready["views"]) == {
+        "recordings",
+        "audit_trail",
+        "directory",
+        "log_leaves",
+    }
 
 
 def test_nul_in_a_query_is_refused_before_any_store_sees_it(api: Api) -> None:
@@ -179,11 +257,14 @@ def test_nul_in_a_query_is_refused_before_any_store_sees_it(api: Api) -> None:
     assert response.status_code == 422 and "NUL" in response.json()["detail"]
 
 
-@pytest.mark.parametrize("path", [
-    "/v1/log/checkpoints/1438393439765488268738560",
-    "/v1/log/proofs/consistency?from=0&to=99999999999999999999",
-    "/v1/audit?after=99999999999999999999.1",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/log/checkpoints/1438393439765488268738560",
+        "/v1/log/proofs/consistency?from=0&to=99999999999999999999",
+        "/v1/audit?after=99999999999999999999.1",
+    ],
+)
 def test_numbers_beyond_what_a_store_holds_are_refused_not_crashed_on(api: Api, path: str) -> None:
     """Found by schemathesis: a 64-bit integer column cannot take them."""
     response = api.call("aud", "GET", path)
@@ -195,15 +276,24 @@ def test_history_version_beyond_64_bits_is_refused(api: Api) -> None:
     assert api.call("aud", "GET", f"/v1/recordings/{rid}/history", params={"version": 2**64}).status_code == 422
 
 
-@pytest.mark.parametrize("user, method, path", [
-    ("pbx", "POST", "/v1/recordings"), ("root", "PUT", "/v1/policy"), ("lena", "POST", "/v1/holds"),
-    ("pbx", "POST", "/v1/lifecycle-events"),
-])
+@pytest.mark.parametrize(
+    "user, method, path",
+    [
+        ("pbx", "POST", "/v1/recordings"),
+        ("root", "PUT", "/v1/policy"),
+        ("lena", "POST", "/v1/holds"),
+        ("pbx", "POST", "/v1/lifecycle-events"),
+    ],
+)
 def test_deeply_nested_json_is_a_bad_request(api: Api, user: str, method: str, path: str) -> None:
     """The decoder gives up on it with a RecursionError, which must not become a 500."""
     before = api.runtime.ledger.recorder.max_notification_id()
-    response = api.client.request(method, path, content=b"[" * 100_000 + b"]" * 100_000, headers={
-        "Authorization": f"Bearer {api.tokens[user]}", "Content-Type": "application/json"})
+    response = api.client.request(
+        method,
+        path,
+        content=b"[" * 100_000 + b"]" * 100_000,
+        headers={"Authorization": f"Bearer {api.tokens[user]}", "Content-Type": "application/json"},
+    )
     assert response.status_code == 400 and "nested too deeply" in response.json()["detail"], response.text
     assert response.headers["content-type"] == "application/problem+json"
     assert api.runtime.ledger.recorder.max_notification_id() == before
@@ -218,20 +308,25 @@ def test_control_characters_are_refused_in_every_body(api: Api) -> None:
         api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-N", "reason": "r", "agent_id": "agent\x00n"}),
         api.call("root", "PUT", "/v1/policy", json={**policy, "reason": "half\x00"}),  # terms unchanged: a retry
         api.call("pbx", "POST", f"/v1/recordings/{rid}/pause", json={"reason": "pci\x07", "occurred_at": at(5)}),
-        api.call("pbx", "POST", f"/v1/recordings/{rid}/tags", json={"key": "k\x1b", "value": "v", "occurred_at": at(6)}),
+        api.call(
+            "pbx", "POST", f"/v1/recordings/{rid}/tags", json={"key": "k\x1b", "value": "v", "occurred_at": at(6)}
+        ),
         api.call("lena", "POST", f"/v1/recordings/{rid}/holds", json={"case_id": "../CASE", "reason": "r"}),
     ]
     for response in refused:
         assert response.status_code == 422 and response.json()["detail"], response.text
     assert api.runtime.ledger.recorder.max_notification_id() == before
     # Prose keeps its line breaks and any script or emoji.
-    noted = api.call("pbx", "POST", f"/v1/recordings/{rid}/pause",
-                     json={"reason": "PCI\n\u202eتوقف 🙊", "occurred_at": at(5)})
+    noted = api.call(
+        "pbx", "POST", f"/v1/recordings/{rid}/pause", json={"reason": "PCI\n\u202eتوقف 🙊", "occurred_at": at(5)}
+    )
     assert noted.json() == {"applied": True}
 
 
-@pytest.mark.parametrize("moment", ["0001-01-01T00:00:00+00:00", "2200-01-01T00:00:00+00:00",
-                                    "1969-12-31T23:59:59+00:00", "2026-11-23T09:00:06"])
+@pytest.mark.parametrize(
+    "moment",
+    ["0001-01-01T00:00:00+00:00", "2200-01-01T00:00:00+00:00", "1969-12-31T23:59:59+00:00", "2026-11-23T09:00:06"],
+)
 def test_a_retry_with_an_invalid_time_is_refused_not_answered_as_applied(api: Api, moment: str) -> None:
     """The retry shortcut (same tag value, same report, same hold) comes after validation."""
     rid = start(api, f"time-{moment}")

@@ -19,8 +19,16 @@ PBX = Actor("pbx-1", "telephony")
 def _log_one_call(settings: Settings) -> None:
     migrate(settings)
     ledger = open_ledger(settings)
-    ledger.start_call(interaction_id="int-1", agent_id="a", customer_id="c", queue="q", direction="inbound",
-                      tags={}, occurred_at=datetime.now(UTC), by=PBX)
+    ledger.start_call(
+        interaction_id="int-1",
+        agent_id="a",
+        customer_id="c",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=datetime.now(UTC),
+        by=PBX,
+    )
     ledger.close()
 
 
@@ -71,5 +79,12 @@ def test_postgres_service_role_holds_only_insert_and_select(postgres_url: str) -
             ).fetchone()[0]
             for right in ("SELECT", "INSERT", "UPDATE", "DELETE", "TRUNCATE", "REFERENCES", "TRIGGER")
         }
-    assert rights == {"SELECT": True, "INSERT": True, "UPDATE": False, "DELETE": False,
-                      "TRUNCATE": False, "REFERENCES": False, "TRIGGER": False}
+    assert rights == {
+        "SELECT": True,
+        "INSERT": True,
+        "UPDATE": False,
+        "DELETE": False,
+        "TRUNCATE": False,
+        "REFERENCES": False,
+        "TRIGGER": False,
+    }

@@ -75,7 +75,10 @@ class Built:
 
 
 def build(
-    *, recording_id: str = str(REC), extra_media: bool = False, proof_size: int | None = None,
+    *,
+    recording_id: str = str(REC),
+    extra_media: bool = False,
+    proof_size: int | None = None,
     old_sizes: tuple[int, ...] = OLD_SIZES,
 ) -> Built:
     """A valid bundle of REC (or, with the options, one invalid in a single way)."""
@@ -88,11 +91,16 @@ def build(
     }
     if extra_media:
         media["media/segments/other.ts"] = OTHER_SEG
-    manifest = dumps({
-        "format": "callvault-export/1", "recording_id": recording_id, "interaction_id": "call-1",
-        "exported_by": "lena", "reason": "court order 12/2026",
-        "files": {path: hashlib.sha256(data).hexdigest() for path, data in media.items()},
-    })
+    manifest = dumps(
+        {
+            "format": "callvault-export/1",
+            "recording_id": recording_id,
+            "interaction_id": "call-1",
+            "exported_by": "lena",
+            "reason": "court order 12/2026",
+            "files": {path: hashlib.sha256(data).hexdigest() for path, data in media.items()},
+        }
+    )
     versions: dict[UUID, int] = {}
     leaves: list[bytes] = []
     records = []
@@ -114,20 +122,29 @@ def build(
     for index, originator, version, topic, state in records:
         if index >= len(proof_hashes):
             continue
-        lines[(originator, version)] = dumps({
-            "leaf_index": index, "leaf": base64.b64encode(leaves[index]).decode(),
-            "state": base64.b64encode(state).decode(), "topic": topic,
-            "originator_id": str(originator), "originator_version": version,
-            "inclusion_proof": [h.hex() for h in inclusion_proof(index, proof_hashes)],
-        })
+        lines[(originator, version)] = dumps(
+            {
+                "leaf_index": index,
+                "leaf": base64.b64encode(leaves[index]).decode(),
+                "state": base64.b64encode(state).decode(),
+                "topic": topic,
+                "originator_id": str(originator),
+                "originator_version": version,
+                "inclusion_proof": [h.hex() for h in inclusion_proof(index, proof_hashes)],
+            }
+        )
     events = b"".join(line + b"\n" for (rec, _), line in lines.items() if rec == REC)
     files = {"manifest.json": manifest, "checkpoint.txt": checkpoint, "events.jsonl": events, **media}
     for old in old_sizes:
         files[f"checkpoints/{old}.txt"] = old_checkpoint(hashes, old)
-        files[f"consistency/{old}.json"] = dumps({
-            "old_size": old, "old_root": root_from_leaf_hashes(hashes[:old]).hex(), "new_size": size,
-            "proof": [h.hex() for h in consistency_proof(old, hashes)],
-        })
+        files[f"consistency/{old}.json"] = dumps(
+            {
+                "old_size": old,
+                "old_root": root_from_leaf_hashes(hashes[:old]).hex(),
+                "new_size": size,
+                "proof": [h.hex() for h in consistency_proof(old, hashes)],
+            }
+        )
     return Built(files, hashes, lines)
 
 

@@ -247,8 +247,14 @@ def two_monitors() -> Iterator[str]:
         screen = x.screen()
         for (left, top, width, height), (r, g, b) in MONITORS:
             window = screen.root.create_window(
-                left, top, width, height, 0, screen.root_depth,
-                background_pixel=(r << 16) | (g << 8) | b, override_redirect=True,
+                left,
+                top,
+                width,
+                height,
+                0,
+                screen.root_depth,
+                background_pixel=(r << 16) | (g << 8) | b,
+                override_redirect=True,
             )
             window.map()
         x.sync()
@@ -275,19 +281,39 @@ def _split_into_monitors(x) -> None:
 
     class SetMonitor(rq.Request):
         _request = rq.Struct(
-            rq.Card8("opcode"), rq.Opcode(43), rq.RequestLength(), rq.Window("window"),
-            rq.Card32("name"), rq.Bool("primary"), rq.Bool("automatic"), rq.LengthOf("outputs", 2),
-            rq.Int16("x"), rq.Int16("y"), rq.Card16("width"), rq.Card16("height"),
-            rq.Card32("width_mm"), rq.Card32("height_mm"), rq.List("outputs", rq.Card32Obj),
+            rq.Card8("opcode"),
+            rq.Opcode(43),
+            rq.RequestLength(),
+            rq.Window("window"),
+            rq.Card32("name"),
+            rq.Bool("primary"),
+            rq.Bool("automatic"),
+            rq.LengthOf("outputs", 2),
+            rq.Int16("x"),
+            rq.Int16("y"),
+            rq.Card16("width"),
+            rq.Card16("height"),
+            rq.Card32("width_mm"),
+            rq.Card32("height_mm"),
+            rq.List("outputs", rq.Card32Obj),
         )
 
     root = x.screen().root
     screen_output = root.xrandr_get_screen_resources().outputs[0]
     for number, ((left, top, width, height), _) in enumerate(MONITORS, start=1):
         SetMonitor(
-            display=x.display, opcode=x.display.get_extension_major("RANDR"), window=root,
-            name=x.intern_atom(f"MONITOR-{number}"), primary=number == 1, automatic=False,
-            x=left, y=top, width=width, height=height, width_mm=width // 4, height_mm=height // 4,
+            display=x.display,
+            opcode=x.display.get_extension_major("RANDR"),
+            window=root,
+            name=x.intern_atom(f"MONITOR-{number}"),
+            primary=number == 1,
+            automatic=False,
+            x=left,
+            y=top,
+            width=width,
+            height=height,
+            width_mm=width // 4,
+            height_mm=height // 4,
             # Xvfb's one output goes to monitor 1 so that it no longer spans the whole screen itself.
             outputs=[screen_output] if number == 1 else [],
         )
@@ -342,7 +368,9 @@ def start_client(tmp_path: Path) -> Iterator[Callable[..., Client]]:
 def probe(path: Path, *entries: str) -> list[list[str]]:
     out = subprocess.run(
         ["ffprobe", "-v", "error", "-select_streams", "v:0", *entries, "-of", "csv=p=0", str(path)],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     return [line.split(",") for line in out.split() if line]
 
@@ -355,8 +383,20 @@ def decode_errors(path: Path) -> str:
     null output keeps them on the capture clock (90 kHz): by default it counts in frames of
     the stream's guessed rate, and two frames closer than that (the client slowed down under
     load, so the guess is of the slower rate) then read as one timestamp written twice."""
-    command = ["ffmpeg", "-v", "error", "-i", str(path), "-fps_mode", "passthrough", "-enc_time_base:v", "1/90000",
-               "-f", "null", "-"]
+    command = [
+        "ffmpeg",
+        "-v",
+        "error",
+        "-i",
+        str(path),
+        "-fps_mode",
+        "passthrough",
+        "-enc_time_base:v",
+        "1/90000",
+        "-f",
+        "null",
+        "-",
+    ]
     result = subprocess.run(command, capture_output=True, text=True)
     return result.stderr.strip() + (f"\nffmpeg exited with {result.returncode}" if result.returncode else "")
 
@@ -386,7 +426,8 @@ def first_frame_colour(path: Path) -> tuple[int, int, int]:
     raw = subprocess.run(
         ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-vf", "scale=16:9"]
         + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True, check=True,
+        capture_output=True,
+        check=True,
     ).stdout
     centre = (4 * 16 + 8) * 3
     return raw[centre], raw[centre + 1], raw[centre + 2]
@@ -618,8 +659,6 @@ def test_refused_uploads_are_kept_in_rejected_and_the_rest_still_goes(fake_serve
     assert fake_server.arrivals == [("rec-5", 0), ("rec-5", 3)]
     assert fake_server.reports["rec-5"]["segments"] == 4
     rejected = sorted(path.name.split("-", 1)[1] for path in (tmp_path / "spool" / "rejected").iterdir())
-    assert rejected == [
-        f"rec-5.segment-0000000{n}.{kind}" for n in (1, 2) for kind in ("answer.json", "body", "json")
-    ]
+    assert rejected == [f"rec-5.segment-0000000{n}.{kind}" for n in (1, 2) for kind in ("answer.json", "body", "json")]
     answer = json.loads(next((tmp_path / "spool" / "rejected").glob("*segment-00000002.answer.json")).read_text())
     assert answer["status"] == 422

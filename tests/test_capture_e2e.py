@@ -19,9 +19,17 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.test_capture_client import BLUE, RED, decode_errors, first_frame_colour, looks_like, point_at, probe
 from tests.conftest import free_port
-from tests.test_capture_client import two_monitors  # noqa: F401  (the X display fixture)
+from tests.test_capture_client import (
+    BLUE,
+    RED,
+    decode_errors,
+    first_frame_colour,
+    looks_like,
+    point_at,
+    probe,
+    two_monitors,  # noqa: F401  (the X display fixture)
+)
 
 PROJECT = Path(__file__).parents[1]
 
@@ -30,9 +38,23 @@ class Desktop:
     """The agent's capture client, as a subprocess."""
 
     def __init__(self, base_url: str, token: str, spool: Path, log: Path) -> None:
-        self.args = [sys.executable, "-c", "import sys; from capture_client.cli import main; sys.exit(main())",
-                     "--server", base_url, "--token", token, "--spool", str(spool), "--segment-seconds", "2",
-                     "--fps", "5", "--size", "640x360"]
+        self.args = [
+            sys.executable,
+            "-c",
+            "import sys; from capture_client.cli import main; sys.exit(main())",
+            "--server",
+            base_url,
+            "--token",
+            token,
+            "--spool",
+            str(spool),
+            "--segment-seconds",
+            "2",
+            "--fps",
+            "5",
+            "--size",
+            "640x360",
+        ]
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -80,9 +102,17 @@ def test_call_to_capture_to_court_bundle(two_monitors, live_server, desktop: Des
     desktop.start()
     time.sleep(2)  # the client connects to its command stream
     started_at = datetime.now(UTC)
-    rid = pbx.post("/v1/recordings", json={
-        "interaction_id": "e2e-1", "agent_id": "agent-1", "customer_id": "cust-1", "queue": "sales",
-        "direction": "inbound", "occurred_at": started_at.isoformat()}).json()["recording_id"]
+    rid = pbx.post(
+        "/v1/recordings",
+        json={
+            "interaction_id": "e2e-1",
+            "agent_id": "agent-1",
+            "customer_id": "cust-1",
+            "queue": "sales",
+            "direction": "inbound",
+            "occurred_at": started_at.isoformat(),
+        },
+    ).json()["recording_id"]
     time.sleep(5)
     killed = time.monotonic()
     desktop.kill()  # kill -9 mid-call: the spool must carry it through
@@ -105,6 +135,7 @@ def test_call_to_capture_to_court_bundle(two_monitors, live_server, desktop: Des
     def reported() -> bool:
         row = lena.get(f"/v1/recordings/{rid}").json()["recording"]
         return row is not None and row["expected_segments"] is not None
+
     wait_for(reported, 60, f"the capture report\n{desktop.log.read_text()[-2000:]}")
     row = lena.get(f"/v1/recordings/{rid}").json()["recording"]
     assert row["missing_segments"] == [] and row["segments_received"] == row["expected_segments"] >= 6
@@ -196,7 +227,9 @@ class CuttableLink:
 
 
 def test_segments_made_during_a_30_second_outage_all_arrive(
-    two_monitors, live_server, tmp_path: Path  # noqa: F811
+    two_monitors,
+    live_server,
+    tmp_path: Path,  # noqa: F811
 ) -> None:
     base_url, tokens = live_server
     link = CuttableLink(int(base_url.rsplit(":", 1)[1]))
@@ -206,9 +239,17 @@ def test_segments_made_during_a_30_second_outage_all_arrive(
     try:
         desktop.start()
         time.sleep(2)
-        rid = pbx.post("/v1/recordings", json={
-            "interaction_id": "outage-1", "agent_id": "agent-1", "customer_id": "c", "queue": "q",
-            "direction": "inbound", "occurred_at": now()}).json()["recording_id"]
+        rid = pbx.post(
+            "/v1/recordings",
+            json={
+                "interaction_id": "outage-1",
+                "agent_id": "agent-1",
+                "customer_id": "c",
+                "queue": "q",
+                "direction": "inbound",
+                "occurred_at": now(),
+            },
+        ).json()["recording_id"]
         time.sleep(4)
         link.cut()
         time.sleep(30)  # the call goes on; the client spools what it records
@@ -220,6 +261,7 @@ def test_segments_made_during_a_30_second_outage_all_arrive(
         def reported() -> bool:
             row = lena.get(f"/v1/recordings/{rid}").json()["recording"]
             return row is not None and row["expected_segments"] is not None
+
         wait_for(reported, 90, f"the capture report\n{desktop.log.read_text()[-2000:]}")
         row = lena.get(f"/v1/recordings/{rid}").json()["recording"]
         assert row["missing_segments"] == []

@@ -32,7 +32,9 @@ def test_the_client_installs_into_a_fresh_environment_on_its_own(tmp_path):
     python = venv / "bin" / "python"
     subprocess.run(
         [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", str(source)],
-        check=True, timeout=600, capture_output=True,
+        check=True,
+        timeout=600,
+        capture_output=True,
     )
 
     subprocess.run([python, "-c", "import capture_client.cli"], check=True, cwd=tmp_path)

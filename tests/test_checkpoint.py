@@ -43,10 +43,7 @@ from domain.merkle import HASH_SIZE, leaf_hash, root_from_leaf_hashes
 PETER_SKEY = "PRIVATE+KEY+PeterNeumann+c74f20a3+AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
 PETER_VKEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
 ENOCH_VKEY = "EnochRoot+af0cfe78+ATtqJ7zOtqQtYqOo0CpvDXNlMhV3HeJDpjrASKGLWdop"
-GO_TEXT = (
-    b"If you think cryptography is the answer to your problem,\n"
-    b"then you don't know what your problem is.\n"
-)
+GO_TEXT = b"If you think cryptography is the answer to your problem,\nthen you don't know what your problem is.\n"
 GO_SIGNED = """If you think cryptography is the answer to your problem,
 then you don't know what your problem is.
 
@@ -96,8 +93,7 @@ def test_go_open_two_signatures():
     assert verify_note(note, PETER_VKEY) == GO_TEXT  # Enoch's line is unknown: ignored
     assert verify_note(note, ENOCH_VKEY) == GO_TEXT
     body, sigs = parse_signed_note(note)
-    assert [(s.name, s.key_id.hex()) for s in sigs] == [
-        ("PeterNeumann", "c74f20a3"), ("EnochRoot", "af0cfe78")]
+    assert [(s.name, s.key_id.hex()) for s in sigs] == [("PeterNeumann", "c74f20a3"), ("EnochRoot", "af0cfe78")]
     assert format_signed_note(body, sigs) == note
 
 
@@ -115,7 +111,9 @@ def test_go_open_rejections():
         GO_TEXT + b"\n" + PETER_SIG[:-1],
         b"\x01" + GO_TEXT + b"\n" + PETER_SIG,
         b"\xff" + GO_TEXT + b"\n" + PETER_SIG,
-        GO_TEXT + b"\n" + "— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=".encode(),
+        GO_TEXT
+        + b"\n"
+        + "— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=".encode(),
         GO_TEXT + b"\n" + PETER_SIG + b"Unexpected line.\n",
     ]
     for msg in bad_msgs:
@@ -189,8 +187,7 @@ ROOT_B64 = base64.b64encode(ROOT)
 
 
 def test_checkpoint_round_trip_and_extensions():
-    for cp in (Checkpoint("callvault.example/log", 0, ROOT),
-               Checkpoint("Moon Log", 2**64 - 1, ROOT)):
+    for cp in (Checkpoint("callvault.example/log", 0, ROOT), Checkpoint("Moon Log", 2**64 - 1, ROOT)):
         assert cp.body() == f"{cp.origin}\n{cp.size}\n{ROOT_B64.decode()}\n".encode()
         assert parse_checkpoint(cp.body()) == cp
     body = b"o\n7\n" + ROOT_B64 + b"\n6086d1a9\nWaxing gibbous\n"
@@ -200,38 +197,49 @@ def test_checkpoint_round_trip_and_extensions():
     assert ROOT_SIZE == HASH_SIZE
 
 
-@pytest.mark.parametrize("body", [
-    b"o\n01\n" + ROOT_B64 + b"\n",                       # leading zero
-    b"o\n00\n" + ROOT_B64 + b"\n",
-    b"o\n-1\n" + ROOT_B64 + b"\n",                       # negative
-    b"o\n+1\n" + ROOT_B64 + b"\n",
-    b"o\n 1\n" + ROOT_B64 + b"\n",
-    b"o\n1_000\n" + ROOT_B64 + b"\n",
-    "o\n\u0661\n".encode() + ROOT_B64 + b"\n",           # a non-ASCII digit
-    b"o\n18446744073709551616\n" + ROOT_B64 + b"\n",     # 2**64
-    b"o\n\n" + ROOT_B64 + b"\n",
-    b"o\n1\n" + base64.b64encode(ROOT[:31]) + b"\n",     # 31-byte root
-    b"o\n1\n" + base64.b64encode(ROOT + b"x") + b"\n",   # 33-byte root
-    b"o\n1\n" + ROOT_B64.rstrip(b"=") + b"\n",           # unpadded
-    b"o\n1\n" + ROOT_B64[:-2] + b"J=\n",                 # non-zero padding bits
-    b"o\n1\n" + base64.urlsafe_b64encode(b"\xfb" * 32) + b"\n",
-    b"o\n1\n" + ROOT_B64,                                # missing trailing newline
-    b"o\n1\n" + ROOT_B64 + b"\n\n",                      # empty extension line
-    b"o\n1\n" + ROOT_B64 + b"\next\n\n",
-    b"o\r\n1\n" + ROOT_B64 + b"\n",                      # control character
-    b"\xffo\n1\n" + ROOT_B64 + b"\n",                    # not UTF-8
-    b"",
-    *TRANSPARENCY_DEV_INVALID,
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"o\n01\n" + ROOT_B64 + b"\n",  # leading zero
+        b"o\n00\n" + ROOT_B64 + b"\n",
+        b"o\n-1\n" + ROOT_B64 + b"\n",  # negative
+        b"o\n+1\n" + ROOT_B64 + b"\n",
+        b"o\n 1\n" + ROOT_B64 + b"\n",
+        b"o\n1_000\n" + ROOT_B64 + b"\n",
+        "o\n\u0661\n".encode() + ROOT_B64 + b"\n",  # a non-ASCII digit
+        b"o\n18446744073709551616\n" + ROOT_B64 + b"\n",  # 2**64
+        b"o\n\n" + ROOT_B64 + b"\n",
+        b"o\n1\n" + base64.b64encode(ROOT[:31]) + b"\n",  # 31-byte root
+        b"o\n1\n" + base64.b64encode(ROOT + b"x") + b"\n",  # 33-byte root
+        b"o\n1\n" + ROOT_B64.rstrip(b"=") + b"\n",  # unpadded
+        b"o\n1\n" + ROOT_B64[:-2] + b"J=\n",  # non-zero padding bits
+        b"o\n1\n" + base64.urlsafe_b64encode(b"\xfb" * 32) + b"\n",
+        b"o\n1\n" + ROOT_B64,  # missing trailing newline
+        b"o\n1\n" + ROOT_B64 + b"\n\n",  # empty extension line
+        b"o\n1\n" + ROOT_B64 + b"\next\n\n",
+        b"o\r\n1\n" + ROOT_B64 + b"\n",  # control character
+        b"\xffo\n1\n" + ROOT_B64 + b"\n",  # not UTF-8
+        b"",
+        *TRANSPARENCY_DEV_INVALID,
+    ],
+)
 def test_malformed_checkpoints_rejected(body):
     with pytest.raises(CheckpointError):
         parse_checkpoint(body)
 
 
-@pytest.mark.parametrize("args", [
-    ("", 1, ROOT), ("a\nb", 1, ROOT), ("o", -1, ROOT), ("o", 2**64, ROOT),
-    ("o", True, ROOT), ("o", 1, ROOT[:31]), ("o", 1, ROOT.hex()),
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("", 1, ROOT),
+        ("a\nb", 1, ROOT),
+        ("o", -1, ROOT),
+        ("o", 2**64, ROOT),
+        ("o", True, ROOT),
+        ("o", 1, ROOT[:31]),
+        ("o", 1, ROOT.hex()),
+    ],
+)
 def test_checkpoint_constructor_validates(args):
     with pytest.raises(CheckpointError):
         Checkpoint(*args)
@@ -301,9 +309,9 @@ def test_unknown_signatures_ignored(log_key, signed):
     _, [cosig] = parse_signed_note(witness.sign(body))
     others = [
         cosig,
-        NoteSignature(ours.name, b"\0\0\0\0", ours.signature),          # same name, other ID
+        NoteSignature(ours.name, b"\0\0\0\0", ours.signature),  # same name, other ID
         NoteSignature("other.example/log", ours.key_id, b"\x01" * 64),  # same ID, other name
-        NoteSignature("pq.example/log", b"abcd", b"\x02" * 2420),       # some other algorithm
+        NoteSignature("pq.example/log", b"abcd", b"\x02" * 2420),  # some other algorithm
     ]
     assert verify_note(format_signed_note(body, [*others, ours]), log_key[1]) == body
     assert verify_note(format_signed_note(body, [*others, ours]), witness.verifier_text) == body
@@ -329,7 +337,6 @@ def test_note_assembly_rejects_malformed():
 
 def test_domain_module_is_pure():
     tree = ast.parse(Path(checkpoint_module.__file__).read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"base64", "binascii", "hashlib", "re", "collections.abc", "dataclasses"}

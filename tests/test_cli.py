@@ -7,12 +7,11 @@ import re
 from datetime import UTC, datetime
 
 import msgspec
-
 import pytest
 from click.testing import CliRunner, Result
 
-from adapters.settings import Settings
 from adapters.event_store import open_ledger
+from adapters.settings import Settings
 from api.cli import main
 from domain.recording_policy import PolicyTerms, RetentionRule
 from domain.values import Actor
@@ -92,8 +91,12 @@ def test_retention_run_and_the_audit_report(run, settings: Settings, tmp_path) -
     run("migrate")
     ledger = open_ledger(msgspec.structs.replace(settings, master_key_file=str(tmp_path / "master_key_file")))
     try:
-        ledger.set_policy(terms=PolicyTerms(retention=(RetentionRule(queue="support", purge_after_days=1),)),
-                          reason="short support retention", occurred_at=datetime.now(UTC), by=Actor("root", "admin"))
+        ledger.set_policy(
+            terms=PolicyTerms(retention=(RetentionRule(queue="support", purge_after_days=1),)),
+            reason="short support retention",
+            occurred_at=datetime.now(UTC),
+            by=Actor("root", "admin"),
+        )
     finally:
         ledger.close()
     assert run("simulate", "--agents", "3", "--calls", "20", "--seed", "5", "--day", "2026-11-01").exit_code == 0
@@ -105,7 +108,9 @@ def test_retention_run_and_the_audit_report(run, settings: Settings, tmp_path) -
     report = run("report", "audit", "--action", "purged", "--format", "json")
     rows = json.loads(report.output)
     assert len(rows) == purged
-    assert {(r["customer_id"], r["interaction_type"] in ("inbound", "outbound")) for r in rows} == {("[redacted]", True)}
+    assert {(r["customer_id"], r["interaction_type"] in ("inbound", "outbound")) for r in rows} == {
+        ("[redacted]", True)
+    }
     assert all(r["actor"].startswith("cli:") and r["reason_code"] == "retention period over" for r in rows)
     as_csv = run("report", "audit", "--action", "audit_report").output.splitlines()
     assert as_csv[0].startswith("notification_id,") and "customer_id" in as_csv[0]

@@ -50,26 +50,72 @@ def ffmpeg(path: Path, *args: str) -> bytes:
 def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
     """(bundle, public key file, a checkpoint signed before the export)."""
     ledger = api.runtime.ledger
-    rid = ledger.start_call(interaction_id="court-1", agent_id="agent-n", customer_id="cust-1", queue="q",
-                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
+    rid = ledger.start_call(
+        interaction_id="court-1",
+        agent_id="agent-n",
+        customer_id="cust-1",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
     for number, (offset, source) in enumerate([(0, "testsrc"), (6, "testsrc2")]):
-        body = ffmpeg(tmp_path / f"s{number}.ts", "-f", "lavfi", "-i", f"{source}=size=320x240:rate=5", "-t", "2",
-                      "-c:v", "libx264", "-tune", "zerolatency", "-f", "mpegts")
-        response = api.client.put(f"/v1/recordings/{rid}/segments/{number}", content=body, params={
-            "sha256": hashlib.sha256(body).hexdigest(), "captured_at": (T0 + timedelta(seconds=offset)).isoformat(),
-            "start_offset_ms": offset * 1000, "duration_ms": 2000, "monitor": 1, "width": 320, "height": 240,
-            "fps": 5}, headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+        body = ffmpeg(
+            tmp_path / f"s{number}.ts",
+            "-f",
+            "lavfi",
+            "-i",
+            f"{source}=size=320x240:rate=5",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-tune",
+            "zerolatency",
+            "-f",
+            "mpegts",
+        )
+        response = api.client.put(
+            f"/v1/recordings/{rid}/segments/{number}",
+            content=body,
+            params={
+                "sha256": hashlib.sha256(body).hexdigest(),
+                "captured_at": (T0 + timedelta(seconds=offset)).isoformat(),
+                "start_offset_ms": offset * 1000,
+                "duration_ms": 2000,
+                "monitor": 1,
+                "width": 320,
+                "height": 240,
+                "fps": 5,
+            },
+            headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+        )
         assert response.status_code == 201, response.text
     voice = ffmpeg(tmp_path / "v.wav", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "9")
-    assert api.client.put(f"/v1/recordings/{rid}/voice", content=voice, params={
-        "sha256": hashlib.sha256(voice).hexdigest(), "recorded_at": T0.isoformat()},
-        headers={"Authorization": f"Bearer {api.tokens['pbx']}"}).status_code == 201
+    assert (
+        api.client.put(
+            f"/v1/recordings/{rid}/voice",
+            content=voice,
+            params={"sha256": hashlib.sha256(voice).hexdigest(), "recorded_at": T0.isoformat()},
+            headers={"Authorization": f"Bearer {api.tokens['pbx']}"},
+        ).status_code
+        == 201
+    )
     ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX)
     ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=9), by=PBX)
     _, old_note = api.runtime.log.sign_checkpoint()
-    ledger.start_call(interaction_id="other-1", agent_id="agent-s", customer_id="cust-2", queue="q",
-                      direction="inbound", tags={}, occurred_at=T0, by=PBX)
+    ledger.start_call(
+        interaction_id="other-1",
+        agent_id="agent-s",
+        customer_id="cust-2",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
     response = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order 7/2026"})
     assert response.status_code == 201, response.text
     (tmp_path / "bundle.zip").write_bytes(response.content)
@@ -92,8 +138,12 @@ def test_bundle_verifies_offline_with_its_media(exported: tuple[Path, Path, Path
     assert sum(n.startswith("media/segments/") for n in names) == 2
     combined = bundle.parent / "combined.mp4"
     combined.write_bytes(zipfile.ZipFile(bundle).read("media/combined.mp4"))
-    probe = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0",
-                            str(combined)], capture_output=True, text=True, check=True)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_entries", "stream=codec_name", "-of", "csv=p=0", str(combined)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert probe.stdout.split() == ["h264", "aac"]
     assert "other-1" not in zipfile.ZipFile(bundle).read("events.jsonl").decode()
 
@@ -134,11 +184,21 @@ def test_a_different_key_or_a_forged_old_checkpoint_fails(exported: tuple[Path, 
 @pytest.fixture
 def served(settings: Settings, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """Settings of a server and of the `callvault` command line (its environment) alike."""
-    served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"),
-                                     signing_key_file=str(tmp_path / "log.key"))
-    environment = {"SQLITE_PATH": served.sqlite_path, "SIGNING_KEY_FILE": served.signing_key_file,
-                   "MASTER_KEY_FILE": served.master_key_file, "MEDIA_URL": served.media_url,
-                   "ARCHIVE_URL": served.archive_url, "VIEWS_PROCESS": "false", "LOG_JSON": "true"}
+    served = msgspec.structs.replace(
+        settings,
+        media_url=str(tmp_path / "media"),
+        archive_url=str(tmp_path / "archive"),
+        signing_key_file=str(tmp_path / "log.key"),
+    )
+    environment = {
+        "SQLITE_PATH": served.sqlite_path,
+        "SIGNING_KEY_FILE": served.signing_key_file,
+        "MASTER_KEY_FILE": served.master_key_file,
+        "MEDIA_URL": served.media_url,
+        "ARCHIVE_URL": served.archive_url,
+        "VIEWS_PROCESS": "false",
+        "LOG_JSON": "true",
+    }
     if served.database_url:
         environment["DATABASE_URL"] = served.database_url
     else:
@@ -162,14 +222,24 @@ def test_an_export_verifies_after_an_empty_first_checkpoint(served: Settings, tm
             empty = runtime.log.checkpoint(0)[1]
         assert runtime.log.checkpoint()[0] == 0
         ledger = runtime.ledger
-        rid = ledger.start_call(interaction_id="empty-log-1", agent_id="agent-n", customer_id="cust-1", queue="q",
-                                direction="inbound", tags={}, occurred_at=T0, by=PBX)
+        rid = ledger.start_call(
+            interaction_id="empty-log-1",
+            agent_id="agent-n",
+            customer_id="cust-1",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
         ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX)
         bundle = build_bundle(runtime, rid, reason="court order 9/2026", by=Actor("lena", "legal"))
         public_key = runtime.log.public_key
     finally:
         runtime.stop() if signed_by == "scheduled job" else runtime.ledger.close()
-    files = {name: zipfile.ZipFile(io.BytesIO(bundle)).read(name) for name in zipfile.ZipFile(io.BytesIO(bundle)).namelist()}
+    files = {
+        name: zipfile.ZipFile(io.BytesIO(bundle)).read(name) for name in zipfile.ZipFile(io.BytesIO(bundle)).namelist()
+    }
     assert files["checkpoints/0.txt"] == empty and json.loads(files["consistency/0.json"])["proof"] == []
     # RFC 9162 §2.1.1: the empty tree's hash is SHA-256 of the empty string.
     assert checkpoint_of_note(empty).root == hashlib.sha256(b"").digest()
@@ -177,8 +247,9 @@ def test_an_export_verifies_after_an_empty_first_checkpoint(served: Settings, tm
     assert checks[-1] == "consistency: checkpoint extends the known checkpoint of size 0"
     (tmp_path / "bundle.zip").write_bytes(bundle)
     (tmp_path / "empty.txt").write_bytes(empty)
-    result = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key, "--known-checkpoint",
-                    str(tmp_path / "empty.txt"))
+    result = verify(
+        str(tmp_path / "bundle.zip"), "--public-key", public_key, "--known-checkpoint", str(tmp_path / "empty.txt")
+    )
     assert result.exit_code == 0, result.output
     assert "ok  checkpoints/0.txt: signed by" in result.output and "verified: bundle.zip" in result.output
 
@@ -194,9 +265,18 @@ def test_concurrent_exports_while_the_recording_is_tagged_all_verify(
     url, tokens = live_server
     bearer = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
     with httpx.Client(base_url=url, timeout=60) as http:
-        started = http.post("/v1/recordings/", headers=bearer["pbx"], json={
-            "interaction_id": "race-1", "agent_id": "agent-1", "customer_id": "cust-1", "queue": "q",
-            "direction": "inbound", "occurred_at": T0.isoformat()})
+        started = http.post(
+            "/v1/recordings/",
+            headers=bearer["pbx"],
+            json={
+                "interaction_id": "race-1",
+                "agent_id": "agent-1",
+                "customer_id": "cust-1",
+                "queue": "q",
+                "direction": "inbound",
+                "occurred_at": T0.isoformat(),
+            },
+        )
         assert started.status_code == 201, started.text
         rid = started.json()["recording_id"]
         public_key = http.get("/v1/log/public-key").text.strip()
@@ -206,8 +286,10 @@ def test_concurrent_exports_while_the_recording_is_tagged_all_verify(
     def tag_meanwhile() -> None:
         with httpx.Client(base_url=url, timeout=60, headers=bearer["pbx"]) as http:
             while exporting.is_set() or not tagged:
-                response = http.post(f"/v1/recordings/{rid}/tags", json={
-                    "key": "wrapup", "value": f"code-{len(tagged)}", "occurred_at": T0.isoformat()})
+                response = http.post(
+                    f"/v1/recordings/{rid}/tags",
+                    json={"key": "wrapup", "value": f"code-{len(tagged)}", "occurred_at": T0.isoformat()},
+                )
                 assert response.status_code == 200, response.text
                 tagged.append(len(tagged))
 
@@ -262,75 +344,137 @@ def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Se
     runtime = Runtime(served)  # not started: no scheduler and no follower folding the other views
     try:
         ledger, log = runtime.ledger, runtime.log
-        rid = ledger.start_call(interaction_id="year-1", agent_id="agent-n", customer_id="cust-1", queue="q",
-                                direction="inbound", tags={}, occurred_at=T0, by=PBX)
+        rid = ledger.start_call(
+            interaction_id="year-1",
+            agent_id="agent-n",
+            customer_id="cust-1",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
         runtime.fresh("log_leaves")
         first = log.views.leaf_count()
         for _ in range(CHECKPOINTS_A_YEAR // GROWTH_BATCH):  # real events, saved a thousand at a time
-            ledger.save(*(AccessRecord.record(action="log_read", outcome=Outcome.ALLOWED, recording_ids=[rid],
-                                              reason_code="", detail={}, occurred_at=T0, by=PBX)
-                          for _ in range(GROWTH_BATCH)))
+            ledger.save(
+                *(
+                    AccessRecord.record(
+                        action="log_read",
+                        outcome=Outcome.ALLOWED,
+                        recording_ids=[rid],
+                        reason_code="",
+                        detail={},
+                        occurred_at=T0,
+                        by=PBX,
+                    )
+                    for _ in range(GROWTH_BATCH)
+                )
+            )
         runtime.fresh("log_leaves")
         sizes = range(first, first + CHECKPOINTS_A_YEAR)
         start = datetime.now(UTC) - YEAR
         store, every = log.checkpoints, YEAR / CHECKPOINTS_A_YEAR
-        rows = [[size, root, log.signer.sign_checkpoint(Checkpoint(log.origin, size, root)).decode(),
-                 store._dialect.value(start + (size - first) * every)]
-                for size, root in prefix_roots(log.views.leaf_hashes(sizes[-1]), sizes)]
+        rows = [
+            [
+                size,
+                root,
+                log.signer.sign_checkpoint(Checkpoint(log.origin, size, root)).decode(),
+                store._dialect.value(start + (size - first) * every),
+            ]
+            for size, root in prefix_roots(log.views.leaf_hashes(sizes[-1]), sizes)
+        ]
         # One transaction for the year (add() commits and mirrors each checkpoint on its own).
         with store._datastore.transaction(commit=True) as cursor:
             store._dialect.insert_many(cursor, "checkpoints", ["tree_size", "root", "note", "signed_at"], rows)
         kept = {"first minute": store.at(sizes[0]), "mid-year": store.at(sizes[CHECKPOINTS_A_YEAR // 2 + 7])}
         bundle = build_bundle(runtime, rid, reason="court order 1/2027", by=Actor("lena", "legal"))
         size = checkpoint_of_note(zipfile.ZipFile(io.BytesIO(bundle)).read("checkpoint.txt")).size
-        served_proof = msgspec.json.encode(ConsistencyProof(
-            old_size=sizes[CHECKPOINTS_A_YEAR // 2 + 7], new_size=size,
-            proof=[h.hex() for h in log.consistency(sizes[CHECKPOINTS_A_YEAR // 2 + 7], size)]))
+        served_proof = msgspec.json.encode(
+            ConsistencyProof(
+                old_size=sizes[CHECKPOINTS_A_YEAR // 2 + 7],
+                new_size=size,
+                proof=[h.hex() for h in log.consistency(sizes[CHECKPOINTS_A_YEAR // 2 + 7], size)],
+            )
+        )
         public_key = log.public_key
     finally:
         runtime.ledger.close()
     names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
-    proofs = sorted(int(n.removeprefix("consistency/").removesuffix(".json")) for n in names
-                    if n.startswith("consistency/"))
+    proofs = sorted(
+        int(n.removeprefix("consistency/").removesuffix(".json")) for n in names if n.startswith("consistency/")
+    )
     # The last 100 and the first of each month (13 months touched by a year), nothing else.
     assert len(proofs) <= RECENT_CHECKPOINTS + 14 and proofs[0] == sizes[0]
     assert proofs[-RECENT_CHECKPOINTS:] == list(sizes[-RECENT_CHECKPOINTS:])
     (tmp_path / "bundle.zip").write_bytes(bundle)
     for name, note in kept.items():
         (tmp_path / f"{name}.txt").write_bytes(note)
-    offline = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key,
-                     "--known-checkpoint", str(tmp_path / "first minute.txt"))
+    offline = verify(
+        str(tmp_path / "bundle.zip"),
+        "--public-key",
+        public_key,
+        "--known-checkpoint",
+        str(tmp_path / "first minute.txt"),
+    )
     assert offline.exit_code == 0, offline.output
     assert f"consistency: checkpoint extends the known checkpoint of size {sizes[0]}" in offline.output
     # Any other checkpoint of the year: the bundle has no proof for it, the log serves one.
-    missing = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key,
-                     "--known-checkpoint", str(tmp_path / "mid-year.txt"))
+    missing = verify(
+        str(tmp_path / "bundle.zip"), "--public-key", public_key, "--known-checkpoint", str(tmp_path / "mid-year.txt")
+    )
     assert missing.exit_code == 1 and "missing" in missing.output
     (tmp_path / "proof.json").write_bytes(served_proof)
-    given = verify(str(tmp_path / "bundle.zip"), "--public-key", public_key,
-                   "--known-checkpoint", str(tmp_path / "mid-year.txt"), "--consistency-proof",
-                   str(tmp_path / "proof.json"))
+    given = verify(
+        str(tmp_path / "bundle.zip"),
+        "--public-key",
+        public_key,
+        "--known-checkpoint",
+        str(tmp_path / "mid-year.txt"),
+        "--consistency-proof",
+        str(tmp_path / "proof.json"),
+    )
     assert given.exit_code == 0, given.output
     assert "(proof given apart)" in given.output
 
 
-def test_verify_fetches_the_proof_for_a_known_checkpoint(live_server: tuple[str, dict[str, str]],
-                                                         tmp_path: Path) -> None:
+def test_verify_fetches_the_proof_for_a_known_checkpoint(
+    live_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
     url, tokens = live_server
     bearer = {name: {"Authorization": f"Bearer {token}"} for name, token in tokens.items()}
     with httpx.Client(base_url=url, timeout=60) as http:
-        rid = http.post("/v1/recordings/", headers=bearer["pbx"], json={
-            "interaction_id": "fetch-1", "agent_id": "agent-1", "customer_id": "cust-1", "queue": "q",
-            "direction": "inbound", "occurred_at": T0.isoformat()}).json()["recording_id"]
+        rid = http.post(
+            "/v1/recordings/",
+            headers=bearer["pbx"],
+            json={
+                "interaction_id": "fetch-1",
+                "agent_id": "agent-1",
+                "customer_id": "cust-1",
+                "queue": "q",
+                "direction": "inbound",
+                "occurred_at": T0.isoformat(),
+            },
+        ).json()["recording_id"]
         first = http.post(f"/v1/recordings/{rid}/exports", headers=bearer["lena"], json={"reason": "case 1"})
-        http.post(f"/v1/recordings/{rid}/tags", headers=bearer["pbx"], json={
-            "key": "wrapup", "value": "sale", "occurred_at": T0.isoformat()})
+        http.post(
+            f"/v1/recordings/{rid}/tags",
+            headers=bearer["pbx"],
+            json={"key": "wrapup", "value": "sale", "occurred_at": T0.isoformat()},
+        )
         later = http.post(f"/v1/recordings/{rid}/exports", headers=bearer["lena"], json={"reason": "case 2"})
         public_key = http.get("/v1/log/public-key").text.strip()
     (tmp_path / "kept.txt").write_bytes(zipfile.ZipFile(io.BytesIO(first.content)).read("checkpoint.txt"))
     (tmp_path / "later.zip").write_bytes(later.content)
-    arguments = [str(tmp_path / "later.zip"), "--public-key", public_key, "--known-checkpoint",
-                 str(tmp_path / "kept.txt"), "--fetch", url]
+    arguments = [
+        str(tmp_path / "later.zip"),
+        "--public-key",
+        public_key,
+        "--known-checkpoint",
+        str(tmp_path / "kept.txt"),
+        "--fetch",
+        url,
+    ]
     fetched = verify(*arguments, "--token", tokens["lena"])
     assert fetched.exit_code == 0, fetched.output
     assert "(proof given apart)" in fetched.output

@@ -20,9 +20,16 @@ SECRETS = ("cust-secret-123", "tag-secret-en", "tag-secret-sale", "note-secret-x
 
 
 def _record(ledger: RecordingLedger, interaction: str, customer: str) -> UUID:
-    rid = ledger.start_call(interaction_id=interaction, agent_id="agent-1", customer_id=customer, queue="sales",
-                            direction="inbound", tags={"language": "tag-secret-en"},
-                            occurred_at=T0, by=PBX)
+    rid = ledger.start_call(
+        interaction_id=interaction,
+        agent_id="agent-1",
+        customer_id=customer,
+        queue="sales",
+        direction="inbound",
+        tags={"language": "tag-secret-en"},
+        occurred_at=T0,
+        by=PBX,
+    )
     ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     ledger.tag(rid, key="outcome", value="tag-secret-sale", occurred_at=T0 + timedelta(seconds=6), by=QA)
     ledger.annotate(rid, media_offset_ms=1000, text="note-secret-xyz", occurred_at=T0 + timedelta(seconds=7), by=QA)
@@ -52,8 +59,12 @@ def test_personal_fields_are_sealed_in_the_log_and_open_on_read(ledger: Recordin
         assert secret.encode() not in stored
     assert b"sealed:v1:" in stored
     assert b'"language"' in stored and b'"pci"' in stored  # tag keys and other events stay in clear
-    assert _personal(ledger, rid) == ("cust-secret-123", {"language": "tag-secret-en"}, "tag-secret-sale",
-                                      "note-secret-xyz")
+    assert _personal(ledger, rid) == (
+        "cust-secret-123",
+        {"language": "tag-secret-en"},
+        "tag-secret-sale",
+        "note-secret-xyz",
+    )
     fresh = open_ledger(settings, group_commit=False)
     try:
         recording = fresh.get_recording(rid)
@@ -95,8 +106,12 @@ def test_destroyed_customer_key_redacts_all_of_that_customers_recordings(
         for rid in erased:
             assert _personal(fresh, rid) == (REDACTED, {"language": REDACTED}, REDACTED, REDACTED)
             assert len(fresh.history(rid).events) == 4
-        assert _personal(fresh, other) == ("cust-secret-123", {"language": "tag-secret-en"}, "tag-secret-sale",
-                                           "note-secret-xyz")
+        assert _personal(fresh, other) == (
+            "cust-secret-123",
+            {"language": "tag-secret-en"},
+            "tag-secret-sale",
+            "note-secret-xyz",
+        )
     finally:
         fresh.close()
 

@@ -43,8 +43,16 @@ def counting(settings: Settings):
 
 
 def lifecycle(ledger: GroupCommitLedger, n: int) -> None:
-    rid = ledger.start_call(interaction_id=f"int-{n}", agent_id=f"agent-{n % 7}", customer_id="c", queue="q",
-                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
+    rid = ledger.start_call(
+        interaction_id=f"int-{n}",
+        agent_id=f"agent-{n % 7}",
+        customer_id="c",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
     ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX)
     ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=2), by=PBX)
     ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=3), by=PBX)
@@ -84,8 +92,16 @@ def test_a_refused_command_does_not_sink_its_batch(counting: CountingLedger) -> 
 
 def test_retried_starts_store_one_event(counting: CountingLedger) -> None:
     def start(agent: str) -> Any:
-        return counting.start_call(interaction_id="same", agent_id=agent, customer_id="c", queue="q",
-                                   direction="inbound", tags={}, occurred_at=T0, by=PBX)
+        return counting.start_call(
+            interaction_id="same",
+            agent_id=agent,
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
 
     start("agent-1")
     with ThreadPoolExecutor(max_workers=8) as pool:
@@ -99,8 +115,16 @@ def test_retried_starts_store_one_event(counting: CountingLedger) -> None:
 
 def test_invalid_start_is_refused_in_the_callers_thread(counting: CountingLedger) -> None:
     with pytest.raises(errors.InvalidCommand):
-        counting.start_call(interaction_id="x", agent_id="a", customer_id="c", queue="q", direction="up",
-                            tags={}, occurred_at=T0, by=PBX)
+        counting.start_call(
+            interaction_id="x",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="up",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
     assert counting.recorder.max_notification_id() in (None, 0)
 
 
@@ -110,18 +134,39 @@ def test_a_start_another_process_stored_is_found_when_its_batch_is_replayed(
     """The writer does not read before storing a start; a recording it never saw still stays single."""
     other = GroupCommitLedger(env=ledger_env(settings))  # another server process on the same log
     try:
+
         def start(ledger: GroupCommitLedger, agent: str) -> Start:
-            return Start(ledger.starter(interaction_id="elsewhere", agent_id=agent, customer_id="c", queue="q",
-                                        direction="inbound", tags={}, occurred_at=T0, by=PBX))
+            return Start(
+                ledger.starter(
+                    interaction_id="elsewhere",
+                    agent_id=agent,
+                    customer_id="c",
+                    queue="q",
+                    direction="inbound",
+                    tags={},
+                    occurred_at=T0,
+                    by=PBX,
+                )
+            )
 
         rid = other.run_all([start(other, "agent-1")])[0]
-        fresh = counting.start_call(interaction_id="fresh", agent_id="a", customer_id="c", queue="q",
-                                    direction="inbound", tags={}, occurred_at=T0, by=PBX)
-        outcomes = counting.run_all([
-            Change(fresh, lambda r: r.pause(reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX)),
-            start(counting, "agent-1"),
-            start(counting, "agent-2"),
-        ])
+        fresh = counting.start_call(
+            interaction_id="fresh",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
+        outcomes = counting.run_all(
+            [
+                Change(fresh, lambda r: r.pause(reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX)),
+                start(counting, "agent-1"),
+                start(counting, "agent-2"),
+            ]
+        )
         assert outcomes[:2] == [True, rid]
         assert isinstance(outcomes[2], errors.RecordingAlreadyStarted)
         assert len(counting.history(rid).events) == 1
@@ -135,8 +180,19 @@ def test_a_store_failure_fails_its_batch_and_what_queued_meanwhile_at_once(
 ) -> None:
     """While the database is down each read waits the pool timeout: the commands of a batch,
     and those that queued while it waited, must not wait it once more each."""
-    rids = [counting.start_call(interaction_id=f"down-{n}", agent_id="a", customer_id="c", queue="q",
-                                direction="inbound", tags={}, occurred_at=T0, by=PBX) for n in range(6)]
+    rids = [
+        counting.start_call(
+            interaction_id=f"down-{n}",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
+        for n in range(6)
+    ]
     for rid in rids:
         counting.forget(rid)
     reads = []

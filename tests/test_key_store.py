@@ -139,8 +139,7 @@ def test_destroy_in_another_store_is_seen_after_the_cache_time(
     ledgers: list[RecordingLedger], settings: Settings
 ) -> None:
     store = key_store_of(ledgers[0])
-    watcher = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), load_master_key(settings),
-                       cache_seconds=0.2)
+    watcher = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), load_master_key(settings), cache_seconds=0.2)
     rid = uuid.uuid4()
     store.ensure_recording(rid, "cust-1")
     assert watcher.keys_for(rid) is not None  # now cached there
@@ -184,8 +183,9 @@ def test_postgres_service_role_may_make_read_and_destroy_keys_but_not_change_the
     migrate(Settings(database_url=postgres_url))
     with psycopg.connect(postgres_url) as conn:
         rights = {
-            (table, right): conn.execute("SELECT has_table_privilege('callvault_service', %s, %s)",
-                                         [table, right]).fetchone()[0]
+            (table, right): conn.execute(
+                "SELECT has_table_privilege('callvault_service', %s, %s)", [table, right]
+            ).fetchone()[0]
             for table in ("customer_keys", "recording_keys")
             for right in ("SELECT", "INSERT", "DELETE", "UPDATE", "TRUNCATE")
         }

@@ -17,8 +17,16 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
 def start(ledger: RecordingLedger, interaction: str = "int-1", **overrides) -> object:
-    args = dict(interaction_id=interaction, agent_id="agent-1", customer_id="cust-1", queue="sales",
-                direction="inbound", tags={"language": "en"}, occurred_at=T0, by=PBX)
+    args = dict(
+        interaction_id=interaction,
+        agent_id="agent-1",
+        customer_id="cust-1",
+        queue="sales",
+        direction="inbound",
+        tags={"language": "en"},
+        occurred_at=T0,
+        by=PBX,
+    )
     args.update(overrides)
     return ledger.start_call(**args)
 
@@ -30,9 +38,7 @@ def test_lifecycle_is_stored_in_order_and_read_back(ledger: RecordingLedger) -> 
     ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX)
     ledger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=90), by=PBX)
     history = ledger.history(rid)
-    assert [type(e).__name__ for e in history.events] == [
-        "CallStarted", "Paused", "Resumed", "CallEnded", "AcwEnded"
-    ]
+    assert [type(e).__name__ for e in history.events] == ["CallStarted", "Paused", "Resumed", "CallEnded", "AcwEnded"]
     assert history.events[1].occurred_at == T0 + timedelta(seconds=10)
     assert history.events[0].tags == {"language": "en"}
     assert ledger.get_recording(rid).status is RecordingStatus.COMPLETE
@@ -103,9 +109,21 @@ def test_history_as_of_a_moment_between_pause_and_resume_shows_paused(ledger: Re
 
 def test_segments_round_trip_with_idempotent_retry(ledger: RecordingLedger) -> None:
     rid = start(ledger)
-    segment = dict(sequence_number=0, start_offset_ms=0, duration_ms=4000, monitor=1, width=1920,
-                   height=1080, codec="h264", fps=5, byte_size=12345, sha256="ab" * 32, media_key="m/0",
-                   occurred_at=T0 + timedelta(seconds=1), by=Actor("capture-client:agent-1", "agent"))
+    segment = dict(
+        sequence_number=0,
+        start_offset_ms=0,
+        duration_ms=4000,
+        monitor=1,
+        width=1920,
+        height=1080,
+        codec="h264",
+        fps=5,
+        byte_size=12345,
+        sha256="ab" * 32,
+        media_key="m/0",
+        occurred_at=T0 + timedelta(seconds=1),
+        by=Actor("capture-client:agent-1", "agent"),
+    )
     assert ledger.add_segment(rid, **segment) is True
     assert ledger.add_segment(rid, **segment) is False
     with pytest.raises(errors.SegmentConflict):

@@ -35,10 +35,12 @@ def ffmpeg(tmp_path: Path, name: str, *args: str) -> bytes:
 def media(tmp_path_factory) -> dict[str, bytes]:
     d = tmp_path_factory.mktemp("media")
     return {
-        "segment": ffmpeg(d, "a.ts", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "2",
-                          "-c:v", "libx264", "-f", "mpegts"),
-        "other": ffmpeg(d, "b.ts", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=5", "-t", "2",
-                        "-c:v", "libx264", "-f", "mpegts"),
+        "segment": ffmpeg(
+            d, "a.ts", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "2", "-c:v", "libx264", "-f", "mpegts"
+        ),
+        "other": ffmpeg(
+            d, "b.ts", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=5", "-t", "2", "-c:v", "libx264", "-f", "mpegts"
+        ),
         "voice": ffmpeg(d, "v.wav", "-f", "lavfi", "-i", "sine=frequency=440", "-t", "3"),
         "jpeg": ffmpeg(d, "s.jpg", "-f", "lavfi", "-i", "testsrc=size=320x240", "-frames:v", "1", "-q:v", "2"),
     }
@@ -51,20 +53,43 @@ def sha(body: bytes) -> str:
 def call(api: Api, label: str, screen: bool = True) -> UUID:
     """A call in a queue whose screens the policy samples (100%) or not (0%)."""
     ledger = api.runtime.ledger
-    ledger.set_policy(terms=PolicyTerms(sampling_by_queue={"unsampled": 0.0}), reason="test queues",
-                      occurred_at=T0, by=Actor("root", "admin"))
-    return ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="c",
-                             queue="q" if screen else "unsampled", direction="inbound", tags={}, occurred_at=T0,
-                             by=PBX)
+    ledger.set_policy(
+        terms=PolicyTerms(sampling_by_queue={"unsampled": 0.0}),
+        reason="test queues",
+        occurred_at=T0,
+        by=Actor("root", "admin"),
+    )
+    return ledger.start_call(
+        interaction_id=label,
+        agent_id="agent-n",
+        customer_id="c",
+        queue="q" if screen else "unsampled",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
 
 
-def put_segment(api: Api, rid: UUID, number: int, body: bytes, *, digest: str | None = None,
-                at: float = 1.0, user: str = "agent-n"):
-    params = {"sha256": digest or sha(body), "captured_at": (T0 + timedelta(seconds=at)).isoformat(),
-              "start_offset_ms": int(at * 1000), "duration_ms": 2000, "monitor": 1, "width": 320, "height": 240,
-              "fps": 5}
-    return api.client.put(f"/v1/recordings/{rid}/segments/{number}", params=params, content=body,
-                          headers={"Authorization": f"Bearer {api.tokens[user]}", "Content-Type": "video/mp2t"})
+def put_segment(
+    api: Api, rid: UUID, number: int, body: bytes, *, digest: str | None = None, at: float = 1.0, user: str = "agent-n"
+):
+    params = {
+        "sha256": digest or sha(body),
+        "captured_at": (T0 + timedelta(seconds=at)).isoformat(),
+        "start_offset_ms": int(at * 1000),
+        "duration_ms": 2000,
+        "monitor": 1,
+        "width": 320,
+        "height": 240,
+        "fps": 5,
+    }
+    return api.client.put(
+        f"/v1/recordings/{rid}/segments/{number}",
+        params=params,
+        content=body,
+        headers={"Authorization": f"Bearer {api.tokens[user]}", "Content-Type": "video/mp2t"},
+    )
 
 
 def stored_files(api: Api) -> list[Path]:
@@ -82,7 +107,12 @@ def test_segment_is_stored_once_and_evented(api: Api, media: dict[str, bytes]) -
     assert media["segment"][:188] not in at_rest and len(at_rest) == len(media["segment"]) + 4 + 12 + 16
     event = api.runtime.ledger.history(rid).events[-1]
     assert (event.sequence_number, event.sha256, event.codec, event.fps, event.byte_size) == (
-        0, sha(media["segment"]), "h264", 5, len(media["segment"]))
+        0,
+        sha(media["segment"]),
+        "h264",
+        5,
+        len(media["segment"]),
+    )
     assert api.runtime.media.get(rid, event.media_key) == media["segment"]
 
 
@@ -94,7 +124,8 @@ def test_different_body_for_the_same_number_is_refused_and_audited(api: Api, med
     assert len(stored_files(api)) == 1 and len(api.runtime.ledger.history(rid).events) == 2
     refused = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid), "outcome": "refused"}).json()
     assert [(r["action"], r["actor"], r["detail"]["sha256"]) for r in refused["items"]] == [
-        ("capture", "agent-n", sha(media["other"]))]
+        ("capture", "agent-n", sha(media["other"]))
+    ]
 
 
 @pytest.mark.parametrize("damage", ["bad hash", "truncated", "undecodable"])
@@ -129,27 +160,37 @@ def test_segment_refused_by_the_rules_is_not_kept(api: Api, media: dict[str, byt
 
 def test_voice_and_requested_snapshot(api: Api, media: dict[str, bytes]) -> None:
     rid = call(api, "voice-1")
-    voice = api.client.put(f"/v1/recordings/{rid}/voice", content=media["voice"], params={
-        "sha256": sha(media["voice"]), "recorded_at": T0.isoformat()},
-        headers={"Authorization": f"Bearer {api.tokens['pbx']}"})
+    voice = api.client.put(
+        f"/v1/recordings/{rid}/voice",
+        content=media["voice"],
+        params={"sha256": sha(media["voice"]), "recorded_at": T0.isoformat()},
+        headers={"Authorization": f"Bearer {api.tokens['pbx']}"},
+    )
     assert voice.status_code == 201
     recorded = api.runtime.ledger.history(rid).events[-1]
     assert (recorded.codec, recorded.duration_ms) == ("pcm_s16le", 3000)
-    requested = api.call("sue", "POST", f"/v1/recordings/{rid}/snapshot-requests",
-                         json={"annotation": "customer's address on screen?"})
+    requested = api.call(
+        "sue", "POST", f"/v1/recordings/{rid}/snapshot-requests", json={"annotation": "customer's address on screen?"}
+    )
     assert requested.status_code == 201
     snapshot_id = requested.json()["snapshot_id"]
     api.runtime.fresh("recordings")
     commands = AgentCommands(api.runtime, "agent-n").changes()
     assert [c["command"] for c in commands if c["recording_id"] == str(rid)] == ["start", "snapshot"]
     assert commands[-1]["taker"] == "sue" and commands[-1]["annotation"] == "customer's address on screen?"
-    taken = api.client.put(f"/v1/recordings/{rid}/snapshots/{snapshot_id}", content=media["jpeg"], params={
-        "sha256": sha(media["jpeg"]), "taken_at": T0.isoformat(), "monitor": 1},
-        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    taken = api.client.put(
+        f"/v1/recordings/{rid}/snapshots/{snapshot_id}",
+        content=media["jpeg"],
+        params={"sha256": sha(media["jpeg"]), "taken_at": T0.isoformat(), "monitor": 1},
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+    )
     assert taken.status_code == 201
-    unasked = api.client.put(f"/v1/recordings/{rid}/snapshots/nope", content=media["jpeg"], params={
-        "sha256": sha(media["jpeg"]), "taken_at": T0.isoformat(), "monitor": 1},
-        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    unasked = api.client.put(
+        f"/v1/recordings/{rid}/snapshots/nope",
+        content=media["jpeg"],
+        params={"sha256": sha(media["jpeg"]), "taken_at": T0.isoformat(), "monitor": 1},
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+    )
     assert unasked.status_code == 409
     row = api.call("lena", "GET", f"/v1/recordings/{rid}").json()["recording"]
     assert (row["voice_recorded"], row["snapshots"]) == (True, 1)
@@ -178,12 +219,22 @@ def test_command_stream_follows_the_call(api: Api) -> None:
 def test_command_stream_over_http(live_server: tuple[str, dict[str, str]], settings) -> None:
     base_url, tokens = live_server
     headers = {"Authorization": f"Bearer {tokens['pbx']}"}
-    started = httpx.post(f"{base_url}/v1/recordings", headers=headers, json={
-        "interaction_id": "sse-1", "agent_id": "agent-1", "customer_id": "c", "queue": "q",
-        "direction": "inbound", "occurred_at": T0.isoformat()})
+    started = httpx.post(
+        f"{base_url}/v1/recordings",
+        headers=headers,
+        json={
+            "interaction_id": "sse-1",
+            "agent_id": "agent-1",
+            "customer_id": "c",
+            "queue": "q",
+            "direction": "inbound",
+            "occurred_at": T0.isoformat(),
+        },
+    )
     assert started.status_code == 201
-    with httpx.stream("GET", f"{base_url}/v1/capture/commands", timeout=10,
-                      headers={"Authorization": f"Bearer {tokens['agent-1']}"}) as stream:
+    with httpx.stream(
+        "GET", f"{base_url}/v1/capture/commands", timeout=10, headers={"Authorization": f"Bearer {tokens['agent-1']}"}
+    ) as stream:
         assert stream.headers["content-type"].startswith("text/event-stream")
         message = next(json.loads(line[6:]) for line in stream.iter_lines() if line.startswith("data: "))
     assert (message["command"], message["recording_id"]) == ("start", started.json()["recording_id"])
@@ -195,8 +246,12 @@ def test_capture_report_makes_lost_segments_visible(api: Api, media: dict[str, b
     rid = call(api, "report-1")
     put_segment(api, rid, 0, media["segment"], at=1)
     put_segment(api, rid, 2, media["other"], at=5)
-    report = api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report",
-                      json={"segments": 5, "stopped_at": (T0 + timedelta(seconds=12)).isoformat()})
+    report = api.call(
+        "agent-n",
+        "POST",
+        f"/v1/recordings/{rid}/capture-report",
+        json={"segments": 5, "stopped_at": (T0 + timedelta(seconds=12)).isoformat()},
+    )
     assert report.status_code == 200 and report.json() == {"applied": True}
     row = api.call("lena", "GET", "/v1/recordings", params={"missing": "true"}).json()["items"][0]
     assert (row["recording_id"], row["missing_segments"], row["expected_segments"]) == (str(rid), [1, 3, 4], 5)
@@ -209,27 +264,45 @@ def test_a_segment_must_be_h264_in_mpeg_ts(api: Api, media: dict[str, bytes], tm
     rid = call(api, "seg-jpeg")
     as_segment = put_segment(api, rid, 0, media["jpeg"])
     assert as_segment.status_code == 422 and "H.264" in as_segment.json()["detail"], as_segment.text
-    in_mp4 = ffmpeg(tmp_path, "s.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "1",
-                    "-c:v", "libx264", "-f", "mp4")
+    in_mp4 = ffmpeg(
+        tmp_path, "s.mp4", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "1", "-c:v", "libx264", "-f", "mp4"
+    )
     assert put_segment(api, rid, 1, in_mp4).status_code == 422  # the right codec in another container
-    declared = api.client.put(f"/v1/recordings/{rid}/segments/2", content=media["segment"], params={
-        "sha256": sha(media["segment"]), "captured_at": T0.isoformat(), "start_offset_ms": 0, "duration_ms": 2000,
-        "monitor": 1, "width": 320, "height": 240, "fps": 5, "codec": "mjpeg"},
-        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    declared = api.client.put(
+        f"/v1/recordings/{rid}/segments/2",
+        content=media["segment"],
+        params={
+            "sha256": sha(media["segment"]),
+            "captured_at": T0.isoformat(),
+            "start_offset_ms": 0,
+            "duration_ms": 2000,
+            "monitor": 1,
+            "width": 320,
+            "height": 240,
+            "fps": 5,
+            "codec": "mjpeg",
+        },
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+    )
     assert declared.status_code == 422 and declared.headers["content-type"] == "application/problem+json"
     assert stored_files(api) == [] and len(api.runtime.ledger.history(rid).events) == 1
 
 
 def test_a_snapshot_must_be_one_jpeg_image(api: Api, media: dict[str, bytes], tmp_path: Path) -> None:
     rid = call(api, "snap-kind")
-    api.runtime.ledger.request_snapshot(rid, snapshot_id="s1", annotation="look", occurred_at=T0,
-                                        by=Actor("sue", "supervisor"))
-    motion_jpeg = ffmpeg(tmp_path, "m.avi", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "1",
-                         "-c:v", "mjpeg", "-f", "avi")
+    api.runtime.ledger.request_snapshot(
+        rid, snapshot_id="s1", annotation="look", occurred_at=T0, by=Actor("sue", "supervisor")
+    )
+    motion_jpeg = ffmpeg(
+        tmp_path, "m.avi", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "1", "-c:v", "mjpeg", "-f", "avi"
+    )
     for body in (motion_jpeg, media["segment"]):
-        response = api.client.put(f"/v1/recordings/{rid}/snapshots/s1", content=body, params={
-            "sha256": sha(body), "taken_at": T0.isoformat(), "monitor": 1},
-            headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+        response = api.client.put(
+            f"/v1/recordings/{rid}/snapshots/s1",
+            content=body,
+            params={"sha256": sha(body), "taken_at": T0.isoformat(), "monitor": 1},
+            headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+        )
         assert response.status_code == 422 and "JPEG image" in response.json()["detail"], response.text
     assert stored_files(api) == []
 
@@ -240,10 +313,22 @@ def test_a_recording_with_a_legacy_jpeg_segment_still_exports(api: Api, media: d
     rid = call(api, "seg-legacy")
     key = f"recordings/{rid}/segments/000000-{sha(media['jpeg'])}.ts"
     api.runtime.media.put_new(rid, key, media["jpeg"])  # as the old server stored it, and its event:
-    api.runtime.ledger.add_segment(rid, sequence_number=0, start_offset_ms=0, duration_ms=2000, monitor=1,
-                                   width=320, height=240, codec="mjpeg", byte_size=len(media["jpeg"]),
-                                   sha256=sha(media["jpeg"]), media_key=key, fps=5, occurred_at=T0,
-                                   by=Actor("agent-n", "agent"))
+    api.runtime.ledger.add_segment(
+        rid,
+        sequence_number=0,
+        start_offset_ms=0,
+        duration_ms=2000,
+        monitor=1,
+        width=320,
+        height=240,
+        codec="mjpeg",
+        byte_size=len(media["jpeg"]),
+        sha256=sha(media["jpeg"]),
+        media_key=key,
+        fps=5,
+        occurred_at=T0,
+        by=Actor("agent-n", "agent"),
+    )
     assert put_segment(api, rid, 1, media["segment"], at=2).status_code == 201
     assert put_segment(api, rid, 2, media["other"], at=4).status_code == 201
     exported = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "case 7"})
@@ -257,24 +342,30 @@ def test_a_recording_with_a_legacy_jpeg_segment_still_exports(api: Api, media: d
         assert sum(1 for _ in film.decode(video)) == 20  # the two H.264 segments, 2 s at 5 fps each
 
 
-@pytest.mark.parametrize("snapshot_id", ["x" * 5000, "a\x00b", "../../escape", ".hidden", "a b"],
-                         ids=["5000-chars", "nul", "traversal", "dot-first", "space"])
+@pytest.mark.parametrize(
+    "snapshot_id",
+    ["x" * 5000, "a\x00b", "../../escape", ".hidden", "a b"],
+    ids=["5000-chars", "nul", "traversal", "dot-first", "space"],
+)
 def test_snapshot_ids_are_checked_before_storage_is_touched(
     api: Api, media: dict[str, bytes], snapshot_id: str
 ) -> None:
     rid = call(api, f"snap-{len(snapshot_id)}")
     before = api.runtime.ledger.recorder.max_notification_id()
-    response = api.client.put(f"/v1/recordings/{rid}/snapshots/{quote(snapshot_id, safe='')}",
-                              content=media["jpeg"], params={"sha256": sha(media["jpeg"]),
-                                                             "taken_at": T0.isoformat(), "monitor": 1},
-                              headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    response = api.client.put(
+        f"/v1/recordings/{rid}/snapshots/{quote(snapshot_id, safe='')}",
+        content=media["jpeg"],
+        params={"sha256": sha(media["jpeg"]), "taken_at": T0.isoformat(), "monitor": 1},
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+    )
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"] == "application/problem+json" and response.json()["detail"]
     assert stored_files(api) == [] and api.runtime.ledger.recorder.max_notification_id() == before
 
 
-@pytest.mark.parametrize("at", ["0001-01-01T00:00:00+00:00", "2200-01-01T00:00:00+00:00",
-                                "1969-12-31T23:59:59+00:00", "2026-11-23T09:00:01"])
+@pytest.mark.parametrize(
+    "at", ["0001-01-01T00:00:00+00:00", "2200-01-01T00:00:00+00:00", "1969-12-31T23:59:59+00:00", "2026-11-23T09:00:01"]
+)
 def test_a_retried_upload_with_a_bad_time_is_refused_not_answered_as_applied(
     api: Api, media: dict[str, bytes], at: str
 ) -> None:
@@ -283,19 +374,35 @@ def test_a_retried_upload_with_a_bad_time_is_refused_not_answered_as_applied(
     assert put_segment(api, rid, 0, media["segment"]).status_code == 201
     voice = {"sha256": sha(media["voice"]), "recorded_at": T0.isoformat()}
     pbx = {"Authorization": f"Bearer {api.tokens['pbx']}"}
-    assert api.client.put(f"/v1/recordings/{rid}/voice", content=media["voice"], params=voice,
-                          headers=pbx).status_code == 201
+    assert (
+        api.client.put(f"/v1/recordings/{rid}/voice", content=media["voice"], params=voice, headers=pbx).status_code
+        == 201
+    )
     report = {"segments": 1, "stopped_at": T0.isoformat()}
     assert api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report", json=report).status_code == 200
     stored = api.runtime.ledger.recorder.max_notification_id()
-    params = {"sha256": sha(media["segment"]), "captured_at": at, "start_offset_ms": 1000, "duration_ms": 2000,
-              "monitor": 1, "width": 320, "height": 240, "fps": 5}
-    segment = api.client.put(f"/v1/recordings/{rid}/segments/0", params=params, content=media["segment"],
-                             headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
-    voice_again = api.client.put(f"/v1/recordings/{rid}/voice", content=media["voice"],
-                                 params={**voice, "recorded_at": at}, headers=pbx)
-    report_again = api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report",
-                            json={**report, "stopped_at": at})
+    params = {
+        "sha256": sha(media["segment"]),
+        "captured_at": at,
+        "start_offset_ms": 1000,
+        "duration_ms": 2000,
+        "monitor": 1,
+        "width": 320,
+        "height": 240,
+        "fps": 5,
+    }
+    segment = api.client.put(
+        f"/v1/recordings/{rid}/segments/0",
+        params=params,
+        content=media["segment"],
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+    )
+    voice_again = api.client.put(
+        f"/v1/recordings/{rid}/voice", content=media["voice"], params={**voice, "recorded_at": at}, headers=pbx
+    )
+    report_again = api.call(
+        "agent-n", "POST", f"/v1/recordings/{rid}/capture-report", json={**report, "stopped_at": at}
+    )
     for response in (segment, voice_again, report_again):
         assert response.status_code == 422, response.text
         assert "occurred_at" in response.json()["detail"]

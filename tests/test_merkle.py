@@ -104,30 +104,54 @@ def _hexes(*values: str) -> list[bytes]:
 #   [R] transparency-dev/merkle, testonly/reference_test.go, TestRefInclusionProof.
 INCLUSION_VECTORS = [
     (0, 1, []),  # [V] {1, 1, nil}, [R]
-    (0, 8, _hexes(  # [V] {1, 8, ...}, [R]
-        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-    )),
-    (5, 8, _hexes(  # [V] {6, 8, ...}, [R]
-        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    )),
-    (2, 3, _hexes(  # [V] {3, 3, ...}, [R]
-        "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
-    )),
-    (1, 5, _hexes(  # [V] {2, 5, ...}, [R]
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-    )),
-    (0, 2, _hexes(  # [R]
-        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-    )),
-    (1, 2, _hexes(  # [R]
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
-    )),
+    (
+        0,
+        8,
+        _hexes(  # [V] {1, 8, ...}, [R]
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ),
+    ),
+    (
+        5,
+        8,
+        _hexes(  # [V] {6, 8, ...}, [R]
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ),
+    ),
+    (
+        2,
+        3,
+        _hexes(  # [V] {3, 3, ...}, [R]
+            "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+        ),
+    ),
+    (
+        1,
+        5,
+        _hexes(  # [V] {2, 5, ...}, [R]
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ),
+    ),
+    (
+        0,
+        2,
+        _hexes(  # [R]
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+        ),
+    ),
+    (
+        1,
+        2,
+        _hexes(  # [R]
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+        ),
+    ),
 ]
 
 # (old_size, new_size, proof). Source: transparency-dev/merkle,
@@ -135,25 +159,41 @@ INCLUSION_VECTORS = [
 # testonly/reference_test.go, TestRefConsistencyProof).
 CONSISTENCY_VECTORS = [
     (1, 1, []),
-    (1, 8, _hexes(
-        "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
-    )),
-    (6, 8, _hexes(
-        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-        "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    )),
-    (2, 5, _hexes(
-        "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-        "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-    )),
-    (6, 7, _hexes(
-        "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-        "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-        "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
-    )),
+    (
+        1,
+        8,
+        _hexes(
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ),
+    ),
+    (
+        6,
+        8,
+        _hexes(
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ),
+    ),
+    (
+        2,
+        5,
+        _hexes(
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ),
+    ),
+    (
+        6,
+        7,
+        _hexes(
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ),
+    ),
 ]
 
 # Proof layouts from transparency-dev/merkle, proof/proof_test.go (TestInclusion,
@@ -195,15 +235,9 @@ ZERO_HASH = bytes(32)
 
 def test_hash_primitives_match_transparency_dev():
     # transparency-dev/merkle, rfc6962/rfc6962_test.go, TestRFC6962Hasher.
-    assert EMPTY_ROOT == bytes.fromhex(
-        "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-    )
-    assert leaf_hash(b"") == bytes.fromhex(
-        "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-    )
-    assert leaf_hash(b"L123456") == bytes.fromhex(
-        "395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56"
-    )
+    assert EMPTY_ROOT == bytes.fromhex("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+    assert leaf_hash(b"") == bytes.fromhex("6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d")
+    assert leaf_hash(b"L123456") == bytes.fromhex("395aa064aa4c29f7010acfe3f25db9485bbd4b91897b6ad7ad547639252b4d56")
     assert node_hash(b"N123", b"N456") == bytes.fromhex(
         "aa217fe888e47007fa15edab33c2b492a722cb106c64667fc2b044444de66bbb"
     )
@@ -392,8 +426,7 @@ def test_tree_size_is_not_committed_by_the_root():
 
 def test_domain_module_is_pure():
     tree = ast.parse(Path(merkle.__file__).read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert imported <= {"hashlib", "collections.abc"}
 
@@ -430,9 +463,7 @@ def test_random_larger_trees():
         index, old_size = rng.randrange(size), rng.randint(0, size)
         verify_inclusion(index, size, leaves[index], inclusion_proof(index, leaves[:size]), root)
         old_root = root_from_leaf_hashes(leaves[:old_size])
-        verify_consistency(
-            old_size, size, old_root, root, consistency_proof(old_size, leaves[:size])
-        )
+        verify_consistency(old_size, size, old_root, root, consistency_proof(old_size, leaves[:size]))
 
 
 def test_ten_thousand_leaves():
@@ -471,12 +502,18 @@ def test_consistency_detects_rewritten_history():
                 forked_root = root_from_leaf_hashes(forked)
                 with pytest.raises(ProofError):
                     verify_consistency(
-                        old_size, size, old_root, forked_root,
+                        old_size,
+                        size,
+                        old_root,
+                        forked_root,
                         consistency_proof(old_size, forked),
                     )
                 with pytest.raises(ProofError):
                     verify_consistency(
-                        old_size, size, old_root, forked_root,
+                        old_size,
+                        size,
+                        old_root,
+                        forked_root,
                         consistency_proof(old_size, honest),
                     )
 
@@ -533,29 +570,42 @@ def test_inclusion_mutations_are_rejected(size):
         leaf, proof = leaves[index], inclusion_proof(index, leaves[:size])
         verify_inclusion(index, size, leaf, proof, root)  # the genuine proof holds
 
-        probes = [(f"index {i}", i, size, leaf, proof, root)
-                  for i in {index - 1, index + 1, index ^ 1, index ^ 2, size, -1} - {index}]
-        wrong_leaves = [leaf_hash(b"WrongLeaf"), b"WrongLeaf", ZERO_HASH, SOME_HASH,
-                        leaves[size], *(_flip(leaf, bit) for bit in FLIPPED_BITS)]
+        probes = [
+            (f"index {i}", i, size, leaf, proof, root)
+            for i in {index - 1, index + 1, index ^ 1, index ^ 2, size, -1} - {index}
+        ]
+        wrong_leaves = [
+            leaf_hash(b"WrongLeaf"),
+            b"WrongLeaf",
+            ZERO_HASH,
+            SOME_HASH,
+            leaves[size],
+            *(_flip(leaf, bit) for bit in FLIPPED_BITS),
+        ]
         wrong_leaves += [other for other in (root, *leaves[:size]) if other != leaf]
         probes += [("wrong leaf", index, size, bad, proof, root) for bad in wrong_leaves]
-        wrong_roots = [EMPTY_ROOT, SOME_HASH, ZERO_HASH, b"WrongRoot", leaves[size],
-                       root_from_leaf_hashes(leaves[: size - 1]),
-                       root_from_leaf_hashes(leaves[: size + 1]),
-                       *(_flip(root, bit) for bit in FLIPPED_BITS)]
+        wrong_roots = [
+            EMPTY_ROOT,
+            SOME_HASH,
+            ZERO_HASH,
+            b"WrongRoot",
+            leaves[size],
+            root_from_leaf_hashes(leaves[: size - 1]),
+            root_from_leaf_hashes(leaves[: size + 1]),
+            *(_flip(root, bit) for bit in FLIPPED_BITS),
+        ]
         wrong_roots += [leaf] if leaf != root else []
         probes += [("wrong root", index, size, leaf, proof, bad) for bad in wrong_roots]
-        probes += [(desc, index, size, leaf, bad, root)
-                   for desc, bad in _corrupted_proofs(proof, [("root", root), ("leaf", leaf)])]
-        wrongly += [f"{index}/{size}: {desc}" for desc, *args in probes
-                    if _accepts(verify_inclusion, *args)]
+        probes += [
+            (desc, index, size, leaf, bad, root)
+            for desc, bad in _corrupted_proofs(proof, [("root", root), ("leaf", leaf)])
+        ]
+        wrongly += [f"{index}/{size}: {desc}" for desc, *args in probes if _accepts(verify_inclusion, *args)]
 
         # Sizes: the root does not commit to the size, so a wrong size can only
         # be caught when it changes the proof's shape (see the test above).
         for claimed in {size - 1, size + 1, size * 2, size // 2, -size}:
-            expected = 0 <= index < claimed and (
-                _inclusion_shape(index, claimed) == _inclusion_shape(index, size)
-            )
+            expected = 0 <= index < claimed and (_inclusion_shape(index, claimed) == _inclusion_shape(index, size))
             if _accepts(verify_inclusion, index, claimed, leaf, proof, root) != expected:
                 wrongly.append(f"{index}/{size}: size {claimed}")
     assert wrongly == []
@@ -571,32 +621,47 @@ def test_consistency_mutations_are_rejected(size):
         old_root, proof = roots[old_size], consistency_proof(old_size, leaves[:size])
         verify_consistency(old_size, size, old_root, new_root, proof)  # the genuine proof holds
 
-        wrong_roots = [SOME_HASH, ZERO_HASH, EMPTY_ROOT, roots[size + 1], *roots[:size],
-                       *(_flip(old_root, bit) for bit in FLIPPED_BITS)]
-        probes = [("wrong old root", old_size, size, bad, new_root, proof)
-                  for bad in wrong_roots if bad != old_root]
-        probes += [("malformed old root", old_size, size, b"WrongRoot", new_root, proof),
-                   ("malformed new root", old_size, size, old_root, b"WrongRoot", proof)]
+        wrong_roots = [
+            SOME_HASH,
+            ZERO_HASH,
+            EMPTY_ROOT,
+            roots[size + 1],
+            *roots[:size],
+            *(_flip(old_root, bit) for bit in FLIPPED_BITS),
+        ]
+        probes = [("wrong old root", old_size, size, bad, new_root, proof) for bad in wrong_roots if bad != old_root]
+        probes += [
+            ("malformed old root", old_size, size, b"WrongRoot", new_root, proof),
+            ("malformed new root", old_size, size, old_root, b"WrongRoot", proof),
+        ]
         if old_size > 0:  # nothing about the new tree follows from the empty tree
-            wrong_roots = [SOME_HASH, ZERO_HASH, EMPTY_ROOT, roots[size + 1], *roots[:size],
-                           *(_flip(new_root, bit) for bit in FLIPPED_BITS)]
-            probes += [("wrong new root", old_size, size, old_root, bad, proof)
-                       for bad in wrong_roots if bad != new_root]
+            wrong_roots = [
+                SOME_HASH,
+                ZERO_HASH,
+                EMPTY_ROOT,
+                roots[size + 1],
+                *roots[:size],
+                *(_flip(new_root, bit) for bit in FLIPPED_BITS),
+            ]
+            probes += [
+                ("wrong new root", old_size, size, old_root, bad, proof) for bad in wrong_roots if bad != new_root
+            ]
         if old_root != new_root:
             probes.append(("swapped roots", old_size, size, new_root, old_root, proof))
         extras = [("old root", old_root), ("new root", new_root)]
-        probes += [(desc, old_size, size, old_root, new_root, bad)
-                   for desc, bad in _corrupted_proofs(proof, extras)]
-        wrongly += [f"{old_size}->{size}: {desc}" for desc, *args in probes
-                    if _accepts(verify_consistency, *args)]
+        probes += [(desc, old_size, size, old_root, new_root, bad) for desc, bad in _corrupted_proofs(proof, extras)]
+        wrongly += [f"{old_size}->{size}: {desc}" for desc, *args in probes if _accepts(verify_consistency, *args)]
 
         claims = {(old_size + d1, size + d2) for d1 in (-1, 0, 1) for d2 in (-1, 0, 1)}
-        claims |= {(old_size ^ 2, size), (old_size, size * 2), (old_size, size // 2),
-                   (-old_size - 1, size), (old_size, -size)}
+        claims |= {
+            (old_size ^ 2, size),
+            (old_size, size * 2),
+            (old_size, size // 2),
+            (-old_size - 1, size),
+            (old_size, -size),
+        }
         for claimed_old, claimed_new in claims - {(old_size, size)}:
-            accepted = _accepts(
-                verify_consistency, claimed_old, claimed_new, old_root, new_root, proof
-            )
+            accepted = _accepts(verify_consistency, claimed_old, claimed_new, old_root, new_root, proof)
             if accepted != _rfc_cannot_tell(old_size, size, claimed_old, claimed_new):
                 wrongly.append(f"{old_size}->{size}: sizes {claimed_old}->{claimed_new}")
     assert wrongly == []

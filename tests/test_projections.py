@@ -30,6 +30,8 @@ DAY = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 @pytest.fixture
 def group_commit() -> bool:
     return False  # how events were written does not matter to the views
+
+
 PBX = Actor("pbx-1", "telephony")
 
 
@@ -84,14 +86,35 @@ def test_views_agree_with_the_aggregates(ledger: RecordingLedger, projections: P
 
 
 def test_missing_segments_and_holds_are_visible(ledger: RecordingLedger, projections: Projections) -> None:
-    rid = ledger.start_call(interaction_id="gap", agent_id="agent-9", customer_id="cust-9", queue="sales",
-                            direction="inbound", tags={"vip": "yes"}, occurred_at=DAY, by=PBX)
+    rid = ledger.start_call(
+        interaction_id="gap",
+        agent_id="agent-9",
+        customer_id="cust-9",
+        queue="sales",
+        direction="inbound",
+        tags={"vip": "yes"},
+        occurred_at=DAY,
+        by=PBX,
+    )
     client = Actor("capture-client:agent-9", "agent")
 
     def segment(n: int) -> None:
-        ledger.add_segment(rid, sequence_number=n, start_offset_ms=n * 4000, duration_ms=4000, monitor=0,
-                           width=1280, height=720, codec="h264", fps=5, byte_size=100, sha256=f"{n:064x}",
-                           media_key=f"k/{n}", occurred_at=DAY + timedelta(seconds=4 * n), by=client)
+        ledger.add_segment(
+            rid,
+            sequence_number=n,
+            start_offset_ms=n * 4000,
+            duration_ms=4000,
+            monitor=0,
+            width=1280,
+            height=720,
+            codec="h264",
+            fps=5,
+            byte_size=100,
+            sha256=f"{n:064x}",
+            media_key=f"k/{n}",
+            occurred_at=DAY + timedelta(seconds=4 * n),
+            by=client,
+        )
 
     segment(0)
     segment(3)
@@ -101,8 +124,9 @@ def test_missing_segments_and_holds_are_visible(ledger: RecordingLedger, project
     assert [r.recording_id for r in all_recordings(projections.store, missing_segments=True)] == [rid]
     segment(1)
     ledger.end_call(rid, reason="hangup", occurred_at=DAY + timedelta(seconds=60), by=PBX)
-    ledger.place_hold(rid, case_id="CASE-1", reason="dispute", occurred_at=DAY + timedelta(seconds=70),
-                      by=Actor("lena", "legal"))
+    ledger.place_hold(
+        rid, case_id="CASE-1", reason="dispute", occurred_at=DAY + timedelta(seconds=70), by=Actor("lena", "legal")
+    )
     projections.catch_up()
     row = projections.store.recording(rid)
     assert row is not None
@@ -137,7 +161,9 @@ def test_search_filters(ledger: RecordingLedger, projections: Projections) -> No
     assert len(later) == 20 and all(r.started_at >= middle for r in later)
     assert len(all_recordings(store, started_until=middle)) == 20
     queue = everything[0].queue
-    assert all(r.queue == queue and r.status == "complete" for r in all_recordings(store, queue=queue, status="complete"))
+    assert all(
+        r.queue == queue and r.status == "complete" for r in all_recordings(store, queue=queue, status="complete")
+    )
     assert all_recordings(store, customer_ref=ledger.customer_ref_of("nobody")) == []
     customer = ledger.get_recording(everything[0].recording_id).customer_id
     assert everything[0] in all_recordings(store, customer_ref=ledger.customer_ref_of(customer))
@@ -160,9 +186,7 @@ def crash_after(store: ViewStore, limit: int) -> None:
 
 
 @pytest.mark.parametrize("crash_at", [1, 75, 140])
-def test_killed_projection_resumes_exactly_once_and_rebuild_agrees(
-    ledger: RecordingLedger, crash_at: int
-) -> None:
+def test_killed_projection_resumes_exactly_once_and_rebuild_agrees(ledger: RecordingLedger, crash_at: int) -> None:
     events = simulate(ledger, calls=20)
     crashing_store = open_view_store(ledger)
     crash_after(crashing_store, crash_at)
@@ -173,7 +197,10 @@ def test_killed_projection_resumes_exactly_once_and_rebuild_agrees(
     # views share each read of the log, so the others stopped at the window that failed.
     committed = (crash_at // 50) * 50
     assert {lag.view: lag.position for lag in restarted.status()} == {
-        "recordings": committed, "audit_trail": committed, "directory": committed, "log_leaves": committed
+        "recordings": committed,
+        "audit_trail": committed,
+        "directory": committed,
+        "log_leaves": committed,
     }
     assert sum(r.version for r in all_recordings(restarted.store)) == committed
     restarted.catch_up()
@@ -200,8 +227,16 @@ def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: Recording
     """Two service processes may follow the same view; each must notice the other moved it."""
     first = Projections(ledger, open_view_store(ledger), batch_size=50)
     second = Projections(ledger, open_view_store(ledger), batch_size=50)
-    rid = ledger.start_call(interaction_id="turns", agent_id="a", customer_id="c", queue="q", direction="inbound",
-                            tags={}, occurred_at=DAY, by=PBX)
+    rid = ledger.start_call(
+        interaction_id="turns",
+        agent_id="a",
+        customer_id="c",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=DAY,
+        by=PBX,
+    )
     first.catch_up()
     ledger.tag(rid, key="step", value="two", occurred_at=DAY, by=PBX)
     second.catch_up()
@@ -209,7 +244,10 @@ def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: Recording
     first.catch_up()  # its cached row predates the tag that `second` folded in
     row = first.store.recording(rid)
     assert row is not None and (row.tag_refs, row.status, row.version) == (
-        {"step": ledger.tag_ref("step", "two")}, "paused", 3)
+        {"step": ledger.tag_ref("step", "two")},
+        "paused",
+        3,
+    )
 
 
 @pytest.mark.parametrize("view", ["recordings", "audit_trail", "directory", "log_leaves"])
@@ -248,8 +286,16 @@ def test_followers_wake_and_apply_new_events(ledger: RecordingLedger, settings) 
     thread = followed.follow(stop, log_waiter(polling))
     try:
         time.sleep(0.3)  # let the followers reach their first wait
-        rid = ledger.start_call(interaction_id="live", agent_id="a", customer_id="c", queue="q",
-                                direction="inbound", tags={}, occurred_at=DAY, by=PBX)
+        rid = ledger.start_call(
+            interaction_id="live",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=DAY,
+            by=PBX,
+        )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not (
             followed.store.recording(rid) and followed.store.audit(AuditQuery(recording_id=rid))
@@ -271,13 +317,33 @@ def test_a_batch_folded_before_another_applier_moved_the_view_is_refused(
     other committed must not fold the same events a second time onto the rows it reads after."""
     setup = Actor("test-setup", "admin")
     ledger.create_team(name="floor", parent=None, occurred_at=DAY, by=setup)
-    rid = ledger.start_call(interaction_id="overlap", agent_id="agent-1", customer_id="c-1", queue="q",
-                            direction="inbound", tags={}, occurred_at=DAY, by=Actor("pbx", "telephony"))
+    rid = ledger.start_call(
+        interaction_id="overlap",
+        agent_id="agent-1",
+        customer_id="c-1",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=DAY,
+        by=Actor("pbx", "telephony"),
+    )
     for number in range(4):
-        ledger.add_segment(rid, sequence_number=number, start_offset_ms=number * 2000, duration_ms=2000, monitor=0,
-                           width=8, height=8, codec="h264", fps=5, byte_size=10, sha256=f"{number:064x}",
-                           media_key=f"seg/{number}", occurred_at=DAY + timedelta(seconds=2 * number + 1),
-                           by=Actor("capture-client:agent-1", "agent"))
+        ledger.add_segment(
+            rid,
+            sequence_number=number,
+            start_offset_ms=number * 2000,
+            duration_ms=2000,
+            monitor=0,
+            width=8,
+            height=8,
+            codec="h264",
+            fps=5,
+            byte_size=10,
+            sha256=f"{number:064x}",
+            media_key=f"seg/{number}",
+            occurred_at=DAY + timedelta(seconds=2 * number + 1),
+            by=Actor("capture-client:agent-1", "agent"),
+        )
     events = read_log(ledger, 0, 100).events
     first, other = open_view_store(ledger), open_view_store(ledger)
     view_class().apply(first, events[:3], 0, events[2].notification_id)

@@ -6,9 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import zipfile
 import subprocess
 import uuid
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,35 +26,90 @@ from tests.conftest import Api
 @pytest.fixture(scope="module")
 def segment(tmp_path_factory) -> bytes:
     out = tmp_path_factory.mktemp("purge") / "s.ts"
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "2",
-                    "-c:v", "libx264", "-f", "mpegts", str(out)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=320x240:rate=5",
+            "-t",
+            "2",
+            "-c:v",
+            "libx264",
+            "-f",
+            "mpegts",
+            str(out),
+        ],
+        check=True,
+    )
     return out.read_bytes()
 
 
-def recorded_call(api: Api, interaction: str, customer: str, secret_tag: str, segment: bytes,
-                  agent: str = "agent-n") -> str:
+def recorded_call(
+    api: Api, interaction: str, customer: str, secret_tag: str, segment: bytes, agent: str = "agent-n"
+) -> str:
     """A complete call with a screen segment and, for agent-n's team, a quality annotation naming people."""
     started = datetime.now(UTC) - timedelta(minutes=10)
     at = lambda s: (started + timedelta(seconds=s)).isoformat()  # noqa: E731
-    rid = api.call("pbx", "POST", "/v1/recordings", json={
-        "interaction_id": interaction, "agent_id": agent, "customer_id": customer, "queue": "sales",
-        "direction": "inbound", "tags": {"account": secret_tag}, "occurred_at": at(0)}).json()["recording_id"]
-    upload = api.client.put(f"/v1/recordings/{rid}/segments/0", content=segment, params={
-        "sha256": hashlib.sha256(segment).hexdigest(), "captured_at": at(1), "start_offset_ms": 0,
-        "duration_ms": 2000, "monitor": 0, "width": 320, "height": 240, "fps": 5},
-        headers={"Authorization": f"Bearer {api.tokens[agent]}", "Content-Type": "video/mp2t"})
+    rid = api.call(
+        "pbx",
+        "POST",
+        "/v1/recordings",
+        json={
+            "interaction_id": interaction,
+            "agent_id": agent,
+            "customer_id": customer,
+            "queue": "sales",
+            "direction": "inbound",
+            "tags": {"account": secret_tag},
+            "occurred_at": at(0),
+        },
+    ).json()["recording_id"]
+    upload = api.client.put(
+        f"/v1/recordings/{rid}/segments/0",
+        content=segment,
+        params={
+            "sha256": hashlib.sha256(segment).hexdigest(),
+            "captured_at": at(1),
+            "start_offset_ms": 0,
+            "duration_ms": 2000,
+            "monitor": 0,
+            "width": 320,
+            "height": 240,
+            "fps": 5,
+        },
+        headers={"Authorization": f"Bearer {api.tokens[agent]}", "Content-Type": "video/mp2t"},
+    )
     assert upload.status_code == 201, upload.text
     if agent == "agent-n":  # quinn answers for agent-n's team
-        assert api.call("quinn", "POST", f"/v1/recordings/{rid}/annotations", json={
-            "media_offset_ms": 500, "text": f"{customer} spoke to Ms Example"}).status_code == 201
+        assert (
+            api.call(
+                "quinn",
+                "POST",
+                f"/v1/recordings/{rid}/annotations",
+                json={"media_offset_ms": 500, "text": f"{customer} spoke to Ms Example"},
+            ).status_code
+            == 201
+        )
     for path, body in (("end", {"occurred_at": at(30)}), ("acw-end", {"occurred_at": at(60)})):
         assert api.call("pbx", "POST", f"/v1/recordings/{rid}/{path}", json=body).status_code == 200
     return rid
 
 
 def purge_immediately(api: Api) -> None:
-    assert api.call("root", "PUT", "/v1/policy", json={
-        "retention": [{"purge_after_days": 0}], "reason": "purge as soon as complete (test)"}).status_code == 200
+    assert (
+        api.call(
+            "root",
+            "PUT",
+            "/v1/policy",
+            json={"retention": [{"purge_after_days": 0}], "reason": "purge as soon as complete (test)"},
+        ).status_code
+        == 200
+    )
 
 
 def database_files(settings: Settings) -> Iterator[Path]:
@@ -66,8 +121,9 @@ def database_files(settings: Settings) -> Iterator[Path]:
     with psycopg.connect(settings.database_url, autocommit=True) as conn:
         conn.execute("CHECKPOINT")
         data = Path(conn.execute("SHOW data_directory").fetchone()[0])
-        relations = conn.execute("SELECT pg_relation_filepath(oid) FROM pg_class "
-                                 "WHERE pg_relation_filepath(oid) IS NOT NULL").fetchall()
+        relations = conn.execute(
+            "SELECT pg_relation_filepath(oid) FROM pg_class WHERE pg_relation_filepath(oid) IS NOT NULL"
+        ).fetchall()
     for (relative,) in relations:
         yield from data.glob(relative + "*")  # main fork, segments, free-space and visibility maps
     yield from (data / "pg_wal").glob("0*")
@@ -95,7 +151,7 @@ def test_purge_destroys_media_and_personal_fields_and_keeps_the_record(
     assert detail["recording"]["customer_id"] == secret and detail["recording"]["tags"] == {"account": account}
     events_before = len(detail["events"])
     media_dir = Path(api.runtime.settings.media_url)
-    needles = [secret.encode(), account.encode(), segment[188 * 4: 188 * 5]]
+    needles = [secret.encode(), account.encode(), segment[188 * 4 : 188 * 5]]
     # Nothing personal was ever written in clear: not by ingest, views, audit or search.
     api.call("lena", "GET", "/v1/recordings", params={"customer": secret})
     api.runtime.fresh("audit_trail")
@@ -140,21 +196,33 @@ def test_purge_destroys_media_and_personal_fields_and_keeps_the_record(
     proofs = api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").json()["events"]
     assert len(proofs) == events_before + 1
     for event in proofs:
-        verify_inclusion(event["leaf_index"], size, leaf_hash(base64.b64decode(event["leaf"])),
-                         [bytes.fromhex(h) for h in event["inclusion_proof"]], root)
+        verify_inclusion(
+            event["leaf_index"],
+            size,
+            leaf_hash(base64.b64decode(event["leaf"])),
+            [bytes.fromhex(h) for h in event["inclusion_proof"]],
+            root,
+        )
 
     # Playback and media export are refused; only the event record can be exported.
-    assert api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={
-        "reason": "court order"}).status_code == 409
+    assert api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order"}).status_code == 409
     assert raw_hits(database_files(settings), needles[:2]) == []
     assert raw_hits(media_dir.rglob("*"), needles[2:]) == []
 
 
 def test_a_query_hold_covers_a_recording_made_after_it_and_purge_says_why(api: Api, segment: bytes) -> None:
     purge_immediately(api)
-    placed = api.call("lena", "POST", "/v1/holds", json={
-        "case_id": "CASE-Q", "reason": "regulator inquiry", "agent_id": "agent-n",
-        "started_from": (datetime.now(UTC) - timedelta(hours=1)).isoformat()})
+    placed = api.call(
+        "lena",
+        "POST",
+        "/v1/holds",
+        json={
+            "case_id": "CASE-Q",
+            "reason": "regulator inquiry",
+            "agent_id": "agent-n",
+            "started_from": (datetime.now(UTC) - timedelta(hours=1)).isoformat(),
+        },
+    )
     assert placed.status_code == 201, placed.text
     later = recorded_call(api, "after-hold", "cust-q", "ACC-q", segment)
     elsewhere = recorded_call(api, "other-agent", "cust-q2", "ACC-q2", segment, agent="agent-s")
@@ -163,7 +231,8 @@ def test_a_query_hold_covers_a_recording_made_after_it_and_purge_says_why(api: A
     assert run["kept"][later] == "cannot purge: legal hold by case(s) CASE-Q (query hold)"
     under_hold = api.call("lena", "GET", "/v1/recordings?hold=true").json()["items"]
     assert [(r["recording_id"], r["legal_hold"], r["hold_cases"]) for r in under_hold] == [
-        (later, True, ["CASE-Q (query hold)"])]
+        (later, True, ["CASE-Q (query hold)"])
+    ]
     assert [h["case_id"] for h in api.call("aud", "GET", "/v1/holds").json()] == ["CASE-Q"]
     assert api.call("lena", "POST", "/v1/holds/CASE-Q/release", json={"reason": "closed"}).status_code == 200
     assert api.call("root", "POST", "/v1/retention/run").json()["purged"] == [later]
@@ -173,17 +242,27 @@ def test_a_query_hold_by_tag_is_placed_by_the_values_index(api: Api, segment: by
     purge_immediately(api)
     half = api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-H", "reason": "x", "tag_value": "ACC-t"})
     assert half.status_code == 422 and "tag_key and tag_value" in half.json()["detail"]
-    placed = api.call("lena", "POST", "/v1/holds", json={
-        "case_id": "CASE-T", "reason": "billing dispute", "tag_key": "account", "tag_value": "ACC-t"})
+    placed = api.call(
+        "lena",
+        "POST",
+        "/v1/holds",
+        json={"case_id": "CASE-T", "reason": "billing dispute", "tag_key": "account", "tag_value": "ACC-t"},
+    )
     assert placed.status_code == 201, placed.text
     held = recorded_call(api, "tag-held", "cust-t", "ACC-t", segment)
     free = recorded_call(api, "tag-free", "cust-t", "ACC-u", segment)
     run = api.call("root", "POST", "/v1/retention/run").json()
     assert run["purged"] == [free] and "CASE-T" in run["kept"][held]
     [hold] = api.call("aud", "GET", "/v1/holds").json()
-    assert hold["criteria"] == {"tag_key": "account", "tag_ref": api.runtime.ledger.tag_ref("account", "ACC-t"),
-                                "customer_ref": None, "agent_id": None, "queue": None, "started_from": None,
-                                "started_until": None}
+    assert hold["criteria"] == {
+        "tag_key": "account",
+        "tag_ref": api.runtime.ledger.tag_ref("account", "ACC-t"),
+        "customer_ref": None,
+        "agent_id": None,
+        "queue": None,
+        "started_from": None,
+        "started_until": None,
+    }
 
 
 def test_erasure_refuses_with_reasons_then_destroys_the_customer(api: Api, segment: bytes) -> None:
@@ -191,16 +270,28 @@ def test_erasure_refuses_with_reasons_then_destroys_the_customer(api: Api, segme
     first = recorded_call(api, "erase-1", customer, "ACC-e1", segment)
     second = recorded_call(api, "erase-2", customer, "ACC-e2", segment)
     api.call("lena", "POST", f"/v1/recordings/{second}/holds", json={"case_id": "C-9", "reason": "complaint"})
-    refused = api.call("lena", "POST", "/v1/erasures", json={
-        "customer_id": customer, "request_id": "DSR-1", "reason": "Art. 17 request"})
+    refused = api.call(
+        "lena",
+        "POST",
+        "/v1/erasures",
+        json={"customer_id": customer, "request_id": "DSR-1", "reason": "Art. 17 request"},
+    )
     assert refused.status_code == 409 and "C-9" in refused.json()["refusals"][second]
     assert api.call("lena", "GET", f"/v1/recordings/{first}").json()["recording"]["customer_id"] == customer
-    assert api.call("root", "POST", "/v1/erasures", json={
-        "customer_id": customer, "request_id": "DSR-1", "reason": "x"}).status_code == 403
+    assert (
+        api.call(
+            "root", "POST", "/v1/erasures", json={"customer_id": customer, "request_id": "DSR-1", "reason": "x"}
+        ).status_code
+        == 403
+    )
 
     api.call("lena", "POST", f"/v1/recordings/{second}/holds/C-9/release", json={"reason": "settled"})
-    erased = api.call("lena", "POST", "/v1/erasures", json={
-        "customer_id": customer, "request_id": "DSR-1", "reason": "Art. 17 request"})
+    erased = api.call(
+        "lena",
+        "POST",
+        "/v1/erasures",
+        json={"customer_id": customer, "request_id": "DSR-1", "reason": "Art. 17 request"},
+    )
     assert erased.status_code == 200 and sorted(erased.json()["recordings"]) == sorted([first, second])
     for rid in (first, second):
         detail = api.call("lena", "GET", f"/v1/recordings/{rid}").json()
@@ -208,12 +299,22 @@ def test_erasure_refuses_with_reasons_then_destroys_the_customer(api: Api, segme
         assert detail["events"][-1]["data"]["keys_destroyed"] == ["recording", "customer"]
     trail = api.call("aud", "GET", "/v1/audit", params={"action": "erase"}).json()["items"]
     assert {(e["outcome"], e["detail"].get("request_id"), e["actor"]) for e in trail} == {
-        ("refused", "DSR-1", "lena"), ("refused", None, "root"), ("allowed", "DSR-1", "lena")}
+        ("refused", "DSR-1", "lena"),
+        ("refused", None, "root"),
+        ("allowed", "DSR-1", "lena"),
+    }
 
 
 def test_archive_moves_sealed_media_and_exports_still_read_it(api: Api, segment: bytes) -> None:
-    assert api.call("root", "PUT", "/v1/policy", json={
-        "retention": [{"archive_after_days": 0}], "reason": "archive as soon as complete (test)"}).status_code == 200
+    assert (
+        api.call(
+            "root",
+            "PUT",
+            "/v1/policy",
+            json={"retention": [{"archive_after_days": 0}], "reason": "archive as soon as complete (test)"},
+        ).status_code
+        == 200
+    )
     rid = recorded_call(api, "archive-1", "cust-arch", "ACC-arch", segment)
     live, archive = Path(api.runtime.settings.media_url), Path(api.runtime.settings.archive_url)
     assert list(live.rglob("*.ts")) and not list(archive.rglob("*.ts"))

@@ -30,44 +30,64 @@ def test_screen_selection_follows_the_percentage_and_the_queue_override() -> Non
 
 
 def test_the_longest_retention_duty_wins() -> None:
-    terms = PolicyTerms(retention=(
-        RetentionRule(archive_after_days=30, purge_after_days=365 * 6),
-        RetentionRule(queue="trading", archive_after_days=90, purge_after_days=365 * 7),
-        RetentionRule(tag_key="dispute", tag_value="yes"),  # no end at all
-    ))
+    terms = PolicyTerms(
+        retention=(
+            RetentionRule(archive_after_days=30, purge_after_days=365 * 6),
+            RetentionRule(queue="trading", archive_after_days=90, purge_after_days=365 * 7),
+            RetentionRule(tag_key="dispute", tag_value="yes"),  # no end at all
+        )
+    )
     assert terms.retention_for("sales", {}) == Retention(30, 365 * 6)
     assert terms.retention_for("trading", {}) == Retention(90, 365 * 7)
     assert terms.retention_for("trading", {"dispute": "yes"}) == Retention(None, None)
     assert PolicyTerms().retention_for("sales", {}) == Retention(None, None)
 
 
-@pytest.mark.parametrize("terms, rule", [
-    (PolicyTerms(sampling_percent=101), "between 0 and 100"),
-    (PolicyTerms(sampling_by_queue={"q": -1}), "between 0 and 100"),
-    (PolicyTerms(acw_timeout_seconds=0), "acw_timeout_seconds"),
-    (PolicyTerms(retention=(RetentionRule(archive_after_days=10, purge_after_days=5),)), "purge before"),
-    (PolicyTerms(retention=(RetentionRule(tag_key="k"),)), "tag_key and tag_value"),
-])
+@pytest.mark.parametrize(
+    "terms, rule",
+    [
+        (PolicyTerms(sampling_percent=101), "between 0 and 100"),
+        (PolicyTerms(sampling_by_queue={"q": -1}), "between 0 and 100"),
+        (PolicyTerms(acw_timeout_seconds=0), "acw_timeout_seconds"),
+        (PolicyTerms(retention=(RetentionRule(archive_after_days=10, purge_after_days=5),)), "purge before"),
+        (PolicyTerms(retention=(RetentionRule(tag_key="k"),)), "tag_key and tag_value"),
+    ],
+)
 def test_contradictory_terms_are_refused(terms: PolicyTerms, rule: str) -> None:
     with pytest.raises(errors.InvalidPolicy, match=rule):
         terms.checked()
 
 
 def start(api: Api, interaction: str, queue: str = "sales") -> str:
-    response = api.call("pbx", "POST", "/v1/recordings", json={
-        "interaction_id": interaction, "agent_id": "agent-n", "customer_id": "c-1", "queue": queue,
-        "direction": "inbound", "occurred_at": T0.isoformat()})
+    response = api.call(
+        "pbx",
+        "POST",
+        "/v1/recordings",
+        json={
+            "interaction_id": interaction,
+            "agent_id": "agent-n",
+            "customer_id": "c-1",
+            "queue": queue,
+            "direction": "inbound",
+            "occurred_at": T0.isoformat(),
+        },
+    )
     assert response.status_code == 201, response.text
     return response.json()["recording_id"]
 
 
 def test_a_mid_day_change_is_cited_by_each_recording_and_rederivable_from_the_log(api: Api) -> None:
     before_any = start(api, "day-0")
-    assert api.call("root", "PUT", "/v1/policy", json={"sampling_percent": 30, "reason": "morning"}).json()[
-        "version"] == 1
+    assert (
+        api.call("root", "PUT", "/v1/policy", json={"sampling_percent": 30, "reason": "morning"}).json()["version"] == 1
+    )
     morning = [start(api, f"day-am-{n}") for n in range(40)]
-    changed = api.call("root", "PUT", "/v1/policy", json={
-        "sampling_percent": 70, "sampling_by_queue": {"vip": 100}, "reason": "more QA after the incident"})
+    changed = api.call(
+        "root",
+        "PUT",
+        "/v1/policy",
+        json={"sampling_percent": 70, "sampling_by_queue": {"vip": 100}, "reason": "more QA after the incident"},
+    )
     assert changed.json()["version"] == 2
     afternoon = [start(api, f"day-pm-{n}", queue="vip" if n % 4 == 0 else "sales") for n in range(40)]
 
@@ -86,11 +106,16 @@ def test_a_mid_day_change_is_cited_by_each_recording_and_rederivable_from_the_lo
     assert sum(selected[r] for r in afternoon) > sum(selected[r] for r in morning)
 
     # A retried change is no new version; bad terms are refused and change nothing.
-    again = api.call("root", "PUT", "/v1/policy", json={
-        "sampling_percent": 70, "sampling_by_queue": {"vip": 100}, "reason": "retry"})
+    again = api.call(
+        "root", "PUT", "/v1/policy", json={"sampling_percent": 70, "sampling_by_queue": {"vip": 100}, "reason": "retry"}
+    )
     assert again.json()["version"] == 2
-    bad = api.call("root", "PUT", "/v1/policy", json={
-        "retention": [{"archive_after_days": 10, "purge_after_days": 5}], "reason": "typo"})
+    bad = api.call(
+        "root",
+        "PUT",
+        "/v1/policy",
+        json={"retention": [{"archive_after_days": 10, "purge_after_days": 5}], "reason": "typo"},
+    )
     assert bad.status_code == 422 and "purge before" in bad.json()["detail"]
     assert api.call("lena", "GET", "/v1/policy").json()["version"] == 2
 
@@ -101,8 +126,7 @@ def test_a_policy_changed_by_another_process_applies_here_soon(api: Api, setting
 
     other = open_ledger(settings)
     try:
-        other.set_policy(terms=PolicyTerms(sampling_percent=0), reason="cli", occurred_at=T0,
-                         by=Actor("root", "admin"))
+        other.set_policy(terms=PolicyTerms(sampling_percent=0), reason="cli", occurred_at=T0, by=Actor("root", "admin"))
     finally:
         other.close()
     monkeypatch.setattr("domain.ledger.POLICY_REFRESH_SECONDS", 0.0)  # as if the refresh interval had passed

@@ -23,10 +23,18 @@ def at(seconds: float) -> datetime:
 
 def start(screen: bool = True, **overrides: Any) -> Recording:
     args: dict[str, Any] = dict(
-        interaction_id="int-1", agent_id="agent-1", customer_id="cust-1", queue="sales",
-        direction="inbound", tags={"language": "en"}, screen_selected=screen, policy_version=0, customer_ref="ref-1",
+        interaction_id="int-1",
+        agent_id="agent-1",
+        customer_id="cust-1",
+        queue="sales",
+        direction="inbound",
+        tags={"language": "en"},
+        screen_selected=screen,
+        policy_version=0,
+        customer_ref="ref-1",
         tag_refs={"language": "ref-en"},
-        occurred_at=T0, by=PBX,
+        occurred_at=T0,
+        by=PBX,
     )
     args.update(overrides)
     return Recording.start(**args)
@@ -34,9 +42,19 @@ def start(screen: bool = True, **overrides: Any) -> Recording:
 
 def segment(recording: Recording, number: int, seconds: float, digest: str = "a" * 64) -> bool:
     return recording.add_segment(
-        sequence_number=number, start_offset_ms=int(seconds * 1000), duration_ms=4000, monitor=0,
-        width=1280, height=720, codec="h264", fps=5, byte_size=1000, sha256=digest,
-        media_key=f"k/{number}", occurred_at=at(seconds), by=CLIENT,
+        sequence_number=number,
+        start_offset_ms=int(seconds * 1000),
+        duration_ms=4000,
+        monitor=0,
+        width=1280,
+        height=720,
+        codec="h264",
+        fps=5,
+        byte_size=1000,
+        sha256=digest,
+        media_key=f"k/{number}",
+        occurred_at=at(seconds),
+        by=CLIENT,
     )
 
 
@@ -194,10 +212,14 @@ def test_no_purge_while_legal_hold_is_active() -> None:
 
 def test_a_query_hold_covering_the_recording_blocks_purge_and_archive_by_name() -> None:
     recording = finished(start())
-    for command in (lambda: recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100),
-                                            by=LEGAL, held_by=["CASE-Q"]),
-                    lambda: recording.archive(reason="age", archive_location="archive", occurred_at=at(100), by=LEGAL,
-                                              held_by=["CASE-Q"])):
+    for command in (
+        lambda: recording.purge(
+            reason="retention", keys_destroyed=["recording"], occurred_at=at(100), by=LEGAL, held_by=["CASE-Q"]
+        ),
+        lambda: recording.archive(
+            reason="age", archive_location="archive", occurred_at=at(100), by=LEGAL, held_by=["CASE-Q"]
+        ),
+    ):
         with pytest.raises(errors.LegalHoldActive, match=r"CASE-Q \(query hold\)"):
             command()
     assert recording.status is RecordingStatus.COMPLETE

@@ -42,13 +42,41 @@ class FakeShredder:
         self.customers.append(customer_ref)
 
 
-def completed_call(ledger: RecordingLedger, interaction: str, *, agent: str = "agent-1", customer: str = "cust-1",
-                   queue: str = "sales", started: datetime = T0) -> UUID:
-    rid = ledger.start_call(interaction_id=interaction, agent_id=agent, customer_id=customer, queue=queue,
-                            direction="inbound", tags={"lang": "en"}, occurred_at=started, by=PBX)
-    ledger.add_segment(rid, sequence_number=0, start_offset_ms=0, duration_ms=4000, monitor=0, width=8, height=8,
-                       codec="h264", fps=5, byte_size=10, sha256="ab" * 32, media_key=f"seg/{interaction}/0",
-                       occurred_at=started + timedelta(seconds=2), by=Actor(f"capture-client:{agent}", "agent"))
+def completed_call(
+    ledger: RecordingLedger,
+    interaction: str,
+    *,
+    agent: str = "agent-1",
+    customer: str = "cust-1",
+    queue: str = "sales",
+    started: datetime = T0,
+) -> UUID:
+    rid = ledger.start_call(
+        interaction_id=interaction,
+        agent_id=agent,
+        customer_id=customer,
+        queue=queue,
+        direction="inbound",
+        tags={"lang": "en"},
+        occurred_at=started,
+        by=PBX,
+    )
+    ledger.add_segment(
+        rid,
+        sequence_number=0,
+        start_offset_ms=0,
+        duration_ms=4000,
+        monitor=0,
+        width=8,
+        height=8,
+        codec="h264",
+        fps=5,
+        byte_size=10,
+        sha256="ab" * 32,
+        media_key=f"seg/{interaction}/0",
+        occurred_at=started + timedelta(seconds=2),
+        by=Actor(f"capture-client:{agent}", "agent"),
+    )
     ledger.end_call(rid, reason="hangup", occurred_at=started + timedelta(minutes=5), by=PBX)
     ledger.end_acw(rid, reason="status_change", occurred_at=started + timedelta(minutes=6), by=PBX)
     return rid
@@ -56,8 +84,12 @@ def completed_call(ledger: RecordingLedger, interaction: str, *, agent: str = "a
 
 @pytest.fixture
 def keep_30_days(ledger: RecordingLedger) -> RecordingLedger:
-    ledger.set_policy(terms=PolicyTerms(retention=(RetentionRule(archive_after_days=10, purge_after_days=30),)),
-                      reason="30 days", occurred_at=T0 - timedelta(days=1), by=Actor("root", "admin"))
+    ledger.set_policy(
+        terms=PolicyTerms(retention=(RetentionRule(archive_after_days=10, purge_after_days=30),)),
+        reason="30 days",
+        occurred_at=T0 - timedelta(days=1),
+        by=Actor("root", "admin"),
+    )
     return ledger
 
 
@@ -71,14 +103,23 @@ def test_purge_waits_for_the_cited_policy_and_records_what_it_destroys(keep_30_d
     assert shredder.shredded == {rid: ["seg/p-1/0"]}
     purged = ledger.history(rid).events[-1]
     assert (type(purged).__name__, purged.media_objects, purged.media_sha256, purged.keys_destroyed) == (
-        "Purged", 1, ["ab" * 32], ["recording"])
+        "Purged",
+        1,
+        ["ab" * 32],
+        ["recording"],
+    )
     assert ledger.get_recording(rid).status is RecordingStatus.PURGED
 
 
 def test_a_query_hold_protects_recordings_made_after_it(keep_30_days: RecordingLedger) -> None:
     ledger, shredder = keep_30_days, FakeShredder()
-    ledger.place_query_hold(case_id="CASE-9", reason="fraud inquiry",
-                            criteria=HoldCriteria(agent_id="agent-7", started_from=T0), occurred_at=T0, by=LEGAL)
+    ledger.place_query_hold(
+        case_id="CASE-9",
+        reason="fraud inquiry",
+        criteria=HoldCriteria(agent_id="agent-7", started_from=T0),
+        occurred_at=T0,
+        by=LEGAL,
+    )
     later = completed_call(ledger, "q-held", agent="agent-7", started=T0 + timedelta(hours=3))
     other = completed_call(ledger, "q-free", agent="agent-8", started=T0 + timedelta(hours=3))
     month = T0 + timedelta(days=40)
@@ -90,8 +131,16 @@ def test_a_query_hold_protects_recordings_made_after_it(keep_30_days: RecordingL
     assert list(shredder.shredded) == [other] and shredder.archived == {}
     assert ledger.get_recording(later).status is RecordingStatus.COMPLETE
 
-    assert ledger.place_query_hold(case_id="CASE-9", reason="retry", criteria=HoldCriteria(
-        agent_id="agent-7", started_from=T0), occurred_at=T0, by=LEGAL) is False
+    assert (
+        ledger.place_query_hold(
+            case_id="CASE-9",
+            reason="retry",
+            criteria=HoldCriteria(agent_id="agent-7", started_from=T0),
+            occurred_at=T0,
+            by=LEGAL,
+        )
+        is False
+    )
     with pytest.raises(errors.InvalidCommand, match="at least one criterion"):
         ledger.place_query_hold(case_id="CASE-10", reason="x", criteria=HoldCriteria(), occurred_at=T0, by=LEGAL)
     ledger.release_query_hold(case_id="CASE-9", reason="closed", occurred_at=month, by=LEGAL)
@@ -118,21 +167,33 @@ def test_a_query_hold_by_tag_matches_by_blind_index_and_keeps_the_value_out_of_t
     holds_log = ledger.recorder.select_events(ledger.query_holds().id)
     assert holds_log and not any(account.encode() in stored.state for stored in holds_log)
     with pytest.raises(errors.InvalidCommand, match="tag_key and tag_value"):
-        ledger.place_query_hold(case_id="CASE-U", reason="x", criteria=HoldCriteria(tag_key="account"),
-                                occurred_at=T0, by=LEGAL)
+        ledger.place_query_hold(
+            case_id="CASE-U", reason="x", criteria=HoldCriteria(tag_key="account"), occurred_at=T0, by=LEGAL
+        )
 
 
 def test_the_search_views_hold_filter_shows_what_query_holds_cover(
-    keep_30_days: RecordingLedger, projections: Projections,
+    keep_30_days: RecordingLedger,
+    projections: Projections,
 ) -> None:
     ledger = keep_30_days
     held_by_hand = completed_call(ledger, "h-hand", agent="agent-2")
     ledger.place_hold(held_by_hand, case_id="CASE-1", reason="dispute", occurred_at=T0, by=LEGAL)
     account = "ACC-9"
-    ledger.place_query_hold(case_id="CASE-A", reason="fraud", occurred_at=T0, by=LEGAL,
-                            criteria=HoldCriteria(agent_id="agent-7", started_from=T0))
-    ledger.place_query_hold(case_id="CASE-T", reason="dispute", occurred_at=T0, by=LEGAL,
-                            criteria=HoldCriteria(tag_key="account", tag_ref=ledger.tag_ref("account", account)))
+    ledger.place_query_hold(
+        case_id="CASE-A",
+        reason="fraud",
+        occurred_at=T0,
+        by=LEGAL,
+        criteria=HoldCriteria(agent_id="agent-7", started_from=T0),
+    )
+    ledger.place_query_hold(
+        case_id="CASE-T",
+        reason="dispute",
+        occurred_at=T0,
+        by=LEGAL,
+        criteria=HoldCriteria(tag_key="account", tag_ref=ledger.tag_ref("account", account)),
+    )
     by_agent = completed_call(ledger, "h-agent", agent="agent-7", started=T0 + timedelta(hours=1))
     before_hold = completed_call(ledger, "h-early", agent="agent-7", started=T0 - timedelta(hours=1))
     by_tag = completed_call(ledger, "h-tag", agent="agent-3")
@@ -147,8 +208,10 @@ def test_the_search_views_hold_filter_shows_what_query_holds_cover(
     held = {held_by_hand: ["CASE-1"], by_agent: ["CASE-A (query hold)"], by_tag: ["CASE-T (query hold)"]}
     assert search(True) == held
     assert search(None) == held
-    assert {row.recording_id for row in projections.store.search(
-        RecordingQuery(legal_hold=False, query_holds=ledger.active_query_holds()))} == {before_hold, free}
+    assert {
+        row.recording_id
+        for row in projections.store.search(RecordingQuery(legal_hold=False, query_holds=ledger.active_query_holds()))
+    } == {before_hold, free}
     ledger.release_query_hold(case_id="CASE-A", reason="closed", occurred_at=T0 + timedelta(days=1), by=LEGAL)
     assert set(search(True)) == {held_by_hand, by_tag}
 
@@ -166,8 +229,12 @@ def test_archive_when_due_moves_media_and_records_where(keep_30_days: RecordingL
 
 def test_erasure_is_all_of_a_customer_or_nothing_with_reasons(ledger: RecordingLedger) -> None:
     shredder = FakeShredder()
-    ledger.set_policy(terms=PolicyTerms(retention=(RetentionRule(queue="trading", purge_after_days=365 * 5),)),
-                      reason="MiFID II", occurred_at=T0 - timedelta(days=1), by=Actor("root", "admin"))
+    ledger.set_policy(
+        terms=PolicyTerms(retention=(RetentionRule(queue="trading", purge_after_days=365 * 5),)),
+        reason="MiFID II",
+        occurred_at=T0 - timedelta(days=1),
+        by=Actor("root", "admin"),
+    )
     sales = completed_call(ledger, "e-sales", customer="cust-erase")
     trading = completed_call(ledger, "e-trading", customer="cust-erase", queue="trading")
     held = completed_call(ledger, "e-held", customer="cust-erase")
@@ -176,16 +243,18 @@ def test_erasure_is_all_of_a_customer_or_nothing_with_reasons(ledger: RecordingL
     ids = [sales, trading, held, bystander]
 
     with pytest.raises(ErasureRefused) as refused:
-        ledger.erase_subject("cust-erase", ids, now=T0 + timedelta(days=3), reason="GDPR request R-1", by=LEGAL,
-                             shredder=shredder)
+        ledger.erase_subject(
+            "cust-erase", ids, now=T0 + timedelta(days=3), reason="GDPR request R-1", by=LEGAL, shredder=shredder
+        )
     assert set(refused.value.reasons) == {trading, held}
     assert "retention duty until 2031" in refused.value.reasons[trading]
     assert "CASE-1" in refused.value.reasons[held]
     assert shredder.shredded == {} and shredder.customers == []  # nothing destroyed
 
     ledger.release_hold(held, case_id="CASE-1", reason="settled", occurred_at=T0, by=LEGAL)
-    erased = ledger.erase_subject("cust-erase", ids, now=T0 + timedelta(days=365 * 5 + 2), reason="GDPR request R-1",
-                                  by=LEGAL, shredder=shredder)
+    erased = ledger.erase_subject(
+        "cust-erase", ids, now=T0 + timedelta(days=365 * 5 + 2), reason="GDPR request R-1", by=LEGAL, shredder=shredder
+    )
     assert sorted(erased) == sorted([sales, trading, held])
     assert set(shredder.shredded) == {sales, trading, held}
     assert shredder.customers == [ledger.customer_ref_of("cust-erase")]

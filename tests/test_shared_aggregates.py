@@ -30,8 +30,16 @@ JOB = Actor("system", "system")
 
 
 def test_a_reader_never_sees_a_change_whose_commit_fails(ledger: RecordingLedger) -> None:
-    rid = ledger.start_call(interaction_id="uncommitted", agent_id="agent-1", customer_id="c-1", queue="sales",
-                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
+    rid = ledger.start_call(
+        interaction_id="uncommitted",
+        agent_id="agent-1",
+        customer_id="c-1",
+        queue="sales",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
     in_store, fail = threading.Event(), threading.Event()
 
     def stalled_then_lost(*_: Any, **__: Any) -> None:
@@ -79,11 +87,19 @@ def test_a_purge_shows_at_once_in_another_process_with_a_warm_cache(
     two_processes: tuple[RecordingLedger, RecordingLedger],
 ) -> None:
     purger, other = two_processes
-    rid = purger.start_call(interaction_id="purged-elsewhere", agent_id="agent-1", customer_id="cust-SECRET",
-                            queue="sales", direction="inbound", tags={"account": "ACC-SECRET"}, occurred_at=T0,
-                            by=PBX)
-    purger.request_snapshot(rid, snapshot_id="snap-1", annotation="note about cust-SECRET",
-                            occurred_at=T0 + timedelta(minutes=1), by=SUE)
+    rid = purger.start_call(
+        interaction_id="purged-elsewhere",
+        agent_id="agent-1",
+        customer_id="cust-SECRET",
+        queue="sales",
+        direction="inbound",
+        tags={"account": "ACC-SECRET"},
+        occurred_at=T0,
+        by=PBX,
+    )
+    purger.request_snapshot(
+        rid, snapshot_id="snap-1", annotation="note about cust-SECRET", occurred_at=T0 + timedelta(minutes=1), by=SUE
+    )
     purger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(minutes=5), by=PBX)
     purger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(minutes=6), by=PBX)
 
@@ -92,13 +108,17 @@ def test_a_purge_shows_at_once_in_another_process_with_a_warm_cache(
     assert other.history(rid).events[0].customer_id == "cust-SECRET"  # this process's key cache is warm too
 
     key_store_of(purger).destroy_recording_key(rid)
-    purger.purge_all([rid], now=T0 + timedelta(days=1), reason="erasure request", by=JOB, shredder=_NoMedia(),
-                     when_due=False)
+    purger.purge_all(
+        [rid], now=T0 + timedelta(days=1), reason="erasure request", by=JOB, shredder=_NoMedia(), when_due=False
+    )
 
     seen = other.get_recording(rid)
     assert seen.status is RecordingStatus.PURGED
     assert (seen.customer_id, seen.tags, seen.snapshot_requests["snap-1"][1]) == (
-        REDACTED, {"account": REDACTED}, REDACTED)
+        REDACTED,
+        {"account": REDACTED},
+        REDACTED,
+    )
     recorded = other.history(rid).events[1].timestamp
     for as_it_was in (other.history(rid), other.history(rid, version=2), other.history(rid, as_of=recorded)):
         started = as_it_was.events[0]
@@ -118,11 +138,32 @@ class _NoMedia:
 def test_a_working_copy_shares_no_mutable_state_with_the_committed_recording() -> None:
     """Recording.__deepcopy__ copies containers one level deep: right only while they hold immutable values."""
     ledger = RecordingLedger()  # in memory
-    rid = ledger.start_call(interaction_id="copy", agent_id="agent-1", customer_id="c-1", queue="sales",
-                            direction="inbound", tags={"lang": "en"}, occurred_at=T0, by=PBX)
-    ledger.add_segment(rid, sequence_number=0, start_offset_ms=0, duration_ms=4000, monitor=0, width=8, height=8,
-                       codec="h264", fps=5, byte_size=10, sha256="ab" * 32, media_key="seg/0",
-                       occurred_at=T0 + timedelta(seconds=2), by=Actor("capture-client:agent-1", "agent"))
+    rid = ledger.start_call(
+        interaction_id="copy",
+        agent_id="agent-1",
+        customer_id="c-1",
+        queue="sales",
+        direction="inbound",
+        tags={"lang": "en"},
+        occurred_at=T0,
+        by=PBX,
+    )
+    ledger.add_segment(
+        rid,
+        sequence_number=0,
+        start_offset_ms=0,
+        duration_ms=4000,
+        monitor=0,
+        width=8,
+        height=8,
+        codec="h264",
+        fps=5,
+        byte_size=10,
+        sha256="ab" * 32,
+        media_key="seg/0",
+        occurred_at=T0 + timedelta(seconds=2),
+        by=Actor("capture-client:agent-1", "agent"),
+    )
     ledger.pause(rid, reason="card", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     ledger.resume(rid, reason="done", occurred_at=T0 + timedelta(seconds=9), by=PBX)
     ledger.place_hold(rid, case_id="CASE-1", reason="dispute", occurred_at=T0 + timedelta(seconds=9), by=PBX)
@@ -134,7 +175,7 @@ def test_a_working_copy_shares_no_mutable_state_with_the_committed_recording() -
     def mutable_parts(value: Any) -> Iterator[Any]:
         if isinstance(value, dict | list | set):
             yield value
-            for item in (value.items() if isinstance(value, dict) else value):
+            for item in value.items() if isinstance(value, dict) else value:
                 yield from mutable_parts(item)
         elif isinstance(value, tuple):
             for item in value:

@@ -16,12 +16,9 @@ from tests.conftest import Api
 from tests.support.calls import paused_call
 
 
-
 @pytest.fixture
 def group_commit() -> bool:
     return True
-
-
 
 
 def test_every_stored_event_is_a_leaf_in_log_order(api: Api) -> None:
@@ -55,14 +52,24 @@ def test_checkpoint_is_signed_and_proofs_verify_against_it(api: Api) -> None:
     assert [e["originator_version"] for e in proofs["events"]] == [1, 2, 3]
     for event in proofs["events"]:
         leaf = base64.b64decode(event["leaf"])
-        verify_inclusion(event["leaf_index"], size, leaf_hash(leaf), [bytes.fromhex(h) for h in event["inclusion_proof"]],
-                         checkpoint.root)
+        verify_inclusion(
+            event["leaf_index"],
+            size,
+            leaf_hash(leaf),
+            [bytes.fromhex(h) for h in event["inclusion_proof"]],
+            checkpoint.root,
+        )
     paused_call(api.runtime.ledger, "proof-2")
     new_size, new_note = api.runtime.log.sign_checkpoint()
     assert new_size > size
     consistency = api.call("aud", "GET", "/v1/log/proofs/consistency", params={"from": size, "to": new_size}).json()
-    verify_consistency(size, new_size, checkpoint.root, verify_checkpoint(new_note, public_key).root,
-                       [bytes.fromhex(h) for h in consistency["proof"]])
+    verify_consistency(
+        size,
+        new_size,
+        checkpoint.root,
+        verify_checkpoint(new_note, public_key).root,
+        [bytes.fromhex(h) for h in consistency["proof"]],
+    )
     assert api.runtime.log.sign_checkpoint() == (new_size, new_note)  # the log did not grow: nothing new
 
 
@@ -93,4 +100,3 @@ def test_two_processes_signing_the_same_size_keep_one_checkpoint(api: Api, monke
     assert here.sign_checkpoint() == theirs
     assert here.checkpoints.before(theirs[0] + 1, 10)[0] == theirs
     assert here.alarm() is None
-

@@ -26,8 +26,13 @@ def group_commit() -> bool:
 
 @pytest.fixture
 def worker(settings: Settings) -> Iterator[ViewsWorker]:
-    quick = msgspec.structs.replace(settings, views_process=True, projection_poll_seconds=0.05,
-                                    projection_gather_seconds=0.01, projection_batch_size=50)
+    quick = msgspec.structs.replace(
+        settings,
+        views_process=True,
+        projection_poll_seconds=0.05,
+        projection_gather_seconds=0.01,
+        projection_batch_size=50,
+    )
     worker = ViewsWorker(quick)
     yield worker
     worker.stop()
@@ -59,8 +64,16 @@ def test_the_worker_process_keeps_the_views_and_is_restarted_if_it_dies(
     wait_for(lambda: not worker.alive())
     worker.ensure_running()  # what the server's scheduler does every few seconds
     assert worker.pid not in (None, first)
-    rid = ledger.start_call(interaction_id="after-restart", agent_id="a", customer_id="c", queue="q",
-                            direction="inbound", tags={}, occurred_at=DAY, by=PBX)
+    rid = ledger.start_call(
+        interaction_id="after-restart",
+        agent_id="a",
+        customer_id="c",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=DAY,
+        by=PBX,
+    )
     wait_for(lambda: watcher.store.recording(rid) is not None)
 
     worker.stop()

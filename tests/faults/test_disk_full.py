@@ -31,8 +31,9 @@ def tiny_media_disk(tmp_path: Path) -> Iterator[Path]:
     """tmp_path/media (where the api fixture keeps media) as its own small file system."""
     media = tmp_path / "media"
     media.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(media)],
-                             capture_output=True, text=True)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_BYTES}", "tmpfs", str(media)], capture_output=True, text=True
+    )
     if mounted.returncode != 0:
         if os.environ.get("CI") == "true":
             pytest.fail(f"CI must be able to mount a small tmpfs (run as root): {mounted.stderr}")
@@ -52,18 +53,48 @@ def full_api(tiny_media_disk: Path, api: Api) -> Api:
 def segment(tmp_path: Path, name: str, seconds: int) -> bytes:
     """Noise, so x264 cannot squeeze it: about 60 kB a second."""
     out = tmp_path / name
-    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "nullsrc=size=160x120:rate=5",
-                    "-vf", "noise=alls=100:allf=t", "-t", str(seconds), "-c:v", "libx264", "-f", "mpegts",
-                    str(out)], check=True)
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "nullsrc=size=160x120:rate=5",
+            "-vf",
+            "noise=alls=100:allf=t",
+            "-t",
+            str(seconds),
+            "-c:v",
+            "libx264",
+            "-f",
+            "mpegts",
+            str(out),
+        ],
+        check=True,
+    )
     return out.read_bytes()
 
 
 def upload(api: Api, rid: UUID, number: int, body: bytes):
-    params = {"sha256": hashlib.sha256(body).hexdigest(),
-              "captured_at": (T0 + timedelta(seconds=number)).isoformat(), "start_offset_ms": number * 1000,
-              "duration_ms": 1000, "monitor": 1, "width": 160, "height": 120, "fps": 5}
-    return api.client.put(f"/v1/recordings/{rid}/segments/{number}", params=params, content=body,
-                          headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    params = {
+        "sha256": hashlib.sha256(body).hexdigest(),
+        "captured_at": (T0 + timedelta(seconds=number)).isoformat(),
+        "start_offset_ms": number * 1000,
+        "duration_ms": 1000,
+        "monitor": 1,
+        "width": 160,
+        "height": 120,
+        "fps": 5,
+    }
+    return api.client.put(
+        f"/v1/recordings/{rid}/segments/{number}",
+        params=params,
+        content=body,
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+    )
 
 
 def objects(media: Path) -> set[str]:
@@ -74,9 +105,16 @@ def test_a_full_media_disk_answers_507_and_keeps_ledger_and_store_in_step(
     full_api: Api, tiny_media_disk: Path, tmp_path: Path
 ) -> None:
     api, media = full_api, tiny_media_disk
-    rid = api.runtime.ledger.start_call(interaction_id="disk-full", agent_id="agent-n", customer_id="c",
-                                        queue="q", direction="inbound", tags={}, occurred_at=T0,
-                                        by=Actor("pbx", "telephony"))
+    rid = api.runtime.ledger.start_call(
+        interaction_id="disk-full",
+        agent_id="agent-n",
+        customer_id="c",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=Actor("pbx", "telephony"),
+    )
     small, large = segment(tmp_path, "small.ts", 1), segment(tmp_path, "large.ts", 6)
     ballast = media / "ballast"  # whatever else filled the disk: room is left for the small segment only
     free = os.statvfs(media)
@@ -95,8 +133,9 @@ def test_a_full_media_disk_answers_507_and_keeps_ledger_and_store_in_step(
         assert objects(media) - {"ballast"} == keys  # every object has its event and every event its object
 
     in_step()
-    assert [e.sequence_number for e in api.runtime.ledger.events.get(rid)
-            if isinstance(e, Recording.ScreenSampled)] == [0]
+    assert [
+        e.sequence_number for e in api.runtime.ledger.events.get(rid) if isinstance(e, Recording.ScreenSampled)
+    ] == [0]
 
     ballast.unlink()  # an operator makes room; the same upload now goes through
     assert upload(api, rid, 1, large).status_code == 201

@@ -60,8 +60,6 @@ def rebuild_leaves(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
     assert rebuilt.exit_code == 0, rebuilt.output
 
 
-
-
 def superuser_edits(settings: Settings, rid: UUID, version: int) -> None:
     """Rewrites the pause reason of one stored event, with the append-only trigger out of the way."""
     if settings.database_url:
@@ -69,7 +67,9 @@ def superuser_edits(settings: Settings, rid: UUID, version: int) -> None:
             conn.execute("ALTER TABLE stored_events DISABLE TRIGGER stored_events_append_only")
             edited = conn.execute(
                 "UPDATE stored_events SET state = convert_to(replace(convert_from(state, 'UTF8'), 'pci', 'pcx'), "
-                "'UTF8') WHERE originator_id = %s AND originator_version = %s", [rid, version]).rowcount
+                "'UTF8') WHERE originator_id = %s AND originator_version = %s",
+                [rid, version],
+            ).rowcount
             conn.execute("ALTER TABLE stored_events ENABLE TRIGGER stored_events_append_only")
     else:
         conn = sqlite3.connect(settings.sqlite_path, isolation_level=None)
@@ -77,7 +77,9 @@ def superuser_edits(settings: Settings, rid: UUID, version: int) -> None:
             conn.execute("DROP TRIGGER stored_events_no_update")
             edited = conn.execute(
                 "UPDATE stored_events SET state = CAST(replace(CAST(state AS TEXT), 'pci', 'pcx') AS BLOB) "
-                "WHERE originator_id = ? AND originator_version = ?", [rid.hex, version]).rowcount
+                "WHERE originator_id = ? AND originator_version = ?",
+                [rid.hex, version],
+            ).rowcount
             conn.execute(SQLITE_NO_UPDATE)
         finally:
             conn.close()
@@ -125,8 +127,9 @@ def checkpoints_are_one_log(api: Api, since: int) -> None:
         verify_consistency(old_size, new_size, old_root, new_root, log.consistency(old_size, new_size))
 
 
-def test_the_self_audit_and_the_signer_raise_the_alarm(api: Api, settings: Settings, log_lines: CapturingLogger,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_self_audit_and_the_signer_raise_the_alarm(
+    api: Api, settings: Settings, log_lines: CapturingLogger, monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = api.runtime.log
     rid, other = paused_call(api.runtime.ledger, "forged-1"), paused_call(api.runtime.ledger, "untouched-1")
     size, note = log.sign_checkpoint()
@@ -219,7 +222,9 @@ def test_the_self_audit_wraps_around_and_checks_the_signed_root_after_each_pass(
     assert log.self_audit(batch=10_000) == []
     [entry, root_entry] = alarm_entries(api)
     assert root_entry["detail"] == {
-        "reason": f"the first {size} leaves no longer hash to the root signed for that size", "found_by": "self-audit"}
+        "reason": f"the first {size} leaves no longer hash to the root signed for that size",
+        "found_by": "self-audit",
+    }
 
 
 def test_leaves_being_rebuilt_are_not_taken_for_tampering(api: Api) -> None:

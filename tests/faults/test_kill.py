@@ -43,14 +43,20 @@ def new_worker(service: Service, old: int) -> int:
 
 @pytest.mark.parametrize("target", ["server", "views-worker"])
 def test_kill_9_while_clients_write(settings: Settings, tmp_path: Path, target: str) -> None:
-    settings = msgspec.structs.replace(settings, views_process=True, port=free_port(),
-                                       media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"))
+    settings = msgspec.structs.replace(
+        settings,
+        views_process=True,
+        port=free_port(),
+        media_url=str(tmp_path / "media"),
+        archive_url=str(tmp_path / "archive"),
+    )
     tokens = provision(settings)
     service = Service(settings, tmp_path)
     service.start()
     try:
-        load = Load(service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=REQUEST_TIMEOUT,
-                    name=f"kill-{target}")
+        load = Load(
+            service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=REQUEST_TIMEOUT, name=f"kill-{target}"
+        )
         writing = load.start(WRITE_SECONDS)
         time.sleep(KILL_AFTER_SECONDS)
         worker = service.views_worker_pid()

@@ -41,17 +41,24 @@ MEGABYTE = "x" * (1024 * 1024 + 1)
 # Who may make each request, so that bad input reaches every check (a wrong role would be
 # refused first). An endpoint not listed here is sent its bad input with every role's token.
 ACTOR = {
-    "/v1/recordings": "pbx", "/v1/lifecycle-events": "pbx",
-    "/v1/recordings/{recording_id}/pause": "pbx", "/v1/recordings/{recording_id}/resume": "pbx",
-    "/v1/recordings/{recording_id}/end": "pbx", "/v1/recordings/{recording_id}/acw-end": "pbx",
-    "/v1/recordings/{recording_id}/tags": "pbx", "/v1/recordings/{recording_id}/voice": "pbx",
+    "/v1/recordings": "pbx",
+    "/v1/lifecycle-events": "pbx",
+    "/v1/recordings/{recording_id}/pause": "pbx",
+    "/v1/recordings/{recording_id}/resume": "pbx",
+    "/v1/recordings/{recording_id}/end": "pbx",
+    "/v1/recordings/{recording_id}/acw-end": "pbx",
+    "/v1/recordings/{recording_id}/tags": "pbx",
+    "/v1/recordings/{recording_id}/voice": "pbx",
     "/v1/recordings/{recording_id}/annotations": "quinn",
     "/v1/recordings/{recording_id}/snapshot-requests": "sue",
     "/v1/recordings/{recording_id}/segments/{sequence_number}": "agent-n",
     "/v1/recordings/{recording_id}/snapshots/{snapshot_id}": "agent-n",
     "/v1/recordings/{recording_id}/capture-report": "agent-n",
-    "/v1/recordings/{recording_id}/holds": "lena", "/v1/recordings/{recording_id}/holds/{case_id}/release": "lena",
-    "/v1/recordings/{recording_id}/exports": "lena", "/v1/holds": "lena", "/v1/holds/{case_id}/release": "lena",
+    "/v1/recordings/{recording_id}/holds": "lena",
+    "/v1/recordings/{recording_id}/holds/{case_id}/release": "lena",
+    "/v1/recordings/{recording_id}/exports": "lena",
+    "/v1/holds": "lena",
+    "/v1/holds/{case_id}/release": "lena",
     "/v1/erasures": "lena",
 }
 WRONG_ROLE = "aud"  # auditors read; they may write nothing
@@ -59,8 +66,9 @@ WRONG_ROLE = "aud"  # auditors read; they may write nothing
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    return msgspec.structs.replace(settings, max_segment_bytes=UPLOAD_LIMIT, max_voice_bytes=UPLOAD_LIMIT,
-                                   max_snapshot_bytes=UPLOAD_LIMIT)
+    return msgspec.structs.replace(
+        settings, max_segment_bytes=UPLOAD_LIMIT, max_voice_bytes=UPLOAD_LIMIT, max_snapshot_bytes=UPLOAD_LIMIT
+    )
 
 
 def ffmpeg(tmp_path: Path, name: str, *args: str) -> bytes:
@@ -70,6 +78,7 @@ def ffmpeg(tmp_path: Path, name: str, *args: str) -> bytes:
 
 
 # -- what is stored -------------------------------------------------------------
+
 
 def stored_rows(settings: Settings) -> list[tuple[Any, ...]]:
     """The log's rows as stored, in log order: the bytes every proof commits to."""
@@ -87,6 +96,7 @@ def stored_objects(api: Api) -> dict[str, bytes]:
 
 
 # -- bad values, by the type a field or parameter declares ------------------------
+
 
 def example(t: msgspec.inspect.Type, ids: dict[str, Any]) -> Any:
     """A value of type ``t`` that passes its declared constraints."""
@@ -153,8 +163,9 @@ def mutations(t: msgspec.inspect.Type, base: Any, ids: dict[str, Any], where: st
     match t:
         case msgspec.inspect.StructType():
             for f in t.fields:
-                for label, value in mutations(f.type, base.get(f.encode_name, example(f.type, ids)), ids,
-                                              f"{where}.{f.encode_name}"):
+                for label, value in mutations(
+                    f.type, base.get(f.encode_name, example(f.type, ids)), ids, f"{where}.{f.encode_name}"
+                ):
                     yield label, {**base, f.encode_name: value}
             yield f"{where}+unknown field", {**base, "unexpected": 1}
         case msgspec.inspect.ListType():
@@ -175,6 +186,7 @@ def as_json(body: Any) -> bytes:
 
 # -- the requests ----------------------------------------------------------------
 
+
 @dataclass
 class Attempt:
     label: str
@@ -189,8 +201,7 @@ class Attempt:
         headers = {"Content-Type": self.content_type}
         if self.token is not None:
             headers["Authorization"] = f"Bearer {self.token}"
-        return api.client.request(self.method, self.path, content=self.content, params=self.params,
-                                  headers=headers)
+        return api.client.request(self.method, self.path, content=self.content, params=self.params, headers=headers)
 
 
 @dataclass
@@ -212,9 +223,14 @@ def write_endpoints(api: Api) -> list[Endpoint]:
                 signature = handler.parsed_fn_signature.parameters
                 path_names = {p.name: p.type for p in route.path_parameters.values()}
                 # Litestar's reserved names: "data" is a decoded body, "body" the raw bytes.
-                body: Any = signature["data"].annotation if "data" in signature else "raw" if "body" in signature else None
-                query = {name: p.annotation for name, p in signature.items()
-                         if name not in {"self", "principal", "runtime", "data", "body", *path_names}}
+                body: Any = (
+                    signature["data"].annotation if "data" in signature else "raw" if "body" in signature else None
+                )
+                query = {
+                    name: p.annotation
+                    for name, p in signature.items()
+                    if name not in {"self", "principal", "runtime", "data", "body", *path_names}
+                }
                 endpoints.append(Endpoint(method, route.path_format, path_names, body, query))
     return endpoints
 
@@ -225,6 +241,7 @@ def path_with(endpoint: Endpoint, ids: dict[str, Any], **override: str) -> str:
             return override[name]
         assert name in ids, f"the fault run has no value for path parameter {name!r}; teach it one"
         return quote(str(ids[name]), safe="")
+
     path = endpoint.template
     for name in endpoint.path_types:
         path = path.replace("{" + name + "}", value(name))
@@ -250,15 +267,26 @@ def attempts_for(endpoint: Endpoint, api: Api, ids: dict[str, Any], uploads: dic
         content = as_json(example(struct_type, ids))
 
     # Who asks: nobody, a stranger, a role that may not.
-    for label, token in [("no token", None), ("unknown token", "cv_not-a-token"), ("wrong role", api.tokens[WRONG_ROLE])]:
+    for label, token in [
+        ("no token", None),
+        ("unknown token", "cv_not-a-token"),
+        ("wrong role", api.tokens[WRONG_ROLE]),
+    ]:
         yield Attempt(label, method, path, token, content, params, content_type)
 
     # Where: every path parameter made bad (the rest of the request is sound).
     for name, kind in endpoint.path_types.items():
         for bad in BAD_PATH_VALUES[kind if kind in BAD_PATH_VALUES else str]:
             for token in tokens:
-                yield Attempt(f"path {name}={bad:.20}", method, path_with(endpoint, ids, **{name: bad}), token,
-                              content, params, content_type)
+                yield Attempt(
+                    f"path {name}={bad:.20}",
+                    method,
+                    path_with(endpoint, ids, **{name: bad}),
+                    token,
+                    content,
+                    params,
+                    content_type,
+                )
 
     if endpoint.body_type is None:
         return
@@ -273,20 +301,33 @@ def attempts_for(endpoint: Endpoint, api: Api, ids: dict[str, Any], uploads: dic
         }
         for label, (body, digest) in bodies.items():
             for token in tokens:
-                yield Attempt(label, method, path, token, body,
-                              {**params, "sha256": digest or hashlib.sha256(body).hexdigest()}, content_type)
+                yield Attempt(
+                    label,
+                    method,
+                    path,
+                    token,
+                    body,
+                    {**params, "sha256": digest or hashlib.sha256(body).hexdigest()},
+                    content_type,
+                )
         for name, annotation in endpoint.query.items():
             for bad in query_bad_values(annotation):
                 for token in tokens:
-                    yield Attempt(f"query {name}={bad:.20}", method, path, token, content, {**params, name: bad},
-                                  content_type)
+                    yield Attempt(
+                        f"query {name}={bad:.20}", method, path, token, content, {**params, name: bad}, content_type
+                    )
         return
 
     struct_type = msgspec.inspect.type_info(endpoint.body_type)
     raw_bodies = {
-        "invalid JSON": b'{"reason": ', "deeply nested JSON": b"[" * 100_000 + b"]" * 100_000,
-        "top-level array": b"[]", "top-level string": b'"x"', "top-level number": b"1", "null": b"null",
-        "not UTF-8": b'{"reason": "\xff\xfe"}', "form data": b"a=1&b=2",
+        "invalid JSON": b'{"reason": ',
+        "deeply nested JSON": b"[" * 100_000 + b"]" * 100_000,
+        "top-level array": b"[]",
+        "top-level string": b'"x"',
+        "top-level number": b"1",
+        "null": b"null",
+        "not UTF-8": b'{"reason": "\xff\xfe"}',
+        "form data": b"a=1&b=2",
     }
     for label, body in raw_bodies.items():
         for token in tokens:
@@ -333,26 +374,68 @@ def refused(response: Any) -> str | None:
 
 # -- the run ----------------------------------------------------------------------
 
+
 @pytest.fixture
 def ids(api: Api, tmp_path: Path) -> dict[str, Any]:
     """A little of everything for the bad requests to aim at: a recording with a stored
     segment, a requested snapshot, holds on it and on a query, a policy."""
     ledger, root = api.runtime.ledger, Actor("root", "admin")
     ledger.set_policy(terms=PolicyTerms(), reason="fault run", occurred_at=T0, by=root)
-    rid = ledger.start_call(interaction_id="fault-run", agent_id="agent-n", customer_id="cust-1", queue="q",
-                            direction="inbound", tags={"lang": "en"}, occurred_at=T0, by=Actor("pbx", "telephony"))
-    segment = ffmpeg(tmp_path, "a.ts", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "2",
-                     "-c:v", "libx264", "-f", "mpegts")
-    stored = api.client.put(f"/v1/recordings/{rid}/segments/0", content=segment, params={
-        "sha256": hashlib.sha256(segment).hexdigest(), "captured_at": (T0 + timedelta(seconds=1)).isoformat(),
-        "start_offset_ms": 1000, "duration_ms": 2000, "monitor": 1, "width": 320, "height": 240, "fps": 5},
-        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"})
+    rid = ledger.start_call(
+        interaction_id="fault-run",
+        agent_id="agent-n",
+        customer_id="cust-1",
+        queue="q",
+        direction="inbound",
+        tags={"lang": "en"},
+        occurred_at=T0,
+        by=Actor("pbx", "telephony"),
+    )
+    segment = ffmpeg(
+        tmp_path,
+        "a.ts",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=size=320x240:rate=5",
+        "-t",
+        "2",
+        "-c:v",
+        "libx264",
+        "-f",
+        "mpegts",
+    )
+    stored = api.client.put(
+        f"/v1/recordings/{rid}/segments/0",
+        content=segment,
+        params={
+            "sha256": hashlib.sha256(segment).hexdigest(),
+            "captured_at": (T0 + timedelta(seconds=1)).isoformat(),
+            "start_offset_ms": 1000,
+            "duration_ms": 2000,
+            "monitor": 1,
+            "width": 320,
+            "height": 240,
+            "fps": 5,
+        },
+        headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
+    )
     assert stored.status_code == 201, stored.text
     ledger.request_snapshot(rid, snapshot_id="snap1", annotation="look", occurred_at=T0, by=Actor("sue", "supervisor"))
     ledger.place_hold(rid, case_id="CASE-1", reason="dispute", occurred_at=T0, by=Actor("lena", "legal"))
-    assert api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-Q", "reason": "r", "queue": "q"}).status_code == 201
-    return {"recording_id": rid, "sequence_number": 7, "snapshot_id": "snap1", "case_id": "CASE-1",
-            "name": "agent-n", "user": "quinn", "segment": segment}
+    assert (
+        api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-Q", "reason": "r", "queue": "q"}).status_code
+        == 201
+    )
+    return {
+        "recording_id": rid,
+        "sequence_number": 7,
+        "snapshot_id": "snap1",
+        "case_id": "CASE-1",
+        "name": "agent-n",
+        "user": "quinn",
+        "segment": segment,
+    }
 
 
 def test_no_malformed_request_gets_a_5xx_or_changes_what_is_stored(
@@ -373,10 +456,12 @@ def test_no_malformed_request_gets_a_5xx_or_changes_what_is_stored(
             sent += 1
             if (wrong := refused(attempt.send(api))) is not None:
                 failures.append(f"{attempt.method} {endpoint.template} [{attempt.label}]: {wrong}")
-    assert failures == [], f"{len(failures)} of {sent} bad requests were not refused properly:\n" + "\n".join(failures[:40])
+    assert failures == [], f"{len(failures)} of {sent} bad requests were not refused properly:\n" + "\n".join(
+        failures[:40]
+    )
 
     rows_after = stored_rows(settings)
     assert rows_after[: len(rows_before)] == rows_before  # nothing stored was lost or changed
     access_topic = f"{AccessRecord.Recorded.__module__}:{AccessRecord.Recorded.__qualname__}"
-    assert {topic for _, _, topic, _ in rows_after[len(rows_before):]} <= {access_topic}  # only refusals' evidence
+    assert {topic for _, _, topic, _ in rows_after[len(rows_before) :]} <= {access_topic}  # only refusals' evidence
     assert stored_objects(api) == objects_before

@@ -50,9 +50,13 @@ def server() -> Iterator[PrivatePostgres]:
 
 @pytest.fixture
 def settings(server: PrivatePostgres, tmp_path: Path) -> Settings:
-    return Settings(database_url=server.create_database(f"callvault_{uuid.uuid4().hex[:12]}"),
-                    master_key_file=str(tmp_path / "master.key"), media_url=str(tmp_path / "media"),
-                    archive_url=str(tmp_path / "archive"), port=free_port())
+    return Settings(
+        database_url=server.create_database(f"callvault_{uuid.uuid4().hex[:12]}"),
+        master_key_file=str(tmp_path / "master.key"),
+        media_url=str(tmp_path / "media"),
+        archive_url=str(tmp_path / "archive"),
+        port=free_port(),
+    )
 
 
 def ready_once(service: Service) -> tuple[int, float]:
@@ -95,8 +99,9 @@ def assert_log_exact(settings: Settings, figures: Figures) -> dict[str, int]:
 def test_restart_under_load(server: PrivatePostgres, settings: Settings, tmp_path: Path, mode: str) -> None:
     tokens = provision(settings)
     with running(settings, tmp_path) as service:
-        load = Load(service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=REQUEST_TIMEOUT,
-                    name=f"restart-{mode}")
+        load = Load(
+            service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=REQUEST_TIMEOUT, name=f"restart-{mode}"
+        )
         writing = load.start(12.0)
         time.sleep(4.0)
         server.stop(mode)
@@ -109,8 +114,13 @@ def test_restart_under_load(server: PrivatePostgres, settings: Settings, tmp_pat
         assert service.process is not None and service.process.poll() is None
         log_text = service.log_text()
     checked = assert_log_exact(settings, figures)
-    report(tmp_path, f"postgres-restart-{mode}", figures.summary() | checked | {
-        "ready_after_restart_s": round(ready_after, 2), "first_write_after_restart_s": round(write_after, 2)})
+    report(
+        tmp_path,
+        f"postgres-restart-{mode}",
+        figures.summary()
+        | checked
+        | {"ready_after_restart_s": round(ready_after, 2), "first_write_after_restart_s": round(write_after, 2)},
+    )
     assert_clients_saw_only_2xx_or_503(figures)
     assert "Internal error" not in log_text and "unhandled error" not in log_text
 
@@ -118,8 +128,7 @@ def test_restart_under_load(server: PrivatePostgres, settings: Settings, tmp_pat
 def test_stopped_for_twenty_seconds(server: PrivatePostgres, settings: Settings, tmp_path: Path) -> None:
     tokens = provision(settings)
     with running(settings, tmp_path) as service:
-        load = Load(service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=REQUEST_TIMEOUT,
-                    name="outage")
+        load = Load(service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=REQUEST_TIMEOUT, name="outage")
         writing = load.start(OUTAGE_SECONDS + 12.0)
         time.sleep(4.0)
         server.stop("fast")
@@ -136,11 +145,22 @@ def test_stopped_for_twenty_seconds(server: PrivatePostgres, settings: Settings,
         write_after = first_ack_after(figures, back)
         log_text = service.log_text()
     checked = assert_log_exact(settings, figures)
-    report(tmp_path, "postgres-stopped-20s", figures.summary() | checked | {
-        "ready_probes": len(probes), "ready_probe_slowest_s": round(max(t for _, t in probes), 2),
-        "stopped_at_s": round(stopped, 2), "first_503_s": figures.first_503, "restarted_at_s": round(back, 2),
-        "last_503_s": figures.last_503,
-        "ready_after_restart_s": round(ready_after, 2), "first_write_after_restart_s": round(write_after, 2)})
+    report(
+        tmp_path,
+        "postgres-stopped-20s",
+        figures.summary()
+        | checked
+        | {
+            "ready_probes": len(probes),
+            "ready_probe_slowest_s": round(max(t for _, t in probes), 2),
+            "stopped_at_s": round(stopped, 2),
+            "first_503_s": figures.first_503,
+            "restarted_at_s": round(back, 2),
+            "last_503_s": figures.last_503,
+            "ready_after_restart_s": round(ready_after, 2),
+            "first_write_after_restart_s": round(write_after, 2),
+        },
+    )
     # Not ready during the outage: every probe after the first second answered 503, each in time.
     assert {status for status, _ in probes[1:]} == {503}
     assert figures.statuses[503] > 0 and figures.first_503 is not None and figures.first_503 >= stopped - 1
@@ -179,8 +199,16 @@ def test_an_append_whose_connection_was_lost_is_stored_once(
         monkeypatch.setattr(AppendFunctionRecorder, "_append", flaky)
         by = Actor("pbx", "telephony")
         now = datetime.now(UTC)
-        rid = ledger.start_call(interaction_id="lost-1", agent_id="a", customer_id="c", queue="q",
-                                direction="inbound", tags={}, occurred_at=now, by=by)
+        rid = ledger.start_call(
+            interaction_id="lost-1",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=now,
+            by=by,
+        )
         # Annotations are not idempotent: only the commit check keeps this one single.
         ledger.annotate(rid, media_offset_ms=0, text="note", occurred_at=now, by=by)
         events = list(ledger.events.get(rid))

@@ -21,14 +21,20 @@ SECONDS = 30.0
 
 
 def test_sixteen_writers_on_the_embedded_store(tmp_path: Path) -> None:
-    settings = Settings(sqlite_path=str(tmp_path / "callvault.sqlite3"), master_key_file=str(tmp_path / "master.key"),
-                        media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"),
-                        port=free_port(), views_process=True)
+    settings = Settings(
+        sqlite_path=str(tmp_path / "callvault.sqlite3"),
+        master_key_file=str(tmp_path / "master.key"),
+        media_url=str(tmp_path / "media"),
+        archive_url=str(tmp_path / "archive"),
+        port=free_port(),
+        views_process=True,
+    )
     tokens = provision(settings)
     with running(settings, tmp_path) as service:
         # Generous: SQLite waits up to its 30 s lock timeout; an answer later than this is a hang.
-        figures = Load(service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=45.0,
-                       retry_seconds=30.0).run(SECONDS)
+        figures = Load(service.base_url, tokens["pbx"], clients=WRITERS, request_timeout=45.0, retry_seconds=30.0).run(
+            SECONDS
+        )
         service.wait_views_caught_up()
     checked = check_log(msgspec.structs.replace(settings), figures.acks)
     report(tmp_path, "sqlite-concurrency", figures.summary() | checked.summary())

@@ -14,8 +14,16 @@ PBX = Actor("pbx", "telephony")
 
 def paused_call(ledger: RecordingLedger, label: str) -> UUID:
     """A call started, paused and resumed: three events of one recording."""
-    rid = ledger.start_call(interaction_id=label, agent_id="agent-n", customer_id="cust-7", queue="q",
-                            direction="inbound", tags={}, occurred_at=T0, by=PBX)
+    rid = ledger.start_call(
+        interaction_id=label,
+        agent_id="agent-n",
+        customer_id="cust-7",
+        queue="q",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
     ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX)
     return rid

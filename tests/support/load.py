@@ -66,16 +66,30 @@ class Figures:
 
     def summary(self) -> dict[str, Any]:
         return {
-            "requests": self.requests, "acknowledged": len(self.acks), "statuses": dict(sorted(self.statuses.items())),
-            "5xx": self.server_errors, "bad_503": len(self.bad_503), "unexpected": len(self.unexpected),
-            "hangs": self.hangs, "transport_errors": self.transport_errors, "abandoned": self.abandoned,
+            "requests": self.requests,
+            "acknowledged": len(self.acks),
+            "statuses": dict(sorted(self.statuses.items())),
+            "5xx": self.server_errors,
+            "bad_503": len(self.bad_503),
+            "unexpected": len(self.unexpected),
+            "hangs": self.hangs,
+            "transport_errors": self.transport_errors,
+            "abandoned": self.abandoned,
             "slowest_answer_s": round(self.slowest, 2),
         }
 
 
 class Load:
-    def __init__(self, base_url: str, token: str, *, clients: int, request_timeout: float,
-                 retry_seconds: float = 60.0, name: str = "load") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        clients: int,
+        request_timeout: float,
+        retry_seconds: float = 60.0,
+        name: str = "load",
+    ) -> None:
         self.base_url = base_url
         self.headers = {"Authorization": f"Bearer {token}"}
         self.clients = clients
@@ -101,8 +115,10 @@ class Load:
         self._started = time.monotonic()
         stop_at = self._started + seconds
         give_up_at = stop_at + self.retry_seconds
-        workers = [threading.Thread(target=self._client, args=(n, stop_at, give_up_at), daemon=True)
-                   for n in range(self.clients)]
+        workers = [
+            threading.Thread(target=self._client, args=(n, stop_at, give_up_at), daemon=True)
+            for n in range(self.clients)
+        ]
         for worker in workers:
             worker.start()
 
@@ -130,8 +146,13 @@ class Load:
     def _body(step: str, interaction: str, at: datetime) -> dict[str, Any]:
         body: dict[str, Any] = {"occurred_at": at.isoformat().replace("+00:00", "Z")}
         if step == "start":
-            body |= {"interaction_id": interaction, "agent_id": "agent-1", "customer_id": f"cust-{interaction}",
-                     "queue": "sales", "direction": "inbound"}
+            body |= {
+                "interaction_id": interaction,
+                "agent_id": "agent-1",
+                "customer_id": f"cust-{interaction}",
+                "queue": "sales",
+                "direction": "inbound",
+            }
         elif step == "tag":
             body |= {"key": "topic", "value": f"v-{interaction}"}
         elif step in ("pause", "resume"):
@@ -206,8 +227,11 @@ class Load:
             if answer.status_code == 503:
                 f.first_503 = at if f.first_503 is None else f.first_503
                 f.last_503 = at
-                if "retry-after" not in answer.headers or not answer.headers.get("content-type", "").startswith(
-                        PROBLEM) or not answer.json().get("detail"):
+                if (
+                    "retry-after" not in answer.headers
+                    or not answer.headers.get("content-type", "").startswith(PROBLEM)
+                    or not answer.json().get("detail")
+                ):
                     f.bad_503.append(f"{answer.headers} {answer.text[:300]}")
 
     def _ack(self, ack: Ack) -> None:
@@ -225,8 +249,13 @@ class LogCheck:
     gaps: list[UUID]  # recordings whose versions are not 1..n
 
     def summary(self) -> dict[str, int]:
-        return {"acknowledged": self.acknowledged, "found": self.found, "lost": len(self.lost),
-                "duplicated": len(self.duplicated), "version_gaps": len(self.gaps)}
+        return {
+            "acknowledged": self.acknowledged,
+            "found": self.found,
+            "lost": len(self.lost),
+            "duplicated": len(self.duplicated),
+            "version_gaps": len(self.gaps),
+        }
 
 
 def check_log(settings: Settings, acks: list[Ack]) -> LogCheck:

@@ -24,8 +24,10 @@ COMMAND_SECONDS = 60
 
 
 def _bin_dir() -> Path:
-    versions = sorted((p for p in BIN_ROOT.glob("*/bin") if (p / "initdb").exists()),
-                      key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0)
+    versions = sorted(
+        (p for p in BIN_ROOT.glob("*/bin") if (p / "initdb").exists()),
+        key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    )
     if not versions:
         raise RuntimeError(f"no PostgreSQL server binaries under {BIN_ROOT}")
     return versions[-1]
@@ -52,8 +54,10 @@ class PrivatePostgres:
     def start(self) -> None:
         # fsync off: nothing here survives an OS crash, and a killed server's writes are
         # still in the page cache, so a restart recovers every commit from its WAL.
-        options = (f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
-                   "-c fsync=off -c max_connections=100")
+        options = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
+            "-c fsync=off -c max_connections=100"
+        )
         self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "start")
 
     def stop(self, mode: str = "fast") -> None:

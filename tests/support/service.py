@@ -66,15 +66,18 @@ def provision(settings: Settings) -> dict[str, str]:
     try:
         setup, now = Actor("fault-setup", "admin"), datetime.now(UTC)
         ledger.create_team(name="floor", parent=None, occurred_at=now, by=setup)
-        return {name: ledger.register_user(name=name, role=role, team=team, occurred_at=now, by=setup)[1]
-                for name, role, team in [("pbx", "telephony", None), ("agent-1", "agent", "floor")]}
+        return {
+            name: ledger.register_user(name=name, role=role, team=team, occurred_at=now, by=setup)[1]
+            for name, role, team in [("pbx", "telephony", None), ("agent-1", "agent", "floor")]
+        }
     finally:
         ledger.close()
 
 
 def run_cli(settings: Settings, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([CALLVAULT, *args], env=service_env(settings), capture_output=True, text=True,
-                          timeout=timeout, check=True)
+    return subprocess.run(
+        [CALLVAULT, *args], env=service_env(settings), capture_output=True, text=True, timeout=timeout, check=True
+    )
 
 
 class Service:
@@ -89,8 +92,13 @@ class Service:
 
     def start(self) -> None:
         with self.log_path.open("ab") as log:
-            self.process = subprocess.Popen([CALLVAULT, "serve"], env=service_env(self.settings), cwd=self.workdir,
-                                            stdout=log, stderr=subprocess.STDOUT)
+            self.process = subprocess.Popen(
+                [CALLVAULT, "serve"],
+                env=service_env(self.settings),
+                cwd=self.workdir,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + START_SECONDS
         while time.monotonic() < deadline:
             assert self.process.poll() is None, f"server exited: {self.log_tail()}"
