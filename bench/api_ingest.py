@@ -35,7 +35,7 @@ from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_dat
 from adapters.event_store import open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
-from api.simulation import DayPlan, Step, plan_day, run_day
+from api.cli.simulation import DayPlan, Step, plan_day, run_day
 from domain.recording import recording_id_for
 from domain.values import Actor
 

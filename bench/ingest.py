@@ -20,7 +20,7 @@ from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_dat
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
-from api.simulation import DayPlan, Step, plan_day, run_day
+from api.cli.simulation import DayPlan, Step, plan_day, run_day
 from projections.runner import Projections
 
 RAW_TABLE = """CREATE TABLE raw_events (

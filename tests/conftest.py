@@ -24,7 +24,7 @@ import uvicorn
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
-from api.app import create_app
+from api.http.app import create_app
 from domain.ledger import RecordingLedger
 from domain.values import Actor
 from projections.runner import Projections

@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
-from api.cli import main
+from api.cli.main import main
 from domain.recording_policy import PolicyTerms, RetentionRule
 from domain.values import Actor
 

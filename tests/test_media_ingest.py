@@ -16,7 +16,7 @@ import av
 import httpx
 import pytest
 
-from api.capture_commands import AgentCommands
+from api.http.capture_commands import AgentCommands
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 from tests.conftest import Api

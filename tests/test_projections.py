@@ -13,7 +13,7 @@ from msgspec.structs import replace as msgspec_replace
 from adapters.event_store import open_view_store
 from adapters.view_rows import AuditQuery, AuditRow, RecordingQuery, RecordingRow
 from adapters.view_store import ViewStore
-from api.simulation import DayPlan, plan_day, run_day
+from api.cli.simulation import DayPlan, plan_day, run_day
 from domain.ledger import RecordingLedger
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor

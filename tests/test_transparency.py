@@ -9,7 +9,7 @@ import zipfile
 import pytest
 
 from adapters.note_signing import verify_checkpoint
-from api.runtime import Runtime
+from api.bootstrap import Runtime
 from domain.log_leaf import Leaf
 from domain.merkle import leaf_hash, root_from_leaf_hashes, verify_consistency, verify_inclusion
 from tests.conftest import Api

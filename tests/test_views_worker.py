@@ -13,7 +13,7 @@ import pytest
 
 from adapters.event_store import open_view_store
 from adapters.settings import Settings
-from api.views_worker import ViewsWorker
+from api.jobs.views_worker import ViewsWorker
 from domain.ledger import RecordingLedger
 from projections.runner import Projections
 from tests.test_projections import DAY, PBX, all_audit, simulate, snapshot

@@ -26,7 +26,7 @@ from structlog.testing import CapturingLogger
 from adapters.note_signing import verify_checkpoint
 from adapters.settings import Settings
 from api import transparency
-from api.cli import main
+from api.cli.main import main
 from domain.errors import LogTampered
 from domain.merkle import verify_consistency
 from tests.conftest import Api

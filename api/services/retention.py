@@ -21,7 +21,7 @@ from domain import errors
 from domain.values import SYSTEM, Actor, RecordingStatus
 
 if TYPE_CHECKING:
-    from api.runtime import Runtime
+    from api.bootstrap import Runtime
 
 log = structlog.get_logger(__name__)
 PAGE = 1000

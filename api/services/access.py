@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from uuid import UUID
 
-from api.runtime import Runtime
+from api.bootstrap import Runtime
 from domain.access import Outcome
 from domain.errors import Forbidden
 from domain.identity import RESPONSIBLE_ROLES

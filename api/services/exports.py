@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.media_combine import combine
-from api.runtime import Runtime
+from api.bootstrap import Runtime
 from domain.checkpoint import checkpoint_of_note
 from domain.merkle import MerkleTree
 from domain.recording import Recording

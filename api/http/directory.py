@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from api.access import actor, allow
-from api.context import Caller, Services
-from api.schemas import Applied, Deactivation, NewTeam, NewToken, NewUser, Responsibility, TeamOut, UserOut, UserTeam
+from api.services.access import actor, allow
+from api.http.context import Caller, Services
+from api.http.schemas import Applied, Deactivation, NewTeam, NewToken, NewUser, Responsibility, TeamOut, UserOut, UserTeam
 from domain.policy import Action
 
 

@@ -8,9 +8,9 @@ from uuid import UUID
 from litestar import Controller, post
 from litestar.params import FromPath, JSONBody
 
-from api.access import actor, allow, allow_recording
-from api.context import Caller, Services
-from api.schemas import (
+from api.services.access import actor, allow, allow_recording
+from api.http.context import Caller, Services
+from api.http.schemas import (
     AcwEnd,
     Applied,
     CallEnd,

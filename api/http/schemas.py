@@ -10,7 +10,7 @@ import msgspec
 from litestar.params import PathParameter
 from msgspec import Meta
 
-from api.reveal import AuditOut, RecordingOut
+from api.services.reveal import AuditOut, RecordingOut
 from domain.values import ID_PATTERN, LINE_PATTERN, MAX_ID, PROSE_PATTERN
 
 # Every string a request carries is one of these: bounded, and held to the domain's

@@ -1,0 +1,1 @@
+"""The `callvault` command line: thin commands over the application services."""

@@ -1,0 +1,1 @@
+"""The HTTP adapter: Litestar controllers, request context, problem details."""

@@ -1,0 +1,1 @@
+"""Scheduled work: the jobs the server runs and the views worker process."""
