@@ -25,7 +25,7 @@ from structlog.testing import CapturingLogger
 
 from adapters.note_signing import verify_checkpoint
 from adapters.settings import Settings
-from api import transparency
+from api.services import transparency
 from api.cli.main import main
 from domain.errors import LogTampered
 from domain.merkle import verify_consistency
