@@ -16,9 +16,9 @@ from adapters.media_store import MediaStore
 from adapters.media_vault import MediaVault
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from api.jobs.views_worker import ViewsWorker
 from api.services.retention import run_retention
 from api.services.transparency import TransparencyLog
-from api.jobs.views_worker import ViewsWorker
 from domain.directory import token_digest
 from domain.errors import DomainError
 from domain.identity import Role

@@ -34,9 +34,9 @@ from adapters.event_codec import MsgspecMapper
 from adapters.event_store import ServiceRoleFactory, ledger_env
 from adapters.media_store import MediaStore
 from adapters.settings import Settings
+from api.bootstrap import Runtime
 from api.logging import configure_logging
 from api.services.retention import run_retention
-from api.bootstrap import Runtime
 from domain.ledger import Change, RecordingLedger, Start
 from domain.recording_policy import PolicyTerms, RetentionRule
 from domain.values import Actor

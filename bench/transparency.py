@@ -47,10 +47,10 @@ from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_dat
 from adapters import note_signing
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
-from api.cli.log import read_bundle
-from api.services.exports import build_bundle
 from api.bootstrap import Runtime
+from api.cli.log import read_bundle
 from api.cli.simulation import DayPlan, Step, plan_day, run_day
+from api.services.exports import build_bundle
 from api.services.transparency import TransparencyLog
 from domain.bundle_verify import verify_bundle
 from domain.ledger import RecordingLedger

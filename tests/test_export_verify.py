@@ -21,10 +21,10 @@ from click.testing import CliRunner
 
 from adapters import note_signing
 from adapters.settings import Settings
-from api.cli.main import main
-from api.services.exports import RECENT_CHECKPOINTS, build_bundle
 from api.bootstrap import Runtime
+from api.cli.main import main
 from api.http.schemas import ConsistencyProof
+from api.services.exports import RECENT_CHECKPOINTS, build_bundle
 from domain.access import AccessRecord, Outcome
 from domain.bundle_verify import verify_bundle
 from domain.checkpoint import Checkpoint, checkpoint_of_note

@@ -21,9 +21,9 @@ from adapters.view_rows import RecordingQuery
 from api.cli.context import Context, cli_actor, parse_time, pass_context
 from api.cli.log import keys, verify
 from api.cli.retention import report, retention
+from api.cli.simulation import DayPlan, plan_day, run_day
 from api.http.recordings_read import parse_tags
 from api.services.reveal import personal_filters, reveal_recordings
-from api.cli.simulation import DayPlan, plan_day, run_day
 from domain.errors import DomainError
 from domain.identity import Role
 from domain.recording import recording_id_for
@@ -221,8 +221,8 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
     """Run the HTTP API (migrates the store first; OpenAPI at /schema)."""
     import uvicorn
 
+    from api.gc_tuning import tune_for_service
     from api.http.app import create_app
-    from api.http.gc_tuning import tune_for_service
 
     app = create_app(ctx.settings)
     tune_for_service()

@@ -10,11 +10,11 @@ import click
 import msgspec
 
 from adapters.view_rows import AuditQuery
-from api.http.audit import as_csv
+from api.bootstrap import Runtime
 from api.cli.context import Context, cli_actor, parse_time, pass_context
+from api.http.audit import as_csv
 from api.services.retention import run_retention
 from api.services.reveal import reveal_audit
-from api.bootstrap import Runtime
 from domain.access import Outcome
 from domain.policy import Action
 

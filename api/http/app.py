@@ -16,21 +16,21 @@ from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from adapters.event_store import check_store
 from adapters.settings import Settings
+from api.bootstrap import Runtime
 from api.http.audit import AuditTrail
 from api.http.capture_commands import capture_commands
 from api.http.context import Services, current_principal, request_context
 from api.http.directory import Directory
 from api.http.lifecycle_batch import post_batch
-from api.http.transparency_log import TransparencyLogRoutes, export, public_key
-from api.logging import configure_logging
 from api.http.media import MediaIngest
 from api.http.policy import RecordingPolicyRoutes
 from api.http.problems import EXCEPTION_HANDLERS
 from api.http.recordings_ingest import RecordingIngest
 from api.http.recordings_read import RecordingRead
 from api.http.retention import LegalHolds, Retention
-from api.bootstrap import Runtime
 from api.http.schemas import Health
+from api.http.transparency_log import TransparencyLogRoutes, export, public_key
+from api.logging import configure_logging
 
 
 class Recordings(RecordingIngest, RecordingRead):

@@ -13,10 +13,10 @@ from litestar import Controller, Response, get
 from litestar.params import FromQuery, QueryParameter
 
 from adapters.view_rows import AuditQuery
-from api.services.access import allow, asked, record
 from api.http.context import Caller, Services
-from api.services.reveal import AuditOut, reveal_audit
 from api.http.schemas import AuditPage
+from api.services.access import allow, asked, record
+from api.services.reveal import AuditOut, reveal_audit
 from domain.access import Outcome
 from domain.errors import InvalidCommand
 from domain.policy import Action

@@ -19,9 +19,9 @@ import anyio.to_thread
 from litestar import get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from api.services.access import allow
-from api.http.context import Caller, Services
 from api.bootstrap import Runtime
+from api.http.context import Caller, Services
+from api.services.access import allow
 from domain.policy import Action
 from domain.recording import Recording
 from domain.values import RecordingStatus

@@ -18,8 +18,8 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.problems import PROBLEM
 from api.bootstrap import Runtime
+from api.http.problems import PROBLEM
 from domain.policy import Principal
 
 log = structlog.get_logger("callvault.http")

@@ -7,9 +7,19 @@ from datetime import UTC, datetime
 from litestar import Controller, get, post, put
 from litestar.params import FromPath, JSONBody
 
-from api.services.access import actor, allow
 from api.http.context import Caller, Services
-from api.http.schemas import Applied, Deactivation, NewTeam, NewToken, NewUser, Responsibility, TeamOut, UserOut, UserTeam
+from api.http.schemas import (
+    Applied,
+    Deactivation,
+    NewTeam,
+    NewToken,
+    NewUser,
+    Responsibility,
+    TeamOut,
+    UserOut,
+    UserTeam,
+)
+from api.services.access import actor, allow
 from domain.policy import Action
 
 

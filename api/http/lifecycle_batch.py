@@ -19,10 +19,10 @@ from litestar import post
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from api.services.access import actor, allow, allow_agent
 from api.http.context import Caller, Services
 from api.http.problems import status_of
 from api.http.schemas import AcwEnd, CallEnd, LifecycleChange, NewTag, StartCall
+from api.services.access import actor, allow, allow_agent
 from domain import errors
 from domain.identity import RESPONSIBLE_ROLES
 from domain.ledger import Change, Start

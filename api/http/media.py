@@ -19,10 +19,10 @@ from litestar import Controller, Response, post, put
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 
 from adapters.media_probe import MediaInfo, probe_audio, probe_image, probe_segment
-from api.services.access import actor, allow_recording, record
-from api.http.context import Caller, Services
 from api.bootstrap import Runtime
+from api.http.context import Caller, Services
 from api.http.schemas import Applied, CaptureReport, PathId, SnapshotRequest, SnapshotRequested
+from api.services.access import actor, allow_recording, record
 from domain.access import Outcome
 from domain.errors import DomainError, InvalidCommand, MediaConflict
 from domain.policy import Action, Principal

@@ -10,9 +10,9 @@ from litestar import Controller, get, put
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from api.services.access import actor, allow, record
 from api.http.context import Caller, Services
 from api.http.schemas import Body, RequiredReason, TagKey, TagValue, Text
+from api.services.access import actor, allow, record
 from domain.access import Outcome
 from domain.policy import Action
 from domain.recording_policy import PolicyTerms, RetentionRule

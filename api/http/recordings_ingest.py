@@ -8,7 +8,6 @@ from uuid import UUID
 from litestar import Controller, post
 from litestar.params import FromPath, JSONBody
 
-from api.services.access import actor, allow, allow_recording
 from api.http.context import Caller, Services
 from api.http.schemas import (
     AcwEnd,
@@ -23,6 +22,7 @@ from api.http.schemas import (
     StartCall,
     Started,
 )
+from api.services.access import actor, allow, allow_recording
 from domain.policy import Action
 
 

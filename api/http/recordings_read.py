@@ -10,10 +10,10 @@ from litestar import Controller, get
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from adapters.view_rows import RecordingQuery
-from api.services.access import allow, allow_recording, asked, record
 from api.http.context import Caller, Services
-from api.services.reveal import personal_filters, reveal_recordings
 from api.http.schemas import EventOut, History, RecordingDetail, ReplayedState, SearchPage
+from api.services.access import allow, allow_recording, asked, record
+from api.services.reveal import personal_filters, reveal_recordings
 from domain.access import Outcome
 from domain.errors import InvalidCommand, NotFound
 from domain.policy import Action, visible_agents

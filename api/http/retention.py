@@ -9,11 +9,11 @@ import msgspec
 from litestar import Controller, Response, get, post
 from litestar.params import JSONBody
 
-from api.services.access import actor, allow, record
 from api.http.context import Caller, Services
 from api.http.problems import problem
-from api.services.retention import RetentionRun, run_retention
 from api.http.schemas import Body, Id, PathId, RequiredReason, TagKey, TagValue, Text
+from api.services.access import actor, allow, record
+from api.services.retention import RetentionRun, run_retention
 from domain.access import Outcome
 from domain.policy import Action
 from domain.query_hold import HoldCriteria

@@ -8,10 +8,10 @@ from uuid import UUID
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
-from api.services.access import actor, allow, allow_recording, record
 from api.http.context import Caller, Services
-from api.services.exports import build_bundle
 from api.http.schemas import ConsistencyProof, ExportRequest, RecordingProofs
+from api.services.access import actor, allow, allow_recording, record
+from api.services.exports import build_bundle
 from domain.access import Outcome
 from domain.policy import Action
 

@@ -21,7 +21,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from adapters.event_store import open_ledger, open_view_store
 from adapters.log_waiter import log_waiter
 from adapters.settings import Settings
-from api.http.gc_tuning import tune_for_service
+from api.gc_tuning import tune_for_service
 from api.logging import configure_logging
 from domain.ledger import RecordingLedger
 from projections.runner import Projections

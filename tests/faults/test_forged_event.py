@@ -25,8 +25,8 @@ from structlog.testing import CapturingLogger
 
 from adapters.note_signing import verify_checkpoint
 from adapters.settings import Settings
-from api.services import transparency
 from api.cli.main import main
+from api.services import transparency
 from domain.errors import LogTampered
 from domain.merkle import verify_consistency
 from tests.conftest import Api
