@@ -50,7 +50,7 @@ class MediaVault:
         """An object no event refers to (a refused upload)."""
         self._live.delete(key)
 
-    # -- the ledger's Shredder --------------------------------------------
+    # -- the ledger's RetentionStorage --------------------------------------------
 
     def archive_media(self, recording_id: UUID, media_keys: list[str]) -> str:
         """Copies each sealed object to the archive, then deletes the live one (both idempotent)."""

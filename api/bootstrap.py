@@ -23,7 +23,7 @@ from domain.directory import token_digest
 from domain.errors import DomainError
 from domain.identity import Role
 from domain.ledger import RecordingLedger
-from domain.policy import OrgChart, Principal
+from domain.permissions import OrgChart, Principal
 from domain.values import SYSTEM
 from projections.runner import Projections
 

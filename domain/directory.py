@@ -11,7 +11,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from domain import errors
-from domain.access import AccessRecord, Outcome
+from domain.access_record import AccessRecord, Outcome
 from domain.identity import Team, User, team_id_for, user_id_for
 from domain.values import Actor
 

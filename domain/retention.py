@@ -1,7 +1,7 @@
 """Keeping and destroying: legal holds on queries, archive, purge and subject erasure.
 
 The log is never edited. A purge records what it destroys (counts and hashes)
-and then destroys the recording's data key and media through the ``Shredder``
+and then destroys the recording's data key and media through the ``RetentionStorage``
 the adapters provide; an erasure does the same for every recording of one
 customer and destroys the customer's key. Both refuse, with the reason, where a
 legal hold or a retention duty applies.
@@ -23,7 +23,7 @@ from domain.recording import Recording
 from domain.values import Actor, RecordingStatus
 
 
-class Shredder(Protocol):
+class RetentionStorage(Protocol):
     """What the adapters do outside the log once the log has recorded the decision."""
 
     def archive_media(self, recording_id: UUID, media_keys: list[str]) -> str: ...
@@ -98,7 +98,7 @@ class RetentionCommands:
 
         return Due(after(retention.archive_after_days), after(retention.purge_after_days))
 
-    def archive(self, recording_id: UUID, *, now: datetime, reason: str, by: Actor, shredder: Shredder) -> None:
+    def archive(self, recording_id: UUID, *, now: datetime, reason: str, by: Actor, storage: RetentionStorage) -> None:
         """Moves the media to the archive, then records where; refused before it is due or while held.
 
         Media readers fall back to the archive, so a crash between the move and
@@ -111,7 +111,7 @@ class RetentionCommands:
         holds = self.query_holds()
         held_by = holds.covering(recording) if holds else []
         recording.check_archive(held_by)
-        location = shredder.archive_media(recording_id, sorted(recording.media))
+        location = storage.archive_media(recording_id, sorted(recording.media))
         self._change(
             recording_id,
             lambda r: r.archive(  # type: ignore[attr-defined]
@@ -126,13 +126,13 @@ class RetentionCommands:
         now: datetime,
         reason: str,
         by: Actor,
-        shredder: Shredder,
+        storage: RetentionStorage,
         holds: QueryHolds | None = None,
         keys: tuple[str, ...] = ("recording",),
         when_due: bool = True,
     ) -> None:
         outcome = self.purge_all(
-            [recording_id], now=now, reason=reason, by=by, shredder=shredder, holds=holds, keys=keys, when_due=when_due
+            [recording_id], now=now, reason=reason, by=by, storage=storage, holds=holds, keys=keys, when_due=when_due
         )[recording_id]
         if isinstance(outcome, errors.DomainError):
             raise outcome
@@ -144,7 +144,7 @@ class RetentionCommands:
         now: datetime,
         reason: str,
         by: Actor,
-        shredder: Shredder,
+        storage: RetentionStorage,
         holds: QueryHolds | None = None,
         keys: tuple[str, ...] = ("recording",),
         when_due: bool = True,
@@ -178,7 +178,7 @@ class RetentionCommands:
             )
         )
         purged = {rid: media for rid, media in outcomes.items() if not isinstance(media, errors.DomainError)}
-        shredder.shred_recordings(purged)
+        storage.shred_recordings(purged)
         return outcomes
 
     def erase_subject(
@@ -189,7 +189,7 @@ class RetentionCommands:
         now: datetime,
         reason: str,
         by: Actor,
-        shredder: Shredder,
+        storage: RetentionStorage,
     ) -> list[UUID]:
         """GDPR Art. 17: all of one customer's recordings and their key, or nothing, with the reasons."""
         customer_ref = self.customer_ref_of(customer_id)  # type: ignore[attr-defined]
@@ -212,7 +212,7 @@ class RetentionCommands:
             now=now,
             reason=reason,
             by=by,
-            shredder=shredder,
+            storage=storage,
             holds=holds,
             keys=("recording", "customer"),
             when_due=False,
@@ -220,7 +220,7 @@ class RetentionCommands:
         failed = {rid: str(why) for rid, why in outcomes.items() if isinstance(why, errors.DomainError)}
         if failed:  # changed since it was checked (another writer): the customer key must stay
             raise ErasureRefused(failed)
-        shredder.shred_customer(customer_ref)
+        storage.shred_customer(customer_ref)
         return erasable
 
     def erasure_obstacle(self, recording: Recording, holds: QueryHolds | None, now: datetime) -> str:

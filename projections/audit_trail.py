@@ -11,7 +11,7 @@ from uuid import UUID
 
 from adapters.view_rows import AuditRow
 from adapters.view_store import ViewStore
-from domain.access import AccessRecord
+from domain.access_record import AccessRecord
 from domain.identity import Team, User
 from domain.recording import Recording
 from projections.follower import LoggedEvent

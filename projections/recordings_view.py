@@ -10,7 +10,7 @@ import msgspec
 
 from adapters.view_rows import RecordingRow
 from adapters.view_store import ViewStore
-from domain.access import AccessRecord, Outcome
+from domain.access_record import AccessRecord, Outcome
 from domain.recording import Recording
 from domain.values import RecordingStatus
 from projections.follower import LoggedEvent

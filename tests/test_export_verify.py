@@ -25,7 +25,7 @@ from api.bootstrap import Runtime
 from api.cli.main import main
 from api.http.schemas import ConsistencyProof
 from api.services.exports import RECENT_CHECKPOINTS, build_bundle
-from domain.access import AccessRecord, Outcome
+from domain.access_record import AccessRecord, Outcome
 from domain.bundle_verify import verify_bundle
 from domain.checkpoint import Checkpoint, checkpoint_of_note
 from domain.merkle import node_hash

@@ -109,7 +109,7 @@ def test_a_purge_shows_at_once_in_another_process_with_a_warm_cache(
 
     key_store_of(purger).destroy_recording_key(rid)
     purger.purge_all(
-        [rid], now=T0 + timedelta(days=1), reason="erasure request", by=JOB, shredder=_NoMedia(), when_due=False
+        [rid], now=T0 + timedelta(days=1), reason="erasure request", by=JOB, storage=_NoMedia(), when_due=False
     )
 
     seen = other.get_recording(rid)

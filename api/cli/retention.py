@@ -15,8 +15,8 @@ from api.cli.context import Context, cli_actor, parse_time, pass_context
 from api.http.audit import as_csv
 from api.services.retention import run_retention
 from api.services.reveal import reveal_audit
-from domain.access import Outcome
-from domain.policy import Action
+from domain.access_record import Outcome
+from domain.permissions import Action
 
 
 @click.group()

@@ -17,9 +17,9 @@ from api.http.context import Caller, Services
 from api.http.schemas import AuditPage
 from api.services.access import allow, asked, record
 from api.services.reveal import AuditOut, reveal_audit
-from domain.access import Outcome
+from domain.access_record import Outcome
 from domain.errors import InvalidCommand
-from domain.policy import Action
+from domain.permissions import Action
 
 
 def parse_cursor(after: str | None) -> tuple[int, int] | None:

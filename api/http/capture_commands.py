@@ -22,7 +22,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 from api.bootstrap import Runtime
 from api.http.context import Caller, Services
 from api.services.access import allow
-from domain.policy import Action
+from domain.permissions import Action
 from domain.recording import Recording
 from domain.values import RecordingStatus
 

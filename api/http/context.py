@@ -20,7 +20,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.bootstrap import Runtime
 from api.http.problems import PROBLEM
-from domain.policy import Principal
+from domain.permissions import Principal
 
 log = structlog.get_logger("callvault.http")
 

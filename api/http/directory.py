@@ -20,7 +20,7 @@ from api.http.schemas import (
     UserTeam,
 )
 from api.services.access import actor, allow
-from domain.policy import Action
+from domain.permissions import Action
 
 
 class Directory(Controller):

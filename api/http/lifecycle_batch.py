@@ -26,7 +26,7 @@ from api.services.access import actor, allow, allow_agent
 from domain import errors
 from domain.identity import RESPONSIBLE_ROLES
 from domain.ledger import Change, Start
-from domain.policy import ALLOWED, Action, OrgChart
+from domain.permissions import ALLOWED, Action, OrgChart
 from domain.recording import Recording
 
 MAX_ITEMS = 1000

@@ -23,9 +23,9 @@ from api.bootstrap import Runtime
 from api.http.context import Caller, Services
 from api.http.schemas import Applied, CaptureReport, PathId, SnapshotRequest, SnapshotRequested
 from api.services.access import actor, allow_recording, record
-from domain.access import Outcome
+from domain.access_record import Outcome
 from domain.errors import DomainError, InvalidCommand, MediaConflict
-from domain.policy import Action, Principal
+from domain.permissions import Action, Principal
 from domain.values import require_utc
 
 Count = Annotated[int, QueryParameter(ge=0, le=10_000_000)]

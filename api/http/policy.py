@@ -13,8 +13,8 @@ from msgspec import Meta
 from api.http.context import Caller, Services
 from api.http.schemas import Body, RequiredReason, TagKey, TagValue, Text
 from api.services.access import actor, allow, record
-from domain.access import Outcome
-from domain.policy import Action
+from domain.access_record import Outcome
+from domain.permissions import Action
 from domain.recording_policy import PolicyTerms, RetentionRule
 
 Percent = Annotated[float, Meta(ge=0, le=100)]

@@ -23,7 +23,7 @@ from api.http.schemas import (
     Started,
 )
 from api.services.access import actor, allow, allow_recording
-from domain.policy import Action
+from domain.permissions import Action
 
 
 class RecordingIngest(Controller):

@@ -14,9 +14,9 @@ from api.http.context import Caller, Services
 from api.http.schemas import EventOut, History, RecordingDetail, ReplayedState, SearchPage
 from api.services.access import allow, allow_recording, asked, record
 from api.services.reveal import personal_filters, reveal_recordings
-from domain.access import Outcome
+from domain.access_record import Outcome
 from domain.errors import InvalidCommand, NotFound
-from domain.policy import Action, visible_agents
+from domain.permissions import Action, visible_agents
 
 _ENVELOPE = {"originator_id", "originator_version", "timestamp", "occurred_at", "actor", "role", "originator_topic"}
 

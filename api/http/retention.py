@@ -14,8 +14,8 @@ from api.http.problems import problem
 from api.http.schemas import Body, Id, PathId, RequiredReason, TagKey, TagValue, Text
 from api.services.access import actor, allow, record
 from api.services.retention import RetentionRun, run_retention
-from domain.access import Outcome
-from domain.policy import Action
+from domain.access_record import Outcome
+from domain.permissions import Action
 from domain.query_hold import HoldCriteria
 from domain.retention import ErasureRefused
 
@@ -110,7 +110,7 @@ class Retention(Controller):
                 now=datetime.now(UTC),
                 reason=f"erasure {data.request_id}: {data.reason}",
                 by=actor(principal),
-                shredder=runtime.media,
+                storage=runtime.media,
             )
         except ErasureRefused as refused:
             record(

@@ -12,8 +12,8 @@ from api.http.context import Caller, Services
 from api.http.schemas import ConsistencyProof, ExportRequest, RecordingProofs
 from api.services.access import actor, allow, allow_recording, record
 from api.services.exports import build_bundle
-from domain.access import Outcome
-from domain.policy import Action
+from domain.access_record import Outcome
+from domain.permissions import Action
 
 MAX_TREE_SIZE = 2**63 - 1  # what a 64-bit database integer holds
 Size = Annotated[int | None, QueryParameter(ge=0, le=MAX_TREE_SIZE)]

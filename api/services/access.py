@@ -6,10 +6,10 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from api.bootstrap import Runtime
-from domain.access import Outcome
+from domain.access_record import Outcome
 from domain.errors import Forbidden
 from domain.identity import RESPONSIBLE_ROLES
-from domain.policy import Action, OrgChart, Principal, require, require_recording
+from domain.permissions import Action, OrgChart, Principal, require, require_recording
 from domain.values import Actor
 
 

@@ -46,13 +46,13 @@ def run_retention(runtime: Runtime, now: datetime, by: Actor = SYSTEM) -> Retent
             elif due.archive_at is not None and now >= due.archive_at and not recording.archived:
                 try:
                     ledger.archive(
-                        row.recording_id, now=now, reason="retention: archive", by=by, shredder=runtime.media
+                        row.recording_id, now=now, reason="retention: archive", by=by, storage=runtime.media
                     )
                     outcome.archived.append(row.recording_id)
                 except errors.LegalHoldActive as kept:
                     outcome.kept[str(row.recording_id)] = str(kept)
         purges = ledger.purge_all(
-            due_for_purge, now=now, reason="retention period over", by=by, shredder=runtime.media, holds=holds
+            due_for_purge, now=now, reason="retention period over", by=by, storage=runtime.media, holds=holds
         )
         for recording_id, result in purges.items():
             if isinstance(result, errors.DomainError):

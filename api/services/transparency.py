@@ -17,7 +17,7 @@ import structlog
 from adapters.checkpoint_store import CheckpointStore
 from adapters.note_signing import NoteSigner
 from adapters.view_store import ViewStore
-from domain.access import Outcome
+from domain.access_record import Outcome
 from domain.checkpoint import Checkpoint, checkpoint_of_note
 from domain.errors import LogTampered, NotFound
 from domain.ledger import RecordingLedger

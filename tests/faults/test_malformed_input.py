@@ -27,7 +27,7 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from adapters.settings import Settings
-from domain.access import AccessRecord
+from domain.access_record import AccessRecord
 from domain.recording_policy import PolicyTerms
 from domain.values import ID_PATTERN, Actor
 from tests.conftest import Api
