@@ -45,9 +45,7 @@ def run_retention(runtime: Runtime, now: datetime, by: Actor = SYSTEM) -> Retent
                 due_for_purge.append(row.recording_id)
             elif due.archive_at is not None and now >= due.archive_at and not recording.archived:
                 try:
-                    ledger.archive(
-                        row.recording_id, now=now, reason="retention: archive", by=by, storage=runtime.media
-                    )
+                    ledger.archive(row.recording_id, now=now, reason="retention: archive", by=by, storage=runtime.media)
                     outcome.archived.append(row.recording_id)
                 except errors.LegalHoldActive as kept:
                     outcome.kept[str(row.recording_id)] = str(kept)
