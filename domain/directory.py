@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from abc import abstractmethod
 from datetime import datetime
+from typing import TYPE_CHECKING
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
 from domain import errors
@@ -26,14 +28,20 @@ def new_token() -> tuple[str, str]:
     return token, token_digest(token)
 
 
-class DirectoryCommands:
-    """Mixed into the ledger, whose Application provides save(), repository and forget()."""
+class DirectoryCommands(Application[UUID]):
+    """Part of the ledger (RecordingLedger mixes it in): the Application gives save() and the repository."""
+
+    if TYPE_CHECKING:
+
+        @abstractmethod
+        def forget(self, aggregate_id: UUID) -> None:
+            """The ledger's: drops a cached aggregate, so the next read takes it from the log."""
 
     def _store(self, aggregate: User | Team) -> None:
         try:
-            self.save(aggregate)  # type: ignore[attr-defined]
+            self.save(aggregate)
         except BaseException:
-            self.forget(aggregate.id)  # type: ignore[attr-defined]  # cached object holds unsaved changes
+            self.forget(aggregate.id)  # cached object holds unsaved changes
             raise
 
     def register_user(
@@ -113,12 +121,12 @@ class DirectoryCommands:
 
     def get_user(self, name: str) -> User:
         try:
-            return self.repository.get(user_id_for(name))  # type: ignore[attr-defined]
+            return self.repository.get(user_id_for(name))
         except AggregateNotFoundError:
             raise errors.NotFound(f"no user named {name!r}") from None
 
     def get_team(self, name: str) -> Team:
         try:
-            return self.repository.get(team_id_for(name))  # type: ignore[attr-defined]
+            return self.repository.get(team_id_for(name))
         except AggregateNotFoundError:
             raise errors.NotFound(f"no team named {name!r}") from None

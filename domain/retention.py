@@ -9,18 +9,23 @@ legal hold or a retention duty applies.
 
 from __future__ import annotations
 
+from abc import abstractmethod
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain import errors
 from domain.commands import Change
 from domain.query_hold import QUERY_HOLDS_ID, HoldCriteria, QueryHolds
 from domain.recording import Recording
+from domain.recording_policy import PolicyTerms
 from domain.values import Actor, RecordingStatus
+
+T = TypeVar("T")
 
 
 class RetentionStorage(Protocol):
@@ -47,16 +52,37 @@ class ErasureRefused(errors.StateConflict):
         super().__init__("erasure refused: " + "; ".join(f"recording {r}: {why}" for r, why in reasons.items()))
 
 
-class RetentionCommands:
-    """Mixed into the ledger, whose Application provides repository, save, forget and _change."""
+class RetentionCommands(Application[UUID]):
+    """Part of the ledger (RecordingLedger mixes it in): the Application gives save() and the repository,
+    the ledger the rest of what is declared below."""
+
+    if TYPE_CHECKING:
+
+        @abstractmethod
+        def forget(self, aggregate_id: UUID) -> None: ...
+
+        @abstractmethod
+        def get_recording(self, recording_id: UUID) -> Recording: ...
+
+        @abstractmethod
+        def policy_terms(self, version: int) -> PolicyTerms: ...
+
+        @abstractmethod
+        def customer_ref_of(self, customer_id: str) -> str: ...
+
+        @abstractmethod
+        def _change(self, recording_id: UUID, command: Callable[[Recording], T]) -> T: ...
+
+        @abstractmethod
+        def run_all(self, commands: Sequence[Change]) -> list[Any]: ...
 
     # -- query holds ------------------------------------------------------
 
     def query_holds(self) -> QueryHolds | None:
         """Read fresh from the log: a purge must never miss a hold another process just placed."""
-        self.forget(QUERY_HOLDS_ID)  # type: ignore[attr-defined]
+        self.forget(QUERY_HOLDS_ID)
         try:
-            return self.repository.get(QUERY_HOLDS_ID)  # type: ignore[attr-defined,no-any-return]
+            return self.repository.get(QUERY_HOLDS_ID)
         except AggregateNotFoundError:
             return None
 
@@ -82,15 +108,15 @@ class RetentionCommands:
 
     def _store_holds(self, holds: QueryHolds) -> None:
         try:
-            self.save(holds)  # type: ignore[attr-defined]
+            self.save(holds)
         finally:
-            self.forget(QUERY_HOLDS_ID)  # type: ignore[attr-defined]
+            self.forget(QUERY_HOLDS_ID)
 
     # -- retention --------------------------------------------------------
 
     def due(self, recording: Recording) -> Due:
         """By the policy version the recording cites, counted from the call's start."""
-        terms = self.policy_terms(recording.policy_version)  # type: ignore[attr-defined]
+        terms = self.policy_terms(recording.policy_version)
         retention = terms.retention_for(recording.queue, recording.tags)
 
         def after(days: int | None) -> datetime | None:
@@ -104,7 +130,7 @@ class RetentionCommands:
         Media readers fall back to the archive, so a crash between the move and
         the event loses nothing, and the next run records it.
         """
-        recording = self.get_recording(recording_id)  # type: ignore[attr-defined]
+        recording = self.get_recording(recording_id)
         due = self.due(recording).archive_at
         if due is None or now < due:
             raise errors.RetentionDuty(f"not due for archive until {due or 'a retention rule says so'}")
@@ -114,9 +140,7 @@ class RetentionCommands:
         location = storage.archive_media(recording_id, sorted(recording.media))
         self._change(
             recording_id,
-            lambda r: r.archive(  # type: ignore[attr-defined]
-                reason=reason, archive_location=location, occurred_at=now, by=by, held_by=held_by
-            ),
+            lambda r: r.archive(reason=reason, archive_location=location, occurred_at=now, by=by, held_by=held_by),
         )
 
     def purge(
@@ -171,9 +195,7 @@ class RetentionCommands:
         outcomes = dict(
             zip(
                 recording_ids,
-                self.run_all(  # type: ignore[attr-defined]
-                    [Change(recording_id, command) for recording_id in recording_ids]
-                ),
+                self.run_all([Change(recording_id, command) for recording_id in recording_ids]),
                 strict=True,
             )
         )
@@ -192,12 +214,12 @@ class RetentionCommands:
         storage: RetentionStorage,
     ) -> list[UUID]:
         """GDPR Art. 17: all of one customer's recordings and their key, or nothing, with the reasons."""
-        customer_ref = self.customer_ref_of(customer_id)  # type: ignore[attr-defined]
+        customer_ref = self.customer_ref_of(customer_id)
         holds = self.query_holds()
         refusals: dict[UUID, str] = {}
         erasable: list[UUID] = []
         for recording_id in recording_ids:
-            recording = self.get_recording(recording_id)  # type: ignore[attr-defined]
+            recording = self.get_recording(recording_id)
             if recording.customer_ref != customer_ref or recording.status is RecordingStatus.PURGED:
                 continue
             why = self.erasure_obstacle(recording, holds, now)
