@@ -1,188 +1,146 @@
-"""What a running server holds: the ledger, the views and their followers, the scheduler."""
+"""The composition root: every collaborator built once, explicitly, here and nowhere else.
+
+The server (`create_app`'s lifespan) and the command line both call ``build``; only
+the server then starts the background work (``Components.start``): the views follower
+or worker process and the scheduled jobs. Each application service gets exactly the
+collaborators it uses; HTTP handlers receive each service by name (api/http/app.py).
+"""
 
 from __future__ import annotations
 
 import threading
-import time
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
 
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.checkpoint_store import load_signer
 from adapters.event_store import key_store_of, open_checkpoint_store, open_ledger, open_view_store
+from adapters.key_store import KeyStore
 from adapters.log_waiter import log_waiter
 from adapters.media_store import MediaStore
 from adapters.media_vault import MediaVault
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from adapters.view_store import ViewStore
+from api.jobs.scheduled import AcwTimeout, schedule
 from api.jobs.views_worker import ViewsWorker
-from api.services.retention import run_retention
+from api.services.access import AccessControl
+from api.services.audit_reports import AuditReports
+from api.services.capture import CaptureCommands
+from api.services.identity import Identity
+from api.services.policy import RecordingPolicies
+from api.services.recordings import Recordings
+from api.services.retention import Retention
 from api.services.transparency import TransparencyLog
-from domain.directory import token_digest
-from domain.errors import DomainError
-from domain.identity import Role
 from domain.ledger import RecordingLedger
-from domain.permissions import OrgChart, Principal
-from domain.values import SYSTEM
 from projections.runner import Projections
 
 log = structlog.get_logger(__name__)
 
-# How often the server looks whether its views worker is still alive (and restarts it if not).
-VIEWS_WORKER_CHECK_SECONDS = 5.0
+# The application services, by the name HTTP handlers ask for them (api/http/app.py).
+SERVICES = (
+    "identity",
+    "recordings",
+    "audit_reports",
+    "policy",
+    "retention",
+    "capture",
+    "transparency",
+)
 
 
-class Runtime:
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        migrate(settings)  # the embedded default must work with nothing set up
-        self.ledger: RecordingLedger = open_ledger(settings)
-        self.views = open_view_store(self.ledger)
-        self.keys = key_store_of(self.ledger)
-        self.media = MediaVault(
-            MediaStore(settings.media_url), MediaStore(settings.archive_url), settings.archive_url, self.keys
-        )
-        self.log = TransparencyLog(
-            self.ledger,
-            self.views,
-            open_checkpoint_store(self.ledger, settings),
-            load_signer(settings),
-            settings.log_origin,
-            lambda: self.fresh("log_leaves"),
-        )
-        self.projections = Projections(self.ledger, self.views, batch_size=settings.projection_batch_size)
-        self._stop = threading.Event()
-        self._follower: threading.Thread | None = None
-        self.views_worker = ViewsWorker(settings) if settings.views_process else None
-        self.scheduler = BackgroundScheduler(timezone="UTC")
-        self._principals: dict[str, tuple[Principal, float]] = {}
+@dataclass(frozen=True)
+class Components:
+    settings: Settings
+    ledger: RecordingLedger
+    keys: KeyStore
+    views: ViewStore
+    projections: Projections
+    media: MediaVault
+    identity: Identity
+    access: AccessControl
+    recordings: Recordings
+    audit_reports: AuditReports
+    policy: RecordingPolicies
+    retention: Retention
+    capture: CaptureCommands
+    transparency: TransparencyLog
+    acw_timeout: AcwTimeout
+    _background: _Background = field(default_factory=lambda: _Background())
 
     def start(self) -> None:
+        """The server's background work: views kept up with the log, and the scheduled jobs."""
         self.projections.catch_up()
-        if self.views_worker is not None:
-            self.views_worker.ensure_running()
-            self.scheduler.add_job(
-                self.views_worker.ensure_running,
-                "interval",
-                seconds=VIEWS_WORKER_CHECK_SECONDS,
-                id="views-worker",
-                max_instances=1,
-                coalesce=True,
-            )
+        background = self._background
+        if self.settings.views_process:
+            background.views_worker = ViewsWorker(self.settings)
+            background.views_worker.ensure_running()
         else:
-            self._follower = self.projections.follow(
-                self._stop, log_waiter(self.settings), self.settings.projection_gather_seconds
+            background.follower = self.projections.follow(
+                background.stopping, log_waiter(self.settings), self.settings.projection_gather_seconds
             )
-        self.scheduler.add_job(
-            self.end_overdue_acw,
-            "interval",
-            seconds=self.settings.acw_check_seconds,
-            id="acw-timeout",
-            max_instances=1,
-            coalesce=True,
+        background.scheduler = schedule(
+            self.settings, self.acw_timeout, self.transparency, self.retention, background.views_worker
         )
-        self.scheduler.add_job(
-            self.log.scheduled_checkpoint,
-            "interval",
-            seconds=self.settings.checkpoint_interval_seconds,
-            id="checkpoint",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            self.log.self_audit,
-            "interval",
-            seconds=self.settings.log_self_audit_seconds,
-            id="log-self-audit",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.add_job(
-            lambda: run_retention(self, datetime.now(UTC)),
-            "interval",
-            seconds=self.settings.retention_check_seconds,
-            id="retention",
-            max_instances=1,
-            coalesce=True,
-        )
-        self.scheduler.start()
-        log.info("runtime started", views=self.projections.names())
+        background.scheduler.start()
+        log.info("server started", views=self.projections.names())
 
-    def stop(self) -> None:
-        self.scheduler.shutdown(wait=True)
-        self._stop.set()
-        if self._follower is not None:
-            self._follower.join(timeout=5)
-        if self.views_worker is not None:
-            self.views_worker.stop()
+    def close(self) -> None:
+        """Stops what ``start`` started (if it did), then closes the store."""
+        background = self._background
+        if background.scheduler is not None:
+            background.scheduler.shutdown(wait=True)
+        background.stopping.set()
+        if background.follower is not None:
+            background.follower.join(timeout=5)
+        if background.views_worker is not None:
+            background.views_worker.stop()
         self.ledger.close()
-        log.info("runtime stopped")
 
-    # -- identity --------------------------------------------------------
 
-    def principal_for(self, token: str) -> Principal | None:
-        """The token's user, from a short-lived cache (every request needs it)."""
-        digest = token_digest(token)
-        cached = self._principals.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        principal = self._look_up(digest)
-        if principal is not None:
-            self._principals[digest] = (principal, time.monotonic() + self.settings.token_cache_seconds)
-        return principal
+@dataclass
+class _Background:
+    stopping: threading.Event = field(default_factory=threading.Event)
+    follower: threading.Thread | None = None
+    views_worker: ViewsWorker | None = None
+    scheduler: BackgroundScheduler | None = None
 
-    def _look_up(self, digest: str) -> Principal | None:
-        user = self.views.user_by_token(digest)
-        if user is None:
-            # Maybe created a moment ago by another process (the CLI): catch up once.
-            self.fresh("directory")
-            user = self.views.user_by_token(digest)
-        if user is None:
-            return None
-        return Principal(user_id=user.user_id, name=user.name, role=Role(user.role), team_id=user.team_id)
 
-    def org(self) -> OrgChart:
-        users, teams, responsibilities = self.views.directory()
-        org = OrgChart()
-        for team in teams:
-            org.parents[team.team_id] = team.parent_id
-            org.team_names[team.name] = team.team_id
-        for r in responsibilities:
-            org.responsible_for[r.user_id].add(r.team_id)
-        for user in users:
-            if user.role == Role.AGENT and user.team_id is not None and user.active:
-                org.agents_in[user.team_id].add(user.name)
-        return org
-
-    def fresh(self, view: str) -> None:
-        """Read-your-writes: brings a view up to the log before it is read, so a client
-        that wrote and then reads sees its write (cheap when the follower kept up)."""
-        self.projections.catch_up(views=[view])
-
-    def directory_changed(self) -> None:
-        self._principals.clear()  # a rotated or deactivated token stops working at once here
-        self.fresh("directory")
-
-    # -- scheduled jobs --------------------------------------------------
-
-    def end_overdue_acw(self, now: datetime | None = None) -> int:
-        """Ends after-call work left open past the timeout, as of the moment it ran out.
-
-        That moment is the natural key of the event, so two servers running this
-        job at once, or a rerun, record it once.
-        """
-        timeout = timedelta(seconds=self.ledger.current_policy()[1].acw_timeout_seconds)
-        ended = 0
-        for row in self.views.acw_open_since((now or datetime.now(UTC)) - timeout):
-            assert row.ended_at is not None
-            try:
-                if self.ledger.end_acw(
-                    row.recording_id, reason="timeout", occurred_at=row.ended_at + timeout, by=SYSTEM
-                ):
-                    ended += 1
-            except DomainError as refusal:  # ended meanwhile by the agent's status change
-                log.info("acw timeout skipped", recording_id=str(row.recording_id), why=str(refusal))
-        if ended:
-            log.info("acw timed out", recordings=ended)
-        return ended
+def build(settings: Settings, *, serving: bool) -> Components:
+    """Everything callvault runs on, over the store the settings name (migrated first:
+    the embedded default must work with nothing set up). A server writes through group
+    commit (many clients at once); a command-line run writes plainly, one thread."""
+    migrate(settings)
+    ledger = open_ledger(settings, group_commit=settings.group_commit if serving else False)
+    keys = key_store_of(ledger)
+    views = open_view_store(ledger)
+    projections = Projections(ledger, views, batch_size=settings.projection_batch_size)
+    media = MediaVault(MediaStore(settings.media_url), MediaStore(settings.archive_url), settings.archive_url, keys)
+    identity = Identity(ledger, views, projections, settings.token_cache_seconds)
+    access = AccessControl(ledger, identity)
+    transparency = TransparencyLog(
+        ledger,
+        views,
+        open_checkpoint_store(ledger, settings),
+        load_signer(settings),
+        settings.log_origin,
+        lambda: projections.catch_up(views=["log_leaves"]),
+    )
+    return Components(
+        settings=settings,
+        ledger=ledger,
+        keys=keys,
+        views=views,
+        projections=projections,
+        media=media,
+        identity=identity,
+        access=access,
+        recordings=Recordings(ledger, views, projections, identity, access),
+        audit_reports=AuditReports(ledger, views, projections, access),
+        policy=RecordingPolicies(ledger, access),
+        retention=Retention(ledger, views, projections, keys, media, access),
+        capture=CaptureCommands(ledger, views, access),
+        transparency=transparency,
+        acw_timeout=AcwTimeout(ledger, views),
+    )

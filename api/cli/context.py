@@ -1,4 +1,4 @@
-"""What every `callvault` command shares: settings, the ledger, the operator's identity."""
+"""What every `callvault` command shares: settings, the components, the operator's identity."""
 
 from __future__ import annotations
 
@@ -9,12 +9,15 @@ from datetime import UTC, datetime
 import click
 import structlog
 
-from adapters.event_store import open_ledger, open_view_store
 from adapters.settings import Settings
+from api.bootstrap import Components, build
 from api.logging import configure_logging
-from domain.ledger import RecordingLedger
+from domain.identity import Role
+from domain.permissions import Principal
 from domain.values import Actor
-from projections.runner import Projections
+
+# Operators' ids derive from their login, so the trail names the same operator alike every run.
+OPERATOR_NAMESPACE = uuid.UUID("0b7c3c1e-6a43-4f7e-9a0e-5d1f2b8c9e47")
 
 
 def cli_actor() -> Actor:
@@ -27,16 +30,32 @@ class Context:
         self.settings = Settings.from_env()
         configure_logging(self.settings)
         structlog.contextvars.bind_contextvars(request_id=str(uuid.uuid4()), actor=f"cli:{getpass.getuser()}")
-        self._ledger: RecordingLedger | None = None
+        self._components: Components | None = None
 
     @property
-    def ledger(self) -> RecordingLedger:
-        if self._ledger is None:
-            self._ledger = open_ledger(self.settings, group_commit=False)
-        return self._ledger
+    def components(self) -> Components:
+        """Built on first use (``callvault capture`` and ``--help`` need none of it), without server threads."""
+        if self._components is None:
+            self._components = build(self.settings, serving=False)
+        return self._components
 
-    def projections(self) -> Projections:
-        return Projections(self.ledger, open_view_store(self.ledger), batch_size=self.settings.projection_batch_size)
+    def reader(self, name: str | None) -> Principal:
+        """Who a read is made as, and recorded as: the user ``--as`` names, or the operator.
+
+        The operator reads with an auditor's reach (every recording, the trail, no media),
+        under their login, so the audit trail says which machine account looked.
+        """
+        if name is not None:
+            principal = self.components.identity.principal_named(name)
+            if principal is None:
+                raise click.BadParameter(f"no active user named {name!r}", param_hint="--as")
+            return principal
+        login = f"cli:{getpass.getuser()}"
+        return Principal(user_id=uuid.uuid5(OPERATOR_NAMESPACE, login), name=login, role=Role.AUDITOR, team_id=None)
+
+    def close(self) -> None:
+        if self._components is not None:
+            self._components.close()
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)

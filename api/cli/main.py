@@ -17,13 +17,11 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adapters.migrate import migrate as apply_migrations
-from adapters.view_rows import RecordingQuery
 from api.cli.context import Context, cli_actor, parse_time, pass_context
 from api.cli.log import keys, verify
 from api.cli.retention import report, retention
 from api.cli.simulation import DayPlan, plan_day, run_day
-from api.http.recordings_read import parse_tags
-from api.services.reveal import personal_filters, reveal_recordings
+from api.services.recordings import SearchRequest, parse_tags
 from domain.errors import DomainError
 from domain.identity import Role
 from domain.recording import recording_id_for
@@ -50,8 +48,11 @@ def parse_recording(value: str) -> UUID:
 
 
 @click.group()
-def main() -> None:
+@click.pass_context
+def main(click_context: click.Context) -> None:
     """callvault: the compliance-grade recording ledger."""
+    # Whatever a command opened (pools, the views follower's store) is closed when it ends.
+    click_context.call_on_close(lambda: click_context.obj.close() if isinstance(click_context.obj, Context) else None)
 
 
 @main.command()
@@ -76,11 +77,10 @@ def migrate(ctx: Context) -> None:
 @pass_context
 def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, screen_share: float | None) -> None:
     """Write a realistic contact-center day through the ledger, then update the views."""
-    apply_migrations(ctx.settings)
     date = datetime.fromisoformat(day).date() if day else datetime.now(UTC).date()
     if screen_share is not None:
-        ctx.ledger.set_policy(
-            terms=replace(ctx.ledger.current_policy()[1], sampling_percent=screen_share * 100),
+        ctx.components.ledger.set_policy(
+            terms=replace(ctx.components.ledger.current_policy()[1], sampling_percent=screen_share * 100),
             reason="callvault simulate --screen-share",
             occurred_at=datetime.now(UTC),
             by=cli_actor(),
@@ -89,13 +89,13 @@ def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, 
         agents=agents,
         calls=calls,
         seed=seed,
-        sampling=ctx.ledger.current_policy()[1],
+        sampling=ctx.components.ledger.current_policy()[1],
         start=datetime.combine(date, time(8), tzinfo=UTC),
     )
     steps = plan_day(plan)
     with progress_bar("writing events", len(steps)) as advance:
-        written = run_day(ctx.ledger, steps, advance)
-    projections = ctx.projections()
+        written = run_day(ctx.components.ledger, steps, advance)
+    projections = ctx.components.projections
     with progress_bar("updating views", sum(lag.behind for lag in projections.status())) as advance:
         projections.catch_up(advance)
     log.info("simulated day", calls=calls, agents=agents, events=written)
@@ -115,34 +115,20 @@ def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, 
 @click.option("--hold/--no-hold", default=None, help="Only recordings under (or free of) legal hold.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @click.option("--after", help="Cursor printed under the previous page.")
+@click.option("--as", "as_user", help="Search as this user (their reach; the audit trail names them).")
 @pass_context
-def search(ctx: Context, tags: tuple[str, ...], after: str | None, **filters: Any) -> None:
-    """Find recordings in the search view (catches the view up first)."""
+def search(ctx: Context, tags: tuple[str, ...], as_user: str | None, **filters: Any) -> None:
+    """Find recordings in the search view (catches the view up first); the search is audited."""
     try:
         tag_filters = parse_tags(list(tags))
     except DomainError as bad:
         raise click.BadParameter(str(bad), param_hint="--tag") from None
-    cursor = None
-    if after:
-        started, _, recording = after.partition("/")
-        cursor = (parse_time(started), UUID(recording))
-    query = RecordingQuery(
-        agent_id=filters["agent"],
-        queue=filters["queue"],
-        **personal_filters(ctx.ledger, filters["customer"], tag_filters),
-        direction=filters["direction"],
-        status=filters["status"],
-        started_from=parse_time(filters["started_from"]),
-        started_until=parse_time(filters["started_until"]),
-        missing_segments=filters["missing"],
-        legal_hold=filters["hold"],
-        query_holds=ctx.ledger.active_query_holds(),
-        after=cursor,
-        limit=filters["limit"],
-    )
-    projections = ctx.projections()
-    projections.catch_up()
-    rows = reveal_recordings(ctx.ledger, projections.store.search(query))
+    times = {name: parse_time(filters.pop(name)) for name in ("started_from", "started_until")}
+    request = SearchRequest(**filters, **times, tag=tag_filters)
+    try:
+        page = ctx.components.recordings.search(ctx.reader(as_user), request)
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
     table = Table(
         "started",
         "recording",
@@ -158,7 +144,7 @@ def search(ctx: Context, tags: tuple[str, ...], after: str | None, **filters: An
         "hold",
         "tags",
     )
-    for r in rows:
+    for r in page.items:
         table.add_row(
             r.started_at.strftime("%Y-%m-%d %H:%M:%S"),
             str(r.recording_id),
@@ -175,41 +161,41 @@ def search(ctx: Context, tags: tuple[str, ...], after: str | None, **filters: An
             " ".join(f"{k}={v}" for k, v in sorted(r.tags.items())),
         )
     console.print(table)
-    console.print(f"{len(rows)} recording(s)")
-    if len(rows) == query.limit:
-        last = rows[-1]
-        console.print(f"next page: --after {last.started_at.isoformat()}/{last.recording_id}")
+    console.print(f"{len(page.items)} recording(s)")
+    if page.next is not None:
+        console.print(f"next page: --after {page.next}")
 
 
 @main.command()
 @click.argument("recording")
 @click.option("--as-of", help="Replay up to this recorded time (ISO 8601).")
 @click.option("--version", type=click.IntRange(1), help="Replay up to this event version.")
+@click.option("--as", "as_user", help="Replay as this user (the audit trail names them).")
 @pass_context
-def history(ctx: Context, recording: str, as_of: str | None, version: int | None) -> None:
-    """The events of one recording (id or interaction id) in order, and its state then."""
+def history(ctx: Context, recording: str, as_of: str | None, version: int | None, as_user: str | None) -> None:
+    """The events of one recording (id or interaction id) in order, and its state then; audited."""
     try:
-        replay = ctx.ledger.history(parse_recording(recording), as_of=parse_time(as_of), version=version)
+        replay = ctx.components.recordings.history(
+            ctx.reader(as_user), parse_recording(recording), as_of=parse_time(as_of), version=version
+        )
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     table = Table("v", "recorded", "occurred", "event", "actor", "role", "details")
-    hidden = {"originator_id", "originator_version", "timestamp", "occurred_at", "actor", "role", "originator_topic"}
     for event in replay.events:
-        details = " ".join(f"{k}={v}" for k, v in vars(event).items() if k not in hidden)
         table.add_row(
-            str(event.originator_version),
-            event.timestamp.isoformat(timespec="milliseconds"),
+            str(event.version),
+            event.recorded_at.isoformat(timespec="milliseconds"),
             event.occurred_at.isoformat(timespec="milliseconds"),
-            type(event).__name__,
+            event.type,
             event.actor,
             event.role,
-            details,
+            " ".join(f"{k}={v}" for k, v in event.data.items()),
         )
     console.print(table)
-    state = replay.recording
+    state = replay.state
     console.print(
-        f"state: {state.status.value}; segments {len(state.segments)}; "
-        f"holds {', '.join(sorted(state.holds)) or 'none'}; version {state.version}"
+        f"state: {state.status}; segments {len(state.segments)}; "
+        f"holds {', '.join(state.legal_holds) or 'none'}; version {replay.version}"
     )
 
 
@@ -256,11 +242,8 @@ def users() -> None:
 @pass_context
 def users_add(ctx: Context, name: str, role: str, team: str | None) -> None:
     """Create a user and print its bearer token (shown only this once)."""
-    apply_migrations(ctx.settings)
     try:
-        _, token = ctx.ledger.register_user(
-            name=name, role=role, team=team, occurred_at=datetime.now(UTC), by=cli_actor()
-        )
+        _, token = ctx.components.identity.register_user(name=name, role=role, team=team, by=cli_actor())
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     click.echo(token)
@@ -277,9 +260,8 @@ def teams() -> None:
 @pass_context
 def teams_add(ctx: Context, name: str, parent: str | None) -> None:
     """Create a team."""
-    apply_migrations(ctx.settings)
     try:
-        ctx.ledger.create_team(name=name, parent=parent, occurred_at=datetime.now(UTC), by=cli_actor())
+        ctx.components.identity.create_team(name=name, parent=parent, by=cli_actor())
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     console.print(f"team {name} created")
@@ -289,13 +271,7 @@ def teams_add(ctx: Context, name: str, parent: str | None) -> None:
 @pass_context
 def checkpoint(ctx: Context) -> None:
     """Sign the log's current tree head now (the server also does so every few minutes)."""
-    from api.bootstrap import Runtime
-
-    runtime = Runtime(ctx.settings)
-    try:
-        size, note = runtime.log.sign_checkpoint()
-    finally:
-        runtime.ledger.close()
+    size, note = ctx.components.transparency.sign_checkpoint()
     click.echo(note.decode(), nl=False)
     log.info("checkpoint signed", tree_size=size)
 
@@ -316,7 +292,7 @@ def projections() -> None:
 def projections_status(ctx: Context) -> None:
     """Each view's position in the log and how far it lags."""
     table = Table("view", "position", "log head", "lag (events)")
-    for lag in ctx.projections().status():
+    for lag in ctx.components.projections.status():
         table.add_row(lag.view, str(lag.position), str(lag.head), str(lag.behind))
     console.print(table)
 
@@ -326,7 +302,7 @@ def projections_status(ctx: Context) -> None:
 @pass_context
 def projections_rebuild(ctx: Context, views: tuple[str, ...]) -> None:
     """Empty views (default: all) and fold them again from the whole log."""
-    runner = ctx.projections()
+    runner = ctx.components.projections
     try:
         chosen = list(views) or runner.names()
         total = sum(runner.followers[v].lag().head for v in chosen if v in runner.followers)

@@ -9,14 +9,9 @@ from datetime import UTC, datetime
 import click
 import msgspec
 
-from adapters.view_rows import AuditQuery
-from api.bootstrap import Runtime
 from api.cli.context import Context, cli_actor, parse_time, pass_context
-from api.http.audit import as_csv
-from api.services.retention import run_retention
-from api.services.reveal import reveal_audit
-from domain.access_record import Outcome
-from domain.permissions import Action
+from api.services.audit_reports import AuditRequest, as_csv
+from domain.errors import DomainError
 
 
 @click.group()
@@ -29,11 +24,7 @@ def retention() -> None:
 @pass_context
 def retention_run(ctx: Context, at: str | None) -> None:
     """Archive and purge due recordings now (the server also does this on a schedule)."""
-    runtime = Runtime(ctx.settings)
-    try:
-        outcome = run_retention(runtime, parse_time(at) or datetime.now(UTC), by=cli_actor())
-    finally:
-        runtime.ledger.close()
+    outcome = ctx.components.retention.run(parse_time(at) or datetime.now(UTC), by=cli_actor())
     click.echo(f"archived {len(outcome.archived)}, purged {len(outcome.purged)}, kept by holds {len(outcome.kept)}")
     for recording_id, why in sorted(outcome.kept.items()):
         click.echo(f"kept {recording_id}: {why}")
@@ -51,30 +42,26 @@ def report() -> None:
 @click.option("--since", default=None, help="ISO 8601")
 @click.option("--until", default=None, help="ISO 8601")
 @click.option("--limit", default=100_000, show_default=True, type=click.IntRange(1, 10_000_000))
+@click.option("--as", "as_user", help="Report as this user (the audit trail names them).")
 @pass_context
 def report_audit(
-    ctx: Context, fmt: str, actor: str | None, action: str | None, since: str | None, until: str | None, limit: int
+    ctx: Context,
+    fmt: str,
+    actor: str | None,
+    action: str | None,
+    since: str | None,
+    until: str | None,
+    limit: int,
+    as_user: str | None,
 ) -> None:
     """Who did what to which recording, when and why, with customer, interaction type and metadata.
 
     Producing the report is itself recorded in the audit trail."""
-    ledger = ctx.ledger
-    projections = ctx.projections()
-    projections.catch_up()
-    filters = {k: v for k, v in dict(actor=actor, action=action, since=since, until=until).items() if v}
-    rows = reveal_audit(
-        ledger,
-        projections.store.audit(
-            AuditQuery(actor=actor, action=action, since=parse_time(since), until=parse_time(until), limit=limit)
-        ),
+    request = AuditRequest(
+        actor=actor, action=action, since=parse_time(since), until=parse_time(until), limit=limit, format=fmt
     )
-    covered = sorted({r.recording_id for r in rows if r.recording_id is not None})
-    ledger.record_access(
-        action=Action.AUDIT_READ.value,
-        outcome=Outcome.ALLOWED,
-        recording_ids=covered,
-        detail={**filters, "format": fmt, "via": "cli"},
-        occurred_at=datetime.now(UTC),
-        by=cli_actor(),
-    )
+    try:
+        rows = ctx.components.audit_reports.trail(ctx.reader(as_user), request).items
+    except DomainError as error:
+        raise click.ClickException(str(error)) from None
     sys.stdout.write(as_csv(rows) if fmt == "csv" else msgspec.json.encode(rows).decode() + "\n")

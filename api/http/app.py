@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, get
@@ -16,18 +17,18 @@ from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from adapters.event_store import check_store
 from adapters.settings import Settings
-from api.bootstrap import Runtime
+from api.bootstrap import SERVICES, Components, build
 from api.http.audit import AuditTrail
 from api.http.capture_commands import capture_commands
-from api.http.context import Services, current_principal, request_context
+from api.http.context import current_principal, request_context
 from api.http.directory import Directory
 from api.http.lifecycle_batch import post_batch
-from api.http.media import MediaIngest
+from api.http.media import MediaIngestRoutes
 from api.http.policy import RecordingPolicyRoutes
 from api.http.problems import EXCEPTION_HANDLERS
 from api.http.recordings_ingest import RecordingIngest
 from api.http.recordings_read import RecordingRead
-from api.http.retention import LegalHolds, Retention
+from api.http.retention import LegalHolds, RetentionRoutes
 from api.http.schemas import Health
 from api.http.transparency_log import TransparencyLogRoutes, export, public_key
 from api.logging import configure_logging
@@ -37,8 +38,13 @@ class Recordings(RecordingIngest, RecordingRead):
     """Ingest and reading share the /v1/recordings paths, so they register as one controller."""
 
 
-def provide_runtime(state: State) -> Runtime:
-    return state.runtime
+def provide(service: str) -> Provide:
+    """Hands a handler the application service named like its parameter."""
+
+    def dependency(state: State) -> Any:
+        return getattr(state.components, service)
+
+    return Provide(dependency, sync_to_thread=False)
 
 
 @get("/health", tags=["health"], summary="Liveness: the process answers")
@@ -47,19 +53,19 @@ async def health() -> Health:
 
 
 @get("/ready", tags=["health"], summary="Readiness: the store answers; views and their lag")
-async def ready(runtime: Services) -> Response[Health]:
+async def ready(state: State) -> Response[Health]:
     # In anyio's threads, not the request handlers' (asyncio's default executor, a few per
     # core): during an outage those may all be waiting on the database, and readiness must
     # still answer within its own timeout.
-    return await anyio.to_thread.run_sync(readiness, runtime)
+    return await anyio.to_thread.run_sync(readiness, state.components)
 
 
-def readiness(runtime: Runtime) -> Response[Health]:
+def readiness(components: Components) -> Response[Health]:
     try:
         # Bounded first: during an outage the answer must come at once, not after the store's retries.
-        check_store(runtime.ledger, runtime.settings.database_ready_timeout_seconds)
-        lags = {lag.view: lag.behind for lag in runtime.projections.status()}
-        tampered = runtime.log.alarm()
+        check_store(components.ledger, components.settings.database_ready_timeout_seconds)
+        lags = {lag.view: lag.behind for lag in components.projections.status()}
+        tampered = components.transparency.alarm()
     except Exception as error:  # any store failure means not ready, with the reason
         return Response(Health(status=f"unavailable: {type(error).__name__}"), status_code=HTTP_503_SERVICE_UNAVAILABLE)
     if tampered is not None:  # the log no longer vouches for its events: say so until investigated
@@ -73,15 +79,15 @@ def create_app(settings: Settings) -> Litestar:
     configure_logging(settings)
 
     @asynccontextmanager
-    async def runtime_lifespan(app: Litestar) -> AsyncIterator[None]:
-        """Owns the database pool, the view followers and the scheduler."""
-        runtime = await anyio.to_thread.run_sync(Runtime, settings)
-        await anyio.to_thread.run_sync(runtime.start)
-        app.state.runtime = runtime
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        """Owns the store's pools, the view followers and the scheduler."""
+        components = await anyio.to_thread.run_sync(lambda: build(settings, serving=True))
+        await anyio.to_thread.run_sync(components.start)
+        app.state.components = components
         try:
             yield
         finally:
-            await anyio.to_thread.run_sync(runtime.stop)
+            await anyio.to_thread.run_sync(components.close)
 
     return Litestar(
         route_handlers=[
@@ -89,7 +95,7 @@ def create_app(settings: Settings) -> Litestar:
             ready,
             Recordings,
             post_batch,
-            MediaIngest,
+            MediaIngestRoutes,
             capture_commands,
             AuditTrail,
             Directory,
@@ -98,13 +104,13 @@ def create_app(settings: Settings) -> Litestar:
             export,
             RecordingPolicyRoutes,
             LegalHolds,
-            Retention,
+            RetentionRoutes,
         ],
         dependencies={
-            "runtime": Provide(provide_runtime, sync_to_thread=False),
             "principal": Provide(current_principal, sync_to_thread=False),
+            **{service: provide(service) for service in SERVICES},
         },
-        lifespan=[runtime_lifespan],
+        lifespan=[lifespan],
         logging_config=None,  # configure_logging routes the standard library's logging through structlog
         middleware=[request_context],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

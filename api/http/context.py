@@ -14,19 +14,18 @@ from typing import Any
 import anyio.to_thread
 import structlog
 from litestar import Request
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.bootstrap import Runtime
 from api.http.problems import PROBLEM
 from domain.permissions import Principal
 
 log = structlog.get_logger("callvault.http")
 
-# Handler parameters that Litestar fills from the dependencies, by name.
+# The handler parameter that Litestar fills with the authenticated caller.
 Caller = NamedDependency[Principal]
-Services = NamedDependency[Runtime]
 PRINCIPAL = "principal"
 
 
@@ -81,12 +80,18 @@ async def _authenticate(scope: Scope, authorization: str) -> Principal | None:
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    runtime: Runtime = scope["app"].state.runtime
-    return await anyio.to_thread.run_sync(runtime.principal_for, token.strip())
+    identity = scope["app"].state.components.identity
+    principal: Principal | None = await anyio.to_thread.run_sync(identity.principal_for, token.strip())
+    return principal
 
 
 def current_principal(request: Request[Any, Any, Any]) -> Principal:
-    principal = request.scope.get("state", {}).get(PRINCIPAL)
+    return principal_of(request)
+
+
+def principal_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    """The authenticated caller, or 401."""
+    principal: Principal | None = connection.scope.get("state", {}).get(PRINCIPAL)
     if principal is None:
         raise NotAuthorizedException(
             "a valid bearer token is required", headers={"WWW-Authenticate": 'Bearer realm="callvault"'}

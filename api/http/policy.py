@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -10,10 +9,10 @@ from litestar import Controller, get, put
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from api.http.context import Caller, Services
+from api.http.context import Caller
+from api.http.guards import may
 from api.http.schemas import Body, RequiredReason, TagKey, TagValue, Text
-from api.services.access import actor, allow, record
-from domain.access_record import Outcome
+from api.services.policy import PolicyVersion, RecordingPolicies
 from domain.permissions import Action
 from domain.recording_policy import PolicyTerms, RetentionRule
 
@@ -47,48 +46,34 @@ class PolicyIn(Body, kw_only=True):
         )
 
 
-class PolicyVersion(msgspec.Struct):
-    version: int  # 0: the built-in defaults, in force until an admin first sets a policy
-    terms: PolicyTerms
-    changed_at: datetime | None
-    actor: str | None
-    reason: str | None
-
-
 class PolicyVersions(msgspec.Struct):
     current: int
     versions: list[PolicyVersion]
-
-
-def all_versions(runtime: Services) -> list[PolicyVersion]:
-    versions = [PolicyVersion(0, PolicyTerms(), None, None, None)]
-    return versions + [
-        PolicyVersion(n, v.terms, v.occurred_at, v.actor, v.reason)
-        for n, v in sorted(runtime.ledger.policy_versions().items())
-    ]
 
 
 class RecordingPolicyRoutes(Controller):
     path = "/v1/policy"
     tags = ["policy"]
 
-    @get("/", sync_to_thread=True, summary="The recording policy in force")
-    def current(self, principal: Caller, runtime: Services) -> PolicyVersion:
-        allow(runtime, principal, Action.POLICY_READ)
-        record(runtime, principal, Action.POLICY_READ, Outcome.ALLOWED, [])
-        return all_versions(runtime)[-1]
+    @get("/", guards=[may(Action.POLICY_READ)], sync_to_thread=True, summary="The recording policy in force")
+    def current(self, principal: Caller, policy: RecordingPolicies) -> PolicyVersion:
+        return policy.versions(principal)[-1]
 
-    @get("/versions", sync_to_thread=True, summary="Every policy version: when, by whom, why")
-    def versions(self, principal: Caller, runtime: Services) -> PolicyVersions:
-        allow(runtime, principal, Action.POLICY_READ)
-        record(runtime, principal, Action.POLICY_READ, Outcome.ALLOWED, [])
-        versions = all_versions(runtime)
+    @get(
+        "/versions",
+        guards=[may(Action.POLICY_READ)],
+        sync_to_thread=True,
+        summary="Every policy version: when, by whom, why",
+    )
+    def versions(self, principal: Caller, policy: RecordingPolicies) -> PolicyVersions:
+        versions = policy.versions(principal)
         return PolicyVersions(current=versions[-1].version, versions=versions)
 
-    @put("/", sync_to_thread=True, summary="Change the policy (admin); the new version applies to new recordings")
-    def change(self, data: JSONBody[PolicyIn], principal: Caller, runtime: Services) -> PolicyVersion:
-        allow(runtime, principal, Action.POLICY_CHANGE)
-        version = runtime.ledger.set_policy(
-            terms=data.terms(), reason=data.reason, occurred_at=datetime.now(UTC), by=actor(principal)
-        )
-        return all_versions(runtime)[version]
+    @put(
+        "/",
+        guards=[may(Action.POLICY_CHANGE)],
+        sync_to_thread=True,
+        summary="Change the policy (admin); the new version applies to new recordings",
+    )
+    def change(self, data: JSONBody[PolicyIn], principal: Caller, policy: RecordingPolicies) -> PolicyVersion:
+        return policy.change(principal, data.terms(), data.reason)

@@ -10,7 +10,6 @@ import msgspec
 from litestar.params import PathParameter
 from msgspec import Meta
 
-from api.services.reveal import AuditOut, RecordingOut
 from domain.values import ID_PATTERN, LINE_PATTERN, MAX_ID, PROSE_PATTERN
 
 # Every string a request carries is one of these: bounded, and held to the domain's
@@ -139,59 +138,6 @@ class Applied(msgspec.Struct):
     applied: bool
 
 
-class EventOut(msgspec.Struct):
-    version: int
-    type: str
-    recorded_at: datetime
-    occurred_at: datetime
-    actor: str
-    role: str
-    data: dict[str, Any]
-
-
-class RecordingDetail(msgspec.Struct):
-    recording: RecordingOut | None  # None while the search view has not caught up
-    events: list[EventOut]
-
-
-class ReplayedState(msgspec.Struct):
-    status: str
-    policy_version: int  # the recording policy it was started under
-    screen_selected: bool
-    paused: bool
-    segments: list[int]
-    legal_holds: list[str]
-    tags: dict[str, str]
-    ended_at: datetime | None
-    acw_ended_at: datetime | None
-
-
-class History(msgspec.Struct):
-    recording_id: UUID
-    version: int
-    as_of: datetime | None
-    state: ReplayedState
-    events: list[EventOut]
-
-
-class SearchPage(msgspec.Struct):
-    items: list[RecordingOut]
-    next: str | None  # pass back as ?after= for the next page
-
-
-class AuditPage(msgspec.Struct):
-    items: list[AuditOut]
-    next: str | None
-
-
-class UserOut(msgspec.Struct):
-    user_id: UUID
-    name: str
-    role: str
-    team: str | None
-    active: bool
-
-
 class NewToken(msgspec.Struct):
     """The bearer token is shown once, here; only its hash is kept."""
 
@@ -199,13 +145,6 @@ class NewToken(msgspec.Struct):
     name: str
     role: str
     token: str
-
-
-class TeamOut(msgspec.Struct):
-    team_id: UUID
-    name: str
-    parent: str | None
-    responsible: list[str]
 
 
 class Health(msgspec.Struct):

@@ -1,14 +1,21 @@
-"""Checks access through the policy and records it: every access, allowed or refused, is evidence."""
+"""Access control in one place: role and team scope checked against the log, every access recorded.
+
+Routes declare the role an action needs (api/http/guards.py); the application services
+check the per-recording scope here, so the command line and jobs get the same checks.
+Every access, allowed or refused, is evidence: it is recorded in the audit trail.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from api.bootstrap import Runtime
+from api.services.identity import Identity
 from domain.access_record import Outcome
 from domain.errors import Forbidden
 from domain.identity import RESPONSIBLE_ROLES
+from domain.ledger import RecordingLedger
 from domain.permissions import Action, OrgChart, Principal, require, require_recording
 from domain.values import Actor
 
@@ -17,60 +24,66 @@ def actor(principal: Principal) -> Actor:
     return Actor(principal.name, principal.role.value)
 
 
-def record(
-    runtime: Runtime,
-    principal: Principal,
-    action: Action,
-    outcome: Outcome,
-    recording_ids: list[UUID],
-    detail: dict[str, str] | None = None,
-    reason_code: str = "",
-) -> None:
-    runtime.ledger.record_access(
-        action=action.value,
-        outcome=outcome,
-        recording_ids=recording_ids,
-        reason_code=reason_code,
-        detail=detail or {},
-        occurred_at=datetime.now(UTC),
-        by=actor(principal),
-    )
+class AccessControl:
+    def __init__(self, ledger: RecordingLedger, identity: Identity) -> None:
+        self._ledger = ledger
+        self._identity = identity
 
+    def record(
+        self,
+        principal: Principal,
+        action: Action,
+        outcome: Outcome,
+        recording_ids: list[UUID],
+        detail: dict[str, str] | None = None,
+        reason_code: str = "",
+    ) -> None:
+        self._ledger.record_access(
+            action=action.value,
+            outcome=outcome,
+            recording_ids=recording_ids,
+            reason_code=reason_code,
+            detail=detail or {},
+            occurred_at=datetime.now(UTC),
+            by=actor(principal),
+        )
 
-def allow(runtime: Runtime, principal: Principal, action: Action, detail: dict[str, str] | None = None) -> None:
-    """A role check for actions not about one recording; a refusal is recorded."""
-    try:
-        require(principal, action)
-    except Forbidden as refusal:
-        record(runtime, principal, action, Outcome.REFUSED, [], {**(detail or {}), "why": str(refusal)}, "refused")
-        raise
+    def allow(self, principal: Principal, action: Action, detail: dict[str, str] | None = None) -> None:
+        """The role check (routes declare it as a guard); a refusal is recorded."""
+        self._judge(principal, action, [], detail, lambda: require(principal, action))
 
+    def allow_recording(
+        self, principal: Principal, action: Action, recording_id: UUID, org: OrgChart | None = None
+    ) -> None:
+        """Role and scope against the recording's agent (from the log, never a lagging view)."""
+        self.allow_agent(principal, action, recording_id, self._ledger.agent_of(recording_id), org)
 
-def allow_recording(
-    runtime: Runtime, principal: Principal, action: Action, recording_id: UUID, org: OrgChart | None = None
-) -> None:
-    """Role and scope check against the recording's agent (from the log, never a lagging view)."""
-    allow_agent(runtime, principal, action, recording_id, runtime.ledger.agent_of(recording_id), org)
+    def allow_agent(
+        self, principal: Principal, action: Action, recording_id: UUID, agent_id: str, org: OrgChart | None = None
+    ) -> None:
+        """Role and scope for a recording whose agent is already known; a refusal is recorded."""
+        if org is None:
+            org = self.org_for(principal)
+        self._judge(
+            principal, action, [recording_id], None, lambda: require_recording(principal, action, agent_id, org)
+        )
 
+    def org_for(self, principal: Principal) -> OrgChart:
+        """The org chart, for the roles scoped by it (others need none: the read is spared)."""
+        return self._identity.org() if principal.role in RESPONSIBLE_ROLES else OrgChart()
 
-def allow_agent(
-    runtime: Runtime,
-    principal: Principal,
-    action: Action,
-    recording_id: UUID,
-    agent_id: str,
-    org: OrgChart | None = None,
-) -> None:
-    """Role and scope check for a recording whose agent is already known; a refusal is recorded."""
-    if org is None:  # only responsible roles are scoped by the org chart
-        org = runtime.org() if principal.role in RESPONSIBLE_ROLES else OrgChart()
-    try:
-        require_recording(principal, action, agent_id, org)
-    except Forbidden as refusal:
-        record(runtime, principal, action, Outcome.REFUSED, [recording_id], {"why": str(refusal)}, "refused")
-        raise
-
-
-def asked(arguments: dict[str, object]) -> dict[str, str]:
-    """The filters a request gave (a handler's locals), as recorded with its access."""
-    return {k: str(v) for k, v in arguments.items() if k not in {"self", "principal", "runtime"} and v is not None}
+    def _judge(
+        self,
+        principal: Principal,
+        action: Action,
+        recording_ids: list[UUID],
+        detail: dict[str, str] | None,
+        check: Callable[[], None],
+    ) -> None:
+        try:
+            check()
+        except Forbidden as refusal:
+            self.record(
+                principal, action, Outcome.REFUSED, recording_ids, {**(detail or {}), "why": str(refusal)}, "refused"
+            )
+            raise
