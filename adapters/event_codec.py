@@ -12,6 +12,7 @@ from __future__ import annotations
 import typing
 from functools import cache
 from typing import Any, ClassVar, get_origin
+from uuid import UUID
 
 import msgspec
 from eventsourcing.domain import DomainEventProtocol
@@ -79,10 +80,13 @@ class MsgspecMapper(Mapper[Any]):
             ) from error
         state = msgspec.structs.asdict(decoded)
         originator_id = stored_event.originator_id
+        assert isinstance(
+            originator_id, UUID
+        )  # the ledger's ids (Application[UUID]); the recorders return them as such
         if self.fields and open_personal:
             state = self.fields.open(event_class, originator_id, state)
         state["originator_id"] = originator_id
         state["originator_version"] = stored_event.originator_version
-        domain_event = object.__new__(event_class)
+        domain_event: DomainEventProtocol[UUID] = object.__new__(event_class)
         object.__setattr__(domain_event, "__dict__", state)
         return domain_event

@@ -36,11 +36,12 @@ def combine(segments: Sequence[tuple[int, bytes]], voice: bytes | None) -> bytes
         ]
         # Every stream must exist before the first packet is written.
         video_out = out.add_stream_from_template(playable[0][1].streams.video[0]) if playable else None
-        voice_in = opened.enter_context(av.open(io.BytesIO(voice))) if voice is not None else None
+        voice_in = opened.enter_context(av.open(io.BytesIO(voice), mode="r")) if voice is not None else None
         audio_out = out.add_stream("aac", rate=voice_in.streams.audio[0].rate or 8000) if voice_in else None
         last_dts = [-1]  # across segments: rounding of their offsets must not step time back
-        for start_ms, segment in playable:
-            _add_segment(out, video_out, start_ms, segment, last_dts)
+        if video_out is not None:
+            for start_ms, segment in playable:
+                _add_segment(out, video_out, start_ms, segment, last_dts)
         if voice_in is not None and audio_out is not None:
             _add_voice(out, audio_out, voice_in)
     return out_buffer.getvalue()
@@ -49,7 +50,7 @@ def combine(segments: Sequence[tuple[int, bytes]], voice: bytes | None) -> bytes
 def _joinable(opened: ExitStack, start_ms: int, data: bytes) -> av.container.InputContainer | None:
     """The segment opened, if it is of the kind the combined video is made of."""
     try:
-        segment = opened.enter_context(av.open(io.BytesIO(data)))
+        segment = opened.enter_context(av.open(io.BytesIO(data), mode="r"))
         SEGMENT.check(segment)
     except (UndecodableMedia, av.FFmpegError) as refusal:
         log.warning("segment left out of the combined video", start_offset_ms=start_ms, why=str(refusal))

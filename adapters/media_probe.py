@@ -70,7 +70,7 @@ def _probe(data: bytes, kind: str, expected: Kind | None) -> MediaInfo:
                 expected.check(container)
             stream = streams[0]
             decoded = 0
-            for frame in container.decode(stream):
+            for _ in container.decode(stream):
                 decoded += 1
                 if decoded >= FRAMES_TO_CHECK:
                     break

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import obstore
 from obstore.exceptions import AlreadyExistsError, GenericError
-from obstore.store import LocalStore, from_url
+from obstore.store import LocalStore, ObjectStore, from_url
 
 from domain.errors import MediaConflict
 
@@ -31,6 +31,7 @@ class StorageFull(Exception):
 class MediaStore:
     def __init__(self, location: str) -> None:
         """``location`` is a directory path or a URL (file://, s3://, gs://, az://, …)."""
+        self._store: ObjectStore
         scheme = urlsplit(location).scheme
         if scheme in ("", "file"):
             path = Path(urlsplit(location).path if scheme else location)

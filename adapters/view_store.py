@@ -236,7 +236,8 @@ class ViewStore:
 
     def _held(self, holds: dict[str, HoldCriteria]) -> tuple[str, list[Any]]:
         """SQL for "under a hold": held one by one, or matched by an active query hold."""
-        terms, params = ["legal_hold = ?"], [True]
+        terms: list[str] = ["legal_hold = ?"]
+        params: list[Any] = [True]
         for _, hold in sorted(holds.items()):
             clauses: list[str] = []
             for column, value in (

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, Protocol
 
 from eventsourcing.persistence import IntegrityError, Notification
 
+from adapters.event_codec import MsgspecMapper
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 
@@ -55,7 +56,9 @@ def read_log(ledger: RecordingLedger, after: int, limit: int) -> LogWindow:
     # No topic filter in SQL: it halves the read rate, and a view's position must
     # pass over the events it ignores anyway.
     notifications = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
-    decode = partial(ledger.mapper.to_domain_event, open_personal=False)
+    mapper = ledger.mapper
+    assert isinstance(mapper, MsgspecMapper)  # every ledger's factory builds it (adapters/event_store.py)
+    decode = partial(mapper.to_domain_event, open_personal=False)
     return LogWindow(after, [LoggedEvent(n, decode) for n in notifications])
 
 
