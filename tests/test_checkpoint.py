@@ -49,8 +49,8 @@ then you don't know what your problem is.
 
 — PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=
 """.encode()
-PETER_SIG = "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n".encode()
-ENOCH_SIG = "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n".encode()
+PETER_SIG = "— PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n".encode()  # noqa: E501
+ENOCH_SIG = "— EnochRoot rwz+eBzmZa0SO3NbfRGzPCpDckykFXSdeX+MNtCOXm2/5n2tiOHp+vAF1aGrQ5ovTG01oOTGwnWLox33WWd1RvMc+QQ=\n".encode()  # noqa: E501
 
 # --- known answers: the C2SP specifications -----------------------------------
 # https://c2sp.org/tlog-checkpoint (C2SP/C2SP tlog-checkpoint.md, commit
@@ -60,7 +60,7 @@ C2SP_CHECKPOINT = """example.com/behind-the-sofa
 CsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=
 
 — example.com/behind-the-sofa Az3grlgtzPICa5OS8npVmf1Myq/5IZniMp+ZJurmRDeOoRDe4URYN7u5/Zhcyv2q1gGzGku9nTo+zyWE+xeMcTOAYQ8=
-""".encode()
+""".encode()  # noqa: E501
 # https://c2sp.org/signed-note (C2SP/C2SP signed-note.md, commit
 # 055287621bf3cd13ff4394418a3e8efc2d5e8ed7): a text with an empty line inside.
 C2SP_NOTE = """Ognuno sta solo sul cuor della terra
@@ -69,7 +69,7 @@ trafitto da un raggio di sole:
 ed è subito sera.
 
 — quasimodo.example/salvatore NnugSzTjtVAewIS+Z/iJhUPeFDkO/5QQ2i5ddnGITLlC+EhfLW9oJKONrMouFSQU0xMcXxj99ihAQwaqP3ZekRwNtIc=
-""".encode()
+""".encode()  # noqa: E501
 
 
 def test_go_key_texts():
@@ -113,7 +113,7 @@ def test_go_open_rejections():
         b"\xff" + GO_TEXT + b"\n" + PETER_SIG,
         GO_TEXT
         + b"\n"
-        + "— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=".encode(),
+        + "— Bad Name x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=".encode(),  # noqa: E501
         GO_TEXT + b"\n" + PETER_SIG + b"Unexpected line.\n",
     ]
     for msg in bad_msgs:
