@@ -9,6 +9,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 
@@ -89,15 +90,15 @@ def main(argv: list[str] | None = None) -> int:
         recorder.shutdown()
     uploader.stop(DRAIN_SECONDS)
     client.close()
-    for number, handler in previous_handlers.items():  # main() may run inside a larger command
-        signal.signal(number, handler)
+    for number, previous in previous_handlers.items():  # main() may run inside a larger command
+        signal.signal(number, previous)
     if sys.stderr.isatty():
         sys.stderr.write("\n")
     log.info("capture client stopped; %s item(s) left in the spool", spool.depth())
     return exit_code
 
 
-class _StatusClearingHandler(logging.StreamHandler):
+class _StatusClearingHandler(logging.StreamHandler[TextIO]):
     """Log lines go to stderr like the status line: blank that line first so they don't mix."""
 
     def emit(self, record: logging.LogRecord) -> None:

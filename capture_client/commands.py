@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -23,7 +24,7 @@ STREAM_TIMEOUT = httpx.Timeout(10.0, read=45.0)
 class Command:
     name: str
     recording_id: str
-    data: dict  # the whole event payload (snapshot_id, taker, annotation, at, ...)
+    data: dict[str, Any]  # the whole event payload (snapshot_id, taker, annotation, at, ...)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,8 @@ class ServerEvent:
 def parse_events(lines: Iterable[str]) -> Iterator[ServerEvent]:
     """Server-sent events from the stream's lines (comments such as keepalives are skipped)."""
     last_id: str | None = None
-    event_type, data = "message", []
+    event_type = "message"
+    data: list[str] = []  # the event's data lines
     for line in lines:
         if not line:
             if data:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from Xlib.xobject.drawable import Window
 
 
 @cache
-def _root_window():
+def _root_window() -> Window:
     # Imported on first use, so the rest of the client loads without an X library.
     from Xlib import display
 

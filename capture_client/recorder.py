@@ -12,6 +12,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from capture_client.adaptive import QualityController
 from capture_client.commands import Command
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class ActiveRecording:
     recording_id: str
     clock: RecordingClock
-    state: dict  # persisted in the spool: next_sequence and the clock's origin
+    state: dict[str, Any]  # persisted in the spool: next_sequence and the clock's origin
     grabber: Grabber
     segmenter: Segmenter
     next_frame_at: float  # monotonic time of the next grab
@@ -150,7 +151,7 @@ class Recorder(threading.Thread):
         self._report(active.recording_id, active.state)
         log.info("recording %s stopped after %s segments", active.recording_id, active.state["next_sequence"])
 
-    def _report(self, recording_id: str, state: dict) -> None:
+    def _report(self, recording_id: str, state: dict[str, Any]) -> None:
         # Report first, then mark stopped: a crash in between repeats nothing worse than a report.
         spool_capture_report(self._spool, recording_id, state["next_sequence"], wall_now())
         self._spool.save_recording(recording_id, state | {"stopped": True})

@@ -46,7 +46,7 @@ def bgra_frame(shot: Shot) -> av.VideoFrame:
     plane = frame.planes[0]
     row = shot.width * 4
     if plane.line_size == row:
-        plane.update(shot.bgra)
+        plane.update(shot.bgra)  # type: ignore[arg-type]  # PyAV's stub says bytes; any buffer is taken
     else:  # FFmpeg pads rows for alignment at some widths: copy row by row
         target, source = memoryview(plane), memoryview(shot.bgra)
         for y in range(shot.height):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 import av
 
@@ -48,7 +49,7 @@ class Segmenter:
         controller: QualityController,
         recording_id: str,
         clock: RecordingClock,
-        state: dict,
+        state: dict[str, Any],
         segment_seconds: float,
     ) -> None:
         self._spool, self._controller = spool, controller

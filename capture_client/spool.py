@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 log = logging.getLogger(__name__)
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class SpoolItem:
     name: str
-    request: dict  # method, path, params, content_type
+    request: dict[str, Any]  # method, path, params, content_type
     body_path: Path
 
 
@@ -40,7 +41,7 @@ class Spool:
         spooled = sorted(self.items_dir.glob("*.json"))
         self._last_key = int(spooled[-1].name.split("-", 1)[0]) if spooled else 0
 
-    def put(self, label: str, body: bytes, request: dict) -> None:
+    def put(self, label: str, body: bytes, request: dict[str, Any]) -> None:
         """Adds a delivery. The sidecar is written last: an item exists once its sidecar does."""
         with self._lock:  # keys order the uploads: a wall clock stepping back must not reorder them
             self._last_key = max(time.time_ns(), self._last_key + 1)
@@ -67,7 +68,7 @@ class Spool:
         item.body_path.unlink(missing_ok=True)
         (self.items_dir / f"{item.name}.json").unlink(missing_ok=True)
 
-    def reject(self, item: SpoolItem, answer: dict) -> None:
+    def reject(self, item: SpoolItem, answer: dict[str, Any]) -> None:
         """Moves a refused item to rejected/ with the server's answer; evidence is never deleted."""
         write_durably(self.rejected_dir / f"{item.name}.answer.json", json.dumps(answer).encode())
         # Sidecar first: interrupted here, the lone body is moved to rejected/ at the next start.
@@ -76,11 +77,11 @@ class Spool:
         fsync_directory(self.rejected_dir)
         fsync_directory(self.items_dir)
 
-    def load_recording(self, recording_id: str) -> dict | None:
+    def load_recording(self, recording_id: str) -> dict[str, Any] | None:
         path = self.recordings_dir / f"{file_label(recording_id)}.json"
         return json.loads(path.read_bytes()) if path.exists() else None
 
-    def save_recording(self, recording_id: str, state: dict) -> None:
+    def save_recording(self, recording_id: str, state: dict[str, Any]) -> None:
         write_durably(self.recordings_dir / f"{file_label(recording_id)}.json", json.dumps(state).encode())
 
     def _clean_up_interrupted_writes(self) -> None:

@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 _BOOT_ID = Path("/proc/sys/kernel/random/boot_id")
 
@@ -30,7 +31,7 @@ class RecordingClock:
         return cls(time.monotonic(), time.time())
 
     @classmethod
-    def from_state(cls, state: dict) -> RecordingClock:
+    def from_state(cls, state: dict[str, Any]) -> RecordingClock:
         # CLOCK_MONOTONIC counts from boot, so a client restarted on the same boot continues
         # the same timeline (its downtime becomes a gap); after a reboot the wall clock bridges.
         boot = _boot_id()
@@ -38,7 +39,7 @@ class RecordingClock:
             return cls(state["origin_monotonic"], state["origin_wall"])
         return cls(time.monotonic() - (time.time() - state["origin_wall"]), state["origin_wall"])
 
-    def to_state(self) -> dict:
+    def to_state(self) -> dict[str, Any]:
         return {"origin_monotonic": self.origin_monotonic, "origin_wall": self.origin_wall, "boot_id": _boot_id()}
 
     def offset(self, monotonic: float | None = None) -> float:
