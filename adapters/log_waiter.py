@@ -41,7 +41,9 @@ class PollingWaiter:
 
 
 class NotifyWaiter:
-    """LISTENs on the channel eventsourcing's recorder NOTIFYs on every insert.
+    """LISTENs on the channel (named after the events table) that ``callvault_append()``
+    NOTIFYs on every append (migrations/postgresql/0003); PostgreSQL delivers it when
+    the appending transaction commits, so a follower woken by it finds the events.
 
     The poll interval stays as a fallback, so a lost connection only slows the
     follower down instead of stalling it.

@@ -1,7 +1,7 @@
 """Domain errors: each names the rule it protects.
 
-Three families, so an interface can map every error by its kind alone
-(the HTTP API: conflict 409, invalid 422, not found 404).
+Four families, so an interface can map every error by its kind alone
+(the HTTP API: invalid 422, conflict 409, not found 404, forbidden 403).
 """
 
 
@@ -19,6 +19,10 @@ class StateConflict(DomainError):
 
 class NotFound(DomainError):
     """The command names something the ledger does not hold."""
+
+
+class Forbidden(DomainError):
+    """The actor's role or place in the org does not allow this."""
 
 
 class RecordingNotFound(NotFound):
@@ -99,10 +103,6 @@ class RecordingNotComplete(StateConflict):
 
 class AlreadyArchived(StateConflict):
     pass
-
-
-class Forbidden(DomainError):
-    """The actor's role or place in the org does not allow this."""
 
 
 class InvalidPolicy(InvalidCommand):

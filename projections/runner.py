@@ -94,7 +94,7 @@ class Projections:
         """Keeps every view caught up until ``stop`` is set.
 
         After a wake-up it lets ``gather_seconds`` pass before reading, so that a
-        burst of writes (one NOTIFY each) becomes one batch instead of many tiny ones.
+        burst of appends (one NOTIFY each) becomes one batch instead of many tiny ones.
         A failing batch is logged and retried on the next round, never skipped.
         """
         try:
