@@ -1,15 +1,10 @@
 """Ed25519 signing and verification of C2SP signed notes (checkpoints included).
 
-Key texts are those of golang.org/x/mod/sumdb/note, so its tools, and anything
-built on transparency-dev/formats, read our keys and notes and we read theirs:
-
-- signer:   ``PRIVATE+KEY+<name>+<hex key ID>+<base64(0x01 || 32-byte seed)>``
-- verifier: ``<name>+<hex key ID>+<base64(0x01 || 32-byte public key)>``
+The note and key text formats (those of golang.org/x/mod/sumdb/note) are
+domain.transparency.notes; this module holds only the cryptography.
 """
 
 from __future__ import annotations
-
-import base64
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -18,22 +13,18 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
 )
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from domain.checkpoint import (
-    ED25519_KEY_SIZE,
-    ED25519_TYPE,
-    Checkpoint,
+from domain.transparency.checkpoints import Checkpoint, parse_checkpoint
+from domain.transparency.notes import (
     NoteError,
     NoteSignature,
     ed25519_key_id,
     format_signed_note,
+    format_signer_key,
     format_verifier_key,
-    parse_checkpoint,
     parse_signed_note,
+    parse_signer_key,
     parse_verifier_key,
-    split_key_text,
 )
-
-_PRIVATE_PREFIX = "PRIVATE+KEY+"
 
 
 class SignatureError(ValueError):
@@ -57,12 +48,8 @@ class NoteSigner:
 
     @classmethod
     def from_text(cls, signer_key_text: str) -> NoteSigner:
-        if not signer_key_text.startswith(_PRIVATE_PREFIX):
-            raise NoteError("signer key text must start with 'PRIVATE+KEY+'")
-        name, kid, raw = split_key_text(signer_key_text[len(_PRIVATE_PREFIX) :], "signer")
-        if raw[0] != ED25519_TYPE or len(raw) != 1 + ED25519_KEY_SIZE:
-            raise NoteError("signer key is not a 0x01-tagged 32-byte Ed25519 seed")
-        signer = cls(name, Ed25519PrivateKey.from_private_bytes(raw[1:]))
+        name, kid, seed = parse_signer_key(signer_key_text)
+        signer = cls(name, Ed25519PrivateKey.from_private_bytes(seed))
         if signer.key_id != kid:  # the ID names the public key: derive, then compare
             raise NoteError(f"signer key ID {kid.hex()} does not match its key")
         return signer
@@ -86,11 +73,8 @@ class NoteSigner:
 def generate_key(name: str) -> tuple[str, str]:
     """A fresh (signer key text, verifier key text) pair for the key name."""
     private = Ed25519PrivateKey.generate()
-    seed = private.private_bytes_raw()
-    kid = ed25519_key_id(name, _public_bytes(private))
-    encoded = base64.b64encode(bytes([ED25519_TYPE]) + seed).decode("ascii")
-    signer_text = f"{_PRIVATE_PREFIX}{name}+{kid.hex()}+{encoded}"
-    return signer_text, format_verifier_key(name, _public_bytes(private))
+    public = _public_bytes(private)
+    return format_signer_key(name, public, private.private_bytes_raw()), format_verifier_key(name, public)
 
 
 def verify_note(note: bytes, verifier_key_text: str) -> bytes:

@@ -8,7 +8,7 @@ Everything is measured in one run against one fresh database, since these
 machines are noisy; only ratios within a run mean much.
 
 Part 1: one recording with --events events (a start, then distinct tags, written
-through the runtime's GroupCommitLedger by 16 threads so they share
+through the server's group-commit ledger by 16 threads so they share
 transactions), among the events of --other-calls simulated calls, so the tree is
 bigger than the recording. Timed: log_leaves catch-up, one checkpoint signing,
 the inclusion proofs of all the recording's events, the whole export bundle and
@@ -42,19 +42,18 @@ from typing import Any
 
 import msgspec
 import psycopg
-from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 
 from adapters import note_signing
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
-from api.bootstrap import Runtime
+from api.bootstrap import Components, build
 from api.cli.log import read_bundle
 from api.cli.simulation import DayPlan, Step, plan_day, run_day
-from api.services.exports import build_bundle
 from api.services.transparency import TransparencyLog
-from domain.bundle_verify import verify_bundle
 from domain.ledger import RecordingLedger
-from domain.merkle import root_from_leaf_hashes
+from domain.transparency.merkle import MerkleTree
+from domain.transparency.verifier import verify_bundle
 from domain.values import Actor
 from projections.runner import Projections
 
@@ -125,8 +124,8 @@ def hash_like_verifier(inputs: list[tuple[bytes, bytes, int]]) -> int:
     return calls
 
 
-def part_one(runtime: Runtime, args: argparse.Namespace, tmp: Path, url: str) -> None:
-    ledger = runtime.ledger
+def part_one(components: Components, args: argparse.Namespace, tmp: Path, url: str) -> None:
+    ledger = components.ledger
     print(f"## part 1: one recording of {args.events} events ({type(ledger).__name__})")
     rid = ledger.start_call(
         interaction_id="bench-big-1",
@@ -165,30 +164,30 @@ def part_one(runtime: Runtime, args: argparse.Namespace, tmp: Path, url: str) ->
                 last = page[-1][4]
 
         read_s, read_n = timed(raw_read)
-    leaves_s, leaves_n = timed(lambda: runtime.projections.catch_up(views=["log_leaves"]))
-    runtime.projections.catch_up()  # the other views, untimed (the bundle does not read them)
+    leaves_s, leaves_n = timed(lambda: components.projections.catch_up(views=["log_leaves"]))
+    components.projections.catch_up()  # the other views, untimed (the bundle does not read them)
     print(f"raw read of the log (5000-row pages):  {rate(read_n, read_s)}")
     print(f"log_leaves catch-up (batches of {args.batch}): {rate(leaves_n, leaves_s)}")
 
-    sign_s, (size, _note) = timed(runtime.log.sign_checkpoint)
-    fetch_s, hashes = best_of(3, lambda: runtime.views.leaf_hashes(size))
-    root_s, _ = best_of(3, lambda: root_from_leaf_hashes(hashes))
+    sign_s, (size, _note) = timed(components.transparency.sign_checkpoint)
+    fetch_s, hashes = best_of(3, lambda: components.views.leaf_hashes(size))
+    root_s, _ = best_of(3, lambda: MerkleTree(hashes).root())
     print(
         f"sign_checkpoint, tree of {size}: {ms(sign_s)}  (its parts alone, best of 3: fetch leaf hashes"
-        f" {ms(fetch_s)}, root_from_leaf_hashes {ms(root_s)})"
+        f" {ms(fetch_s)}, MerkleTree root {ms(root_s)})"
     )
 
-    proofs_s, proofs = timed(lambda: runtime.log.event_proofs(rid, size))
+    proofs_s, proofs = timed(lambda: components.transparency.event_proofs(rid, size))
     print(
         f"event_proofs for {len(proofs)} events: {ms(proofs_s)}  = {proofs_s / len(proofs) * 1000:.2f} ms/proof"
-        f" = {proofs_s / len(proofs) / root_s:.2f} x root_from_leaf_hashes per proof"
+        f" = {proofs_s / len(proofs) / root_s:.2f} x the root per proof"
     )
 
-    bundle_s, bundle = timed(lambda: build_bundle(runtime, rid, reason="bench", by=Actor("lena", "legal")))
+    bundle_s, bundle = timed(lambda: components.exports.build_bundle(rid, reason="bench", by=Actor("lena", "legal")))
     path = tmp / "bundle.zip"
     path.write_bytes(bundle)
     read_s, files = timed(lambda: read_bundle(path))
-    key = runtime.log.public_key
+    key = components.transparency.public_key
     verify_s, checks = timed(lambda: verify_bundle(files, key, None, verify_note=note_signing.verify_note))
     events_line = next(c for c in checks if c.startswith("events.jsonl"))
     print(
@@ -240,22 +239,27 @@ def bounded_catch_up(projections: Projections, budget: float) -> int:
 
 
 def live_run(
-    runtime: Runtime, writer: RecordingLedger, steps: list[Step], seconds: float, url: str, bounded: bool
+    components: Components, writer: RecordingLedger, steps: list[Step], seconds: float, url: str, bounded: bool
 ) -> tuple[float, list[str]]:
     """Ingest in a thread while this one catches up log_leaves and signs a checkpoint each second."""
-    leaves = runtime.projections
+    leaves = components.projections
     inner: list[float] = []  # sign_checkpoint first brings the view up to date itself: timed apart
 
     def fresh() -> None:
         inner.append(timed(lambda: bounded_catch_up(leaves, 0.0) if bounded else catch_up_leaves(leaves))[0])
 
     log = TransparencyLog(
-        runtime.ledger, runtime.views, runtime.log.checkpoints, runtime.log.signer, runtime.settings.log_origin, fresh
+        components.ledger,
+        components.views,
+        components.transparency.checkpoints,
+        components.transparency.signer,
+        components.settings.log_origin,
+        fresh,
     )
     result: dict[str, tuple[int, float]] = {}
     thread = threading.Thread(target=lambda: result.setdefault("n", ingest_for(writer, steps, seconds)))
     rounds: list[tuple[float, float, int]] = []  # catch-up s, sign s, size
-    leaves_before = runtime.views.leaf_count()
+    leaves_before = components.views.leaf_count()
     started = time.perf_counter()
     thread.start()
     while thread.is_alive():
@@ -265,9 +269,9 @@ def live_run(
         rounds.append((catch_s, sign_s, size))
         thread.join(timeout=max(0.0, 1.0 - (time.perf_counter() - tick)))
     window = time.perf_counter() - started
-    appended = runtime.views.leaf_count() - leaves_before
+    appended = components.views.leaf_count() - leaves_before
     with psycopg.connect(url, autocommit=True) as conn:
-        lag = conn.execute("SELECT count(*) FROM stored_events").fetchone()[0] - runtime.views.leaf_count()
+        lag = conn.execute("SELECT count(*) FROM stored_events").fetchone()[0] - components.views.leaf_count()
     live_n, live_s = result["n"]
     catches, signs = [r[0] for r in rounds], [r[1] for r in rounds]
     rest = [s - i for s, i in zip(signs, inner, strict=True)]
@@ -289,7 +293,7 @@ def live_run(
     return live_n / live_s, lines
 
 
-def part_two(runtime: Runtime, settings: Settings, args: argparse.Namespace, url: str) -> None:
+def part_two(components: Components, settings: Settings, args: argparse.Namespace, url: str) -> None:
     seconds = args.live_seconds
     print(f"## part 2: lifecycle ingest for {seconds:.0f} s, 1 writer thread, plain ledger (1 command/transaction)")
     writer = open_ledger(settings, group_commit=False)
@@ -305,9 +309,9 @@ def part_two(runtime: Runtime, settings: Settings, args: argparse.Namespace, url
             (12, False, "catch-up as it is"),
             (13, True, "catch-up cut after 0.5 s (sign_checkpoint's: after 1 batch)"),
         ):
-            catch_up_leaves(runtime.projections)  # what came before, so each run starts level
-            runtime.log.sign_checkpoint()
-            live, lines = live_run(runtime, writer, day(seed), seconds, url, bounded)
+            catch_up_leaves(components.projections)  # what came before, so each run starts level
+            components.transparency.sign_checkpoint()
+            live, lines = live_run(components, writer, day(seed), seconds, url, bounded)
             print(f"### with log work, {title}: ingest {live / alone:.2f} x alone")
             print("\n".join(lines))
     finally:
@@ -325,7 +329,7 @@ def main() -> None:
     args = parser.parse_args()
 
     name, url = create_scratch_database(args.admin_url)
-    runtime = None
+    components = None
     try:
         with tempfile.TemporaryDirectory(prefix="callvault-bench-") as tmp_dir:
             tmp = Path(tmp_dir)
@@ -335,13 +339,13 @@ def main() -> None:
                 signing_key_file=str(tmp / "log-signing.key"),
                 projection_batch_size=args.batch,
             )
-            runtime = Runtime(settings)  # not started: catch-up and signing are driven from here
+            components = build(settings, serving=True)  # not started: catch-up and signing are driven from here
             print(f"# callvault transparency benchmark, PostgreSQL, database {name}")
-            part_one(runtime, args, tmp, url)
-            part_two(runtime, settings, args, url)
+            part_one(components, args, tmp, url)
+            part_two(components, settings, args, url)
     finally:
-        if runtime is not None:
-            runtime.ledger.close()
+        if components is not None:
+            components.close()
         drop_scratch_database(args.admin_url, name)
 
 

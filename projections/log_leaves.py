@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from adapters.view_rows import LeafRow
 from adapters.view_store import ViewStore
-from domain.log_leaf import Leaf
-from domain.merkle import leaf_hash
+from domain.transparency.leaves import Leaf
+from domain.transparency.merkle import leaf_hash
 from projections.follower import LoggedEvent
 
 

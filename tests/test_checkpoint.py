@@ -1,14 +1,12 @@
-"""C2SP checkpoints and signed notes (domain.checkpoint, adapters.note_signing).
+"""C2SP checkpoints and signed notes (domain.transparency, adapters.note_signing).
 
 Known answers are copied verbatim from public sources, named next to each;
 none was computed here. Ed25519 is deterministic (RFC 8032), so signing the Go
 example text with the Go example key must reproduce the Go signature exactly.
 """
 
-import ast
 import base64
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -19,21 +17,17 @@ from adapters.note_signing import (
     verify_checkpoint,
     verify_note,
 )
-from domain import checkpoint as checkpoint_module
-from domain.checkpoint import (
-    ROOT_SIZE,
-    Checkpoint,
-    CheckpointError,
+from domain.transparency.checkpoints import Checkpoint, CheckpointError, parse_checkpoint
+from domain.transparency.merkle import MerkleTree, leaf_hash
+from domain.transparency.notes import (
     NoteError,
     NoteSignature,
     ed25519_key_id,
     format_signed_note,
     format_verifier_key,
-    parse_checkpoint,
     parse_signed_note,
     parse_verifier_key,
 )
-from domain.merkle import HASH_SIZE, leaf_hash, root_from_leaf_hashes
 
 # --- known answers: golang.org/x/mod sumdb/note/note_test.go ------------------
 # https://github.com/golang/mod/blob/master/sumdb/note/note_test.go
@@ -194,7 +188,6 @@ def test_checkpoint_round_trip_and_extensions():
     cp = parse_checkpoint(body)
     assert (cp.origin, cp.size, cp.root, cp.extensions) == ("o", 7, ROOT, ("6086d1a9", "Waxing gibbous"))
     assert cp.body() == body
-    assert ROOT_SIZE == HASH_SIZE
 
 
 @pytest.mark.parametrize(
@@ -256,7 +249,7 @@ def log_key():
 @pytest.fixture(scope="module")
 def signed(log_key):
     leaves = [leaf_hash(b"recording %d" % i) for i in range(11)]
-    cp = Checkpoint("callvault.example/log", 11, root_from_leaf_hashes(leaves))
+    cp = Checkpoint("callvault.example/log", 11, MerkleTree(leaves).root())
     return cp, NoteSigner.from_text(log_key[0]).sign_checkpoint(cp)
 
 
@@ -333,10 +326,3 @@ def test_note_assembly_rejects_malformed():
             NoteSignature(name, b"1234", b"s")
     with pytest.raises(NoteError):
         NoteSignature("k", b"123", b"s")
-
-
-def test_domain_module_is_pure():
-    tree = ast.parse(Path(checkpoint_module.__file__).read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
-    imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imported <= {"base64", "binascii", "hashlib", "re", "collections.abc", "dataclasses"}

@@ -21,16 +21,22 @@ from click.testing import CliRunner
 
 from adapters import note_signing
 from adapters.settings import Settings
-from api.bootstrap import Runtime
+from api.bootstrap import build
 from api.cli.main import main
 from api.http.schemas import ConsistencyProof
-from api.services.exports import RECENT_CHECKPOINTS, build_bundle
 from domain.access_record import AccessRecord, Outcome
-from domain.bundle_verify import verify_bundle
-from domain.checkpoint import Checkpoint, checkpoint_of_note
-from domain.merkle import node_hash
+from domain.recording import Recording
+from domain.transparency.bundle_format import (
+    EXPORTED_EVENT,
+    MEDIA_EVENTS,
+    RECENT_CHECKPOINTS,
+    SERVED_CONSISTENCY_FIELDS,
+)
+from domain.transparency.checkpoints import Checkpoint, checkpoint_of_note
+from domain.transparency.merkle import node_hash
+from domain.transparency.verifier import verify_bundle
 from domain.values import Actor
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PBX = Actor("pbx", "telephony")
@@ -49,7 +55,7 @@ def ffmpeg(path: Path, *args: str) -> bytes:
 @pytest.fixture
 def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
     """(bundle, public key file, a checkpoint signed before the export)."""
-    ledger = api.runtime.ledger
+    ledger = api.components.ledger
     rid = ledger.start_call(
         interaction_id="court-1",
         agent_id="agent-n",
@@ -105,7 +111,7 @@ def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
     ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX)
     ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
     ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=9), by=PBX)
-    _, old_note = api.runtime.log.sign_checkpoint()
+    _, old_note = api.components.transparency.sign_checkpoint()
     ledger.start_call(
         interaction_id="other-1",
         agent_id="agent-s",
@@ -119,7 +125,7 @@ def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
     response = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order 7/2026"})
     assert response.status_code == 201, response.text
     (tmp_path / "bundle.zip").write_bytes(response.content)
-    (tmp_path / "log.pub").write_text(api.runtime.log.public_key)
+    (tmp_path / "log.pub").write_text(api.components.transparency.public_key)
     (tmp_path / "old-checkpoint.txt").write_bytes(old_note)
     return tmp_path / "bundle.zip", tmp_path / "log.pub", tmp_path / "old-checkpoint.txt"
 
@@ -146,6 +152,15 @@ def test_bundle_verifies_offline_with_its_media(exported: tuple[Path, Path, Path
     )
     assert probe.stdout.split() == ["h264", "aac"]
     assert "other-1" not in zipfile.ZipFile(bundle).read("events.jsonl").decode()
+
+
+def test_the_writer_and_the_verifier_name_the_same_format() -> None:
+    """What the server writes outside bundle_format.py (the API's consistency proof, the recording's
+    event types) is what the verifier reads by the names bundle_format.py gives them."""
+    assert set(ConsistencyProof.__struct_fields__) == SERVED_CONSISTENCY_FIELDS
+    media = {Recording.ScreenSampled, Recording.VoiceRecorded, Recording.SnapshotTaken}
+    assert {event.__name__ for event in media} == MEDIA_EVENTS
+    assert Recording.Exported.__name__ == EXPORTED_EVENT
 
 
 def test_flipping_any_byte_of_any_file_fails_naming_it(exported: tuple[Path, Path, Path]) -> None:
@@ -214,14 +229,14 @@ def test_an_export_verifies_after_an_empty_first_checkpoint(served: Settings, tm
         result = CliRunner().invoke(main, ["checkpoint"], catch_exceptions=False)
         assert result.exit_code == 0, result.output
         empty = result.stdout.encode()
-    runtime = Runtime(served)
+    components = build(served, serving=True)
     try:
         if signed_by == "scheduled job":
-            runtime.start()
-            runtime.scheduler.get_job("checkpoint").func()  # what the scheduler runs every few minutes
-            empty = runtime.log.checkpoint(0)[1]
-        assert runtime.log.checkpoint()[0] == 0
-        ledger = runtime.ledger
+            components.start()
+            components.transparency.scheduled_checkpoint()  # the job the scheduler runs every few minutes
+            empty = components.transparency.checkpoint(0)[1]
+        assert components.transparency.checkpoint()[0] == 0
+        ledger = components.ledger
         rid = ledger.start_call(
             interaction_id="empty-log-1",
             agent_id="agent-n",
@@ -233,10 +248,10 @@ def test_an_export_verifies_after_an_empty_first_checkpoint(served: Settings, tm
             by=PBX,
         )
         ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX)
-        bundle = build_bundle(runtime, rid, reason="court order 9/2026", by=Actor("lena", "legal"))
-        public_key = runtime.log.public_key
+        bundle = components.exports.build_bundle(rid, reason="court order 9/2026", by=Actor("lena", "legal"))
+        public_key = components.transparency.public_key
     finally:
-        runtime.stop() if signed_by == "scheduled job" else runtime.ledger.close()
+        components.close()
     files = {
         name: zipfile.ZipFile(io.BytesIO(bundle)).read(name) for name in zipfile.ZipFile(io.BytesIO(bundle)).namelist()
     }
@@ -341,9 +356,9 @@ def prefix_roots(leaf_hashes: list[bytes], sizes: range) -> Iterator[tuple[int, 
 
 def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Settings, tmp_path: Path) -> None:
     """A year of checkpoints, each signed over a log grown by one event; then an export."""
-    runtime = Runtime(served)  # not started: no scheduler and no follower folding the other views
+    components = build(served, serving=True)  # not started: no scheduler and no follower folding the other views
     try:
-        ledger, log = runtime.ledger, runtime.log
+        ledger, log = components.ledger, components.transparency
         rid = ledger.start_call(
             interaction_id="year-1",
             agent_id="agent-n",
@@ -354,7 +369,7 @@ def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Se
             occurred_at=T0,
             by=PBX,
         )
-        runtime.fresh("log_leaves")
+        components.projections.catch_up(views=["log_leaves"])
         first = log.views.leaf_count()
         for _ in range(CHECKPOINTS_A_YEAR // GROWTH_BATCH):  # real events, saved a thousand at a time
             ledger.save(
@@ -371,7 +386,7 @@ def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Se
                     for _ in range(GROWTH_BATCH)
                 )
             )
-        runtime.fresh("log_leaves")
+        components.projections.catch_up(views=["log_leaves"])
         sizes = range(first, first + CHECKPOINTS_A_YEAR)
         start = datetime.now(UTC) - YEAR
         store, every = log.checkpoints, YEAR / CHECKPOINTS_A_YEAR
@@ -388,7 +403,7 @@ def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Se
         with store._datastore.transaction(commit=True) as cursor:
             store._dialect.insert_many(cursor, "checkpoints", ["tree_size", "root", "note", "signed_at"], rows)
         kept = {"first minute": store.at(sizes[0]), "mid-year": store.at(sizes[CHECKPOINTS_A_YEAR // 2 + 7])}
-        bundle = build_bundle(runtime, rid, reason="court order 1/2027", by=Actor("lena", "legal"))
+        bundle = components.exports.build_bundle(rid, reason="court order 1/2027", by=Actor("lena", "legal"))
         size = checkpoint_of_note(zipfile.ZipFile(io.BytesIO(bundle)).read("checkpoint.txt")).size
         served_proof = msgspec.json.encode(
             ConsistencyProof(
@@ -399,7 +414,7 @@ def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Se
         )
         public_key = log.public_key
     finally:
-        runtime.ledger.close()
+        components.close()
     names = zipfile.ZipFile(io.BytesIO(bundle)).namelist()
     proofs = sorted(
         int(n.removeprefix("consistency/").removesuffix(".json")) for n in names if n.startswith("consistency/")

@@ -1,4 +1,4 @@
-"""RFC 9162 §2.1 Merkle tree hashing and proofs (domain.merkle).
+"""RFC 9162 §2.1 Merkle tree hashing and proofs (domain.transparency.merkle).
 
 Every hard-coded expected hash below is copied from public reference code,
 named next to it; none was computed here. The property and mutation tests
@@ -13,16 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from domain import merkle
-from domain.merkle import (
+from domain.transparency import merkle
+from domain.transparency.merkle import (
     EMPTY_ROOT,
     MerkleTree,
     ProofError,
-    consistency_proof,
-    inclusion_proof,
     leaf_hash,
     node_hash,
-    root_from_leaf_hashes,
     verify_consistency,
     verify_inclusion,
 )
@@ -249,14 +246,14 @@ def test_leaf_hashes_of_reference_inputs():
 
 @pytest.mark.parametrize("size", range(9))
 def test_root_of_reference_tree(size):
-    assert root_from_leaf_hashes(LEAF_HASHES[:size]) == ROOTS[size]
+    assert MerkleTree(LEAF_HASHES[:size]).root() == ROOTS[size]
 
 
 def test_every_complete_subtree_of_reference_tree():
     for level, hashes in enumerate(NODES):
         width = 1 << level
         for i, expected in enumerate(hashes):
-            assert root_from_leaf_hashes(LEAF_HASHES[i * width : (i + 1) * width]) == expected
+            assert MerkleTree(LEAF_HASHES[i * width : (i + 1) * width]).root() == expected
 
 
 def _layout_vectors(layouts):
@@ -268,7 +265,7 @@ def _layout_vectors(layouts):
     INCLUSION_VECTORS + [(i, s, p) for s, i, p in _layout_vectors(INCLUSION_LAYOUTS)],
 )
 def test_inclusion_proof_known_answers(index, size, expected):
-    assert inclusion_proof(index, LEAF_HASHES[:size]) == expected
+    assert MerkleTree(LEAF_HASHES[:size]).inclusion_proof(index) == expected
     verify_inclusion(index, size, LEAF_HASHES[index], expected, ROOTS[size])
 
 
@@ -277,7 +274,7 @@ def test_inclusion_proof_known_answers(index, size, expected):
     CONSISTENCY_VECTORS + _layout_vectors(CONSISTENCY_LAYOUTS),
 )
 def test_consistency_proof_known_answers(old_size, new_size, expected):
-    assert consistency_proof(old_size, LEAF_HASHES[:new_size]) == expected
+    assert MerkleTree(LEAF_HASHES[:new_size]).consistency_proof(old_size) == expected
     verify_consistency(old_size, new_size, ROOTS[old_size], ROOTS[new_size], expected)
 
 
@@ -333,7 +330,7 @@ def test_consistency_special_cases():
 
 
 def test_malformed_arguments_are_proof_errors():
-    proof = inclusion_proof(1, LEAF_HASHES[:5])
+    proof = MerkleTree(LEAF_HASHES[:5]).inclusion_proof(1)
     leaf, root = LEAF_HASHES[1], ROOTS[5]
     verify_inclusion(1, 5, leaf, proof, root)
     for args in (
@@ -353,7 +350,7 @@ def test_malformed_arguments_are_proof_errors():
         with pytest.raises(ProofError):
             verify_inclusion(*args)
 
-    proof = consistency_proof(3, LEAF_HASHES[:7])
+    proof = MerkleTree(LEAF_HASHES[:7]).consistency_proof(3)
     verify_consistency(3, 7, ROOTS[3], ROOTS[7], proof)
     for args in (
         (-3, 7, ROOTS[3], ROOTS[7], proof),
@@ -371,7 +368,7 @@ def test_malformed_arguments_are_proof_errors():
 
 def test_errors_say_what_is_wrong():
     leaf, root = LEAF_HASHES[1], ROOTS[5]
-    proof = inclusion_proof(1, LEAF_HASHES[:5])
+    proof = MerkleTree(LEAF_HASHES[:5]).inclusion_proof(1)
     for args, reason in (
         ((1, 5, leaf, [*proof, SOME_HASH], root), "longer than the tree is deep"),
         ((1, 5, leaf, proof[:-1], root), "shorter than the tree is deep"),
@@ -385,7 +382,7 @@ def test_errors_say_what_is_wrong():
             verify_inclusion(*args)
 
     old, new = ROOTS[3], ROOTS[7]
-    proof = consistency_proof(3, LEAF_HASHES[:7])
+    proof = MerkleTree(LEAF_HASHES[:7]).consistency_proof(3)
     for args, reason in (
         ((3, 7, old, new, [*proof, SOME_HASH]), "longer than the tree is deep"),
         ((3, 7, old, new, proof[:-1]), "shorter than the tree is deep"),
@@ -406,12 +403,12 @@ def test_errors_say_what_is_wrong():
 def test_generators_refuse_impossible_requests():
     for index in (-1, 5, 6):
         with pytest.raises(ValueError):
-            inclusion_proof(index, LEAF_HASHES[:5])
+            MerkleTree(LEAF_HASHES[:5]).inclusion_proof(index)
     with pytest.raises(ValueError):
-        inclusion_proof(0, [])
+        MerkleTree([]).inclusion_proof(0)
     for old_size in (-1, 6):
         with pytest.raises(ValueError):
-            consistency_proof(old_size, LEAF_HASHES[:5])
+            MerkleTree(LEAF_HASHES[:5]).consistency_proof(old_size)
 
 
 def test_tree_size_is_not_committed_by_the_root():
@@ -419,7 +416,7 @@ def test_tree_size_is_not_committed_by_the_root():
     # changes the shape of the proof. Index 0 of a 5-leaf tree is proven by the
     # same left-edge path as in a 6-, 7- or 8-leaf tree, so the size must come
     # from a signed tree head, not from the proof.
-    proof = inclusion_proof(0, LEAF_HASHES[:5])
+    proof = MerkleTree(LEAF_HASHES[:5]).inclusion_proof(0)
     for claimed_size in (5, 6, 7, 8):
         verify_inclusion(0, claimed_size, LEAF_HASHES[0], proof, ROOTS[5])
 
@@ -442,13 +439,13 @@ def _leaves(n: int) -> list[bytes]:
 def test_generated_proofs_verify(size):
     leaves = _leaves(size)
     roots = [_reference_root(leaves[:m]) for m in range(size + 1)]
-    assert root_from_leaf_hashes(leaves) == roots[size]
+    assert MerkleTree(leaves).root() == roots[size]
     for index in range(size):
-        proof = inclusion_proof(index, leaves)
+        proof = MerkleTree(leaves).inclusion_proof(index)
         assert proof == _reference_path(index, leaves)
         verify_inclusion(index, size, leaves[index], proof, roots[size])
     for old_size in range(size + 1):
-        proof = consistency_proof(old_size, leaves)
+        proof = MerkleTree(leaves).consistency_proof(old_size)
         assert proof == _reference_consistency(old_size, leaves)
         verify_consistency(old_size, size, roots[old_size], roots[size], proof)
 
@@ -458,25 +455,25 @@ def test_random_larger_trees():
     leaves = _leaves(1500)
     for _ in range(40):
         size = rng.randint(65, len(leaves))
-        root = root_from_leaf_hashes(leaves[:size])
+        root = MerkleTree(leaves[:size]).root()
         assert root == _reference_root(leaves[:size])
         index, old_size = rng.randrange(size), rng.randint(0, size)
-        verify_inclusion(index, size, leaves[index], inclusion_proof(index, leaves[:size]), root)
-        old_root = root_from_leaf_hashes(leaves[:old_size])
-        verify_consistency(old_size, size, old_root, root, consistency_proof(old_size, leaves[:size]))
+        verify_inclusion(index, size, leaves[index], MerkleTree(leaves[:size]).inclusion_proof(index), root)
+        old_root = MerkleTree(leaves[:old_size]).root()
+        verify_consistency(old_size, size, old_root, root, MerkleTree(leaves[:size]).consistency_proof(old_size))
 
 
 def test_ten_thousand_leaves():
     leaves = _leaves(10_000)
-    root = root_from_leaf_hashes(leaves)
+    root = MerkleTree(leaves).root()
     assert root == _reference_root(leaves)
     for index in (0, 1, 4095, 4096, 8191, 8192, 9998, 9999):
-        proof = inclusion_proof(index, leaves)
+        proof = MerkleTree(leaves).inclusion_proof(index)
         assert proof == _reference_path(index, leaves)
         verify_inclusion(index, 10_000, leaves[index], proof, root)
     for old_size in (1, 2, 3, 4096, 5000, 8192, 9999):
-        proof = consistency_proof(old_size, leaves)
-        verify_consistency(old_size, 10_000, root_from_leaf_hashes(leaves[:old_size]), root, proof)
+        proof = MerkleTree(leaves).consistency_proof(old_size)
+        verify_consistency(old_size, 10_000, MerkleTree(leaves[:old_size]).root(), root, proof)
 
 
 def test_prefix_roots_are_the_roots_of_earlier_trees():
@@ -495,18 +492,18 @@ def test_consistency_detects_rewritten_history():
     for size in range(2, 17):
         honest = _leaves(size)
         for old_size in range(1, size):
-            old_root = root_from_leaf_hashes(honest[:old_size])
+            old_root = MerkleTree(honest[:old_size]).root()
             for tampered_index in range(old_size):
                 forked = list(honest)
                 forked[tampered_index] = leaf_hash(b"rewritten")
-                forked_root = root_from_leaf_hashes(forked)
+                forked_root = MerkleTree(forked).root()
                 with pytest.raises(ProofError):
                     verify_consistency(
                         old_size,
                         size,
                         old_root,
                         forked_root,
-                        consistency_proof(old_size, forked),
+                        MerkleTree(forked).consistency_proof(old_size),
                     )
                 with pytest.raises(ProofError):
                     verify_consistency(
@@ -514,7 +511,7 @@ def test_consistency_detects_rewritten_history():
                         size,
                         old_root,
                         forked_root,
-                        consistency_proof(old_size, honest),
+                        MerkleTree(honest).consistency_proof(old_size),
                     )
 
 
@@ -564,10 +561,10 @@ def _accepts(verify, *args) -> bool:
 @pytest.mark.parametrize("size", range(1, 17))
 def test_inclusion_mutations_are_rejected(size):
     leaves = _leaves(size + 1)
-    root = root_from_leaf_hashes(leaves[:size])
+    root = MerkleTree(leaves[:size]).root()
     wrongly = []
     for index in range(size):
-        leaf, proof = leaves[index], inclusion_proof(index, leaves[:size])
+        leaf, proof = leaves[index], MerkleTree(leaves[:size]).inclusion_proof(index)
         verify_inclusion(index, size, leaf, proof, root)  # the genuine proof holds
 
         probes = [
@@ -590,8 +587,8 @@ def test_inclusion_mutations_are_rejected(size):
             ZERO_HASH,
             b"WrongRoot",
             leaves[size],
-            root_from_leaf_hashes(leaves[: size - 1]),
-            root_from_leaf_hashes(leaves[: size + 1]),
+            MerkleTree(leaves[: size - 1]).root(),
+            MerkleTree(leaves[: size + 1]).root(),
             *(_flip(root, bit) for bit in FLIPPED_BITS),
         ]
         wrong_roots += [leaf] if leaf != root else []
@@ -614,11 +611,11 @@ def test_inclusion_mutations_are_rejected(size):
 @pytest.mark.parametrize("size", range(1, 17))
 def test_consistency_mutations_are_rejected(size):
     leaves = _leaves(size + 1)
-    roots = [root_from_leaf_hashes(leaves[:m]) for m in range(size + 2)]
+    roots = [MerkleTree(leaves[:m]).root() for m in range(size + 2)]
     new_root = roots[size]
     wrongly = []
     for old_size in range(size + 1):
-        old_root, proof = roots[old_size], consistency_proof(old_size, leaves[:size])
+        old_root, proof = roots[old_size], MerkleTree(leaves[:size]).consistency_proof(old_size)
         verify_consistency(old_size, size, old_root, new_root, proof)  # the genuine proof holds
 
         wrong_roots = [

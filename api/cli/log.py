@@ -12,8 +12,9 @@ import click
 
 from adapters import note_signing
 from adapters.checkpoint_store import write_key_pair
-from domain.bundle_verify import CHECKPOINT, BundleError, verify_bundle
-from domain.checkpoint import checkpoint_of_note
+from domain.transparency.bundle_format import CHECKPOINT
+from domain.transparency.checkpoints import checkpoint_of_note
+from domain.transparency.verifier import BundleError, verify_bundle
 
 FETCH_TIMEOUT_SECONDS = 30
 
@@ -121,6 +122,7 @@ def fetch_consistency(server: str, token: str, known: bytes, files: dict[str, by
     )
     try:
         with urlopen(request, timeout=FETCH_TIMEOUT_SECONDS) as response:
-            return response.read()
+            proof: bytes = response.read()
+            return proof
     except (URLError, OSError) as error:
         raise click.ClickException(f"could not fetch the consistency proof from {server}: {error}") from None

@@ -8,11 +8,11 @@ from uuid import UUID
 from litestar import Controller, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
-from api.http.context import Caller, Services
+from api.http.context import Caller
+from api.http.guards import may
 from api.http.schemas import ConsistencyProof, ExportRequest, RecordingProofs
-from api.services.access import actor, allow, allow_recording, record
-from api.services.exports import build_bundle
-from domain.access_record import Outcome
+from api.services.exports import Exports
+from api.services.transparency import TransparencyLog
 from domain.permissions import Action
 
 MAX_TREE_SIZE = 2**63 - 1  # what a 64-bit database integer holds
@@ -21,25 +21,24 @@ NOTE = "text/plain; charset=utf-8"
 
 
 @get("/v1/log/public-key", tags=["log"], summary="The verifier key of the log's checkpoint signatures")
-async def public_key(runtime: Services) -> Response[str]:
-    return Response(runtime.log.public_key + "\n", media_type=NOTE)
+async def public_key(transparency: TransparencyLog) -> Response[str]:
+    return Response(transparency.public_key + "\n", media_type=NOTE)
 
 
 class TransparencyLogRoutes(Controller):
     path = "/v1/log"
     tags = ["log"]
+    guards = [may(Action.LOG_READ)]
 
     @get("/checkpoint", sync_to_thread=True, summary="The latest signed checkpoint (C2SP signed note)")
-    def latest(self, principal: Caller, runtime: Services) -> Response[bytes]:
-        allow(runtime, principal, Action.LOG_READ)
-        return Response(runtime.log.checkpoint()[1], media_type=NOTE)
+    def latest(self, transparency: TransparencyLog) -> Response[bytes]:
+        return Response(transparency.checkpoint()[1], media_type=NOTE)
 
     @get("/checkpoints/{size:int}", sync_to_thread=True, summary="The signed checkpoint of a tree size")
     def by_size(
-        self, size: Annotated[int, PathParameter(ge=0, le=MAX_TREE_SIZE)], principal: Caller, runtime: Services
+        self, size: Annotated[int, PathParameter(ge=0, le=MAX_TREE_SIZE)], transparency: TransparencyLog
     ) -> Response[bytes]:
-        allow(runtime, principal, Action.LOG_READ)
-        return Response(runtime.log.checkpoint(size)[1], media_type=NOTE)
+        return Response(transparency.checkpoint(size)[1], media_type=NOTE)
 
     @get(
         "/proofs/recordings/{recording_id:uuid}",
@@ -47,24 +46,21 @@ class TransparencyLogRoutes(Controller):
         summary="Inclusion proofs of every event of a recording against a signed checkpoint",
     )
     def inclusion(
-        self, recording_id: FromPath[UUID], principal: Caller, runtime: Services, size: Size = None
+        self, recording_id: FromPath[UUID], principal: Caller, exports: Exports, size: Size = None
     ) -> RecordingProofs:
-        allow(runtime, principal, Action.LOG_READ)
-        tree_size, note = runtime.log.checkpoint(size)
-        proofs = runtime.log.event_proofs(recording_id, tree_size)
-        record(runtime, principal, Action.LOG_READ, Outcome.ALLOWED, [recording_id], {"tree_size": str(tree_size)})
-        return RecordingProofs(tree_size=tree_size, checkpoint=note.decode(), events=[p.as_json() for p in proofs])
+        tree_size, note, proofs = exports.proofs(principal, recording_id, size)
+        return RecordingProofs(
+            tree_size=tree_size, checkpoint=note.decode(), events=[p.line().as_json() for p in proofs]
+        )
 
     @get("/proofs/consistency", sync_to_thread=True, summary="Proof that a later tree extends an earlier one")
     def consistency(
         self,
-        principal: Caller,
-        runtime: Services,
+        transparency: TransparencyLog,
         old_size: Annotated[int, QueryParameter(name="from", ge=0, le=MAX_TREE_SIZE)],
         new_size: Annotated[int, QueryParameter(name="to", ge=0, le=MAX_TREE_SIZE)],
     ) -> ConsistencyProof:
-        allow(runtime, principal, Action.LOG_READ)
-        proof = runtime.log.consistency(old_size, new_size)
+        proof = transparency.consistency(old_size, new_size)
         return ConsistencyProof(old_size=old_size, new_size=new_size, proof=[h.hex() for h in proof])
 
 
@@ -72,14 +68,14 @@ class TransparencyLogRoutes(Controller):
     "/v1/recordings/{recording_id:uuid}/exports",
     tags=["log"],
     status_code=201,
+    guards=[may(Action.EXPORT)],
     sync_to_thread=True,
     summary="A court-ready bundle of one recording (zip), verifiable offline; recorded as Exported",
 )
 def export(
-    recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller, runtime: Services
+    recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller, exports: Exports
 ) -> Response[bytes]:
-    allow_recording(runtime, principal, Action.EXPORT, recording_id)
-    bundle = build_bundle(runtime, recording_id, reason=data.reason, by=actor(principal))
+    bundle = exports.export(principal, recording_id, reason=data.reason)
     return Response(
         bundle,
         media_type="application/zip",

@@ -1,4 +1,6 @@
-"""Builds the court-ready export bundle of one recording (docs/export-bundle.md).
+"""Exports and proofs: the court-ready export bundle of one recording (docs/export-bundle.md),
+in the format of domain/transparency/bundle_format.py that the offline verifier reads, and
+the inclusion proofs of a recording's events.
 
 Order matters: the manifest of the media is written first, its SHA-256 goes into
 the recording's Exported event, a checkpoint is signed that holds that event,
@@ -10,120 +12,132 @@ and they belong to later bundles.
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import zipfile
 from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.media_combine import combine
-from api.bootstrap import Runtime
-from domain.checkpoint import checkpoint_of_note
-from domain.merkle import MerkleTree
+from adapters.media_vault import MediaVault
+from api.services.access import AccessControl, actor
+from api.services.transparency import EventProof, TransparencyLog
+from domain.access_record import Outcome
+from domain.commands import RecordExport
+from domain.ledger import RecordingLedger
+from domain.permissions import Action, Principal
 from domain.recording import Recording
+from domain.transparency.bundle_format import (
+    CHECKPOINT,
+    COMBINED,
+    EVENTS,
+    MANIFEST,
+    RECENT_CHECKPOINTS,
+    ConsistencyFile,
+    Manifest,
+    consistency_name,
+    digest,
+    earlier_checkpoint_name,
+    encode_events,
+    segment_name,
+    snapshot_name,
+    voice_name,
+)
+from domain.transparency.checkpoints import checkpoint_of_note
 from domain.values import Actor
 
-FORMAT = "callvault-export/1"
-# Earlier checkpoints an auditor may have kept, each shipped with a consistency proof:
-# the most recent ones, and the first of every month of the log's life (see
-# docs/export-bundle.md for why, and for the proof of any other from the API).
-RECENT_CHECKPOINTS = 100
+BUNDLE_PART = "bundle"  # the `what` of the Exported event a bundle records
 
 
-def sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+class Exports:
+    """What leaves the building with proof: bundles and proofs, each access recorded."""
 
+    def __init__(
+        self, ledger: RecordingLedger, media: MediaVault, transparency: TransparencyLog, access: AccessControl
+    ) -> None:
+        self._ledger = ledger
+        self._media = media
+        self._transparency = transparency
+        self._access = access
 
-def media_files(runtime: Runtime, recording_id: UUID) -> dict[str, bytes]:
-    """The recording's media as uploaded (opened from its sealed objects), named after what the events say."""
-    files: dict[str, bytes] = {}
-    segments: list[tuple[int, bytes]] = []
-    voice = None
-    for event in runtime.ledger.history(recording_id).events:
-        if isinstance(event, Recording.ScreenSampled):
-            data = runtime.media.get(recording_id, event.media_key)
-            files[f"media/segments/{event.sequence_number:06d}-{event.sha256}.ts"] = data
-            segments.append((event.start_offset_ms, data))
-        elif isinstance(event, Recording.VoiceRecorded):
-            voice = runtime.media.get(recording_id, event.media_key)
-            files[f"media/voice/{event.sha256}"] = voice
-        elif isinstance(event, Recording.SnapshotTaken):
-            files[f"media/snapshots/{event.snapshot_id}-{event.sha256}.jpg"] = runtime.media.get(
-                recording_id, event.media_key
-            )
-    if segments or voice is not None:
-        files["media/combined.mp4"] = combine(segments, voice)
-    return files
+    def export(self, principal: Principal, recording_id: UUID, *, reason: str) -> bytes:
+        """The bundle (zip bytes), for a caller whose role and team may export this recording."""
+        self._access.allow_recording(principal, Action.EXPORT, recording_id)
+        return self.build_bundle(recording_id, reason=reason, by=actor(principal))
 
+    def proofs(
+        self, principal: Principal, recording_id: UUID, size: int | None = None
+    ) -> tuple[int, bytes, list[EventProof]]:
+        """(tree size, its signed checkpoint, each event of the recording with its inclusion
+        proof) against the checkpoint of ``size`` (default: the latest); the reading is recorded.
+        The role check is the route's: a log reader may prove any recording's events."""
+        tree_size, note = self._transparency.checkpoint(size)
+        proofs = self._transparency.event_proofs(recording_id, tree_size)
+        self._access.record(principal, Action.LOG_READ, Outcome.ALLOWED, [recording_id], {"tree_size": str(tree_size)})
+        return tree_size, note, proofs
 
-def build_bundle(runtime: Runtime, recording_id: UUID, *, reason: str, by: Actor) -> bytes:
-    recording = runtime.ledger.get_recording(recording_id)
-    recording.check_export("bundle")  # before reading media that may be gone
-    runtime.log.refuse_if_tampered()  # before recording an export no bundle could prove
-    seen = recording.version  # the Exported event is the first after this with our manifest
-    media = media_files(runtime, recording_id)
-    manifest = json.dumps(
-        {
-            "format": FORMAT,
-            "recording_id": str(recording_id),
-            "interaction_id": recording.interaction_id,
-            "exported_by": by.name,
-            "reason": reason,
-            "files": {name: sha256(data) for name, data in sorted(media.items())},
-        },
-        indent=2,
-        sort_keys=True,
-    ).encode()
-    runtime.ledger.record_export(
-        recording_id,
-        reason_code=reason,
-        what="bundle",
-        occurred_at=datetime.now(UTC),
-        by=by,
-        manifest_sha256=sha256(manifest),
-    )
-    exported = exported_version(runtime, recording_id, after=seen, manifest_sha256=sha256(manifest))
-    size, note = runtime.log.sign_checkpoint()  # its tree holds the Exported leaf: it was logged before
-    events = runtime.log.event_proofs(recording_id, size, up_to_version=exported)
-    files = {
-        "manifest.json": manifest,
-        "checkpoint.txt": note,
-        "events.jsonl": b"".join(json.dumps(e.as_json(), sort_keys=True).encode() + b"\n" for e in events),
-        **media,
-    }
-    tree = MerkleTree(runtime.log.views.leaf_hashes(size))
-    for old_size, old_note in earlier_checkpoints(runtime, size):
-        files[f"checkpoints/{old_size}.txt"] = old_note
-        files[f"consistency/{old_size}.json"] = json.dumps(
-            {
-                "old_size": old_size,
-                "old_root": checkpoint_of_note(old_note).root.hex(),
-                "new_size": size,
-                "proof": [h.hex() for h in tree.consistency_proof(old_size)],
-            },
-            sort_keys=True,
+    def build_bundle(self, recording_id: UUID, *, reason: str, by: Actor) -> bytes:
+        recording = self._ledger.get_recording(recording_id)
+        recording.check_export(BUNDLE_PART)  # before reading media that may be gone
+        self._transparency.refuse_if_tampered()  # before recording an export no bundle could prove
+        seen = recording.version  # the Exported event is the first after this with our manifest
+        media = self._media_files(recording_id)
+        manifest = Manifest(
+            recording_id=str(recording_id),
+            interaction_id=recording.interaction_id,
+            exported_by=by.name,
+            reason=reason,
+            files={name: digest(data) for name, data in sorted(media.items())},
         ).encode()
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as bundle:
-        for name, data in files.items():
-            bundle.writestr(name, data)
-    return buffer.getvalue()
+        self._ledger.execute(
+            RecordExport(
+                recording_id,
+                reason_code=reason,
+                what=BUNDLE_PART,
+                occurred_at=datetime.now(UTC),
+                by=by,
+                manifest_sha256=digest(manifest),
+            )
+        )
+        exported = self._exported_version(recording_id, after=seen, manifest_sha256=digest(manifest))
+        size, note = self._transparency.sign_checkpoint()  # its tree holds the Exported leaf: it was logged before
+        events = self._transparency.event_proofs(recording_id, size, up_to_version=exported)
+        files = {MANIFEST: manifest, CHECKPOINT: note, EVENTS: encode_events(e.line() for e in events), **media}
+        for old_size, old_note, proof in self._transparency.proofs_from_earlier(size, RECENT_CHECKPOINTS):
+            files[earlier_checkpoint_name(old_size)] = old_note
+            old_root = checkpoint_of_note(old_note).root
+            files[consistency_name(old_size)] = ConsistencyFile.of(old_size, old_root, size, proof).encode()
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as bundle:
+            for name, data in files.items():
+                bundle.writestr(name, data)
+        return buffer.getvalue()
 
+    def _media_files(self, recording_id: UUID) -> dict[str, bytes]:
+        """The recording's media as uploaded (opened from its sealed objects), named after what the events say."""
+        files: dict[str, bytes] = {}
+        segments: list[tuple[int, bytes]] = []
+        voice = None
+        for event in self._ledger.history(recording_id).events:
+            if isinstance(event, Recording.ScreenSampled):
+                data = self._media.get(recording_id, event.media_key)
+                files[segment_name(event.sequence_number, event.sha256)] = data
+                segments.append((event.start_offset_ms, data))
+            elif isinstance(event, Recording.VoiceRecorded):
+                voice = self._media.get(recording_id, event.media_key)
+                files[voice_name(event.sha256)] = voice
+            elif isinstance(event, Recording.SnapshotTaken):
+                files[snapshot_name(event.snapshot_id, event.sha256)] = self._media.get(recording_id, event.media_key)
+        if segments or voice is not None:
+            files[COMBINED] = combine(segments, voice)
+        return files
 
-def exported_version(runtime: Runtime, recording_id: UUID, *, after: int, manifest_sha256: str) -> int:
-    """The version of the Exported event just recorded: the first after ``after`` with this manifest.
+    def _exported_version(self, recording_id: UUID, *, after: int, manifest_sha256: str) -> int:
+        """The version of the Exported event just recorded: the first after ``after`` with this manifest.
 
-    An identical export recorded concurrently (same manifest bytes) may come first;
-    either event binds these exact bytes, so the bundle is the same proof.
-    """
-    for event in runtime.ledger.events.get(recording_id, gt=after):
-        if isinstance(event, Recording.Exported) and event.manifest_sha256 == manifest_sha256:
-            return event.originator_version
-    raise AssertionError(f"the Exported event of {recording_id} was not stored")
-
-
-def earlier_checkpoints(runtime: Runtime, size: int) -> list[tuple[int, bytes]]:
-    """The last RECENT_CHECKPOINTS before ``size`` and the first of every UTC month, by size."""
-    store = runtime.log.checkpoints
-    return sorted((dict(store.before(size, RECENT_CHECKPOINTS)) | dict(store.first_of_each_month(size))).items())
+        An identical export recorded concurrently (same manifest bytes) may come first;
+        either event binds these exact bytes, so the bundle is the same proof.
+        """
+        for event in self._ledger.events.get(recording_id, gt=after):
+            if isinstance(event, Recording.Exported) and event.manifest_sha256 == manifest_sha256:
+                return event.originator_version
+        raise AssertionError(f"the Exported event of {recording_id} was not stored")

@@ -1,36 +1,31 @@
-"""The transparency log: signed checkpoints over the Merkle leaves, and the proofs
-that let anyone check an event against them without trusting this server."""
+"""The transparency log: signed checkpoints over the Merkle leaves, the proofs that let
+anyone check an event against them without trusting this server, and the self-audit
+that watches the stored events still match both (alarm: log_alarm.py)."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-import structlog
-
 from adapters.checkpoint_store import CheckpointStore
 from adapters.note_signing import NoteSigner
 from adapters.view_store import ViewStore
-from domain.access_record import Outcome
-from domain.checkpoint import Checkpoint, checkpoint_of_note
+from api.services.log_alarm import LogAlarm, events_differ, root_differs
 from domain.errors import LogTampered, NotFound
 from domain.ledger import RecordingLedger
-from domain.log_leaf import Leaf, LeafError
-from domain.merkle import MerkleTree, consistency_proof, leaf_hash
-from domain.values import SYSTEM
-
-log = structlog.get_logger(__name__)
+from domain.transparency.bundle_format import EventLine
+from domain.transparency.checkpoints import Checkpoint, checkpoint_of_note
+from domain.transparency.leaves import Leaf, LeafError
+from domain.transparency.merkle import MerkleTree, leaf_hash
 
 # Leaves whose stored events one self-audit run re-hashes; the runs resume where the
 # last one stopped, so a pass over the whole log takes (leaves / batch) intervals.
 SELF_AUDIT_BATCH = 10_000
-ALARM_ACTION = "log_tampered"  # the audit-trail action of a raised alarm
 
 
 @dataclass(frozen=True)
@@ -46,25 +41,16 @@ class EventProof:
     tree_size: int
     proof: list[bytes]
 
-    def as_json(self) -> dict[str, object]:
-        return {
-            "leaf_index": self.leaf_index,
-            "leaf": base64.b64encode(self.leaf).decode(),
-            "state": base64.b64encode(self.state).decode(),
-            "topic": self.topic,
-            "originator_id": str(self.originator_id),
-            "originator_version": self.originator_version,
-            "inclusion_proof": [h.hex() for h in self.proof],
-        }
+    def line(self) -> EventLine:
+        """As a line of an export's events.jsonl, and as the proofs endpoint serves it."""
+        return EventLine.of(
+            self.leaf_index, self.leaf, self.state, self.topic, self.originator_id, self.originator_version, self.proof
+        )
 
 
 class TransparencyLog:
-    """Signs checkpoints, serves proofs, and watches that the log still matches both.
-
-    The tamper alarm is shared by the signer, the proofs and the self-audit: a
-    finding is logged, recorded in the audit trail (by the SYSTEM actor) and kept
-    in ``log_alarms``, where it makes /ready degraded and stops all signing.
-    """
+    """Signs checkpoints, serves proofs, and watches that the log still matches both;
+    a mismatch raises the tamper alarm, whoever finds it (log_alarm.py)."""
 
     def __init__(
         self,
@@ -84,6 +70,7 @@ class TransparencyLog:
         # Concurrent exports each sign: one at a time, so each sees the last one's head.
         self._signing = threading.Lock()
         self._audit_from = 0  # the self-audit's next leaf index
+        self._alarm = LogAlarm(ledger, checkpoints)
 
     @property
     def public_key(self) -> str:
@@ -108,13 +95,13 @@ class TransparencyLog:
             tree = MerkleTree(self.views.leaf_hashes(size))
             root = tree.root()
             if latest is not None and tree.prefix_root(latest[0]) != checkpoint_of_note(latest[1]).root:
-                raise self._alarm(_root_differs(latest[0]), found_by="signer")
+                raise self._alarm.sound(root_differs(latest[0]), found_by="signer")
             note = self.signer.sign_checkpoint(Checkpoint(self.origin, size, root))
             if not self.checkpoints.add(size, root, note, datetime.now(UTC)):
                 # Another process (the CLI, another server) signed this size meanwhile: the same tree, or a fork.
                 _, theirs = self.checkpoint(size)
                 if checkpoint_of_note(theirs).root != root:
-                    raise self._alarm(
+                    raise self._alarm.sound(
                         f"two checkpoints of size {size} were signed over different leaves", found_by="signer"
                     )
                 return size, theirs
@@ -152,7 +139,9 @@ class TransparencyLog:
                 continue
             event = stored.get(row.originator_version)
             if event is None or hashlib.sha256(event.state).digest() != Leaf.decode(row.leaf_data).state_sha256:
-                raise self._alarm(_events_differ([row.leaf_index]), found_by="proofs", recording_ids=[recording_id])
+                raise self._alarm.sound(
+                    events_differ([row.leaf_index]), found_by="proofs", recording_ids=[recording_id]
+                )
             proofs.append(
                 EventProof(
                     row.leaf_index,
@@ -175,7 +164,15 @@ class TransparencyLog:
         hashes = self.views.leaf_hashes(new_size)
         if len(hashes) < new_size:
             raise NotFound(f"the log holds fewer than {new_size} leaves")
-        return consistency_proof(old_size, hashes)
+        return MerkleTree(hashes).consistency_proof(old_size)
+
+    def proofs_from_earlier(self, size: int, recent: int) -> list[tuple[int, bytes, list[bytes]]]:
+        """The earlier checkpoints an auditor may have kept, smallest first, each as (its size,
+        its signed note, the proof that the tree of ``size`` extends it): the last ``recent``
+        before ``size`` and the first of every UTC month (docs/export-bundle.md says why)."""
+        earlier = dict(self.checkpoints.before(size, recent)) | dict(self.checkpoints.first_of_each_month(size))
+        tree = MerkleTree(self.views.leaf_hashes(size))  # one tree: its subtree roots serve every proof
+        return [(old_size, note, tree.consistency_proof(old_size)) for old_size, note in sorted(earlier.items())]
 
     # -- the self-audit and the alarm ---------------------------------------
 
@@ -212,8 +209,8 @@ class TransparencyLog:
             ):
                 mismatched[row.leaf_index] = row.originator_id
         if mismatched:
-            self._alarm(
-                _events_differ(mismatched),
+            self._alarm.sound(
+                events_differ(mismatched),
                 found_by="self-audit",
                 recording_ids=sorted(set(mismatched.values()), key=str),
             )
@@ -232,55 +229,12 @@ class TransparencyLog:
         if tree.size < size:  # not evidence of an edit: the leaves are being rebuilt, or lag
             raise NotFound(f"the log's leaves do not reach size {size} yet")
         if tree.root() != checkpoint_of_note(note).root:
-            raise self._alarm(_root_differs(size), found_by=found_by)
+            raise self._alarm.sound(root_differs(size), found_by=found_by)
         return tree
 
     def alarm(self) -> str | None:
         """Why the log is known tampered, or None."""
-        return self.checkpoints.alarm()
+        return self._alarm.reason()
 
     def refuse_if_tampered(self) -> None:
-        """LogTampered while an alarm stands: the log vouches for nothing new until investigated."""
-        reason = self.alarm()
-        if reason is not None:
-            log.error("refused: the log is known tampered", reason=reason)
-            raise LogTampered(f"the log is known tampered, nothing is signed until it is investigated: {reason}")
-
-    def _alarm(self, reason: str, *, found_by: str, recording_ids: Iterable[UUID] = ()) -> LogTampered:
-        """Logs, records and keeps a finding; the error for the caller to raise, if it refuses something."""
-        now = datetime.now(UTC)
-        ids = list(recording_ids)
-        log.error("transparency log tampered", reason=reason, found_by=found_by, recording_ids=[str(i) for i in ids])
-        if self.checkpoints.raise_alarm(reason, found_by, now):  # once per finding, not per look
-            self.ledger.record_access(
-                action=ALARM_ACTION,
-                outcome=Outcome.REFUSED,
-                recording_ids=ids,
-                reason_code="tamper",
-                detail={"reason": reason, "found_by": found_by},
-                occurred_at=now,
-                by=SYSTEM,
-            )
-        return LogTampered(f"the log no longer matches what it recorded or signed: {reason}")
-
-
-# Findings are worded the same whoever makes them, so one finding is recorded once.
-
-
-def _root_differs(size: int) -> str:
-    return f"the first {size} leaves no longer hash to the root signed for that size"
-
-
-def _events_differ(leaf_indexes: Iterable[int]) -> str:
-    return f"leaves {_ranges(leaf_indexes)}: the stored events no longer match their leaves"
-
-
-def _ranges(indexes: Iterable[int]) -> str:
-    """1, 2, 3, 7 -> "1-3, 7": compact, and the same for the same leaves."""
-    spans: list[list[int]] = []
-    for index in sorted(indexes):
-        if spans and index == spans[-1][1] + 1:
-            spans[-1][1] = index
-        else:
-            spans.append([index, index])
-    return ", ".join(f"{a}-{b}" if a != b else str(a) for a, b in spans)
+        self._alarm.refuse_if_tampered()

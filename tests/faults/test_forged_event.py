@@ -11,6 +11,7 @@ edited log.
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import time
 from typing import Any
@@ -28,8 +29,8 @@ from adapters.settings import Settings
 from api.cli.main import main
 from api.services import transparency
 from domain.errors import LogTampered
-from domain.merkle import verify_consistency
-from tests.conftest import Api
+from domain.transparency.merkle import verify_consistency
+from tests.support.api_client import Api
 from tests.support.calls import paused_call
 
 SQLITE_NO_UPDATE = """CREATE TRIGGER stored_events_no_update
@@ -50,8 +51,8 @@ def settings(settings: Settings) -> Settings:
 def settle(api: Api) -> None:
     """Every view caught up, and the server's follower (woken by NOTIFY on PostgreSQL, then
     gathering for projection_gather_seconds) through with its rounds for the events so far."""
-    api.runtime.projections.catch_up()
-    time.sleep(api.runtime.settings.projection_gather_seconds * 5)
+    api.components.projections.catch_up()
+    time.sleep(api.components.settings.projection_gather_seconds * 5)
 
 
 def rebuild_leaves(api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -120,22 +121,22 @@ def alarm_entries(api: Api) -> list[dict[str, Any]]:
 
 def checkpoints_are_one_log(api: Api, since: int) -> None:
     """Every checkpoint signed from ``since`` on extends the one before it: no fork was ever signed."""
-    log = api.runtime.log
+    log = api.components.transparency
     notes = sorted(log.checkpoints.before(2**62, 10_000))
     roots = [(size, verify_checkpoint(note, log.public_key).root) for size, note in notes if size >= since]
-    for (old_size, old_root), (new_size, new_root) in zip(roots, roots[1:]):
+    for (old_size, old_root), (new_size, new_root) in itertools.pairwise(roots):
         verify_consistency(old_size, new_size, old_root, new_root, log.consistency(old_size, new_size))
 
 
 def test_the_self_audit_and_the_signer_raise_the_alarm(
     api: Api, settings: Settings, log_lines: CapturingLogger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log = api.runtime.log
-    rid, other = paused_call(api.runtime.ledger, "forged-1"), paused_call(api.runtime.ledger, "untouched-1")
+    log = api.components.transparency
+    rid, other = paused_call(api.components.ledger, "forged-1"), paused_call(api.components.ledger, "untouched-1")
     size, note = log.sign_checkpoint()
     assert api.call(None, "GET", "/ready").status_code == 200
     superuser_edits(settings, rid, 2)
-    api.runtime.ledger.forget(rid)
+    api.components.ledger.forget(rid)
 
     tampered = next(row.leaf_index for row in log.views.leaves_of(rid) if row.originator_version == 2)
     found: list[int] = []
@@ -155,14 +156,14 @@ def test_the_self_audit_and_the_signer_raise_the_alarm(
     assert refused.status_code == 409 and refused.json()["error"] == "LogTampered"
     assert api.call("aud", "GET", f"/v1/log/proofs/recordings/{other}").status_code == 200  # still matches
 
-    paused_call(api.runtime.ledger, "after-the-edit")
+    paused_call(api.components.ledger, "after-the-edit")
     with pytest.raises(LogTampered):
         log.sign_checkpoint()
     assert errors_logged(log_lines, "refused: the log is known tampered")
     assert len(alarm_entries(api)) == 1  # one entry per finding, however often it is seen again
     exported = api.call("lena", "POST", f"/v1/recordings/{other}/exports", json={"reason": "court order 3/2026"})
     assert exported.status_code == 409 and exported.json()["error"] == "LogTampered"
-    assert not any(type(e).__name__ == "Exported" for e in api.runtime.ledger.history(other).events)
+    assert not any(type(e).__name__ == "Exported" for e in api.components.ledger.history(other).events)
 
     # Leaves rebuilt from the edited log hash to another root: still never signed.
     rebuild_leaves(api, settings, monkeypatch)
@@ -178,12 +179,12 @@ def test_the_signer_alone_refuses_a_fork_after_the_leaves_are_rebuilt(
     api: Api, settings: Settings, log_lines: CapturingLogger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """No self-audit ran: the next checkpoint attempt finds the leaves no longer hash to the signed root."""
-    log = api.runtime.log
-    rid = paused_call(api.runtime.ledger, "forged-2")
+    log = api.components.transparency
+    rid = paused_call(api.components.ledger, "forged-2")
     size, note = log.sign_checkpoint()
     superuser_edits(settings, rid, 3)
     rebuild_leaves(api, settings, monkeypatch)
-    paused_call(api.runtime.ledger, "after-the-edit-2")
+    paused_call(api.components.ledger, "after-the-edit-2")
 
     signed = cli(settings, monkeypatch, "checkpoint")
     assert signed.exit_code != 0 and isinstance(signed.exception, LogTampered)
@@ -205,8 +206,8 @@ def test_the_signer_alone_refuses_a_fork_after_the_leaves_are_rebuilt(
 def test_the_self_audit_wraps_around_and_checks_the_signed_root_after_each_pass(
     api: Api, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    log = api.runtime.log
-    rid = paused_call(api.runtime.ledger, "forged-3")
+    log = api.components.transparency
+    rid = paused_call(api.components.ledger, "forged-3")
     size, _ = log.sign_checkpoint()
     assert log.self_audit(batch=10_000) == []  # the whole log in one run
     superuser_edits(settings, rid, 2)
@@ -230,12 +231,14 @@ def test_the_self_audit_wraps_around_and_checks_the_signed_root_after_each_pass(
 def test_leaves_being_rebuilt_are_not_taken_for_tampering(api: Api) -> None:
     """No edit: the leaves are emptied and refilled by a rebuild, and until they reach the signed size
     nothing can be proven, but nothing is alarmed either."""
-    rid = paused_call(api.runtime.ledger, "rebuilding-1")
-    size, _ = api.runtime.log.sign_checkpoint()
-    api.runtime.views.reset("log_leaves")  # what a rebuild does first; the leaves then refill in batches
+    rid = paused_call(api.components.ledger, "rebuilding-1")
+    size, _ = api.components.transparency.sign_checkpoint()
+    api.components.views.reset("log_leaves")  # what a rebuild does first; the leaves then refill in batches
     assert api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").status_code == 404
-    assert api.runtime.log.self_audit() == [] and api.runtime.log.self_audit() == []  # a pass, and its end
-    assert api.runtime.log.alarm() is None
-    api.runtime.fresh("log_leaves")
+    assert (
+        api.components.transparency.self_audit() == [] and api.components.transparency.self_audit() == []
+    )  # a pass, and its end
+    assert api.components.transparency.alarm() is None
+    api.components.projections.catch_up(views=["log_leaves"])
     assert api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").status_code == 200
-    assert api.runtime.log.sign_checkpoint()[0] >= size
+    assert api.components.transparency.sign_checkpoint()[0] >= size

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 MAGIC = b"callvault/leaf/v1\n"
+STATE_HASH_SIZE = 32  # SHA-256 of the stored event bytes, the leaf's last field
 # index, originator id, version, recorded time (µs since the epoch), topic length
 _FIXED = struct.Struct(">Q16sQqH")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -52,7 +53,7 @@ class Leaf:
             raise LeafError("leaf is truncated")
         index, originator, version, micros, topic_length = _FIXED.unpack(data[len(MAGIC) : fixed_end])
         topic_end = fixed_end + topic_length
-        if len(data) != topic_end + 32:
+        if len(data) != topic_end + STATE_HASH_SIZE:
             raise LeafError("leaf has the wrong length")
         return cls(
             index=index,

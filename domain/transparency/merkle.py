@@ -12,6 +12,9 @@ from collections.abc import Sequence
 
 HASH_SIZE = 32
 EMPTY_ROOT = hashlib.sha256(b"").digest()  # MTH({}), the root of the empty tree
+# Domain separation (RFC 9162 §2.1.1): a leaf can never pass for an inner node.
+LEAF_PREFIX = b"\x00"
+NODE_PREFIX = b"\x01"
 
 
 class ProofError(ValueError):
@@ -19,12 +22,11 @@ class ProofError(ValueError):
 
 
 def leaf_hash(data: bytes) -> bytes:
-    # The 0x00 / 0x01 prefixes keep a leaf from ever passing for an inner node.
-    return hashlib.sha256(b"\x00" + data).digest()
+    return hashlib.sha256(LEAF_PREFIX + data).digest()
 
 
 def node_hash(left: bytes, right: bytes) -> bytes:
-    return hashlib.sha256(b"\x01" + left + right).digest()
+    return hashlib.sha256(NODE_PREFIX + left + right).digest()
 
 
 def _split_point(n: int) -> int:
@@ -110,19 +112,6 @@ class MerkleTree:
             proof.append(self.subtree_root(start, end))
         proof.reverse()
         return proof
-
-
-def root_from_leaf_hashes(leaf_hashes: Sequence[bytes]) -> bytes:
-    """The Merkle tree head over the given leaf hashes (linear in their number)."""
-    return MerkleTree(leaf_hashes).root()
-
-
-def inclusion_proof(index: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    return MerkleTree(leaf_hashes).inclusion_proof(index)
-
-
-def consistency_proof(old_size: int, leaf_hashes: Sequence[bytes]) -> list[bytes]:
-    return MerkleTree(leaf_hashes).consistency_proof(old_size)
 
 
 # --- verification (RFC 9162 §2.1.3.2, §2.1.4.2) ---------------------------
