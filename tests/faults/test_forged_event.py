@@ -27,7 +27,7 @@ from structlog.testing import CapturingLogger
 from adapters.note_signing import verify_checkpoint
 from adapters.settings import Settings
 from api.cli.main import main
-from api.services import transparency
+from api.services import log_alarm
 from domain.errors import LogTampered
 from domain.transparency.merkle import verify_consistency
 from tests.support.api_client import Api
@@ -101,9 +101,9 @@ def cli(settings: Settings, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
 
 @pytest.fixture
 def log_lines(monkeypatch: pytest.MonkeyPatch) -> CapturingLogger:
-    """What the transparency log logs, as structlog calls (method, event, fields)."""
+    """What the transparency log's alarm logs, as structlog calls (method, event, fields)."""
     capturing = CapturingLogger()
-    monkeypatch.setattr(transparency, "log", structlog.wrap_logger(capturing, processors=[]))
+    monkeypatch.setattr(log_alarm, "log", structlog.wrap_logger(capturing, processors=[]))
     return capturing
 
 
