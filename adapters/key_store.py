@@ -181,10 +181,6 @@ class KeyStore:
                 found |= self._select_keys(cursor, missing, generation)
         return found
 
-    def destroy_recording_key(self, recording_id: UUID) -> bool:
-        """Destroys what the recording's key sealed (a purge); False if there was no key."""
-        return self.destroy_recording_keys([recording_id]) == 1
-
     def destroy_recording_keys(self, recording_ids: list[UUID]) -> int:
         """Destroys many recordings' keys in one transaction (a retention run); how many existed."""
         if not recording_ids:

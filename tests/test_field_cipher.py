@@ -77,7 +77,7 @@ def test_personal_fields_are_sealed_in_the_log_and_open_on_read(ledger: Recordin
 def test_destroyed_recording_key_redacts_that_recording_only(ledger: RecordingLedger, settings: Settings) -> None:
     purged = _record(ledger, "int-purged", "cust-secret-123")
     same_customer = _record(ledger, "int-kept", "cust-secret-123")
-    assert key_store_of(ledger).destroy_recording_key(purged)
+    assert key_store_of(ledger).destroy_recording_keys([purged]) == 1
     fresh = open_ledger(settings, group_commit=False)  # no cache of either kind
     try:
         assert _personal(fresh, purged) == (REDACTED, {"language": REDACTED}, REDACTED, REDACTED)

@@ -73,7 +73,7 @@ def test_keys_of_many_recordings_come_in_one_query_and_only_if_they_exist(ledger
     made = {uuid.uuid4(): f"cust-{n}" for n in range(3)}
     keys = store.ensure_recordings(made)
     gone, never = list(made)[0], uuid.uuid4()
-    store.destroy_recording_key(gone)
+    store.destroy_recording_keys([gone])
     queries: list[list[uuid.UUID]] = []
     select = other._select_keys  # noqa: SLF001
     other._select_keys = lambda cursor, ids, generation: queries.append(ids) or select(cursor, ids, generation)  # type: ignore[method-assign]  # noqa: SLF001
@@ -112,10 +112,10 @@ def test_destroyed_recording_key_is_gone_for_every_store(ledgers: list[Recording
     rid, kept = uuid.uuid4(), uuid.uuid4()
     store.ensure_recording(rid, "cust-1")
     store.ensure_recording(kept, "cust-1")
-    assert store.destroy_recording_key(rid) is True
+    assert store.destroy_recording_keys([rid]) == 1
     assert store.keys_for(rid) is None
     assert other.keys_for(rid) is None  # a second store that had not cached it
-    assert store.destroy_recording_key(rid) is False
+    assert store.destroy_recording_keys([rid]) == 0
     assert store.keys_for(kept) is not None
     assert store.recordings_of_customer(store.customer_ref_of("cust-1")) == [kept]
 
@@ -143,7 +143,7 @@ def test_destroy_in_another_store_is_seen_after_the_cache_time(
     rid = uuid.uuid4()
     store.ensure_recording(rid, "cust-1")
     assert watcher.keys_for(rid) is not None  # now cached there
-    store.destroy_recording_key(rid)
+    store.destroy_recording_keys([rid])
     time.sleep(0.3)
     assert watcher.keys_for(rid) is None
 

@@ -107,7 +107,7 @@ def test_a_purge_shows_at_once_in_another_process_with_a_warm_cache(
     assert (warm.customer_id, warm.tags["account"]) == ("cust-SECRET", "ACC-SECRET")
     assert other.history(rid).events[0].customer_id == "cust-SECRET"  # this process's key cache is warm too
 
-    key_store_of(purger).destroy_recording_key(rid)
+    key_store_of(purger).destroy_recording_keys([rid])
     purger.purge_all(
         [rid], now=T0 + timedelta(days=1), reason="erasure request", by=JOB, storage=_NoMedia(), when_due=False
     )
