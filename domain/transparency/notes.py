@@ -138,9 +138,6 @@ class VerifierKey:
         if self.key_id != ed25519_key_id(self.name, self.public_key):
             raise NoteError(f"key ID {self.key_id.hex()} does not match key {self.name!r}")
 
-    def text(self) -> str:
-        return format_verifier_key(self.name, self.public_key)
-
 
 def format_verifier_key(name: str, public_key: bytes) -> str:
     """``<name>+<hex key ID>+<base64(0x01 || public key)>`` (sumdb/note NewVerifier)."""
