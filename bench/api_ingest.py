@@ -30,7 +30,7 @@ from pathlib import Path
 
 import httpx
 import psycopg
-from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 
 from adapters.event_store import open_ledger
 from adapters.migrate import migrate

@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import psycopg
-from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate

@@ -28,7 +28,7 @@ from uuid import uuid4
 import psycopg
 from eventsourcing.persistence import EventStore, Mapper
 from eventsourcing.utils import get_topic
-from scratch import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
+from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 
 from adapters.event_codec import MsgspecMapper
 from adapters.event_store import ServiceRoleFactory, ledger_env

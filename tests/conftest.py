@@ -7,14 +7,10 @@ skip locally; with CI=true they fail instead, so CI can never pass by skipping.
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import msgspec
 import psycopg
@@ -25,17 +21,15 @@ from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from api.http.app import create_app
+from bench.scratch_databases import create_scratch_database, drop_scratch_database
 from domain.ledger import RecordingLedger
 from domain.values import Actor
 from projections.runner import Projections
+from tests.support.api_client import Api
+from tests.support.display import two_monitors  # noqa: F401  (a fixture: the X display of the capture tests)
+from tests.support.ports import free_port
 
 ADMIN_URL = os.environ.get("CALLVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def _database_url(name: str) -> str:
-    info = psycopg.conninfo.conninfo_to_dict(ADMIN_URL)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 @pytest.fixture(scope="session")
@@ -52,14 +46,11 @@ def postgres_admin() -> Iterator[str]:
 
 @pytest.fixture
 def postgres_url(postgres_admin: str) -> Iterator[str]:
-    name = f"callvault_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    name, url = create_scratch_database(postgres_admin, prefix="callvault_test")
     try:
-        yield _database_url(name)
+        yield url
     finally:
-        with psycopg.connect(postgres_admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        drop_scratch_database(postgres_admin, name)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -107,20 +98,6 @@ USERS = [
 RESPONSIBLE = [("north", "sue"), ("south", "sam"), ("north-east", "quinn")]
 
 
-@dataclass
-class Api:
-    client: Any
-    tokens: dict[str, str]
-
-    @property
-    def runtime(self) -> Any:
-        return self.client.app.state.runtime
-
-    def call(self, user: str | None, method: str, path: str, **kwargs: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
-        return self.client.request(method, path, headers=headers, **kwargs)
-
-
 @pytest.fixture
 def api(settings: Settings, tmp_path) -> Iterator[Api]:
     from litestar.testing import TestClient
@@ -129,7 +106,7 @@ def api(settings: Settings, tmp_path) -> Iterator[Api]:
         settings, log_json=True, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive")
     )
     with TestClient(app=create_app(served)) as client:
-        ledger = client.app.state.runtime.ledger
+        ledger = client.app.state.components.ledger
         now = datetime.now(UTC)
         setup = Actor("test-setup", "admin")
         for name, parent in TEAMS:
@@ -139,7 +116,7 @@ def api(settings: Settings, tmp_path) -> Iterator[Api]:
             tokens[name] = ledger.register_user(name=name, role=role, team=team, occurred_at=now, by=setup)[1]
         for team, user in RESPONSIBLE:
             ledger.make_responsible(team, user=user, occurred_at=now, by=setup)
-        client.app.state.runtime.directory_changed()
+        client.app.state.components.identity.directory_changed()
         yield Api(client, tokens)
 
 
@@ -151,12 +128,6 @@ LIVE_USERS = [
     ("root", "admin", None),
     ("agent-1", "agent", "floor"),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture

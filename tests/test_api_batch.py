@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 LIFECYCLE = ["CallStarted", "Paused", "Resumed", "Tagged", "CallEnded", "AcwEnded"]

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

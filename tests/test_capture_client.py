@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -26,13 +24,11 @@ from capture_client.deliveries import spool_capture_report, spool_segment
 from capture_client.encoder import EncodedSegment
 from capture_client.spool import Spool
 from capture_client.uploader import Uploader
+from tests.support.display import BLUE, RED, point_at
+from tests.support.video import decode_errors, first_frame_colour, looks_like, probe
 
 PROJECT = Path(__file__).parents[1]
 TOKEN = "agent-token"
-RED, BLUE = (255, 0, 0), (0, 0, 255)
-# The virtual desktop: monitor 1 (1280x720, red) and monitor 2 (1024x768, blue) side by side.
-MONITORS = [((0, 0, 1280, 720), RED), ((1280, 0, 1024, 768), BLUE)]
-POINT_ON = {1: (300, 300), 2: (1280 + 300, 300)}
 
 
 # ---------------------------------------------------------------- fake server
@@ -212,119 +208,6 @@ def fake_server() -> Iterator[FakeServer]:
         server.down()
 
 
-# ---------------------------------------------------------------- X display with two monitors
-
-
-def _require(condition: bool, reason: str) -> None:
-    if not condition:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"the capture tests need {reason} in CI")
-        pytest.skip(f"needs {reason}")
-
-
-@pytest.fixture(scope="module")
-def two_monitors() -> Iterator[str]:
-    """Xvfb with one 2304x768 screen split into two RandR monitors, each painted its colour."""
-    for tool in ("Xvfb", "xdotool", "ffmpeg", "ffprobe"):
-        _require(shutil.which(tool) is not None, tool)
-    try:
-        from Xlib import display as xlib
-    except ImportError:
-        _require(False, "python-xlib")
-    read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(
-        ["Xvfb", "-displayfd", str(write_end), "-screen", "0", "2304x768x24", "-nolisten", "tcp", "-noreset"],
-        pass_fds=(write_end,),
-        stderr=subprocess.DEVNULL,
-    )
-    os.close(write_end)
-    with os.fdopen(read_end) as chosen:  # Xvfb picks a free display number and writes it once ready
-        display_name = f":{chosen.readline().strip()}"
-    x = xlib.Display(display_name)
-    previous = os.environ.get("DISPLAY")
-    try:
-        _split_into_monitors(x)
-        screen = x.screen()
-        for (left, top, width, height), (r, g, b) in MONITORS:
-            window = screen.root.create_window(
-                left,
-                top,
-                width,
-                height,
-                0,
-                screen.root_depth,
-                background_pixel=(r << 16) | (g << 8) | b,
-                override_redirect=True,
-            )
-            window.map()
-        x.sync()
-        os.environ["DISPLAY"] = display_name
-        import mss
-
-        with mss.MSS() as grabber:
-            assert len(grabber.monitors) == 3, grabber.monitors  # the union, then two monitors
-        yield display_name
-    finally:
-        if previous is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = previous
-        x.close()
-        xvfb.terminate()
-        xvfb.wait(10)
-
-
-def _split_into_monitors(x) -> None:
-    """RandR 1.5 SetMonitor, what `xrandr --setmonitor` does. python-xlib's own
-    set_monitor cannot pack its request, hence this spelled-out copy of the request."""
-    from Xlib.protocol import rq
-
-    class SetMonitor(rq.Request):
-        _request = rq.Struct(
-            rq.Card8("opcode"),
-            rq.Opcode(43),
-            rq.RequestLength(),
-            rq.Window("window"),
-            rq.Card32("name"),
-            rq.Bool("primary"),
-            rq.Bool("automatic"),
-            rq.LengthOf("outputs", 2),
-            rq.Int16("x"),
-            rq.Int16("y"),
-            rq.Card16("width"),
-            rq.Card16("height"),
-            rq.Card32("width_mm"),
-            rq.Card32("height_mm"),
-            rq.List("outputs", rq.Card32Obj),
-        )
-
-    root = x.screen().root
-    screen_output = root.xrandr_get_screen_resources().outputs[0]
-    for number, ((left, top, width, height), _) in enumerate(MONITORS, start=1):
-        SetMonitor(
-            display=x.display,
-            opcode=x.display.get_extension_major("RANDR"),
-            window=root,
-            name=x.intern_atom(f"MONITOR-{number}"),
-            primary=number == 1,
-            automatic=False,
-            x=left,
-            y=top,
-            width=width,
-            height=height,
-            width_mm=width // 4,
-            height_mm=height // 4,
-            # Xvfb's one output goes to monitor 1 so that it no longer spans the whole screen itself.
-            outputs=[screen_output] if number == 1 else [],
-        )
-    x.sync()
-
-
-def point_at(monitor: int) -> None:
-    x, y = POINT_ON[monitor]
-    subprocess.run(["xdotool", "mousemove", str(x), str(y)], check=True)
-
-
 # ---------------------------------------------------------------- client and media helpers
 
 
@@ -365,42 +248,6 @@ def start_client(tmp_path: Path) -> Iterator[Callable[..., Client]]:
             client.kill()
 
 
-def probe(path: Path, *entries: str) -> list[list[str]]:
-    out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", *entries, "-of", "csv=p=0", str(path)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    return [line.split(",") for line in out.split() if line]
-
-
-def decode_errors(path: Path) -> str:
-    """ffmpeg's complaints while decoding the whole file: empty when it decodes cleanly.
-
-    Frames keep their own timestamps (passthrough): the recording's frame rate may change
-    (adaptive quality, a restarted client), and re-timing to one rate is not decoding. The
-    null output keeps them on the capture clock (90 kHz): by default it counts in frames of
-    the stream's guessed rate, and two frames closer than that (the client slowed down under
-    load, so the guess is of the slower rate) then read as one timestamp written twice."""
-    command = [
-        "ffmpeg",
-        "-v",
-        "error",
-        "-i",
-        str(path),
-        "-fps_mode",
-        "passthrough",
-        "-enc_time_base:v",
-        "1/90000",
-        "-f",
-        "null",
-        "-",
-    ]
-    result = subprocess.run(command, capture_output=True, text=True)
-    return result.stderr.strip() + (f"\nffmpeg exited with {result.returncode}" if result.returncode else "")
-
-
 def test_the_decode_check_takes_a_frame_rate_that_changes_midway(tmp_path: Path) -> None:
     """A recording whose client slowed down and sped up again decodes cleanly, and the check says so."""
     import av
@@ -419,22 +266,6 @@ def test_the_decode_check_takes_a_frame_rate_that_changes_midway(tmp_path: Path)
     combined = tmp_path / "combined.mp4"
     combined.write_bytes(combine(segments, None))
     assert decode_errors(combined) == ""
-
-
-def first_frame_colour(path: Path) -> tuple[int, int, int]:
-    """The centre pixel of the first frame, decoded by ffmpeg."""
-    raw = subprocess.run(
-        ["ffmpeg", "-v", "error", "-i", str(path), "-frames:v", "1", "-vf", "scale=16:9"]
-        + ["-f", "rawvideo", "-pix_fmt", "rgb24", "-"],
-        capture_output=True,
-        check=True,
-    ).stdout
-    centre = (4 * 16 + 8) * 3
-    return raw[centre], raw[centre + 1], raw[centre + 2]
-
-
-def looks_like(colour: tuple[int, int, int], expected: tuple[int, int, int]) -> bool:
-    return all(abs(a - b) < 60 for a, b in zip(colour, expected))
 
 
 def wall(iso: str) -> float:

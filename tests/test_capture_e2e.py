@@ -19,17 +19,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import free_port
-from tests.test_capture_client import (
-    BLUE,
-    RED,
-    decode_errors,
-    first_frame_colour,
-    looks_like,
-    point_at,
-    probe,
-    two_monitors,  # noqa: F401  (the X display fixture)
-)
+from tests.support.display import BLUE, RED, point_at
+from tests.support.ports import free_port
+from tests.support.video import decode_errors, first_frame_colour, looks_like, probe
 
 PROJECT = Path(__file__).parents[1]
 

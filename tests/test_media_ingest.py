@@ -19,7 +19,7 @@ import pytest
 from api.http.capture_commands import AgentCommands
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PBX = Actor("pbx", "telephony")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,11 +11,9 @@ from eventsourcing.persistence import IntegrityError
 from msgspec.structs import replace as msgspec_replace
 
 from adapters.event_store import open_view_store
-from adapters.view_rows import AuditQuery, AuditRow, RecordingQuery, RecordingRow
+from adapters.view_rows import AuditQuery
 from adapters.view_store import ViewStore
-from api.cli.simulation import DayPlan, plan_day, run_day
 from domain.ledger import RecordingLedger
-from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 from projections.audit_trail import AuditTrailView
 from projections.directory_view import DirectoryView
@@ -23,43 +21,12 @@ from projections.follower import read_log
 from projections.log_leaves import LogLeavesView
 from projections.recordings_view import RecordingsView
 from projections.runner import Projections
-
-DAY = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
+from tests.support.simulated_day import DAY, PBX, simulate
+from tests.support.view_contents import all_audit, all_recordings, snapshot
 
 @pytest.fixture
 def group_commit() -> bool:
     return False  # how events were written does not matter to the views
-
-
-PBX = Actor("pbx-1", "telephony")
-
-
-def simulate(ledger: RecordingLedger, calls: int = 40, agents: int = 5) -> int:
-    plan = DayPlan(agents=agents, calls=calls, seed=7, start=DAY, sampling=PolicyTerms(sampling_percent=50))
-    return run_day(ledger, plan_day(plan))
-
-
-def all_recordings(store: ViewStore, **filters: Any) -> list[RecordingRow]:
-    rows: list[RecordingRow] = []
-    after = None
-    while True:
-        page = store.search(RecordingQuery(limit=7, after=after, **filters))
-        rows.extend(page)
-        if len(page) < 7:
-            return rows
-        after = (page[-1].started_at, page[-1].recording_id)
-
-
-def all_audit(store: ViewStore) -> list[AuditRow]:
-    rows: list[AuditRow] = []
-    while page := store.audit(AuditQuery(after=(rows[-1].notification_id, rows[-1].item) if rows else None, limit=100)):
-        rows.extend(page)
-    return rows
-
-
-def snapshot(store: ViewStore) -> tuple[list[Any], list[Any]]:
-    return all_recordings(store), all_audit(store)
 
 
 def test_views_agree_with_the_aggregates(ledger: RecordingLedger, projections: Projections) -> None:

@@ -20,7 +20,7 @@ from adapters.note_signing import verify_checkpoint
 from adapters.settings import Settings
 from domain.merkle import leaf_hash, verify_inclusion
 from domain.values import REDACTED
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 
 @pytest.fixture(scope="module")

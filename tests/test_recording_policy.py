@@ -9,7 +9,7 @@ import pytest
 
 from domain import errors
 from domain.recording_policy import PolicyTerms, Retention, RetentionRule
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

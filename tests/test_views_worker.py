@@ -16,7 +16,8 @@ from adapters.settings import Settings
 from api.jobs.views_worker import ViewsWorker
 from domain.ledger import RecordingLedger
 from projections.runner import Projections
-from tests.test_projections import DAY, PBX, all_audit, simulate, snapshot
+from tests.support.simulated_day import DAY, PBX, simulate
+from tests.support.view_contents import all_audit, snapshot
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 
 from domain.recording import Recording
 from domain.values import Actor
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 DISK_BYTES = 1024 * 1024

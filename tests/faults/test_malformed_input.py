@@ -30,7 +30,7 @@ from adapters.settings import Settings
 from domain.access_record import AccessRecord
 from domain.recording_policy import PolicyTerms
 from domain.values import ID_PATTERN, Actor
-from tests.conftest import Api
+from tests.support.api_client import Api
 
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WRITES = {"POST", "PUT", "PATCH", "DELETE"}

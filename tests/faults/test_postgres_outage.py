@@ -27,7 +27,8 @@ from adapters.settings import Settings
 from domain.values import Actor
 from tests.support.load import Figures, Load, check_log
 from tests.support.postgres import PrivatePostgres
-from tests.support.service import Service, free_port, provision, report, running
+from tests.support.ports import free_port
+from tests.support.service import Service, provision, report, running
 
 WRITERS = 8
 # The bound that turns a hang into a failure: well above the pool timeout (3 s) that a

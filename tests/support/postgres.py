@@ -17,7 +17,7 @@ from pathlib import Path
 
 import psycopg
 
-from tests.support.service import free_port
+from tests.support.ports import free_port
 
 BIN_ROOT = Path("/usr/lib/postgresql")
 COMMAND_SECONDS = 60

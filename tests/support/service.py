@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,12 +28,6 @@ from domain.values import Actor
 log = structlog.get_logger(__name__)
 CALLVAULT = str(Path(sys.executable).with_name("callvault"))
 START_SECONDS = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # Every scenario's figures in this test session, printed at its end (tests/faults/conftest.py).
