@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
@@ -318,7 +319,7 @@ def test_a_call_is_recorded_per_monitor_with_pauses_as_gaps(two_monitors, fake_s
     segments = write_segments(fake_server, "rec-1", tmp_path / "segments")
     params = [fake_server.segments[("rec-1", n)][1] for n in sequences]
 
-    for path, meta in zip(segments, params):
+    for path, meta in zip(segments, params, strict=True):
         assert decode_errors(path) == "", path.name  # decodes on its own
         frames = probe(path, "-show_entries", "frame=key_frame,width,height")
         assert frames[0][0] == "1", "a segment starts with a keyframe"
@@ -339,7 +340,7 @@ def test_a_call_is_recorded_per_monitor_with_pauses_as_gaps(two_monitors, fake_s
     frame_times = [origin + float(row[0]) for row in probe(joined, "-show_entries", "frame=pts_time")]
     assert frame_times == sorted(frame_times)
     assert not [t for t in frame_times if paused < t < resumed]  # not even in the pause command's transit
-    assert max(b - a for a, b in zip(frame_times, frame_times[1:])) > 3.0  # the pause is a gap, not squeezed
+    assert max(b - a for a, b in pairwise(frame_times)) > 3.0  # the pause is a gap, not squeezed
 
     # The recorded monitor follows the pointer.
     monitors = [int(meta["monitor"]) for meta in params]
