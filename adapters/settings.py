@@ -42,7 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     master_key_file: str = "var/master.key"
     checkpoint_interval_seconds: float = 300.0
     # How often the self-audit re-hashes its next slice of stored events against
-    # their Merkle leaves (a whole pass wraps around the log; see api/transparency.py).
+    # their Merkle leaves (a whole pass wraps around the log; see api/services/transparency.py).
     log_self_audit_seconds: float = 60.0
     database_pool_size: int = 5
     # Bounded waits on PostgreSQL, so an outage is answered with 503 at once instead

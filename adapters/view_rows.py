@@ -63,7 +63,7 @@ class AuditRow(ViewRow, kw_only=True):
 
 
 class LeafRow(ViewRow, kw_only=True):
-    """One Merkle leaf (domain/log_leaf.py) per stored event, in log order."""
+    """One Merkle leaf (domain/transparency/leaves.py) per stored event, in log order."""
 
     leaf_index: int
     notification_id: int
