@@ -7,27 +7,29 @@ recordings in memory (a refused command is answered at once and changes
 nothing), and stores all resulting events in one transaction. Each caller
 blocks until its own event is durable. If the transaction meets a concurrent
 writer from another process, the batch is replayed one command at a time
-through the ledger's ordinary retrying path, so nothing is lost or doubled.
+through the direct committer's retrying path, so nothing is lost or doubled.
+
+The ledger composes it (``RecordingLedger(env, committer=GroupCommitter)``): the
+ledger builds each command's work, this decides how it reaches the store.
 """
 
 from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
 
 import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from domain import errors
-from domain.ledger import Change, RecordingLedger, Start
+from domain.committer import Create, DirectCommitter, RecordingStore, Work, refuse_other_start
 from domain.recording import Recording
 
-T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 500
@@ -35,16 +37,18 @@ MAX_BATCH = 500
 
 @dataclass
 class _Pending:
+    work: Work
     recording_id: UUID
-    command: Callable[[Recording], Any] | None  # None: a start, built by `start`
-    start: Callable[[], Recording] | None = None
-    new: Recording | None = None
+    new: Recording | None = None  # a create's recording, built in the caller's thread
     done: Future[Any] = field(default_factory=Future)
 
 
-class GroupCommitLedger(RecordingLedger):
-    def __init__(self, env: Any = None) -> None:
-        super().__init__(env)
+class GroupCommitter:
+    """The ledger's committer for servers whose many clients write at once."""
+
+    def __init__(self, store: RecordingStore) -> None:
+        self.store = store
+        self._direct = DirectCommitter(store)  # the replay path, one command per transaction
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="group-commit", daemon=True)
         self._writer.start()
@@ -52,38 +56,18 @@ class GroupCommitLedger(RecordingLedger):
     def close(self) -> None:
         self._queue.put(None)
         self._writer.join(timeout=10)
-        super().close()
 
-    # Both write paths of the ledger hand their work to the writer thread.
-
-    def _create(self, start: Callable[[], Recording]) -> UUID:
-        return self._submit(self._pending(Start(start)))
-
-    def _change(self, recording_id: UUID, command: Callable[[Recording], T]) -> T:
-        return self._submit(self._pending(Change(recording_id, command)))
-
-    @staticmethod
-    def _pending(command: Start | Change) -> _Pending:
-        if isinstance(command, Change):
-            return _Pending(command.recording_id, command.apply)
-        recording = command.build()  # bad input is refused here, in the caller's thread
-        return _Pending(recording.id, None, command.build, recording)
-
-    def _submit(self, pending: _Pending) -> Any:
+    def commit(self, work: Work) -> Any:
+        pending = self._pending(work)
         self._enqueue(pending)
         return pending.done.result()
 
-    def _enqueue(self, pending: _Pending) -> None:
-        if not self._writer.is_alive():
-            raise RuntimeError("the ledger is closed")
-        self._queue.put(pending)
-
-    def run_all(self, commands: Sequence[Start | Change]) -> list[Any]:
+    def commit_all(self, work: Sequence[Work]) -> list[Any]:
         """All queued before waiting on any, so one request's commands share a transaction."""
         queued: list[_Pending | errors.DomainError] = []
-        for command in commands:
+        for each in work:
             try:
-                queued.append(self._pending(command))
+                queued.append(self._pending(each))
             except errors.DomainError as refusal:
                 queued.append(refusal)
         for pending in queued:
@@ -99,6 +83,18 @@ class GroupCommitLedger(RecordingLedger):
             except errors.DomainError as refusal:
                 outcomes.append(refusal)
         return outcomes
+
+    @staticmethod
+    def _pending(work: Work) -> _Pending:
+        if isinstance(work, Create):
+            recording = work.build()  # bad input is refused here, in the caller's thread
+            return _Pending(work, recording.id, recording)
+        return _Pending(work, work.recording_id)
+
+    def _enqueue(self, pending: _Pending) -> None:
+        if not self._writer.is_alive():
+            raise RuntimeError("the ledger is closed")
+        self._queue.put(pending)
 
     # -- the writer thread ----------------------------------------------
 
@@ -134,7 +130,7 @@ class GroupCommitLedger(RecordingLedger):
             except Exception as error:  # refused: answered now, changed nothing
                 pending.done.set_exception(error)
         try:
-            self.save(*touched.values())
+            self.store.save(*touched.values())
         except IntegrityError:
             log.info("group commit met a concurrent writer; replaying one by one", commands=len(applied))
             self._replay(touched, applied)
@@ -149,7 +145,7 @@ class GroupCommitLedger(RecordingLedger):
 
     def _fail(self, touched: dict[UUID, Recording], pendings: list[_Pending], error: Exception) -> None:
         for recording_id in touched:
-            self.forget(recording_id)
+            self.store.forget(recording_id)
         for pending in pendings:
             pending.done.set_exception(error)
 
@@ -172,38 +168,27 @@ class GroupCommitLedger(RecordingLedger):
 
     def _apply(self, pending: _Pending, touched: dict[UUID, Recording]) -> Any:
         recording = touched.get(pending.recording_id)
-        if pending.start is None:
-            assert pending.command is not None
-            recording = recording or self._working_copy(pending.recording_id)
-            result = pending.command(recording)
+        if pending.new is None:
+            assert not isinstance(pending.work, Create)
+            recording = recording or self.store.working_copy(pending.recording_id)
+            result = pending.work.apply(recording)
             touched[recording.id] = recording
             return result
-        assert pending.new is not None
         # No read for a new recording: a start the cache does not know is stored as
         # new, and if it existed after all, the batch's IntegrityError replays it.
-        recording = recording or self._cached(pending.recording_id)
+        recording = recording or self.store.cached(pending.recording_id)
         if recording is None:
             touched[pending.recording_id] = pending.new
         else:
-            self.check_restart(recording, pending.new)
+            refuse_other_start(recording, pending.new)
         return pending.recording_id
-
-    def _cached(self, recording_id: UUID) -> Recording | None:
-        try:
-            return self.repository.cache.get(recording_id) if self.repository.cache is not None else None
-        except KeyError:
-            return None
 
     def _replay(self, touched: dict[UUID, Recording], applied: list[tuple[_Pending, Any]]) -> None:
         for recording_id in touched:
-            self.forget(recording_id)
+            self.store.forget(recording_id)
         for pending, _ in applied:
             try:
-                if pending.start is not None:
-                    result: Any = RecordingLedger._create(self, pending.start)
-                else:
-                    assert pending.command is not None
-                    result = RecordingLedger._change(self, pending.recording_id, pending.command)
+                result = self._direct.commit(pending.work)
             except Exception as error:
                 pending.done.set_exception(error)
             else:

@@ -36,6 +36,7 @@ from adapters.event_store import open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from api.cli.simulation import DayPlan, Step, plan_day, run_day
+from domain import commands
 from domain.recording import recording_id_for
 from domain.values import Actor
 
@@ -44,24 +45,30 @@ from ingest import INSERT, RAW_TABLE, partition, rate, raw_concurrent, timed  # 
 
 CALLVAULT = Path(sys.executable).with_name("callvault")
 # Command -> path suffix under /v1/recordings/{id}; the step's args are the JSON body.
-ENDPOINTS = {"pause": "/pause", "resume": "/resume", "end_call": "/end", "tag": "/tags", "end_acw": "/acw-end"}
+ENDPOINTS = {
+    commands.Pause: "/pause",
+    commands.Resume: "/resume",
+    commands.EndCall: "/end",
+    commands.Tag: "/tags",
+    commands.EndAcw: "/acw-end",
+}
 
 
 def lifecycle(args: argparse.Namespace, seed: int) -> list[Step]:
     # Tomorrow, so the server's ACW-timeout job never ends a call the client is still driving.
     start = datetime.now(UTC).replace(hour=8, minute=0, second=0, microsecond=0) + timedelta(days=1)
     steps = plan_day(DayPlan(agents=args.agents, calls=args.calls, seed=seed, start=start))
-    return [s for s in steps if s.command != "add_segment"]
+    return [s for s in steps if s.command is not commands.AddSegment]
 
 
 # Command -> item type of POST /v1/lifecycle-events.
 BATCH_TYPES = {
-    "start_call": "start",
-    "pause": "pause",
-    "resume": "resume",
-    "end_call": "end",
-    "tag": "tag",
-    "end_acw": "acw_end",
+    commands.StartCall: "start",
+    commands.Pause: "pause",
+    commands.Resume: "resume",
+    commands.EndCall: "end",
+    commands.Tag: "tag",
+    commands.EndAcw: "acw_end",
 }
 
 
@@ -70,7 +77,7 @@ def drive_batches(base: str, token: str, steps: list[Step], size: int) -> tuple[
     items, ids = [], {}
     for step in steps:
         item = {"type": BATCH_TYPES[step.command], **step.args, "occurred_at": step.at.isoformat()}
-        if step.command == "start_call":
+        if step.command is commands.StartCall:
             ids[step.call] = str(recording_id_for(step.args["interaction_id"]))
         else:
             item["recording_id"] = ids[step.call]
@@ -96,7 +103,7 @@ def drive(base: str, token: str, steps: list[Step], size: int = 1) -> tuple[int,
     with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=60) as client:
         for step in steps:
             body = {**step.args, "occurred_at": step.at.isoformat()}
-            if step.command == "start_call":
+            if step.command is commands.StartCall:
                 # Later steps carry no interaction id; the recording id derives from it.
                 ids[step.call] = recording_id_for(step.args["interaction_id"])
                 path = "/v1/recordings"
@@ -105,7 +112,7 @@ def drive(base: str, token: str, steps: list[Step], size: int = 1) -> tuple[int,
             response = client.post(path, json=body)
             sent += 1
             if not response.is_success:
-                errors.append(f"{step.command} {response.status_code} {response.text[:200]}")
+                errors.append(f"{step.command.__name__} {response.status_code} {response.text[:200]}")
     return sent, errors
 
 

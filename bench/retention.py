@@ -37,7 +37,8 @@ from adapters.settings import Settings
 from api.bootstrap import Runtime
 from api.logging import configure_logging
 from api.services.retention import run_retention
-from domain.ledger import Change, RecordingLedger, Start
+from domain.commands import AddSegment, EndAcw, EndCall, StartCall, Tag
+from domain.ledger import RecordingLedger
 from domain.recording_policy import PolicyTerms, RetentionRule
 from domain.values import Actor
 
@@ -61,19 +62,21 @@ class UnsealedFactory(ServiceRoleFactory):
 def lifecycle(ledger: RecordingLedger, prefix: str, calls: int) -> int:
     """Start (customer id and tags: sealed), tag (sealed), end, ACW end: 4 events per call."""
     for n in range(calls):
-        rid = ledger.start_call(
-            interaction_id=f"{prefix}-{n}",
-            agent_id=f"agent-{n % 50}",
-            customer_id=f"cust-{n % 700}",
-            queue="sales",
-            direction="inbound",
-            tags={"lang": "en", "account": f"A{n}"},
-            occurred_at=T0,
-            by=PBX,
+        rid = ledger.execute(
+            StartCall(
+                interaction_id=f"{prefix}-{n}",
+                agent_id=f"agent-{n % 50}",
+                customer_id=f"cust-{n % 700}",
+                queue="sales",
+                direction="inbound",
+                tags={"lang": "en", "account": f"A{n}"},
+                occurred_at=T0,
+                by=PBX,
+            )
         )
-        ledger.tag(rid, key="outcome", value="sale", occurred_at=T0 + timedelta(seconds=30), by=PBX)
-        ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX)
-        ledger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=90), by=PBX)
+        ledger.execute(Tag(rid, key="outcome", value="sale", occurred_at=T0 + timedelta(seconds=30), by=PBX))
+        ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX))
+        ledger.execute(EndAcw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=90), by=PBX))
     return 4 * calls
 
 
@@ -82,7 +85,7 @@ def populate(runtime: Runtime, count: int, blob: bytes) -> None:
     ledger, by_client = runtime.ledger, Actor("capture-client", "agent")
     for first in range(0, count, 500):
         starts = [
-            ledger.starter(
+            StartCall(
                 interaction_id=f"purge-{n}",
                 agent_id=f"agent-{n % 50}",
                 customer_id=f"c-{n}",
@@ -94,37 +97,33 @@ def populate(runtime: Runtime, count: int, blob: bytes) -> None:
             )
             for n in range(first, min(first + 500, count))
         ]
-        ids = ledger.run_all([Start(s) for s in starts])
+        ids = ledger.execute_all(starts)
         for rid in ids:
             key = f"recordings/{rid}/segments/000000.ts"
             runtime.media.put_new(rid, key, blob)
-        ledger.run_all(
+        ledger.execute_all(
             [
                 c
                 for rid in ids
                 for c in (
-                    Change(
+                    AddSegment(
                         rid,
-                        lambda r, rid=rid: r.add_segment(
-                            sequence_number=0,
-                            start_offset_ms=0,
-                            duration_ms=15_000,
-                            monitor=0,
-                            width=1280,
-                            height=720,
-                            codec="h264",
-                            fps=5,
-                            byte_size=len(blob),
-                            sha256="ab" * 32,
-                            media_key=f"recordings/{rid}/segments/000000.ts",
-                            occurred_at=T0,
-                            by=by_client,
-                        ),
+                        sequence_number=0,
+                        start_offset_ms=0,
+                        duration_ms=15_000,
+                        monitor=0,
+                        width=1280,
+                        height=720,
+                        codec="h264",
+                        fps=5,
+                        byte_size=len(blob),
+                        sha256="ab" * 32,
+                        media_key=f"recordings/{rid}/segments/000000.ts",
+                        occurred_at=T0,
+                        by=by_client,
                     ),
-                    Change(rid, lambda r: r.end_call(reason="hangup", occurred_at=T0 + timedelta(minutes=5), by=PBX)),
-                    Change(
-                        rid, lambda r: r.end_acw(reason="status_change", occurred_at=T0 + timedelta(minutes=6), by=PBX)
-                    ),
+                    EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(minutes=5), by=PBX),
+                    EndAcw(rid, reason="status_change", occurred_at=T0 + timedelta(minutes=6), by=PBX),
                 )
             ]
         )
@@ -165,15 +164,17 @@ def main() -> None:
             # -- encryption cost: media write (ingest) and read (playback) -----------
             bare = MediaStore(f"{tmp}/bare")
             rids = [
-                runtime.ledger.start_call(
-                    interaction_id=f"media-{n}",
-                    agent_id="a",
-                    customer_id="c",
-                    queue="q",
-                    direction="inbound",
-                    tags={},
-                    occurred_at=T0,
-                    by=PBX,
+                runtime.ledger.execute(
+                    StartCall(
+                        interaction_id=f"media-{n}",
+                        agent_id="a",
+                        customer_id="c",
+                        queue="q",
+                        direction="inbound",
+                        tags={},
+                        occurred_at=T0,
+                        by=PBX,
+                    )
                 )
                 for n in range(args.media_ops)
             ]

@@ -49,8 +49,9 @@ from adapters.event_store import open_ledger
 from adapters.settings import Settings
 from api.bootstrap import Components, build
 from api.cli.log import read_bundle
-from api.cli.simulation import DayPlan, Step, plan_day, run_day
+from api.cli.simulation import DayPlan, Step, command_of, plan_day, run_day
 from api.services.transparency import TransparencyLog
+from domain import commands
 from domain.ledger import RecordingLedger
 from domain.transparency.merkle import MerkleTree
 from domain.transparency.verifier import verify_bundle
@@ -75,7 +76,7 @@ def best_of(n: int, fn) -> tuple[float, object]:
 
 
 def lifecycle(plan: DayPlan) -> list[Step]:
-    return [s for s in plan_day(plan) if s.command != "add_segment"]
+    return [s for s in plan_day(plan) if s.command is not commands.AddSegment]
 
 
 def ingest_for(ledger: RecordingLedger, steps: list[Step], seconds: float) -> tuple[int, float]:
@@ -86,12 +87,9 @@ def ingest_for(ledger: RecordingLedger, steps: list[Step], seconds: float) -> tu
     for step in steps:
         if time.perf_counter() - started >= seconds:
             break
-        args = dict(step.args)
-        if step.command == "start_call":
-            recordings[step.call] = ledger.start_call(occurred_at=step.at, by=step.by, **args)
-        else:
-            ledger_command = getattr(ledger, step.command)
-            ledger_command(recordings[step.call], occurred_at=args.pop("captured_at", step.at), by=step.by, **args)
+        result = ledger.execute(command_of(step, recordings))
+        if step.command is commands.StartCall:
+            recordings[step.call] = result
         written += 1
     return written, time.perf_counter() - started
 
@@ -127,20 +125,23 @@ def hash_like_verifier(inputs: list[tuple[bytes, bytes, int]]) -> int:
 def part_one(components: Components, args: argparse.Namespace, tmp: Path, url: str) -> None:
     ledger = components.ledger
     print(f"## part 1: one recording of {args.events} events ({type(ledger).__name__})")
-    rid = ledger.start_call(
-        interaction_id="bench-big-1",
-        agent_id="agent-big",
-        customer_id="cust-big",
-        queue="support",
-        direction="inbound",
-        tags={},
-        occurred_at=START,
-        by=TELEPHONY,
+    rid = ledger.execute(
+        commands.StartCall(
+            interaction_id="bench-big-1",
+            agent_id="agent-big",
+            customer_id="cust-big",
+            queue="support",
+            direction="inbound",
+            tags={},
+            occurred_at=START,
+            by=TELEPHONY,
+        )
     )
     tags = args.events - 2  # the start and the Exported event the bundle adds make up the rest
 
     def tag(i: int) -> bool:
-        return ledger.tag(rid, key=f"k{i}", value="v", occurred_at=START + timedelta(milliseconds=i + 1), by=SUPERVISOR)
+        at = START + timedelta(milliseconds=i + 1)
+        return bool(ledger.execute(commands.Tag(rid, key=f"k{i}", value="v", occurred_at=at, by=SUPERVISOR)))
 
     with ThreadPoolExecutor(16) as pool:
         tag_s, _ = timed(lambda: list(pool.map(tag, range(tags))))

@@ -1,4 +1,4 @@
-"""The recording ledger application: one method per command or query.
+"""The recording ledger application: executes the commands of domain/commands.py, answers queries.
 
 Persistence is chosen by the environment the adapters hand in (eventsourcing's
 infrastructure factories), so this module stays free of any storage detail and
@@ -10,38 +10,66 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from threading import Lock
-from typing import Any, TypeVar
+from typing import Any
 from uuid import UUID
-from weakref import WeakValueDictionary
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
 from domain import errors
-from domain.commands import Change, Start
+from domain.commands import (
+    AddSegment,
+    AddSnapshot,
+    Annotate,
+    Command,
+    EndAcw,
+    EndCall,
+    Pause,
+    PlaceHold,
+    RecordExport,
+    RecordingCommand,
+    RecordPlayback,
+    RecordVoice,
+    ReleaseHold,
+    ReportCapture,
+    RequestSnapshot,
+    Resume,
+    StartCall,
+    Tag,
+)
+from domain.committer import Change, Committer, ConcurrentChange, Create, DirectCommitter, RecordingStore, Work
 from domain.directory import DirectoryCommands
 from domain.recording import Recording, recording_id_for, without_personal
 from domain.recording_policy import DEFAULT_TERMS, POLICY_ID, PolicyTerms, RecordingPolicy
 from domain.retention import RetentionCommands
 from domain.values import Actor, require_tags, require_text
 
-T = TypeVar("T")
-
 # How stale this process's view of the recording policy may get.
 POLICY_REFRESH_SECONDS = 2.0
 
-# Attempts before a command that keeps meeting concurrent writers gives up.
-CONFLICT_ATTEMPTS = 8
-
-
-class ConcurrentChange(errors.StateConflict):
-    """Other writers kept changing the recording; the command was not applied."""
+# Each command against an existing recording, and the Recording method that judges it
+# (Tag is not here: the ledger adds the blind index of its value, see _tagger).
+RECORDING_METHOD: dict[type[RecordingCommand], Callable[[Recording, Any], Any]] = {
+    Pause: Recording.pause,
+    Resume: Recording.resume,
+    EndCall: Recording.end_call,
+    EndAcw: Recording.end_acw,
+    Annotate: Recording.annotate,
+    PlaceHold: Recording.place_hold,
+    ReleaseHold: Recording.release_hold,
+    AddSegment: Recording.add_segment,
+    RecordVoice: Recording.record_voice,
+    AddSnapshot: Recording.add_snapshot,
+    RequestSnapshot: Recording.request_snapshot,
+    ReportCapture: Recording.report_capture,
+    RecordPlayback: Recording.record_playback,
+    RecordExport: Recording.record_export,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +91,7 @@ class History:
 
 class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
     # The cache spares a read per command; a stale entry only costs a conflict,
-    # which _change() answers by evicting it and trying again. The cache only ever
+    # which the committer answers by evicting it and trying again. The cache only ever
     # holds committed state, shared by every thread: a command changes a copy
     # (Recording.__deepcopy__ is cheap), which replaces the cached one once saved,
     # so no reader ever sees a change that is not (or never will be) committed.
@@ -83,65 +111,73 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
     def tag_ref(self, key: str, value: str) -> str:
         return self.blind_index(f"tag\x1f{key}\x1f{value}")
 
-    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        committer: Callable[[RecordingStore], Committer] = DirectCommitter,
+    ) -> None:
+        """``committer``: how commands reach the store (adapters.group_commit.GroupCommitter shares transactions)."""
         super().__init__(env)
-        self._locks: WeakValueDictionary[UUID, Lock] = WeakValueDictionary()
-        self._locks_guard = Lock()
+        self.committer: Committer = committer(self)
         self._policy: tuple[int, PolicyTerms, float] = (0, DEFAULT_TERMS, float("-inf"))
         self._policy_terms: dict[int, PolicyTerms] = {}
 
     # -- commands --------------------------------------------------------
 
-    def start_call(
-        self,
-        *,
-        interaction_id: str,
-        agent_id: str,
-        customer_id: str,
-        queue: str,
-        direction: str,
-        tags: dict[str, str],
-        occurred_at: datetime,
-        by: Actor,
-    ) -> UUID:
-        """Idempotent: starting the same interaction again with the same details is a no-op."""
-        return self._create(
-            self.starter(
-                interaction_id=interaction_id,
-                agent_id=agent_id,
-                customer_id=customer_id,
-                queue=queue,
-                direction=direction,
-                tags=tags,
-                occurred_at=occurred_at,
-                by=by,
-            )
-        )
+    def execute(self, command: Command) -> Any:
+        """Applies one command: a start answers the recording's id (idempotent: starting
+        the same interaction again with the same details is a no-op), the others what
+        their Recording method answers (False for a retry); a refusal is raised."""
+        return self.committer.commit(self._work_of(command))
 
-    def starter(self, *, interaction_id: str, queue: str, **call: Any) -> Callable[[], Recording]:
+    def execute_all(self, commands: Sequence[Command]) -> list[Any]:
+        """Each command on its own, in order: its result, or the domain error that refused it
+        (with group commit, they share transactions)."""
+        return self.committer.commit_all([self._work_of(command) for command in commands])
+
+    def _work_of(self, command: Command) -> Work:
+        if isinstance(command, StartCall):
+            return Create(self._builder(command))
+        if isinstance(command, Tag):
+            return Change(command.recording_id, self._tagger(command))
+        try:
+            method = RECORDING_METHOD[type(command)]
+        except KeyError:
+            raise TypeError(f"the ledger has no handler for {type(command).__name__}") from None
+        return Change(command.recording_id, lambda recording: method(recording, command))
+
+    def _builder(self, start: StartCall) -> Callable[[], Recording]:
         """Builds a recording under the policy in force: it cites the version and is sampled by it,
         and carries the blind indexes of its customer and tags (checked before they are indexed)."""
         version, terms = self.current_policy()
 
         def build() -> Recording:
-            customer_id = require_text("customer_id", call["customer_id"])
-            tags = require_tags(call["tags"])
+            customer_id = require_text("customer_id", start.customer_id)
+            tags = require_tags(start.tags)
             return Recording.start(
-                interaction_id=interaction_id,
-                queue=queue,
-                **call,
+                start,
                 policy_version=version,
-                screen_selected=terms.selects_screen(interaction_id, queue),
+                screen_selected=terms.selects_screen(start.interaction_id, start.queue),
                 customer_ref=self.customer_ref_of(customer_id),
                 tag_refs={key: self.tag_ref(key, value) for key, value in tags.items()},
             )
 
         return build
 
+    def _tagger(self, tag: Tag) -> Callable[[Recording], bool]:
+        """The tag command, with the blind index of the value that its event carries."""
+
+        def apply(recording: Recording) -> bool:
+            require_tags({tag.key: tag.value})  # before it is indexed
+            return recording.tag(tag, self.tag_ref(tag.key, tag.value))
+
+        return apply
+
     def set_policy(self, *, terms: PolicyTerms, reason: str, occurred_at: datetime, by: Actor) -> int:
         """A new policy version (or, for terms already in force, the current one); returns the version."""
         try:
-            policy = self.repository.get(POLICY_ID)
+            policy: RecordingPolicy = self.repository.get(POLICY_ID)
         except AggregateNotFoundError:
             policy = RecordingPolicy.first(terms=terms, reason=reason, occurred_at=occurred_at, by=by)
         else:
@@ -154,101 +190,6 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         self._policy = (policy.version, policy.terms, time.monotonic())
         return policy.version
 
-    def add_segment(self, recording_id: UUID, **segment: Any) -> bool:
-        return self._change(recording_id, lambda r: r.add_segment(**segment))
-
-    def record_voice(self, recording_id: UUID, **voice: Any) -> bool:
-        return self._change(recording_id, lambda r: r.record_voice(**voice))
-
-    def request_snapshot(self, recording_id: UUID, **request: Any) -> bool:
-        return self._change(recording_id, lambda r: r.request_snapshot(**request))
-
-    def add_snapshot(self, recording_id: UUID, **snapshot: Any) -> bool:
-        return self._change(recording_id, lambda r: r.add_snapshot(**snapshot))
-
-    def report_capture(self, recording_id: UUID, **report: Any) -> bool:
-        return self._change(recording_id, lambda r: r.report_capture(**report))
-
-    def pause(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        return self._change(recording_id, lambda r: r.pause(reason=reason, occurred_at=occurred_at, by=by))
-
-    def resume(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        return self._change(recording_id, lambda r: r.resume(reason=reason, occurred_at=occurred_at, by=by))
-
-    def end_call(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        return self._change(recording_id, lambda r: r.end_call(reason=reason, occurred_at=occurred_at, by=by))
-
-    def end_acw(self, recording_id: UUID, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        return self._change(recording_id, lambda r: r.end_acw(reason=reason, occurred_at=occurred_at, by=by))
-
-    def tag(self, recording_id: UUID, *, key: str, value: str, occurred_at: datetime, by: Actor) -> bool:
-        return self._change(recording_id, self.tagger(key=key, value=value, occurred_at=occurred_at, by=by))
-
-    def tagger(self, *, key: str, value: str, **when: Any) -> Callable[[Recording], bool]:
-        """The tag command, with the blind index of the value that its event carries."""
-
-        def tag(recording: Recording) -> bool:
-            require_tags({key: value})  # before it is indexed
-            return recording.tag(key=key, value=value, value_ref=self.tag_ref(key, value), **when)
-
-        return tag
-
-    def annotate(
-        self, recording_id: UUID, *, media_offset_ms: int, text: str, occurred_at: datetime, by: Actor
-    ) -> None:
-        self._change(
-            recording_id,
-            lambda r: r.annotate(media_offset_ms=media_offset_ms, text=text, occurred_at=occurred_at, by=by),
-        )
-
-    def record_playback(
-        self, recording_id: UUID, *, reason_code: str, what: str, occurred_at: datetime, by: Actor
-    ) -> None:
-        self._change(
-            recording_id,
-            lambda r: r.record_playback(reason_code=reason_code, what=what, occurred_at=occurred_at, by=by),
-        )
-
-    def record_export(
-        self,
-        recording_id: UUID,
-        *,
-        reason_code: str,
-        what: str,
-        occurred_at: datetime,
-        by: Actor,
-        manifest_sha256: str = "",
-    ) -> None:
-        self._change(
-            recording_id,
-            lambda r: r.record_export(
-                reason_code=reason_code, what=what, occurred_at=occurred_at, by=by, manifest_sha256=manifest_sha256
-            ),
-        )
-
-    def place_hold(self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        return self._change(
-            recording_id, lambda r: r.place_hold(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
-        )
-
-    def release_hold(self, recording_id: UUID, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> None:
-        self._change(
-            recording_id, lambda r: r.release_hold(case_id=case_id, reason=reason, occurred_at=occurred_at, by=by)
-        )
-
-    def run_all(self, commands: Sequence[Start | Change]) -> list[Any]:
-        """Each command on its own, in order: its result, or the domain error that refused it."""
-        outcomes: list[Any] = []
-        for command in commands:
-            try:
-                if isinstance(command, Start):
-                    outcomes.append(self._create(command.build))
-                else:
-                    outcomes.append(self._change(command.recording_id, command.apply))
-            except errors.DomainError as refusal:
-                outcomes.append(refusal)
-        return outcomes
-
     # -- queries ---------------------------------------------------------
 
     def current_policy(self) -> tuple[int, PolicyTerms]:
@@ -258,7 +199,7 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         if time.monotonic() - read_at > POLICY_REFRESH_SECONDS:
             self.forget(POLICY_ID)
             try:
-                policy = self.repository.get(POLICY_ID)
+                policy: RecordingPolicy = self.repository.get(POLICY_ID)
                 version, terms = policy.version, policy.terms
             except AggregateNotFoundError:
                 version, terms = 0, DEFAULT_TERMS
@@ -278,9 +219,10 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
 
     def policy_versions(self) -> dict[int, PolicyHistoryEntry]:
         """Every version ever in force, with when, by whom and why."""
+        versions: Iterable[Any] = self.events.get(POLICY_ID)  # RecordingPolicy's events
         return {
             e.originator_version: PolicyHistoryEntry(e.terms, e.occurred_at, e.actor, e.role, e.reason)
-            for e in self.events.get(POLICY_ID)
+            for e in versions
         }
 
     @staticmethod
@@ -294,11 +236,11 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         once: above all a purge, after which no copy anywhere shows personal fields.
         """
         try:
-            recording = self.repository.get(recording_id, deepcopy_from_cache=False)
+            recording: Recording = self.repository.get(recording_id, deepcopy_from_cache=False)
         except AggregateNotFoundError:
             raise errors.RecordingNotFound(f"no recording {recording_id}") from None
-        newer = self.events.get(recording_id, gt=recording.version)
-        fresh = None
+        newer: Iterable[Any] = self.events.get(recording_id, gt=recording.version)
+        fresh: Recording | None = None
         for domain_event in newer:
             fresh = domain_event.mutate(fresh or copy.deepcopy(recording))
         return fresh or recording
@@ -311,7 +253,7 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         except AggregateNotFoundError:
             raise errors.RecordingNotFound(f"no recording {recording_id}") from None
 
-    def _working_copy(self, recording_id: UUID) -> Recording:
+    def working_copy(self, recording_id: UUID) -> Recording:
         """The recording for a command to change: a copy of the committed state."""
         try:
             return self.repository.get(recording_id)
@@ -324,7 +266,7 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         Once the recording is purged, every version of it reads as purged data does
         (whatever this process's key cache still holds), the events before the purge too.
         """
-        stored = list(self.events.get(recording_id))
+        stored: list[Any] = list(self.events.get(recording_id))
         events = [
             e
             for e in stored
@@ -339,49 +281,19 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
             recording = domain_event.mutate(recording)
         return History(recording=recording, events=events)
 
-    # -- the places that load, change and save ----------------------------
+    # -- what the committer needs (RecordingStore) --------------------------
 
-    def _create(self, start: Callable[[], Recording]) -> UUID:
-        """``start`` builds the new recording; it may be called again to retry."""
-        recording = start()
+    def cached(self, recording_id: UUID) -> Recording | None:
+        """The committed recording if this process holds it, without a read (None if not)."""
         try:
-            self.save(recording)
-        except IntegrityError:
-            self.check_restart(self.get_recording(recording.id), recording)
-        return recording.id
+            cached = self.repository.cache.get(recording_id) if self.repository.cache is not None else None
+        except KeyError:
+            return None
+        return cached if isinstance(cached, Recording) else None
 
-    @staticmethod
-    def check_restart(existing: Recording, again: Recording) -> None:
-        """A repeated start is a no-op only if it names the same call."""
-        if not existing.matches_start(again.interaction_id, again.agent_id, again.customer_id, again.queue):
-            raise errors.RecordingAlreadyStarted(
-                f"interaction {again.interaction_id!r} was already started with other details"
-            )
-
-    def _change(self, recording_id: UUID, command: Callable[[Recording], T]) -> T:
-        """Runs a command against the latest state, retrying on a concurrent write.
-
-        Commands are pure functions of the recording's state, so re-running one on
-        fresher state is safe: it either applies or raises the rule it now breaks.
-        """
-        with self._lock_for(recording_id):
-            for _ in range(CONFLICT_ATTEMPTS):
-                recording = self._working_copy(recording_id)
-                try:
-                    result = command(recording)
-                    self.save(recording)
-                except IntegrityError:
-                    self.forget(recording_id)  # another process wrote first
-                    continue
-                return result
-        raise ConcurrentChange(f"recording {recording_id} kept changing; try again")
-
-    def _lock_for(self, recording_id: UUID) -> Lock:
-        with self._locks_guard:
-            lock = self._locks.get(recording_id)
-            if lock is None:
-                lock = self._locks[recording_id] = Lock()
-            return lock
+    def close(self) -> None:
+        self.committer.close()  # first: a group committer's writer still stores what it holds
+        super().close()
 
     def forget(self, recording_id: UUID) -> None:
         """Drops a cached recording, so the next command reads it from the log."""

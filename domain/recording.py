@@ -1,8 +1,13 @@
 """The Recording aggregate: the whole life of one interaction's recording.
 
-Public methods are commands: they check the rules and raise domain errors.
-The private ``@event`` methods only change state, so replaying old events never
-re-runs a guard that might since have changed.
+Longer than our other modules, on purpose: the stored events' topics are
+``domain.recording:Recording.<Event>``, so the event classes must stay nested in
+this class in this module, and each event's ``apply`` (its one effect on the
+state) is written beside its fields. The methods named after a command in
+domain/commands.py check the rules, raise domain errors and trigger the event;
+``apply`` only changes state, so replaying old events never re-runs a guard
+that might since have changed. The ``check_*`` methods answer, before any
+media is written, whether an upload's event may be added.
 """
 
 from __future__ import annotations
@@ -10,10 +15,10 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import Aggregate, event
+from eventsourcing.domain import Aggregate
 
 from domain import errors
 from domain.values import (
@@ -32,6 +37,9 @@ from domain.values import (
     require_utc,
 )
 
+if TYPE_CHECKING:
+    from domain import commands
+
 # Fixed forever: recording ids of every deployment derive from it.
 RECORDING_NAMESPACE = UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10")
 
@@ -41,7 +49,40 @@ def recording_id_for(interaction_id: str) -> UUID:
     return uuid5(RECORDING_NAMESPACE, interaction_id)
 
 
+def _by(command: commands.RecordingCommand) -> dict[str, str]:
+    """Who caused an event, as every event records it."""
+    return {"actor": command.by.name, "role": command.by.role}
+
+
 class Recording(Aggregate):
+    if TYPE_CHECKING:  # set by CallStarted.apply (declared here for the type checker only)
+        interaction_id: str
+        agent_id: str
+        customer_id: str
+        queue: str
+        direction: str
+        tags: dict[str, str]
+        tag_refs: dict[str, str]
+        screen_selected: bool
+        policy_version: int
+        customer_ref: str
+        started_at: datetime
+        ended_at: datetime | None
+        acw_ended_at: datetime | None
+        # Closed and open pause intervals, to judge late-arriving segments by
+        # when they were captured rather than when they were uploaded.
+        pauses: list[tuple[datetime, datetime | None]]
+        resumed_at: set[datetime]
+        segments: dict[int, str]
+        holds: set[str]
+        archived: bool
+        purged: bool
+        voice_sha256: str | None
+        snapshots: dict[str, str | None]  # requested id -> hash once taken
+        snapshot_requests: dict[str, tuple[str, str, datetime]]  # id -> taker, annotation, when
+        reported_segments: int | None
+        media: dict[str, str]  # media key -> SHA-256 of every object the recording stored
+
     class Event(Aggregate.Event):
         occurred_at: datetime  # when the source says it happened
         actor: str
@@ -63,6 +104,18 @@ class Recording(Aggregate):
         customer_ref: str  # keyed blind index of the customer: holds and erasure find them without the id
         tag_refs: dict[str, str]  # tag key -> keyed blind index of its value: views index tags without opening them
 
+        def apply(self, recording: Recording) -> None:
+            recording.interaction_id, recording.agent_id = self.interaction_id, self.agent_id
+            recording.customer_id, recording.queue, recording.direction = self.customer_id, self.queue, self.direction
+            recording.tags, recording.tag_refs = dict(self.tags), dict(self.tag_refs)
+            recording.screen_selected, recording.policy_version = self.screen_selected, self.policy_version
+            recording.customer_ref, recording.started_at = self.customer_ref, self.occurred_at
+            recording.ended_at = recording.acw_ended_at = None
+            recording.pauses, recording.resumed_at, recording.segments, recording.holds = [], set(), {}, set()
+            recording.archived = recording.purged = False
+            recording.voice_sha256, recording.reported_segments = None, None
+            recording.snapshots, recording.snapshot_requests, recording.media = {}, {}, {}
+
     class ScreenSampled(Event):
         sequence_number: int
         start_offset_ms: int
@@ -76,6 +129,10 @@ class Recording(Aggregate):
         media_key: str
         fps: int  # chosen by the client's adaptive quality
 
+        def apply(self, recording: Recording) -> None:
+            recording.segments[self.sequence_number] = self.sha256
+            recording.media[self.media_key] = self.sha256
+
     class VoiceRecorded(Event):
         codec: str
         duration_ms: int
@@ -83,10 +140,18 @@ class Recording(Aggregate):
         sha256: str
         media_key: str
 
+        def apply(self, recording: Recording) -> None:
+            recording.voice_sha256 = self.sha256
+            recording.media[self.media_key] = self.sha256
+
     class SnapshotRequested(Event):
         personal: ClassVar[tuple[str, ...]] = ("annotation",)
         snapshot_id: str
         annotation: str
+
+        def apply(self, recording: Recording) -> None:
+            recording.snapshots[self.snapshot_id] = None
+            recording.snapshot_requests[self.snapshot_id] = (self.actor, self.annotation, self.occurred_at)
 
     class SnapshotTaken(Event):
         snapshot_id: str
@@ -97,23 +162,45 @@ class Recording(Aggregate):
         sha256: str
         media_key: str
 
+        def apply(self, recording: Recording) -> None:
+            recording.snapshots[self.snapshot_id] = self.sha256
+            recording.media[self.media_key] = self.sha256
+
     class CaptureReported(Event):
         """The client's own count of segments it produced, and which never arrived."""
 
         segments: int
         missing: list[int]
 
+        def apply(self, recording: Recording) -> None:
+            recording.reported_segments = self.segments
+
     class Paused(Event):
         reason: str
+
+        def apply(self, recording: Recording) -> None:
+            recording.pauses.append((self.occurred_at, None))
 
     class Resumed(Event):
         reason: str
 
+        def apply(self, recording: Recording) -> None:
+            recording.pauses[-1] = (recording.pauses[-1][0], self.occurred_at)
+            recording.resumed_at.add(self.occurred_at)
+
     class CallEnded(Event):
         reason: str
 
+        def apply(self, recording: Recording) -> None:
+            recording.ended_at = self.occurred_at
+            if recording.paused:  # hanging up ends any pause
+                recording.pauses[-1] = (recording.pauses[-1][0], self.occurred_at)
+
     class AcwEnded(Event):
         reason: str
+
+        def apply(self, recording: Recording) -> None:
+            recording.acw_ended_at = self.occurred_at
 
     class Played(Event):
         reason_code: str
@@ -135,17 +222,30 @@ class Recording(Aggregate):
         value: str
         value_ref: str  # keyed blind index of the value, as in CallStarted.tag_refs
 
+        def apply(self, recording: Recording) -> None:
+            recording.tags[self.key] = self.value
+            recording.tag_refs[self.key] = self.value_ref
+
     class LegalHoldPlaced(Event):
         case_id: str
         reason: str
+
+        def apply(self, recording: Recording) -> None:
+            recording.holds.add(self.case_id)
 
     class LegalHoldReleased(Event):
         case_id: str
         reason: str
 
+        def apply(self, recording: Recording) -> None:
+            recording.holds.discard(self.case_id)
+
     class Archived(Event):
         reason: str
         archive_location: str  # where the media went ("" if the recording had none)
+
+        def apply(self, recording: Recording) -> None:
+            recording.archived = True
 
     class Purged(Event):
         """What was destroyed, by count and hash; never what it said."""
@@ -154,6 +254,17 @@ class Recording(Aggregate):
         media_objects: int
         media_sha256: list[str]
         keys_destroyed: list[str]  # which keys went: "recording", and "customer" for an erasure
+
+        def apply(self, recording: Recording) -> None:
+            recording.purged = True
+            # The keys are gone, so what this object still holds in clear must go too:
+            # a copy cached by any process reads as the store now does.
+            recording.customer_id = REDACTED
+            recording.tags = {key: REDACTED for key in recording.tags}
+            recording.snapshot_requests = {
+                snapshot_id: (taker, REDACTED, when)
+                for snapshot_id, (taker, _, when) in recording.snapshot_requests.items()
+            }
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Recording:
         """A command's working copy (the committed object may be read by other threads meanwhile).
@@ -178,81 +289,32 @@ class Recording(Aggregate):
     @classmethod
     def start(
         cls,
+        command: commands.StartCall,
         *,
-        interaction_id: str,
-        agent_id: str,
-        customer_id: str,
-        queue: str,
-        direction: str,
-        tags: dict[str, str],
         screen_selected: bool,
         policy_version: int,
         customer_ref: str,
         tag_refs: dict[str, str],
-        occurred_at: datetime,
-        by: Actor,
     ) -> Recording:
-        if direction not in DIRECTIONS:
+        """``command`` with what the ledger adds: the policy's verdict and the blind indexes."""
+        if command.direction not in DIRECTIONS:
             raise errors.InvalidCommand(f"direction must be one of {sorted(DIRECTIONS)}")
-        return cls(
-            interaction_id=require_text("interaction_id", interaction_id),
-            agent_id=require_text("agent_id", agent_id),
-            customer_id=require_text("customer_id", customer_id),
-            queue=require_text("queue", queue),
-            direction=direction,
-            tags=require_tags(tags),
+        return cls._create(
+            cls.CallStarted,
+            interaction_id=require_text("interaction_id", command.interaction_id),
+            agent_id=require_text("agent_id", command.agent_id),
+            customer_id=require_text("customer_id", command.customer_id),
+            queue=require_text("queue", command.queue),
+            direction=command.direction,
+            tags=require_tags(command.tags),
             screen_selected=bool(screen_selected),
             policy_version=policy_version,
             customer_ref=require_text("customer_ref", customer_ref),
-            tag_refs=require_tag_refs(tags, tag_refs),
-            occurred_at=require_utc(occurred_at),
-            actor=by.name,
-            role=by.role,
+            tag_refs=require_tag_refs(command.tags, tag_refs),
+            occurred_at=require_utc(command.occurred_at),
+            actor=command.by.name,
+            role=command.by.role,
         )
-
-    @event(CallStarted)
-    def __init__(
-        self,
-        interaction_id: str,
-        agent_id: str,
-        customer_id: str,
-        queue: str,
-        direction: str,
-        tags: dict[str, str],
-        screen_selected: bool,
-        policy_version: int,
-        customer_ref: str,
-        tag_refs: dict[str, str],
-        occurred_at: datetime,
-        actor: str,
-        role: str,
-    ) -> None:
-        self.interaction_id = interaction_id
-        self.agent_id = agent_id
-        self.customer_id = customer_id
-        self.queue = queue
-        self.direction = direction
-        self.tags = dict(tags)
-        self.tag_refs = dict(tag_refs)
-        self.screen_selected = screen_selected
-        self.policy_version = policy_version
-        self.customer_ref = customer_ref
-        self.started_at = occurred_at
-        self.ended_at: datetime | None = None
-        self.acw_ended_at: datetime | None = None
-        # Closed and open pause intervals, to judge late-arriving segments by
-        # when they were captured rather than when they were uploaded.
-        self.pauses: list[tuple[datetime, datetime | None]] = []
-        self.resumed_at: set[datetime] = set()
-        self.segments: dict[int, str] = {}
-        self.holds: set[str] = set()
-        self.archived = False
-        self.purged = False
-        self.voice_sha256: str | None = None
-        self.snapshots: dict[str, str | None] = {}  # requested id -> hash once taken
-        self.snapshot_requests: dict[str, tuple[str, str, datetime]] = {}  # id -> taker, annotation, when
-        self.reported_segments: int | None = None
-        self.media: dict[str, str] = {}  # media key -> SHA-256 of every object the recording stored
 
     # -- queries ---------------------------------------------------------
 
@@ -278,247 +340,100 @@ class Recording(Aggregate):
     def was_paused_at(self, moment: datetime) -> bool:
         return any(start <= moment and (end is None or moment < end) for start, end in self.pauses)
 
-    def matches_start(self, interaction_id: str, agent_id: str, customer_id: str, queue: str) -> bool:
+    def matches_start(self, again: Recording) -> bool:
+        """A repeated start is a no-op only if it names the same call."""
         return (self.interaction_id, self.agent_id, self.customer_id, self.queue) == (
-            interaction_id,
-            agent_id,
-            customer_id,
-            queue,
+            again.interaction_id,
+            again.agent_id,
+            again.customer_id,
+            again.queue,
         )
 
-    # -- lifecycle -------------------------------------------------------
+    # -- media: checked before the object is written, then evented --------
 
-    def add_segment(
-        self,
-        *,
-        sequence_number: int,
-        start_offset_ms: int,
-        duration_ms: int,
-        monitor: int,
-        width: int,
-        height: int,
-        codec: str,
-        byte_size: int,
-        sha256: str,
-        media_key: str,
-        fps: int,
-        occurred_at: datetime,
-        by: Actor,
-    ) -> bool:
-        """Returns False when the same segment was already stored (a retried upload)."""
+    def check_segment(self, segment: commands.AddSegment) -> bool:
+        """May this segment be added? False: it is already stored (a retried upload); else the rule it breaks."""
         self._refuse_if_purged()
-        sha256 = require_sha256(sha256)
-        if min(sequence_number, start_offset_ms, duration_ms, monitor, width, height, byte_size, fps) < 0:
+        sha256 = require_sha256(segment.sha256)
+        numbers = (segment.start_offset_ms, segment.duration_ms, segment.monitor, segment.width, segment.height)
+        if min(segment.sequence_number, *numbers, segment.byte_size, segment.fps) < 0:
             raise errors.InvalidSegment("sequence number, offsets, sizes and monitor must not be negative")
-        captured_at = require_utc(occurred_at)  # before the retry shortcut: an invalid retry is refused too
-        codec, media_key = require_text("codec", codec), require_text("media_key", media_key)
-        if sequence_number in self.segments:
-            if self.segments[sequence_number] == sha256:
+        captured_at = require_utc(segment.occurred_at)  # before the retry shortcut: an invalid retry is refused too
+        require_text("codec", segment.codec)
+        require_text("media_key", segment.media_key)
+        if segment.sequence_number in self.segments:
+            if self.segments[segment.sequence_number] == sha256:
                 return False
-            raise errors.SegmentConflict(f"segment {sequence_number} is already stored with a different SHA-256")
+            raise errors.SegmentConflict(
+                f"segment {segment.sequence_number} is already stored with a different SHA-256"
+            )
         if not self.screen_selected:
             raise errors.ScreenNotSelected("this recording's screen was not selected for capture")
         if self.acw_ended_at is not None and captured_at >= self.acw_ended_at:
             raise errors.SegmentAfterAcw("segment captured after after-call work ended")
         if self.was_paused_at(captured_at):
             raise errors.SegmentWhilePaused("segment captured while the recording was paused")
-        self._screen_sampled(
-            sequence_number=sequence_number,
-            start_offset_ms=start_offset_ms,
-            duration_ms=duration_ms,
-            monitor=monitor,
-            width=width,
-            height=height,
-            codec=codec,
-            byte_size=byte_size,
-            sha256=sha256,
-            media_key=media_key,
-            fps=fps,
-            occurred_at=captured_at,
-            actor=by.name,
-            role=by.role,
+        return True
+
+    def add_segment(self, segment: commands.AddSegment) -> bool:
+        """Returns False when the same segment was already stored (a retried upload)."""
+        if not self.check_segment(segment):
+            return False
+        self.trigger_event(
+            self.ScreenSampled,
+            sequence_number=segment.sequence_number,
+            start_offset_ms=segment.start_offset_ms,
+            duration_ms=segment.duration_ms,
+            monitor=segment.monitor,
+            width=segment.width,
+            height=segment.height,
+            codec=segment.codec,
+            byte_size=segment.byte_size,
+            sha256=require_sha256(segment.sha256),
+            media_key=segment.media_key,
+            fps=segment.fps,
+            occurred_at=require_utc(segment.occurred_at),
+            **_by(segment),
         )
         return True
 
-    @event(ScreenSampled)
-    def _screen_sampled(
-        self,
-        sequence_number: int,
-        start_offset_ms: int,
-        duration_ms: int,
-        monitor: int,
-        width: int,
-        height: int,
-        codec: str,
-        byte_size: int,
-        sha256: str,
-        media_key: str,
-        fps: int,
-        occurred_at: datetime,
-        actor: str,
-        role: str,
-    ) -> None:
-        self.segments[sequence_number] = sha256
-        self.media[media_key] = sha256
-
-    # Lifecycle commands are idempotent on their natural key, the source's
-    # occurred_at: telephony retries a request with the same timestamp, and a
-    # retry must not double the event nor fail. They return False for a retry.
-
-    def pause(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
+    def check_voice(self, voice: commands.RecordVoice) -> bool:
+        """The call's audio, one file per recording: False for a retried upload of it, else may it be added."""
         self._refuse_if_purged()
-        at, reason = require_utc(occurred_at), optional_text("reason", reason)
-        if any(start == at for start, _ in self.pauses):
-            return False
-        if self.status is not RecordingStatus.ACTIVE:
-            raise errors.NotRecording(f"cannot pause a recording that is {self.status.value}")
-        self._paused(reason=reason, occurred_at=at, actor=by.name, role=by.role)
-        return True
-
-    @event(Paused)
-    def _paused(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
-        self.pauses.append((occurred_at, None))
-
-    def resume(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        self._refuse_if_purged()
-        at, reason = require_utc(occurred_at), optional_text("reason", reason)
-        if at in self.resumed_at:
-            return False
-        if self.status is not RecordingStatus.PAUSED:
-            raise errors.NotPaused(f"cannot resume a recording that is {self.status.value}")
-        self._resumed(reason=reason, occurred_at=at, actor=by.name, role=by.role)
-        return True
-
-    @event(Resumed)
-    def _resumed(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
-        start, _open = self.pauses[-1]
-        self.pauses[-1] = (start, occurred_at)
-        self.resumed_at.add(occurred_at)
-
-    def end_call(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        self._refuse_if_purged()
-        at, reason = require_utc(occurred_at), optional_text("reason", reason)
-        if self.ended_at == at:
-            return False
-        if self.ended_at is not None:
-            raise errors.CallAlreadyEnded("the call has already ended")
-        self._call_ended(reason=reason, occurred_at=at, actor=by.name, role=by.role)
-        return True
-
-    @event(CallEnded)
-    def _call_ended(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
-        self.ended_at = occurred_at
-        if self.paused:  # hanging up ends any pause
-            self.pauses[-1] = (self.pauses[-1][0], occurred_at)
-
-    def end_acw(self, *, reason: str, occurred_at: datetime, by: Actor) -> bool:
-        self._refuse_if_purged()
-        if reason not in ACW_END_REASONS:
-            raise errors.InvalidCommand(f"reason must be one of {sorted(ACW_END_REASONS)}")
-        at = require_utc(occurred_at)
-        if self.acw_ended_at == at:
-            return False
-        if self.ended_at is None:
-            raise errors.CallNotEnded("after-call work cannot end before the call has ended")
-        if self.acw_ended_at is not None:
-            raise errors.AcwAlreadyEnded("after-call work has already ended")
-        self._acw_ended(reason=reason, occurred_at=at, actor=by.name, role=by.role)
-        return True
-
-    @event(AcwEnded)
-    def _acw_ended(self, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
-        self.acw_ended_at = occurred_at
-
-    # -- media beside the screen segments --------------------------------
-
-    def record_voice(
-        self,
-        *,
-        codec: str,
-        duration_ms: int,
-        byte_size: int,
-        sha256: str,
-        media_key: str,
-        occurred_at: datetime,
-        by: Actor,
-    ) -> bool:
-        """The call's audio, one file per recording; False for a retried upload of it."""
-        self._refuse_if_purged()
-        sha256, at = require_sha256(sha256), require_utc(occurred_at)
-        codec, media_key = require_text("codec", codec), require_text("media_key", media_key)
-        if min(duration_ms, byte_size) < 0:
+        sha256 = require_sha256(voice.sha256)
+        require_utc(voice.occurred_at)
+        require_text("codec", voice.codec)
+        require_text("media_key", voice.media_key)
+        if min(voice.duration_ms, voice.byte_size) < 0:
             raise errors.InvalidCommand("duration and size must not be negative")
         if self.voice_sha256 == sha256:
             return False
         if self.voice_sha256 is not None:
             raise errors.MediaConflict("a different voice recording is already stored for this call")
-        self._voice_recorded(
-            codec=codec,
-            duration_ms=duration_ms,
-            byte_size=byte_size,
-            sha256=sha256,
-            media_key=media_key,
-            occurred_at=at,
-            actor=by.name,
-            role=by.role,
-        )
         return True
 
-    @event(VoiceRecorded)
-    def _voice_recorded(
-        self,
-        codec: str,
-        duration_ms: int,
-        byte_size: int,
-        sha256: str,
-        media_key: str,
-        occurred_at: datetime,
-        actor: str,
-        role: str,
-    ) -> None:
-        self.voice_sha256 = sha256
-        self.media[media_key] = sha256
-
-    def request_snapshot(self, *, snapshot_id: str, annotation: str, occurred_at: datetime, by: Actor) -> bool:
-        """Asks the agent's capture client for one still of the screen, with the taker's note."""
-        self._refuse_if_purged()
-        snapshot_id, annotation = require_id("snapshot_id", snapshot_id), require_text("annotation", annotation)
-        at = require_utc(occurred_at)
-        if snapshot_id in self.snapshots:
+    def record_voice(self, voice: commands.RecordVoice) -> bool:
+        if not self.check_voice(voice):
             return False
-        if not self.screen_selected:
-            raise errors.ScreenNotSelected("this recording's screen is not captured")
-        if self.status is not RecordingStatus.ACTIVE:
-            raise errors.NotRecording(f"no snapshot of a recording that is {self.status.value}")
-        self._snapshot_requested(
-            snapshot_id=snapshot_id, annotation=annotation, occurred_at=at, actor=by.name, role=by.role
+        self.trigger_event(
+            self.VoiceRecorded,
+            codec=voice.codec,
+            duration_ms=voice.duration_ms,
+            byte_size=voice.byte_size,
+            sha256=require_sha256(voice.sha256),
+            media_key=voice.media_key,
+            occurred_at=require_utc(voice.occurred_at),
+            **_by(voice),
         )
         return True
 
-    @event(SnapshotRequested)
-    def _snapshot_requested(
-        self, snapshot_id: str, annotation: str, occurred_at: datetime, actor: str, role: str
-    ) -> None:
-        self.snapshots[snapshot_id] = None
-        self.snapshot_requests[snapshot_id] = (actor, annotation, occurred_at)
-
-    def add_snapshot(
-        self,
-        *,
-        snapshot_id: str,
-        monitor: int,
-        width: int,
-        height: int,
-        byte_size: int,
-        sha256: str,
-        media_key: str,
-        occurred_at: datetime,
-        by: Actor,
-    ) -> bool:
+    def check_snapshot(self, snapshot: commands.AddSnapshot) -> bool:
+        """False for a retried upload of a requested snapshot, else may it be added."""
         self._refuse_if_purged()
-        snapshot_id, sha256 = require_id("snapshot_id", snapshot_id), require_sha256(sha256)
-        media_key, at = require_text("media_key", media_key), require_utc(occurred_at)
-        if min(monitor, width, height, byte_size) < 0:
+        snapshot_id, sha256 = require_id("snapshot_id", snapshot.snapshot_id), require_sha256(snapshot.sha256)
+        require_text("media_key", snapshot.media_key)
+        require_utc(snapshot.occurred_at)
+        if min(snapshot.monitor, snapshot.width, snapshot.height, snapshot.byte_size) < 0:
             raise errors.InvalidCommand("monitor and sizes must not be negative")
         if snapshot_id not in self.snapshots:
             raise errors.SnapshotNotRequested(f"no snapshot {snapshot_id!r} was requested for this recording")
@@ -527,75 +442,118 @@ class Recording(Aggregate):
             return False
         if taken is not None:
             raise errors.MediaConflict(f"snapshot {snapshot_id!r} is already stored with a different SHA-256")
-        self._snapshot_taken(
-            snapshot_id=snapshot_id,
-            monitor=monitor,
-            width=width,
-            height=height,
-            byte_size=byte_size,
-            sha256=sha256,
-            media_key=media_key,
-            occurred_at=at,
-            actor=by.name,
-            role=by.role,
+        return True
+
+    def add_snapshot(self, snapshot: commands.AddSnapshot) -> bool:
+        if not self.check_snapshot(snapshot):
+            return False
+        self.trigger_event(
+            self.SnapshotTaken,
+            snapshot_id=snapshot.snapshot_id,
+            monitor=snapshot.monitor,
+            width=snapshot.width,
+            height=snapshot.height,
+            byte_size=snapshot.byte_size,
+            sha256=require_sha256(snapshot.sha256),
+            media_key=snapshot.media_key,
+            occurred_at=require_utc(snapshot.occurred_at),
+            **_by(snapshot),
         )
         return True
 
-    @event(SnapshotTaken)
-    def _snapshot_taken(
-        self,
-        snapshot_id: str,
-        monitor: int,
-        width: int,
-        height: int,
-        byte_size: int,
-        sha256: str,
-        media_key: str,
-        occurred_at: datetime,
-        actor: str,
-        role: str,
-    ) -> None:
-        self.snapshots[snapshot_id] = sha256
-        self.media[media_key] = sha256
+    def request_snapshot(self, request: commands.RequestSnapshot) -> bool:
+        """Asks the agent's capture client for one still of the screen, with the taker's note."""
+        self._refuse_if_purged()
+        snapshot_id = require_id("snapshot_id", request.snapshot_id)
+        annotation, at = require_text("annotation", request.annotation), require_utc(request.occurred_at)
+        if snapshot_id in self.snapshots:
+            return False
+        if not self.screen_selected:
+            raise errors.ScreenNotSelected("this recording's screen is not captured")
+        if self.status is not RecordingStatus.ACTIVE:
+            raise errors.NotRecording(f"no snapshot of a recording that is {self.status.value}")
+        self.trigger_event(
+            self.SnapshotRequested, snapshot_id=snapshot_id, annotation=annotation, occurred_at=at, **_by(request)
+        )
+        return True
 
-    def report_capture(self, *, segments: int, occurred_at: datetime, by: Actor) -> bool:
+    def report_capture(self, report: commands.ReportCapture) -> bool:
         """The client's count of segments produced; what never arrived is recorded with it."""
         self._refuse_if_purged()
         if not self.screen_selected:
             raise errors.ScreenNotSelected("this recording's screen was not selected for capture")
-        if segments < 0:
+        if report.segments < 0:
             raise errors.InvalidCommand("segments must not be negative")
-        at = require_utc(occurred_at)
+        at, segments = require_utc(report.occurred_at), report.segments
         if self.reported_segments == segments:
             return False
         if self.reported_segments is not None:
             raise errors.MediaConflict(f"capture was already reported with {self.reported_segments} segments")
         missing = [n for n in range(max(segments, max(self.segments, default=-1) + 1)) if n not in self.segments]
-        self._capture_reported(segments=segments, missing=missing, occurred_at=at, actor=by.name, role=by.role)
+        self.trigger_event(self.CaptureReported, segments=segments, missing=missing, occurred_at=at, **_by(report))
         return True
 
-    @event(CaptureReported)
-    def _capture_reported(
-        self, segments: int, missing: list[int], occurred_at: datetime, actor: str, role: str
-    ) -> None:
-        self.reported_segments = segments
+    # -- lifecycle -------------------------------------------------------
+    # Idempotent on their natural key, the source's occurred_at: telephony retries
+    # a request with the same timestamp, and a retry must not double the event
+    # nor fail. They return False for a retry.
+
+    def pause(self, pause: commands.Pause) -> bool:
+        self._refuse_if_purged()
+        at, reason = require_utc(pause.occurred_at), optional_text("reason", pause.reason)
+        if any(start == at for start, _ in self.pauses):
+            return False
+        if self.status is not RecordingStatus.ACTIVE:
+            raise errors.NotRecording(f"cannot pause a recording that is {self.status.value}")
+        self.trigger_event(self.Paused, reason=reason, occurred_at=at, **_by(pause))
+        return True
+
+    def resume(self, resume: commands.Resume) -> bool:
+        self._refuse_if_purged()
+        at, reason = require_utc(resume.occurred_at), optional_text("reason", resume.reason)
+        if at in self.resumed_at:
+            return False
+        if self.status is not RecordingStatus.PAUSED:
+            raise errors.NotPaused(f"cannot resume a recording that is {self.status.value}")
+        self.trigger_event(self.Resumed, reason=reason, occurred_at=at, **_by(resume))
+        return True
+
+    def end_call(self, end: commands.EndCall) -> bool:
+        self._refuse_if_purged()
+        at, reason = require_utc(end.occurred_at), optional_text("reason", end.reason)
+        if self.ended_at == at:
+            return False
+        if self.ended_at is not None:
+            raise errors.CallAlreadyEnded("the call has already ended")
+        self.trigger_event(self.CallEnded, reason=reason, occurred_at=at, **_by(end))
+        return True
+
+    def end_acw(self, end: commands.EndAcw) -> bool:
+        self._refuse_if_purged()
+        if end.reason not in ACW_END_REASONS:
+            raise errors.InvalidCommand(f"reason must be one of {sorted(ACW_END_REASONS)}")
+        at = require_utc(end.occurred_at)
+        if self.acw_ended_at == at:
+            return False
+        if self.ended_at is None:
+            raise errors.CallNotEnded("after-call work cannot end before the call has ended")
+        if self.acw_ended_at is not None:
+            raise errors.AcwAlreadyEnded("after-call work has already ended")
+        self.trigger_event(self.AcwEnded, reason=end.reason, occurred_at=at, **_by(end))
+        return True
 
     # -- access and curation --------------------------------------------
 
-    def record_playback(self, *, reason_code: str, what: str, occurred_at: datetime, by: Actor) -> None:
+    def record_playback(self, playback: commands.RecordPlayback) -> None:
         if self.purged:
             raise errors.MediaPurged("the media of this recording was purged")
-        self._played(
-            reason_code=require_text("reason_code", reason_code),
-            what=require_text("what", what),
-            occurred_at=require_utc(occurred_at),
-            actor=by.name,
-            role=by.role,
+        self.trigger_event(
+            self.Played,
+            reason_code=require_text("reason_code", playback.reason_code),
+            what=require_text("what", playback.what),
+            occurred_at=require_utc(playback.occurred_at),
+            **_by(playback),
         )
-
-    @event(Played)
-    def _played(self, reason_code: str, what: str, occurred_at: datetime, actor: str, role: str) -> None:
-        pass
 
     def check_export(self, what: str) -> None:
         if what not in EXPORT_PARTS:
@@ -603,93 +561,70 @@ class Recording(Aggregate):
         if self.purged and what != "events":
             raise errors.MediaPurged("the media of this recording was purged; only its events can be exported")
 
-    def record_export(
-        self, *, reason_code: str, what: str, occurred_at: datetime, by: Actor, manifest_sha256: str = ""
-    ) -> None:
-        self.check_export(what)
-        self._exported(
-            reason_code=require_text("reason_code", reason_code),
-            what=what,
-            manifest_sha256=require_sha256(manifest_sha256) if manifest_sha256 else "",
-            occurred_at=require_utc(occurred_at),
-            actor=by.name,
-            role=by.role,
+    def record_export(self, export: commands.RecordExport) -> None:
+        self.check_export(export.what)
+        self.trigger_event(
+            self.Exported,
+            reason_code=require_text("reason_code", export.reason_code),
+            what=export.what,
+            manifest_sha256=require_sha256(export.manifest_sha256) if export.manifest_sha256 else "",
+            occurred_at=require_utc(export.occurred_at),
+            **_by(export),
         )
 
-    @event(Exported)
-    def _exported(
-        self, reason_code: str, what: str, manifest_sha256: str, occurred_at: datetime, actor: str, role: str
-    ) -> None:
-        pass
-
-    def annotate(self, *, media_offset_ms: int, text: str, occurred_at: datetime, by: Actor) -> None:
+    def annotate(self, annotation: commands.Annotate) -> None:
         self._refuse_if_purged()
-        if media_offset_ms < 0:
+        if annotation.media_offset_ms < 0:
             raise errors.InvalidCommand("media_offset_ms must not be negative")
-        self._annotated(
-            media_offset_ms=media_offset_ms,
-            text=require_text("text", text),
-            occurred_at=require_utc(occurred_at),
-            actor=by.name,
-            role=by.role,
+        self.trigger_event(
+            self.Annotated,
+            media_offset_ms=annotation.media_offset_ms,
+            text=require_text("text", annotation.text),
+            occurred_at=require_utc(annotation.occurred_at),
+            **_by(annotation),
         )
 
-    @event(Annotated)
-    def _annotated(self, media_offset_ms: int, text: str, occurred_at: datetime, actor: str, role: str) -> None:
-        pass
-
-    def tag(self, *, key: str, value: str, value_ref: str, occurred_at: datetime, by: Actor) -> bool:
-        """Returns False when the tag already has this value."""
+    def tag(self, tag: commands.Tag, value_ref: str) -> bool:
+        """False when the tag already has this value; ``value_ref`` is its blind index (the ledger holds the key)."""
         self._refuse_if_purged()
-        require_tags({key: value})
-        value_ref, at = require_text("value_ref", value_ref), require_utc(occurred_at)
-        if self.tags.get(key) == value:
+        require_tags({tag.key: tag.value})
+        value_ref, at = require_text("value_ref", value_ref), require_utc(tag.occurred_at)
+        if self.tags.get(tag.key) == tag.value:
             return False
-        self._tagged(key=key, value=value, value_ref=value_ref, occurred_at=at, actor=by.name, role=by.role)
+        self.trigger_event(self.Tagged, key=tag.key, value=tag.value, value_ref=value_ref, occurred_at=at, **_by(tag))
         return True
-
-    @event(Tagged)
-    def _tagged(self, key: str, value: str, value_ref: str, occurred_at: datetime, actor: str, role: str) -> None:
-        self.tags[key] = value
-        self.tag_refs[key] = value_ref
 
     # -- retention -------------------------------------------------------
 
-    def place_hold(self, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> bool:
+    def place_hold(self, hold: commands.PlaceHold) -> bool:
         """Returns False when this case already holds the recording."""
         self._refuse_if_purged()
-        case_id, reason, at = require_id("case_id", case_id), require_text("reason", reason), require_utc(occurred_at)
+        case_id, reason = require_id("case_id", hold.case_id), require_text("reason", hold.reason)
+        at = require_utc(hold.occurred_at)
         if case_id in self.holds:
             return False
-        self._hold_placed(case_id=case_id, reason=reason, occurred_at=at, actor=by.name, role=by.role)
+        self.trigger_event(self.LegalHoldPlaced, case_id=case_id, reason=reason, occurred_at=at, **_by(hold))
         return True
 
-    @event(LegalHoldPlaced)
-    def _hold_placed(self, case_id: str, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
-        self.holds.add(case_id)
-
-    def release_hold(self, *, case_id: str, reason: str, occurred_at: datetime, by: Actor) -> None:
+    def release_hold(self, release: commands.ReleaseHold) -> None:
         self._refuse_if_purged()
-        if case_id not in self.holds:
-            raise errors.NoSuchHold(f"case {case_id!r} holds no legal hold on this recording")
-        self._hold_released(
-            case_id=case_id,
-            reason=require_text("reason", reason),
-            occurred_at=require_utc(occurred_at),
-            actor=by.name,
-            role=by.role,
+        if release.case_id not in self.holds:
+            raise errors.NoSuchHold(f"case {release.case_id!r} holds no legal hold on this recording")
+        self.trigger_event(
+            self.LegalHoldReleased,
+            case_id=release.case_id,
+            reason=require_text("reason", release.reason),
+            occurred_at=require_utc(release.occurred_at),
+            **_by(release),
         )
-
-    @event(LegalHoldReleased)
-    def _hold_released(self, case_id: str, reason: str, occurred_at: datetime, actor: str, role: str) -> None:
-        self.holds.discard(case_id)
 
     def archive(
         self, *, reason: str, archive_location: str, occurred_at: datetime, by: Actor, held_by: Iterable[str] = ()
     ) -> None:
         """``held_by``: cases whose query holds cover this recording (they live outside it)."""
         self.check_archive(held_by)
-        self._archived(
+        self.trigger_event(
+            self.Archived,
             reason=optional_text("reason", reason),
             archive_location=archive_location,
             occurred_at=require_utc(occurred_at),
@@ -703,10 +638,6 @@ class Recording(Aggregate):
         if self.archived:
             raise errors.AlreadyArchived("the recording is already archived")
 
-    @event(Archived)
-    def _archived(self, reason: str, archive_location: str, occurred_at: datetime, actor: str, role: str) -> None:
-        self.archived = True
-
     def purge(
         self,
         *,
@@ -718,7 +649,8 @@ class Recording(Aggregate):
     ) -> None:
         self._refuse_if_purged()
         self._require_complete_and_unheld("purge", held_by)
-        self._purged(
+        self.trigger_event(
+            self.Purged,
             reason=require_text("reason", reason),
             media_objects=len(self.media),
             media_sha256=sorted(set(self.media.values())),
@@ -727,26 +659,6 @@ class Recording(Aggregate):
             actor=by.name,
             role=by.role,
         )
-
-    @event(Purged)
-    def _purged(
-        self,
-        reason: str,
-        media_objects: int,
-        media_sha256: list[str],
-        keys_destroyed: list[str],
-        occurred_at: datetime,
-        actor: str,
-        role: str,
-    ) -> None:
-        self.purged = True
-        # The keys are gone, so what this object still holds in clear must go too:
-        # a copy cached by any process reads as the store now does.
-        self.customer_id = REDACTED
-        self.tags = {key: REDACTED for key in self.tags}
-        self.snapshot_requests = {
-            snapshot_id: (taker, REDACTED, when) for snapshot_id, (taker, _, when) in self.snapshot_requests.items()
-        }
 
     # -- shared guards ---------------------------------------------------
 

@@ -10,22 +10,19 @@ legal hold or a retention duty applies.
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Protocol
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 
 from domain import errors
-from domain.commands import Change
+from domain.committer import Change, Committer
 from domain.query_hold import QUERY_HOLDS_ID, HoldCriteria, QueryHolds
 from domain.recording import Recording
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor, RecordingStatus
-
-T = TypeVar("T")
 
 
 class RetentionStorage(Protocol):
@@ -70,11 +67,7 @@ class RetentionCommands(Application[UUID]):
         @abstractmethod
         def customer_ref_of(self, customer_id: str) -> str: ...
 
-        @abstractmethod
-        def _change(self, recording_id: UUID, command: Callable[[Recording], T]) -> T: ...
-
-        @abstractmethod
-        def run_all(self, commands: Sequence[Change]) -> list[Any]: ...
+        committer: Committer
 
     # -- query holds ------------------------------------------------------
 
@@ -138,9 +131,11 @@ class RetentionCommands(Application[UUID]):
         held_by = holds.covering(recording) if holds else []
         recording.check_archive(held_by)
         location = storage.archive_media(recording_id, sorted(recording.media))
-        self._change(
-            recording_id,
-            lambda r: r.archive(reason=reason, archive_location=location, occurred_at=now, by=by, held_by=held_by),
+        self.committer.commit(
+            Change(
+                recording_id,
+                lambda r: r.archive(reason=reason, archive_location=location, occurred_at=now, by=by, held_by=held_by),
+            )
         )
 
     def purge(
@@ -195,7 +190,7 @@ class RetentionCommands(Application[UUID]):
         outcomes = dict(
             zip(
                 recording_ids,
-                self.run_all([Change(recording_id, command) for recording_id in recording_ids]),
+                self.committer.commit_all([Change(recording_id, command) for recording_id in recording_ids]),
                 strict=True,
             )
         )

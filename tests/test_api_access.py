@@ -9,6 +9,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.commands import EndCall, Pause, StartCall
 from domain.values import Actor
 from tests.support.api_client import Api
 
@@ -19,21 +20,23 @@ ROLES = ["root", "pbx", "agent-n", "sam", "quinn", "lena", "aud"]  # admin … a
 
 def fresh_call(api: Api, label: str, agent: str = "agent-n", state: str = "active") -> UUID:
     """A new recording of `agent`, brought to `state` through the ledger."""
-    ledger = api.runtime.ledger
-    rid = ledger.start_call(
-        interaction_id=label,
-        agent_id=agent,
-        customer_id="cust-1",
-        queue="sales",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=PBX,
+    ledger = api.components.ledger
+    rid = ledger.execute(
+        StartCall(
+            interaction_id=label,
+            agent_id=agent,
+            customer_id="cust-1",
+            queue="sales",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
     if state == "paused":
-        ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+        ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX))
     if state == "acw":
-        ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=30), by=PBX)
+        ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=30), by=PBX))
     return rid
 
 

@@ -11,6 +11,7 @@ import pytest
 from adapters.event_store import open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from domain.commands import StartCall
 from domain.values import Actor
 
 PBX = Actor("pbx-1", "telephony")
@@ -19,15 +20,17 @@ PBX = Actor("pbx-1", "telephony")
 def _log_one_call(settings: Settings) -> None:
     migrate(settings)
     ledger = open_ledger(settings)
-    ledger.start_call(
-        interaction_id="int-1",
-        agent_id="a",
-        customer_id="c",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=datetime.now(UTC),
-        by=PBX,
+    ledger.execute(
+        StartCall(
+            interaction_id="int-1",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=datetime.now(UTC),
+            by=PBX,
+        )
     )
     ledger.close()
 

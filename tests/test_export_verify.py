@@ -25,6 +25,7 @@ from api.bootstrap import build
 from api.cli.main import main
 from api.http.schemas import ConsistencyProof
 from domain.access_record import AccessRecord, Outcome
+from domain.commands import EndCall, Pause, Resume, StartCall
 from domain.recording import Recording
 from domain.transparency.bundle_format import (
     EXPORTED_EVENT,
@@ -56,15 +57,17 @@ def ffmpeg(path: Path, *args: str) -> bytes:
 def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
     """(bundle, public key file, a checkpoint signed before the export)."""
     ledger = api.components.ledger
-    rid = ledger.start_call(
-        interaction_id="court-1",
-        agent_id="agent-n",
-        customer_id="cust-1",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="court-1",
+            agent_id="agent-n",
+            customer_id="cust-1",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
     for number, (offset, source) in enumerate([(0, "testsrc"), (6, "testsrc2")]):
         body = ffmpeg(
@@ -108,19 +111,21 @@ def exported(api: Api, tmp_path: Path) -> tuple[Path, Path, Path]:
         ).status_code
         == 201
     )
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX)
-    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
-    ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=9), by=PBX)
+    ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX))
+    ledger.execute(Resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX))
+    ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=9), by=PBX))
     _, old_note = api.components.transparency.sign_checkpoint()
-    ledger.start_call(
-        interaction_id="other-1",
-        agent_id="agent-s",
-        customer_id="cust-2",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=PBX,
+    ledger.execute(
+        StartCall(
+            interaction_id="other-1",
+            agent_id="agent-s",
+            customer_id="cust-2",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
     response = api.call("lena", "POST", f"/v1/recordings/{rid}/exports", json={"reason": "court order 7/2026"})
     assert response.status_code == 201, response.text
@@ -237,17 +242,19 @@ def test_an_export_verifies_after_an_empty_first_checkpoint(served: Settings, tm
             empty = components.transparency.checkpoint(0)[1]
         assert components.transparency.checkpoint()[0] == 0
         ledger = components.ledger
-        rid = ledger.start_call(
-            interaction_id="empty-log-1",
-            agent_id="agent-n",
-            customer_id="cust-1",
-            queue="q",
-            direction="inbound",
-            tags={},
-            occurred_at=T0,
-            by=PBX,
+        rid = ledger.execute(
+            StartCall(
+                interaction_id="empty-log-1",
+                agent_id="agent-n",
+                customer_id="cust-1",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=T0,
+                by=PBX,
+            )
         )
-        ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX)
+        ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=3), by=PBX))
         bundle = components.exports.build_bundle(rid, reason="court order 9/2026", by=Actor("lena", "legal"))
         public_key = components.transparency.public_key
     finally:
@@ -359,15 +366,17 @@ def test_a_checkpoint_kept_a_year_ago_verifies_against_a_later_export(served: Se
     components = build(served, serving=True)  # not started: no scheduler and no follower folding the other views
     try:
         ledger, log = components.ledger, components.transparency
-        rid = ledger.start_call(
-            interaction_id="year-1",
-            agent_id="agent-n",
-            customer_id="cust-1",
-            queue="q",
-            direction="inbound",
-            tags={},
-            occurred_at=T0,
-            by=PBX,
+        rid = ledger.execute(
+            StartCall(
+                interaction_id="year-1",
+                agent_id="agent-n",
+                customer_id="cust-1",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=T0,
+                by=PBX,
+            )
         )
         components.projections.catch_up(views=["log_leaves"])
         first = log.views.leaf_count()

@@ -10,6 +10,7 @@ import psycopg
 
 from adapters.event_store import key_store_of, open_ledger
 from adapters.settings import Settings
+from domain.commands import Annotate, Pause, StartCall, Tag
 from domain.ledger import RecordingLedger
 from domain.values import REDACTED, Actor
 
@@ -20,19 +21,23 @@ SECRETS = ("cust-secret-123", "tag-secret-en", "tag-secret-sale", "note-secret-x
 
 
 def _record(ledger: RecordingLedger, interaction: str, customer: str) -> UUID:
-    rid = ledger.start_call(
-        interaction_id=interaction,
-        agent_id="agent-1",
-        customer_id=customer,
-        queue="sales",
-        direction="inbound",
-        tags={"language": "tag-secret-en"},
-        occurred_at=T0,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id=interaction,
+            agent_id="agent-1",
+            customer_id=customer,
+            queue="sales",
+            direction="inbound",
+            tags={"language": "tag-secret-en"},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
-    ledger.tag(rid, key="outcome", value="tag-secret-sale", occurred_at=T0 + timedelta(seconds=6), by=QA)
-    ledger.annotate(rid, media_offset_ms=1000, text="note-secret-xyz", occurred_at=T0 + timedelta(seconds=7), by=QA)
+    ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX))
+    ledger.execute(Tag(rid, key="outcome", value="tag-secret-sale", occurred_at=T0 + timedelta(seconds=6), by=QA))
+    ledger.execute(
+        Annotate(rid, media_offset_ms=1000, text="note-secret-xyz", occurred_at=T0 + timedelta(seconds=7), by=QA)
+    )
     return rid
 
 
@@ -122,7 +127,7 @@ def test_personal_data_arriving_after_an_erasure_is_stored_redacted(
     rid = _record(ledger, "int-late", "cust-erase-me")
     keys = key_store_of(ledger)
     keys.destroy_customer_key(keys.customer_ref_of("cust-erase-me"))
-    ledger.tag(rid, key="late", value="late-secret", occurred_at=T0 + timedelta(seconds=9), by=QA)
+    ledger.execute(Tag(rid, key="late", value="late-secret", occurred_at=T0 + timedelta(seconds=9), by=QA))
     assert b"late-secret" not in _stored_states(settings)
     fresh = open_ledger(settings, group_commit=False)
     try:

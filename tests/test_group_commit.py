@@ -11,18 +11,20 @@ import pytest
 from eventsourcing.persistence import OperationalError
 
 from adapters.event_store import ledger_env
-from adapters.group_commit import GroupCommitLedger
+from adapters.group_commit import GroupCommitter
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain import errors
-from domain.ledger import Change, Start
+from domain.commands import EndAcw, EndCall, Pause, Resume, StartCall, Tag
+from domain.committer import Change
+from domain.ledger import RecordingLedger
 from domain.values import Actor
 
 PBX = Actor("pbx-1", "telephony")
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
 
-class CountingLedger(GroupCommitLedger):
+class CountingLedger(RecordingLedger):
     """Counts transactions that stored events (a fake next to the test that uses it)."""
 
     transactions = 0
@@ -37,26 +39,28 @@ class CountingLedger(GroupCommitLedger):
 def counting(settings: Settings):
     migrate(settings)
     CountingLedger.transactions = 0
-    app = CountingLedger(env=ledger_env(settings))
+    app = CountingLedger(env=ledger_env(settings), committer=GroupCommitter)
     yield app
     app.close()
 
 
-def lifecycle(ledger: GroupCommitLedger, n: int) -> None:
-    rid = ledger.start_call(
-        interaction_id=f"int-{n}",
-        agent_id=f"agent-{n % 7}",
-        customer_id="c",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=PBX,
+def lifecycle(ledger: RecordingLedger, n: int) -> None:
+    rid = ledger.execute(
+        StartCall(
+            interaction_id=f"int-{n}",
+            agent_id=f"agent-{n % 7}",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX)
-    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=2), by=PBX)
-    ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=3), by=PBX)
-    ledger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=4), by=PBX)
+    ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX))
+    ledger.execute(Resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=2), by=PBX))
+    ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=3), by=PBX))
+    ledger.execute(EndAcw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=4), by=PBX))
 
 
 def test_concurrent_lifecycles_share_transactions_and_lose_nothing(counting: CountingLedger) -> None:
@@ -74,10 +78,10 @@ def test_a_refused_command_does_not_sink_its_batch(counting: CountingLedger) -> 
     rid = counting.recording_id("int-1")
 
     def bad() -> None:
-        counting.pause(rid, reason="pci", occurred_at=T0, by=PBX)  # the call has ended
+        counting.execute(Pause(rid, reason="pci", occurred_at=T0, by=PBX))  # the call has ended
 
     def good(n: int) -> None:
-        counting.tag(rid, key=f"k{n}", value="v", occurred_at=T0, by=PBX)
+        counting.execute(Tag(rid, key=f"k{n}", value="v", occurred_at=T0, by=PBX))
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         bads = [pool.submit(bad) for _ in range(4)]
@@ -92,15 +96,17 @@ def test_a_refused_command_does_not_sink_its_batch(counting: CountingLedger) -> 
 
 def test_retried_starts_store_one_event(counting: CountingLedger) -> None:
     def start(agent: str) -> Any:
-        return counting.start_call(
-            interaction_id="same",
-            agent_id=agent,
-            customer_id="c",
-            queue="q",
-            direction="inbound",
-            tags={},
-            occurred_at=T0,
-            by=PBX,
+        return counting.execute(
+            StartCall(
+                interaction_id="same",
+                agent_id=agent,
+                customer_id="c",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=T0,
+                by=PBX,
+            )
         )
 
     start("agent-1")
@@ -115,15 +121,17 @@ def test_retried_starts_store_one_event(counting: CountingLedger) -> None:
 
 def test_invalid_start_is_refused_in_the_callers_thread(counting: CountingLedger) -> None:
     with pytest.raises(errors.InvalidCommand):
-        counting.start_call(
-            interaction_id="x",
-            agent_id="a",
-            customer_id="c",
-            queue="q",
-            direction="up",
-            tags={},
-            occurred_at=T0,
-            by=PBX,
+        counting.execute(
+            StartCall(
+                interaction_id="x",
+                agent_id="a",
+                customer_id="c",
+                queue="q",
+                direction="up",
+                tags={},
+                occurred_at=T0,
+                by=PBX,
+            )
         )
     assert counting.recorder.max_notification_id() in (None, 0)
 
@@ -132,39 +140,41 @@ def test_a_start_another_process_stored_is_found_when_its_batch_is_replayed(
     counting: CountingLedger, settings: Settings
 ) -> None:
     """The writer does not read before storing a start; a recording it never saw still stays single."""
-    other = GroupCommitLedger(env=ledger_env(settings))  # another server process on the same log
+    other = RecordingLedger(
+        env=ledger_env(settings), committer=GroupCommitter
+    )  # another server process on the same log
     try:
 
-        def start(ledger: GroupCommitLedger, agent: str) -> Start:
-            return Start(
-                ledger.starter(
-                    interaction_id="elsewhere",
-                    agent_id=agent,
-                    customer_id="c",
-                    queue="q",
-                    direction="inbound",
-                    tags={},
-                    occurred_at=T0,
-                    by=PBX,
-                )
+        def start(agent: str) -> StartCall:
+            return StartCall(
+                interaction_id="elsewhere",
+                agent_id=agent,
+                customer_id="c",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=T0,
+                by=PBX,
             )
 
-        rid = other.run_all([start(other, "agent-1")])[0]
-        fresh = counting.start_call(
-            interaction_id="fresh",
-            agent_id="a",
-            customer_id="c",
-            queue="q",
-            direction="inbound",
-            tags={},
-            occurred_at=T0,
-            by=PBX,
+        rid = other.execute_all([start("agent-1")])[0]
+        fresh = counting.execute(
+            StartCall(
+                interaction_id="fresh",
+                agent_id="a",
+                customer_id="c",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=T0,
+                by=PBX,
+            )
         )
-        outcomes = counting.run_all(
+        outcomes = counting.execute_all(
             [
-                Change(fresh, lambda r: r.pause(reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX)),
-                start(counting, "agent-1"),
-                start(counting, "agent-2"),
+                Pause(fresh, reason="pci", occurred_at=T0 + timedelta(seconds=1), by=PBX),
+                start("agent-1"),
+                start("agent-2"),
             ]
         )
         assert outcomes[:2] == [True, rid]
@@ -181,15 +191,17 @@ def test_a_store_failure_fails_its_batch_and_what_queued_meanwhile_at_once(
     """While the database is down each read waits the pool timeout: the commands of a batch,
     and those that queued while it waited, must not wait it once more each."""
     rids = [
-        counting.start_call(
-            interaction_id=f"down-{n}",
-            agent_id="a",
-            customer_id="c",
-            queue="q",
-            direction="inbound",
-            tags={},
-            occurred_at=T0,
-            by=PBX,
+        counting.execute(
+            StartCall(
+                interaction_id=f"down-{n}",
+                agent_id="a",
+                customer_id="c",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=T0,
+                by=PBX,
+            )
         )
         for n in range(6)
     ]
@@ -202,15 +214,17 @@ def test_a_store_failure_fails_its_batch_and_what_queued_meanwhile_at_once(
         time.sleep(0.5)  # the pool timeout, shortened
         raise OperationalError("couldn't get a connection after 3.00 sec")
 
-    monkeypatch.setattr(counting, "_working_copy", unavailable)
-    pause = lambda r: r.pause(reason="pci", occurred_at=T0, by=PBX)  # noqa: E731
-    first = counting._pending(Change(rids[0], pause))  # noqa: SLF001
-    counting._enqueue(first)  # noqa: SLF001
+    monkeypatch.setattr(counting, "working_copy", unavailable)
+    pause = lambda r: r.pause(Pause(r.id, reason="pci", occurred_at=T0, by=PBX))  # noqa: E731
+    committer = counting.committer
+    assert isinstance(committer, GroupCommitter)
+    first = committer._pending(Change(rids[0], pause))  # noqa: SLF001
+    committer._enqueue(first)  # noqa: SLF001
     while not reads:  # the writer is waiting on the store now
         time.sleep(0.01)
-    later = [counting._pending(Change(rid, pause)) for rid in rids[1:]]  # noqa: SLF001
+    later = [committer._pending(Change(rid, pause)) for rid in rids[1:]]  # noqa: SLF001
     for pending in later:
-        counting._enqueue(pending)  # noqa: SLF001
+        committer._enqueue(pending)  # noqa: SLF001
     for pending in [first, *later]:
         with pytest.raises(OperationalError):
             pending.done.result(timeout=5)

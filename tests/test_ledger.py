@@ -9,6 +9,7 @@ import pytest
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
 from domain import errors
+from domain.commands import AddSegment, EndAcw, EndCall, Pause, Resume, StartCall, Tag
 from domain.ledger import RecordingLedger
 from domain.values import Actor, RecordingStatus
 
@@ -28,15 +29,15 @@ def start(ledger: RecordingLedger, interaction: str = "int-1", **overrides) -> o
         by=PBX,
     )
     args.update(overrides)
-    return ledger.start_call(**args)
+    return ledger.execute(StartCall(**args))
 
 
 def test_lifecycle_is_stored_in_order_and_read_back(ledger: RecordingLedger) -> None:
     rid = start(ledger)
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX)
-    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX)
-    ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX)
-    ledger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=90), by=PBX)
+    ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX))
+    ledger.execute(Resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX))
+    ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX))
+    ledger.execute(EndAcw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=90), by=PBX))
     history = ledger.history(rid)
     assert [type(e).__name__ for e in history.events] == ["CallStarted", "Paused", "Resumed", "CallEnded", "AcwEnded"]
     assert history.events[1].occurred_at == T0 + timedelta(seconds=10)
@@ -61,7 +62,7 @@ def test_starting_same_interaction_with_other_details_is_refused(ledger: Recordi
 
 def test_unknown_recording_is_reported(ledger: RecordingLedger) -> None:
     with pytest.raises(errors.RecordingNotFound):
-        ledger.pause(ledger.recording_id("nope"), reason="pci", occurred_at=T0, by=PBX)
+        ledger.execute(Pause(ledger.recording_id("nope"), reason="pci", occurred_at=T0, by=PBX))
 
 
 def test_concurrent_change_is_retried_on_fresh_state(
@@ -71,9 +72,9 @@ def test_concurrent_change_is_retried_on_fresh_state(
     other = open_ledger(settings, group_commit=group_commit)  # a second process, own cache
     try:
         other.get_recording(rid)
-        ledger.tag(rid, key="outcome", value="sale", occurred_at=T0, by=PBX)
+        ledger.execute(Tag(rid, key="outcome", value="sale", occurred_at=T0, by=PBX))
         # `other` still caches version 1: its write conflicts, reloads, and applies.
-        other.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+        other.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX))
         names = [type(e).__name__ for e in ledger.history(rid).events]
         assert names == ["CallStarted", "Tagged", "Paused"]
     finally:
@@ -87,9 +88,9 @@ def test_concurrent_change_that_now_breaks_a_rule_is_refused_not_dropped(
     other = open_ledger(settings, group_commit=group_commit)
     try:
         other.get_recording(rid)
-        ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+        ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX))
         with pytest.raises(errors.NotRecording):
-            other.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=6), by=PBX)
+            other.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=6), by=PBX))
         assert len(ledger.history(rid).events) == 2
     finally:
         other.close()
@@ -97,9 +98,9 @@ def test_concurrent_change_that_now_breaks_a_rule_is_refused_not_dropped(
 
 def test_history_as_of_a_moment_between_pause_and_resume_shows_paused(ledger: RecordingLedger) -> None:
     rid = start(ledger)
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX)
+    ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX))
     between = datetime.now(UTC)
-    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX)
+    ledger.execute(Resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX))
     assert ledger.history(rid, as_of=between).recording.status is RecordingStatus.PAUSED
     assert ledger.history(rid).recording.status is RecordingStatus.ACTIVE
     assert ledger.history(rid, version=2).recording.status is RecordingStatus.PAUSED
@@ -124,10 +125,10 @@ def test_segments_round_trip_with_idempotent_retry(ledger: RecordingLedger) -> N
         occurred_at=T0 + timedelta(seconds=1),
         by=Actor("capture-client:agent-1", "agent"),
     )
-    assert ledger.add_segment(rid, **segment) is True
-    assert ledger.add_segment(rid, **segment) is False
+    assert ledger.execute(AddSegment(rid, **segment)) is True
+    assert ledger.execute(AddSegment(rid, **segment)) is False
     with pytest.raises(errors.SegmentConflict):
-        ledger.add_segment(rid, **{**segment, "sha256": "cd" * 32})
+        ledger.execute(AddSegment(rid, **{**segment, "sha256": "cd" * 32}))
     stored = ledger.history(rid).events[1]
     assert (stored.sequence_number, stored.width, stored.sha256, stored.role) == (0, 1920, "ab" * 32, "agent")
     assert len(ledger.history(rid).events) == 2

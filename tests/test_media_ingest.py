@@ -16,7 +16,8 @@ import av
 import httpx
 import pytest
 
-from api.http.capture_commands import AgentCommands
+from api.services.capture import AgentCommands
+from domain.commands import AddSegment, EndAcw, EndCall, Pause, RequestSnapshot, Resume, StartCall
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 from tests.support.api_client import Api
@@ -52,22 +53,24 @@ def sha(body: bytes) -> str:
 
 def call(api: Api, label: str, screen: bool = True) -> UUID:
     """A call in a queue whose screens the policy samples (100%) or not (0%)."""
-    ledger = api.runtime.ledger
+    ledger = api.components.ledger
     ledger.set_policy(
         terms=PolicyTerms(sampling_by_queue={"unsampled": 0.0}),
         reason="test queues",
         occurred_at=T0,
         by=Actor("root", "admin"),
     )
-    return ledger.start_call(
-        interaction_id=label,
-        agent_id="agent-n",
-        customer_id="c",
-        queue="q" if screen else "unsampled",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=PBX,
+    return ledger.execute(
+        StartCall(
+            interaction_id=label,
+            agent_id="agent-n",
+            customer_id="c",
+            queue="q" if screen else "unsampled",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
 
 
@@ -93,7 +96,7 @@ def put_segment(
 
 
 def stored_files(api: Api) -> list[Path]:
-    return sorted(p for p in Path(api.runtime.settings.media_url).rglob("*") if p.is_file())
+    return sorted(p for p in Path(api.components.settings.media_url).rglob("*") if p.is_file())
 
 
 def test_segment_is_stored_once_and_evented(api: Api, media: dict[str, bytes]) -> None:
@@ -105,7 +108,7 @@ def test_segment_is_stored_once_and_evented(api: Api, media: dict[str, bytes]) -
     [stored] = stored_files(api)
     at_rest = stored.read_bytes()  # sealed with the recording's key: not a byte of the video in clear
     assert media["segment"][:188] not in at_rest and len(at_rest) == len(media["segment"]) + 4 + 12 + 16
-    event = api.runtime.ledger.history(rid).events[-1]
+    event = api.components.ledger.history(rid).events[-1]
     assert (event.sequence_number, event.sha256, event.codec, event.fps, event.byte_size) == (
         0,
         sha(media["segment"]),
@@ -113,7 +116,7 @@ def test_segment_is_stored_once_and_evented(api: Api, media: dict[str, bytes]) -
         5,
         len(media["segment"]),
     )
-    assert api.runtime.media.get(rid, event.media_key) == media["segment"]
+    assert api.components.media.get(rid, event.media_key) == media["segment"]
 
 
 def test_different_body_for_the_same_number_is_refused_and_audited(api: Api, media: dict[str, bytes]) -> None:
@@ -121,7 +124,7 @@ def test_different_body_for_the_same_number_is_refused_and_audited(api: Api, med
     put_segment(api, rid, 0, media["segment"])
     clash = put_segment(api, rid, 0, media["other"])
     assert clash.status_code == 409
-    assert len(stored_files(api)) == 1 and len(api.runtime.ledger.history(rid).events) == 2
+    assert len(stored_files(api)) == 1 and len(api.components.ledger.history(rid).events) == 2
     refused = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid), "outcome": "refused"}).json()
     assert [(r["action"], r["actor"], r["detail"]["sha256"]) for r in refused["items"]] == [
         ("capture", "agent-n", sha(media["other"]))
@@ -142,20 +145,50 @@ def test_tampered_truncated_or_undecodable_upload_leaves_only_an_audit_entry(
         body, digest = b"\x47" * 4000, sha(b"\x47" * 4000)
     response = put_segment(api, rid, 0, body, digest=digest)
     assert response.status_code == 422, response.text
-    assert stored_files(api) == [] and len(api.runtime.ledger.history(rid).events) == 1
+    assert stored_files(api) == [] and len(api.components.ledger.history(rid).events) == 1
     trail = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid)}).json()["items"]
     assert [(r["action"], r["outcome"]) for r in trail] == [("call_started", "allowed"), ("capture", "refused")]
 
 
 def test_segment_refused_by_the_rules_is_not_kept(api: Api, media: dict[str, bytes]) -> None:
     rid = call(api, "seg-paused")
-    api.runtime.ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX)
+    api.components.ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX))
     response = put_segment(api, rid, 0, media["segment"], at=12)
     assert response.status_code == 409 and response.json()["error"] == "SegmentWhilePaused"
     assert stored_files(api) == []
     unselected = call(api, "seg-unselected", screen=False)
     assert put_segment(api, unselected, 0, media["segment"]).status_code == 409
     assert put_segment(api, rid, 0, media["segment"], user="agent-s").status_code == 403  # not their call
+
+
+@pytest.mark.parametrize(
+    ("refusal", "error"),
+    [
+        ("screen not selected", "ScreenNotSelected"),
+        ("captured while paused", "SegmentWhilePaused"),
+        ("captured after ACW", "SegmentAfterAcw"),
+    ],
+)
+def test_a_segment_the_rules_refuse_writes_no_media_object_at_all(
+    api: Api, media: dict[str, bytes], monkeypatch: pytest.MonkeyPatch, refusal: str, error: str
+) -> None:
+    """The recording's rules are asked before the object is written: never written and then taken back."""
+    ledger = api.components.ledger
+    rid = call(api, f"never-{refusal}", screen=refusal != "screen not selected")
+    if refusal == "captured while paused":
+        ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX))
+    elif refusal == "captured after ACW":
+        ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=5), by=PBX))
+        ledger.execute(EndAcw(rid, reason="status_change", occurred_at=T0 + timedelta(seconds=8), by=PBX))
+    vault, writes = api.components.media, []
+    put_new = vault.put_new
+    monkeypatch.setattr(vault, "put_new", lambda *args: writes.append(args[1]) or put_new(*args))
+    response = put_segment(api, rid, 0, media["segment"], at=12)
+    assert response.status_code == 409 and response.json()["error"] == error
+    assert writes == [] and stored_files(api) == []
+    accepted = call(api, f"kept-{refusal}")
+    assert put_segment(api, accepted, 0, media["segment"], at=1).status_code == 201  # the spy sees a write
+    assert len(writes) == 1 and len(stored_files(api)) == 1
 
 
 def test_voice_and_requested_snapshot(api: Api, media: dict[str, bytes]) -> None:
@@ -167,15 +200,15 @@ def test_voice_and_requested_snapshot(api: Api, media: dict[str, bytes]) -> None
         headers={"Authorization": f"Bearer {api.tokens['pbx']}"},
     )
     assert voice.status_code == 201
-    recorded = api.runtime.ledger.history(rid).events[-1]
+    recorded = api.components.ledger.history(rid).events[-1]
     assert (recorded.codec, recorded.duration_ms) == ("pcm_s16le", 3000)
     requested = api.call(
         "sue", "POST", f"/v1/recordings/{rid}/snapshot-requests", json={"annotation": "customer's address on screen?"}
     )
     assert requested.status_code == 201
     snapshot_id = requested.json()["snapshot_id"]
-    api.runtime.fresh("recordings")
-    commands = AgentCommands(api.runtime, "agent-n").changes()
+    api.components.projections.catch_up(views=["recordings"])
+    commands = AgentCommands(api.components.ledger, api.components.views, "agent-n").changes()
     assert [c["command"] for c in commands if c["recording_id"] == str(rid)] == ["start", "snapshot"]
     assert commands[-1]["taker"] == "sue" and commands[-1]["annotation"] == "customer's address on screen?"
     taken = api.client.put(
@@ -198,22 +231,24 @@ def test_voice_and_requested_snapshot(api: Api, media: dict[str, bytes]) -> None
 
 def test_command_stream_follows_the_call(api: Api) -> None:
     rid = call(api, "cmd-1")
-    ledger = api.runtime.ledger
-    agent = AgentCommands(api.runtime, "agent-n")
-    api.runtime.fresh("recordings")
+    ledger = api.components.ledger
+    agent = AgentCommands(api.components.ledger, api.components.views, "agent-n")
+    api.components.projections.catch_up(views=["recordings"])
     assert [c["command"] for c in agent.changes()] == ["start"]
     assert agent.changes() == []  # nothing new, nothing sent
-    ledger.pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX)
+    ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=5), by=PBX))
     assert [c["command"] for c in agent.changes()] == ["pause"]
-    ledger.resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX)
+    ledger.execute(Resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=9), by=PBX))
     assert [c["command"] for c in agent.changes()] == ["resume"]
-    ledger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=20), by=PBX)
+    ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=20), by=PBX))
     assert agent.changes() == []  # the screen is recorded through after-call work
-    ledger.end_acw(rid, reason="status_change", occurred_at=datetime.now(UTC), by=PBX)
-    api.runtime.fresh("recordings")
+    ledger.execute(EndAcw(rid, reason="status_change", occurred_at=datetime.now(UTC), by=PBX))
+    api.components.projections.catch_up(views=["recordings"])
     assert [c["command"] for c in agent.changes()] == ["stop"]
     # A client connecting now (or reconnecting) is told to stop too, and nothing else.
-    assert [c["command"] for c in AgentCommands(api.runtime, "agent-n").changes()] == ["stop"]
+    assert [c["command"] for c in AgentCommands(api.components.ledger, api.components.views, "agent-n").changes()] == [
+        "stop"
+    ]
 
 
 def test_command_stream_over_http(live_server: tuple[str, dict[str, str]], settings) -> None:
@@ -285,13 +320,13 @@ def test_a_segment_must_be_h264_in_mpeg_ts(api: Api, media: dict[str, bytes], tm
         headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
     )
     assert declared.status_code == 422 and declared.headers["content-type"] == "application/problem+json"
-    assert stored_files(api) == [] and len(api.runtime.ledger.history(rid).events) == 1
+    assert stored_files(api) == [] and len(api.components.ledger.history(rid).events) == 1
 
 
 def test_a_snapshot_must_be_one_jpeg_image(api: Api, media: dict[str, bytes], tmp_path: Path) -> None:
     rid = call(api, "snap-kind")
-    api.runtime.ledger.request_snapshot(
-        rid, snapshot_id="s1", annotation="look", occurred_at=T0, by=Actor("sue", "supervisor")
+    api.components.ledger.execute(
+        RequestSnapshot(rid, snapshot_id="s1", annotation="look", occurred_at=T0, by=Actor("sue", "supervisor"))
     )
     motion_jpeg = ffmpeg(
         tmp_path, "m.avi", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=5", "-t", "1", "-c:v", "mjpeg", "-f", "avi"
@@ -312,22 +347,24 @@ def test_a_recording_with_a_legacy_jpeg_segment_still_exports(api: Api, media: d
     the combined film leaves it out, the bundle still carries it as uploaded."""
     rid = call(api, "seg-legacy")
     key = f"recordings/{rid}/segments/000000-{sha(media['jpeg'])}.ts"
-    api.runtime.media.put_new(rid, key, media["jpeg"])  # as the old server stored it, and its event:
-    api.runtime.ledger.add_segment(
-        rid,
-        sequence_number=0,
-        start_offset_ms=0,
-        duration_ms=2000,
-        monitor=1,
-        width=320,
-        height=240,
-        codec="mjpeg",
-        byte_size=len(media["jpeg"]),
-        sha256=sha(media["jpeg"]),
-        media_key=key,
-        fps=5,
-        occurred_at=T0,
-        by=Actor("agent-n", "agent"),
+    api.components.media.put_new(rid, key, media["jpeg"])  # as the old server stored it, and its event:
+    api.components.ledger.execute(
+        AddSegment(
+            rid,
+            sequence_number=0,
+            start_offset_ms=0,
+            duration_ms=2000,
+            monitor=1,
+            width=320,
+            height=240,
+            codec="mjpeg",
+            byte_size=len(media["jpeg"]),
+            sha256=sha(media["jpeg"]),
+            media_key=key,
+            fps=5,
+            occurred_at=T0,
+            by=Actor("agent-n", "agent"),
+        )
     )
     assert put_segment(api, rid, 1, media["segment"], at=2).status_code == 201
     assert put_segment(api, rid, 2, media["other"], at=4).status_code == 201
@@ -351,7 +388,7 @@ def test_snapshot_ids_are_checked_before_storage_is_touched(
     api: Api, media: dict[str, bytes], snapshot_id: str
 ) -> None:
     rid = call(api, f"snap-{len(snapshot_id)}")
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     response = api.client.put(
         f"/v1/recordings/{rid}/snapshots/{quote(snapshot_id, safe='')}",
         content=media["jpeg"],
@@ -360,7 +397,7 @@ def test_snapshot_ids_are_checked_before_storage_is_touched(
     )
     assert 400 <= response.status_code < 500, response.text
     assert response.headers["content-type"] == "application/problem+json" and response.json()["detail"]
-    assert stored_files(api) == [] and api.runtime.ledger.recorder.max_notification_id() == before
+    assert stored_files(api) == [] and api.components.ledger.recorder.max_notification_id() == before
 
 
 @pytest.mark.parametrize(
@@ -380,7 +417,7 @@ def test_a_retried_upload_with_a_bad_time_is_refused_not_answered_as_applied(
     )
     report = {"segments": 1, "stopped_at": T0.isoformat()}
     assert api.call("agent-n", "POST", f"/v1/recordings/{rid}/capture-report", json=report).status_code == 200
-    stored = api.runtime.ledger.recorder.max_notification_id()
+    stored = api.components.ledger.recorder.max_notification_id()
     params = {
         "sha256": sha(media["segment"]),
         "captured_at": at,
@@ -406,7 +443,7 @@ def test_a_retried_upload_with_a_bad_time_is_refused_not_answered_as_applied(
     for response in (segment, voice_again, report_again):
         assert response.status_code == 422, response.text
         assert "occurred_at" in response.json()["detail"]
-    events = api.runtime.ledger.events.get(rid)
+    events = api.components.ledger.events.get(rid)
     assert [type(e).__name__ for e in events] == ["CallStarted", "ScreenSampled", "VoiceRecorded", "CaptureReported"]
     # Refusals of media are evidence (the audit trail), nothing else was written.
-    assert api.runtime.ledger.recorder.max_notification_id() == stored + 2
+    assert api.components.ledger.recorder.max_notification_id() == stored + 2

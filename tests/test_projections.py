@@ -13,6 +13,7 @@ from msgspec.structs import replace as msgspec_replace
 from adapters.event_store import open_view_store
 from adapters.view_rows import AuditQuery
 from adapters.view_store import ViewStore
+from domain.commands import AddSegment, EndCall, Pause, PlaceHold, StartCall, Tag
 from domain.ledger import RecordingLedger
 from domain.values import Actor
 from projections.audit_trail import AuditTrailView
@@ -23,6 +24,7 @@ from projections.recordings_view import RecordingsView
 from projections.runner import Projections
 from tests.support.simulated_day import DAY, PBX, simulate
 from tests.support.view_contents import all_audit, all_recordings, snapshot
+
 
 @pytest.fixture
 def group_commit() -> bool:
@@ -53,34 +55,38 @@ def test_views_agree_with_the_aggregates(ledger: RecordingLedger, projections: P
 
 
 def test_missing_segments_and_holds_are_visible(ledger: RecordingLedger, projections: Projections) -> None:
-    rid = ledger.start_call(
-        interaction_id="gap",
-        agent_id="agent-9",
-        customer_id="cust-9",
-        queue="sales",
-        direction="inbound",
-        tags={"vip": "yes"},
-        occurred_at=DAY,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="gap",
+            agent_id="agent-9",
+            customer_id="cust-9",
+            queue="sales",
+            direction="inbound",
+            tags={"vip": "yes"},
+            occurred_at=DAY,
+            by=PBX,
+        )
     )
     client = Actor("capture-client:agent-9", "agent")
 
     def segment(n: int) -> None:
-        ledger.add_segment(
-            rid,
-            sequence_number=n,
-            start_offset_ms=n * 4000,
-            duration_ms=4000,
-            monitor=0,
-            width=1280,
-            height=720,
-            codec="h264",
-            fps=5,
-            byte_size=100,
-            sha256=f"{n:064x}",
-            media_key=f"k/{n}",
-            occurred_at=DAY + timedelta(seconds=4 * n),
-            by=client,
+        ledger.execute(
+            AddSegment(
+                rid,
+                sequence_number=n,
+                start_offset_ms=n * 4000,
+                duration_ms=4000,
+                monitor=0,
+                width=1280,
+                height=720,
+                codec="h264",
+                fps=5,
+                byte_size=100,
+                sha256=f"{n:064x}",
+                media_key=f"k/{n}",
+                occurred_at=DAY + timedelta(seconds=4 * n),
+                by=client,
+            )
         )
 
     segment(0)
@@ -90,9 +96,11 @@ def test_missing_segments_and_holds_are_visible(ledger: RecordingLedger, project
     assert row is not None and row.missing_segments == [1, 2] and row.missing_count == 2
     assert [r.recording_id for r in all_recordings(projections.store, missing_segments=True)] == [rid]
     segment(1)
-    ledger.end_call(rid, reason="hangup", occurred_at=DAY + timedelta(seconds=60), by=PBX)
-    ledger.place_hold(
-        rid, case_id="CASE-1", reason="dispute", occurred_at=DAY + timedelta(seconds=70), by=Actor("lena", "legal")
+    ledger.execute(EndCall(rid, reason="hangup", occurred_at=DAY + timedelta(seconds=60), by=PBX))
+    ledger.execute(
+        PlaceHold(
+            rid, case_id="CASE-1", reason="dispute", occurred_at=DAY + timedelta(seconds=70), by=Actor("lena", "legal")
+        )
     )
     projections.catch_up()
     row = projections.store.recording(rid)
@@ -194,20 +202,22 @@ def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: Recording
     """Two service processes may follow the same view; each must notice the other moved it."""
     first = Projections(ledger, open_view_store(ledger), batch_size=50)
     second = Projections(ledger, open_view_store(ledger), batch_size=50)
-    rid = ledger.start_call(
-        interaction_id="turns",
-        agent_id="a",
-        customer_id="c",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=DAY,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="turns",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=DAY,
+            by=PBX,
+        )
     )
     first.catch_up()
-    ledger.tag(rid, key="step", value="two", occurred_at=DAY, by=PBX)
+    ledger.execute(Tag(rid, key="step", value="two", occurred_at=DAY, by=PBX))
     second.catch_up()
-    ledger.pause(rid, reason="pci", occurred_at=DAY + timedelta(seconds=5), by=PBX)
+    ledger.execute(Pause(rid, reason="pci", occurred_at=DAY + timedelta(seconds=5), by=PBX))
     first.catch_up()  # its cached row predates the tag that `second` folded in
     row = first.store.recording(rid)
     assert row is not None and (row.tag_refs, row.status, row.version) == (
@@ -253,15 +263,17 @@ def test_followers_wake_and_apply_new_events(ledger: RecordingLedger, settings) 
     thread = followed.follow(stop, log_waiter(polling))
     try:
         time.sleep(0.3)  # let the followers reach their first wait
-        rid = ledger.start_call(
-            interaction_id="live",
-            agent_id="a",
-            customer_id="c",
-            queue="q",
-            direction="inbound",
-            tags={},
-            occurred_at=DAY,
-            by=PBX,
+        rid = ledger.execute(
+            StartCall(
+                interaction_id="live",
+                agent_id="a",
+                customer_id="c",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=DAY,
+                by=PBX,
+            )
         )
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline and not (
@@ -284,32 +296,36 @@ def test_a_batch_folded_before_another_applier_moved_the_view_is_refused(
     other committed must not fold the same events a second time onto the rows it reads after."""
     setup = Actor("test-setup", "admin")
     ledger.create_team(name="floor", parent=None, occurred_at=DAY, by=setup)
-    rid = ledger.start_call(
-        interaction_id="overlap",
-        agent_id="agent-1",
-        customer_id="c-1",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=DAY,
-        by=Actor("pbx", "telephony"),
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="overlap",
+            agent_id="agent-1",
+            customer_id="c-1",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=DAY,
+            by=Actor("pbx", "telephony"),
+        )
     )
     for number in range(4):
-        ledger.add_segment(
-            rid,
-            sequence_number=number,
-            start_offset_ms=number * 2000,
-            duration_ms=2000,
-            monitor=0,
-            width=8,
-            height=8,
-            codec="h264",
-            fps=5,
-            byte_size=10,
-            sha256=f"{number:064x}",
-            media_key=f"seg/{number}",
-            occurred_at=DAY + timedelta(seconds=2 * number + 1),
-            by=Actor("capture-client:agent-1", "agent"),
+        ledger.execute(
+            AddSegment(
+                rid,
+                sequence_number=number,
+                start_offset_ms=number * 2000,
+                duration_ms=2000,
+                monitor=0,
+                width=8,
+                height=8,
+                codec="h264",
+                fps=5,
+                byte_size=10,
+                sha256=f"{number:064x}",
+                media_key=f"seg/{number}",
+                occurred_at=DAY + timedelta(seconds=2 * number + 1),
+                by=Actor("capture-client:agent-1", "agent"),
+            )
         )
     events = read_log(ledger, 0, 100).events
     first, other = open_view_store(ledger), open_view_store(ledger)

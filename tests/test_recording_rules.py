@@ -8,6 +8,20 @@ from typing import Any
 import pytest
 
 from domain import errors
+from domain.commands import (
+    AddSegment,
+    Annotate,
+    EndAcw,
+    EndCall,
+    Pause,
+    PlaceHold,
+    RecordExport,
+    RecordPlayback,
+    ReleaseHold,
+    Resume,
+    StartCall,
+    Tag,
+)
 from domain.recording import Recording, recording_id_for
 from domain.values import Actor, RecordingStatus
 
@@ -37,11 +51,13 @@ def start(screen: bool = True, **overrides: Any) -> Recording:
         by=PBX,
     )
     args.update(overrides)
-    return Recording.start(**args)
+    added = {name: args.pop(name) for name in ("screen_selected", "policy_version", "customer_ref", "tag_refs")}
+    return Recording.start(StartCall(**args), **added)
 
 
-def segment(recording: Recording, number: int, seconds: float, digest: str = "a" * 64) -> bool:
-    return recording.add_segment(
+def segment_of(recording: Recording, number: int, seconds: float, digest: str = "a" * 64) -> AddSegment:
+    return AddSegment(
+        recording.id,
         sequence_number=number,
         start_offset_ms=int(seconds * 1000),
         duration_ms=4000,
@@ -58,9 +74,13 @@ def segment(recording: Recording, number: int, seconds: float, digest: str = "a"
     )
 
 
+def segment(recording: Recording, number: int, seconds: float, digest: str = "a" * 64) -> bool:
+    return recording.add_segment(segment_of(recording, number, seconds, digest))
+
+
 def finished(recording: Recording) -> Recording:
-    recording.end_call(reason="hangup", occurred_at=at(60), by=PBX)
-    recording.end_acw(reason="status_change", occurred_at=at(90), by=PBX)
+    recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(60), by=PBX))
+    recording.end_acw(EndAcw(recording.id, reason="status_change", occurred_at=at(90), by=PBX))
     return recording
 
 
@@ -98,7 +118,7 @@ def test_no_segment_for_recording_whose_screen_was_not_selected() -> None:
 
 def test_no_segment_captured_while_paused() -> None:
     recording = start()
-    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
+    recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX))
     with pytest.raises(errors.SegmentWhilePaused):
         segment(recording, 0, 12)
     assert event_names(recording) == ["CallStarted", "Paused"]
@@ -106,8 +126,8 @@ def test_no_segment_captured_while_paused() -> None:
 
 def test_segment_captured_before_pause_is_accepted_when_uploaded_late() -> None:
     recording = start()
-    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
-    recording.resume(reason="pci", occurred_at=at(20), by=PBX)
+    recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX))
+    recording.resume(Resume(recording.id, reason="pci", occurred_at=at(20), by=PBX))
     assert segment(recording, 0, 5) is True
     with pytest.raises(errors.SegmentWhilePaused):
         segment(recording, 1, 15)
@@ -151,61 +171,78 @@ def test_gap_in_segment_numbers_is_not_an_error() -> None:
     assert sorted(recording.segments) == [0, 3]
 
 
+def test_a_segment_is_judged_before_its_media_is_written_and_the_judgement_changes_nothing() -> None:
+    """check_segment answers what add_segment would (True: may be added, False: stored already, or
+    the rule it breaks) without an event, so media ingest asks it before writing the object."""
+    recording = start()
+    assert recording.check_segment(segment_of(recording, 0, 1)) is True
+    segment(recording, 0, 1)
+    assert recording.check_segment(segment_of(recording, 0, 1)) is False
+    with pytest.raises(errors.SegmentConflict):
+        recording.check_segment(segment_of(recording, 0, 1, digest="b" * 64))
+    recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX))
+    with pytest.raises(errors.SegmentWhilePaused):
+        recording.check_segment(segment_of(recording, 1, 12))
+    with pytest.raises(errors.ScreenNotSelected):
+        start(screen=False).check_segment(segment_of(recording, 0, 1))
+    assert event_names(recording) == ["CallStarted", "ScreenSampled", "Paused"]
+
+
 def test_pause_only_when_recording() -> None:
     recording = start()
-    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
+    recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX))
     with pytest.raises(errors.NotRecording):
-        recording.pause(reason="pci", occurred_at=at(11), by=PBX)
-    recording.resume(reason="pci", occurred_at=at(20), by=PBX)
-    recording.end_call(reason="hangup", occurred_at=at(30), by=PBX)
+        recording.pause(Pause(recording.id, reason="pci", occurred_at=at(11), by=PBX))
+    recording.resume(Resume(recording.id, reason="pci", occurred_at=at(20), by=PBX))
+    recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(30), by=PBX))
     with pytest.raises(errors.NotRecording):
-        recording.pause(reason="pci", occurred_at=at(31), by=PBX)
+        recording.pause(Pause(recording.id, reason="pci", occurred_at=at(31), by=PBX))
 
 
 def test_resume_only_when_paused() -> None:
     recording = start()
     with pytest.raises(errors.NotPaused):
-        recording.resume(reason="pci", occurred_at=at(5), by=PBX)
-    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
-    recording.resume(reason="pci", occurred_at=at(20), by=PBX)
+        recording.resume(Resume(recording.id, reason="pci", occurred_at=at(5), by=PBX))
+    recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX))
+    recording.resume(Resume(recording.id, reason="pci", occurred_at=at(20), by=PBX))
     assert recording.status is RecordingStatus.ACTIVE
 
 
 def test_call_ended_once() -> None:
     recording = start()
-    recording.end_call(reason="hangup", occurred_at=at(30), by=PBX)
+    recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(30), by=PBX))
     assert recording.status is RecordingStatus.ACW
     with pytest.raises(errors.CallAlreadyEnded):
-        recording.end_call(reason="hangup", occurred_at=at(31), by=PBX)
+        recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(31), by=PBX))
 
 
 def test_acw_ends_only_after_call_ended_and_once() -> None:
     recording = start()
     with pytest.raises(errors.CallNotEnded):
-        recording.end_acw(reason="status_change", occurred_at=at(30), by=PBX)
-    recording.end_call(reason="hangup", occurred_at=at(30), by=PBX)
+        recording.end_acw(EndAcw(recording.id, reason="status_change", occurred_at=at(30), by=PBX))
+    recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(30), by=PBX))
     with pytest.raises(errors.InvalidCommand):
-        recording.end_acw(reason="lunch", occurred_at=at(40), by=PBX)
-    recording.end_acw(reason="timeout", occurred_at=at(150), by=PBX)
+        recording.end_acw(EndAcw(recording.id, reason="lunch", occurred_at=at(40), by=PBX))
+    recording.end_acw(EndAcw(recording.id, reason="timeout", occurred_at=at(150), by=PBX))
     assert recording.status is RecordingStatus.COMPLETE
     with pytest.raises(errors.AcwAlreadyEnded):
-        recording.end_acw(reason="status_change", occurred_at=at(151), by=PBX)
+        recording.end_acw(EndAcw(recording.id, reason="status_change", occurred_at=at(151), by=PBX))
 
 
 def test_hanging_up_while_paused_closes_the_pause() -> None:
     recording = start()
-    recording.pause(reason="pci", occurred_at=at(10), by=PBX)
-    recording.end_call(reason="hangup", occurred_at=at(20), by=PBX)
+    recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX))
+    recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(20), by=PBX))
     assert recording.status is RecordingStatus.ACW
     assert segment(recording, 0, 25) is True
 
 
 def test_no_purge_while_legal_hold_is_active() -> None:
     recording = finished(start())
-    recording.place_hold(case_id="CASE-7", reason="litigation", occurred_at=at(100), by=LEGAL)
+    recording.place_hold(PlaceHold(recording.id, case_id="CASE-7", reason="litigation", occurred_at=at(100), by=LEGAL))
     with pytest.raises(errors.LegalHoldActive, match="CASE-7"):
         recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(200), by=LEGAL)
-    recording.release_hold(case_id="CASE-7", reason="settled", occurred_at=at(300), by=LEGAL)
+    recording.release_hold(ReleaseHold(recording.id, case_id="CASE-7", reason="settled", occurred_at=at(300), by=LEGAL))
     recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(400), by=LEGAL)
     assert recording.status is RecordingStatus.PURGED
 
@@ -236,14 +273,16 @@ def test_purge_records_counts_and_hashes_of_what_it_destroys() -> None:
 
 def test_holds_are_per_case_and_placing_twice_is_a_no_op() -> None:
     recording = finished(start())
-    assert recording.place_hold(case_id="A", reason="r", occurred_at=at(100), by=LEGAL) is True
-    assert recording.place_hold(case_id="A", reason="r", occurred_at=at(101), by=LEGAL) is False
-    recording.place_hold(case_id="B", reason="r", occurred_at=at(102), by=LEGAL)
-    recording.release_hold(case_id="A", reason="done", occurred_at=at(103), by=LEGAL)
+    assert recording.place_hold(PlaceHold(recording.id, case_id="A", reason="r", occurred_at=at(100), by=LEGAL)) is True
+    assert (
+        recording.place_hold(PlaceHold(recording.id, case_id="A", reason="r", occurred_at=at(101), by=LEGAL)) is False
+    )
+    recording.place_hold(PlaceHold(recording.id, case_id="B", reason="r", occurred_at=at(102), by=LEGAL))
+    recording.release_hold(ReleaseHold(recording.id, case_id="A", reason="done", occurred_at=at(103), by=LEGAL))
     with pytest.raises(errors.LegalHoldActive, match="B"):
         recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(104), by=LEGAL)
     with pytest.raises(errors.NoSuchHold):
-        recording.release_hold(case_id="A", reason="again", occurred_at=at(105), by=LEGAL)
+        recording.release_hold(ReleaseHold(recording.id, case_id="A", reason="again", occurred_at=at(105), by=LEGAL))
 
 
 def test_no_purge_or_archive_before_acw_ended() -> None:
@@ -259,35 +298,43 @@ def test_only_access_records_after_purge() -> None:
     recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100), by=LEGAL)
     refused = [
         lambda: segment(recording, 0, 70),
-        lambda: recording.tag(key="k", value="v", value_ref="ref-v", occurred_at=at(101), by=LEGAL),
-        lambda: recording.annotate(media_offset_ms=1, text="x", occurred_at=at(101), by=LEGAL),
-        lambda: recording.place_hold(case_id="C", reason="r", occurred_at=at(101), by=LEGAL),
+        lambda: recording.tag(Tag(recording.id, key="k", value="v", occurred_at=at(101), by=LEGAL), "ref-v"),
+        lambda: recording.annotate(Annotate(recording.id, media_offset_ms=1, text="x", occurred_at=at(101), by=LEGAL)),
+        lambda: recording.place_hold(PlaceHold(recording.id, case_id="C", reason="r", occurred_at=at(101), by=LEGAL)),
         lambda: recording.archive(reason="age", archive_location="archive", occurred_at=at(101), by=LEGAL),
         lambda: recording.purge(reason="again", keys_destroyed=["recording"], occurred_at=at(101), by=LEGAL),
     ]
     for command in refused:
         with pytest.raises(errors.RecordingPurged):
             command()
-    recording.record_export(reason_code="court-order", what="events", occurred_at=at(102), by=LEGAL)
+    recording.record_export(
+        RecordExport(recording.id, reason_code="court-order", what="events", occurred_at=at(102), by=LEGAL)
+    )
     assert event_names(recording)[-2:] == ["Purged", "Exported"]
 
 
 def test_no_playback_or_media_export_of_purged_media() -> None:
     recording = finished(start())
-    recording.record_playback(reason_code="qa", what="screen", occurred_at=at(95), by=LEGAL)
+    recording.record_playback(
+        RecordPlayback(recording.id, reason_code="qa", what="screen", occurred_at=at(95), by=LEGAL)
+    )
     recording.purge(reason="retention", keys_destroyed=["recording"], occurred_at=at(100), by=LEGAL)
     with pytest.raises(errors.MediaPurged):
-        recording.record_playback(reason_code="qa", what="screen", occurred_at=at(101), by=LEGAL)
+        recording.record_playback(
+            RecordPlayback(recording.id, reason_code="qa", what="screen", occurred_at=at(101), by=LEGAL)
+        )
     with pytest.raises(errors.MediaPurged):
-        recording.record_export(reason_code="court-order", what="media", occurred_at=at(101), by=LEGAL)
+        recording.record_export(
+            RecordExport(recording.id, reason_code="court-order", what="media", occurred_at=at(101), by=LEGAL)
+        )
 
 
 def test_archive_once_and_not_under_hold() -> None:
     recording = finished(start())
-    recording.place_hold(case_id="A", reason="r", occurred_at=at(100), by=LEGAL)
+    recording.place_hold(PlaceHold(recording.id, case_id="A", reason="r", occurred_at=at(100), by=LEGAL))
     with pytest.raises(errors.LegalHoldActive):
         recording.archive(reason="age", archive_location="archive", occurred_at=at(101), by=LEGAL)
-    recording.release_hold(case_id="A", reason="done", occurred_at=at(102), by=LEGAL)
+    recording.release_hold(ReleaseHold(recording.id, case_id="A", reason="done", occurred_at=at(102), by=LEGAL))
     recording.archive(reason="age", archive_location="archive", occurred_at=at(103), by=LEGAL)
     assert recording.status is RecordingStatus.ARCHIVED
     with pytest.raises(errors.AlreadyArchived):
@@ -296,14 +343,14 @@ def test_archive_once_and_not_under_hold() -> None:
 
 def test_tagging_same_value_twice_is_a_no_op() -> None:
     recording = start()
-    assert recording.tag(key="outcome", value="sale", value_ref="ref-sale", occurred_at=at(1), by=PBX) is True
-    assert recording.tag(key="outcome", value="sale", value_ref="ref-sale", occurred_at=at(2), by=PBX) is False
+    assert recording.tag(Tag(recording.id, key="outcome", value="sale", occurred_at=at(1), by=PBX), "ref-sale") is True
+    assert recording.tag(Tag(recording.id, key="outcome", value="sale", occurred_at=at(2), by=PBX), "ref-sale") is False
     assert recording.tags["outcome"] == "sale"
 
 
 def test_every_event_carries_source_time_actor_and_role() -> None:
     recording = start()
-    recording.pause(reason="pci", occurred_at=at(10), by=Actor("agent-1", "agent"))
+    recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=Actor("agent-1", "agent")))
     paused = recording.collect_events()[-1]
     assert (paused.occurred_at, paused.actor, paused.role, paused.reason) == (at(10), "agent-1", "agent", "pci")
 
@@ -320,17 +367,17 @@ def test_replaying_events_rebuilds_the_same_state() -> None:
 
 def test_lifecycle_retries_with_the_same_source_time_are_no_ops() -> None:
     recording = start()
-    assert recording.pause(reason="pci", occurred_at=at(10), by=PBX) is True
-    assert recording.pause(reason="pci", occurred_at=at(10), by=PBX) is False
-    assert recording.resume(reason="pci", occurred_at=at(20), by=PBX) is True
-    assert recording.resume(reason="pci", occurred_at=at(20), by=PBX) is False
-    assert recording.end_call(reason="hangup", occurred_at=at(30), by=PBX) is True
-    assert recording.end_call(reason="hangup", occurred_at=at(30), by=PBX) is False
-    assert recording.end_acw(reason="status_change", occurred_at=at(40), by=PBX) is True
-    assert recording.end_acw(reason="status_change", occurred_at=at(40), by=PBX) is False
+    assert recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX)) is True
+    assert recording.pause(Pause(recording.id, reason="pci", occurred_at=at(10), by=PBX)) is False
+    assert recording.resume(Resume(recording.id, reason="pci", occurred_at=at(20), by=PBX)) is True
+    assert recording.resume(Resume(recording.id, reason="pci", occurred_at=at(20), by=PBX)) is False
+    assert recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(30), by=PBX)) is True
+    assert recording.end_call(EndCall(recording.id, reason="hangup", occurred_at=at(30), by=PBX)) is False
+    assert recording.end_acw(EndAcw(recording.id, reason="status_change", occurred_at=at(40), by=PBX)) is True
+    assert recording.end_acw(EndAcw(recording.id, reason="status_change", occurred_at=at(40), by=PBX)) is False
     assert event_names(recording) == ["CallStarted", "Paused", "Resumed", "CallEnded", "AcwEnded"]
     with pytest.raises(errors.AcwAlreadyEnded):
-        recording.end_acw(reason="status_change", occurred_at=at(41), by=PBX)
+        recording.end_acw(EndAcw(recording.id, reason="status_change", occurred_at=at(41), by=PBX))
 
 
 @pytest.mark.parametrize("tag_refs", [{}, {"language": "ref-en", "extra": "ref-x"}, {"language": ""}])
@@ -343,10 +390,10 @@ def test_a_start_must_carry_one_blind_index_per_tag(tag_refs: dict[str, str]) ->
 @pytest.mark.parametrize(
     "command",
     [
-        lambda r: r.pause(reason="p\x00", occurred_at=at(1), by=PBX),
-        lambda r: r.tag(key="k", value="v\x00", value_ref="ref-v", occurred_at=at(1), by=PBX),
-        lambda r: r.annotate(media_offset_ms=0, text="a\x00b", occurred_at=at(1), by=PBX),
-        lambda r: r.end_call(reason="x" * 5000, occurred_at=at(1), by=PBX),
+        lambda r: r.pause(Pause(r.id, reason="p\x00", occurred_at=at(1), by=PBX)),
+        lambda r: r.tag(Tag(r.id, key="k", value="v\x00", occurred_at=at(1), by=PBX), "ref-v"),
+        lambda r: r.annotate(Annotate(r.id, media_offset_ms=0, text="a\x00b", occurred_at=at(1), by=PBX)),
+        lambda r: r.end_call(EndCall(r.id, reason="x" * 5000, occurred_at=at(1), by=PBX)),
     ],
 )
 def test_text_no_store_can_keep_is_refused(command) -> None:

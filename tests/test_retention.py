@@ -10,6 +10,7 @@ import pytest
 
 from adapters.view_rows import RecordingQuery
 from domain import errors
+from domain.commands import AddSegment, EndAcw, EndCall, PlaceHold, ReleaseHold, StartCall, Tag
 from domain.ledger import RecordingLedger
 from domain.query_hold import HoldCriteria
 from domain.recording_policy import PolicyTerms, RetentionRule
@@ -51,34 +52,38 @@ def completed_call(
     queue: str = "sales",
     started: datetime = T0,
 ) -> UUID:
-    rid = ledger.start_call(
-        interaction_id=interaction,
-        agent_id=agent,
-        customer_id=customer,
-        queue=queue,
-        direction="inbound",
-        tags={"lang": "en"},
-        occurred_at=started,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id=interaction,
+            agent_id=agent,
+            customer_id=customer,
+            queue=queue,
+            direction="inbound",
+            tags={"lang": "en"},
+            occurred_at=started,
+            by=PBX,
+        )
     )
-    ledger.add_segment(
-        rid,
-        sequence_number=0,
-        start_offset_ms=0,
-        duration_ms=4000,
-        monitor=0,
-        width=8,
-        height=8,
-        codec="h264",
-        fps=5,
-        byte_size=10,
-        sha256="ab" * 32,
-        media_key=f"seg/{interaction}/0",
-        occurred_at=started + timedelta(seconds=2),
-        by=Actor(f"capture-client:{agent}", "agent"),
+    ledger.execute(
+        AddSegment(
+            rid,
+            sequence_number=0,
+            start_offset_ms=0,
+            duration_ms=4000,
+            monitor=0,
+            width=8,
+            height=8,
+            codec="h264",
+            fps=5,
+            byte_size=10,
+            sha256="ab" * 32,
+            media_key=f"seg/{interaction}/0",
+            occurred_at=started + timedelta(seconds=2),
+            by=Actor(f"capture-client:{agent}", "agent"),
+        )
     )
-    ledger.end_call(rid, reason="hangup", occurred_at=started + timedelta(minutes=5), by=PBX)
-    ledger.end_acw(rid, reason="status_change", occurred_at=started + timedelta(minutes=6), by=PBX)
+    ledger.execute(EndCall(rid, reason="hangup", occurred_at=started + timedelta(minutes=5), by=PBX))
+    ledger.execute(EndAcw(rid, reason="status_change", occurred_at=started + timedelta(minutes=6), by=PBX))
     return rid
 
 
@@ -156,9 +161,9 @@ def test_a_query_hold_by_tag_matches_by_blind_index_and_keeps_the_value_out_of_t
     criteria = HoldCriteria(tag_key="account", tag_ref=ledger.tag_ref("account", account))
     ledger.place_query_hold(case_id="CASE-T", reason="dispute", criteria=criteria, occurred_at=T0, by=LEGAL)
     tagged_later = completed_call(ledger, "t-held")
-    ledger.tag(tagged_later, key="account", value=account, occurred_at=T0 + timedelta(minutes=7), by=PBX)
+    ledger.execute(Tag(tagged_later, key="account", value=account, occurred_at=T0 + timedelta(minutes=7), by=PBX))
     other = completed_call(ledger, "t-free")
-    ledger.tag(other, key="account", value="ACC-other", occurred_at=T0 + timedelta(minutes=7), by=PBX)
+    ledger.execute(Tag(other, key="account", value="ACC-other", occurred_at=T0 + timedelta(minutes=7), by=PBX))
     month = T0 + timedelta(days=40)
     with pytest.raises(errors.LegalHoldActive, match="CASE-T"):
         ledger.purge(tagged_later, now=month, reason="retention", by=JOB, storage=storage)
@@ -178,7 +183,7 @@ def test_the_search_views_hold_filter_shows_what_query_holds_cover(
 ) -> None:
     ledger = keep_30_days
     held_by_hand = completed_call(ledger, "h-hand", agent="agent-2")
-    ledger.place_hold(held_by_hand, case_id="CASE-1", reason="dispute", occurred_at=T0, by=LEGAL)
+    ledger.execute(PlaceHold(held_by_hand, case_id="CASE-1", reason="dispute", occurred_at=T0, by=LEGAL))
     account = "ACC-9"
     ledger.place_query_hold(
         case_id="CASE-A",
@@ -197,7 +202,7 @@ def test_the_search_views_hold_filter_shows_what_query_holds_cover(
     by_agent = completed_call(ledger, "h-agent", agent="agent-7", started=T0 + timedelta(hours=1))
     before_hold = completed_call(ledger, "h-early", agent="agent-7", started=T0 - timedelta(hours=1))
     by_tag = completed_call(ledger, "h-tag", agent="agent-3")
-    ledger.tag(by_tag, key="account", value=account, occurred_at=T0 + timedelta(minutes=7), by=PBX)
+    ledger.execute(Tag(by_tag, key="account", value=account, occurred_at=T0 + timedelta(minutes=7), by=PBX))
     free = completed_call(ledger, "h-free", agent="agent-3")
     projections.catch_up()
 
@@ -238,7 +243,7 @@ def test_erasure_is_all_of_a_customer_or_nothing_with_reasons(ledger: RecordingL
     sales = completed_call(ledger, "e-sales", customer="cust-erase")
     trading = completed_call(ledger, "e-trading", customer="cust-erase", queue="trading")
     held = completed_call(ledger, "e-held", customer="cust-erase")
-    ledger.place_hold(held, case_id="CASE-1", reason="dispute", occurred_at=T0, by=LEGAL)
+    ledger.execute(PlaceHold(held, case_id="CASE-1", reason="dispute", occurred_at=T0, by=LEGAL))
     bystander = completed_call(ledger, "e-other", customer="cust-other")
     ids = [sales, trading, held, bystander]
 
@@ -251,7 +256,7 @@ def test_erasure_is_all_of_a_customer_or_nothing_with_reasons(ledger: RecordingL
     assert "CASE-1" in refused.value.reasons[held]
     assert storage.shredded == {} and storage.customers == []  # nothing destroyed
 
-    ledger.release_hold(held, case_id="CASE-1", reason="settled", occurred_at=T0, by=LEGAL)
+    ledger.execute(ReleaseHold(held, case_id="CASE-1", reason="settled", occurred_at=T0, by=LEGAL))
     erased = ledger.erase_subject(
         "cust-erase", ids, now=T0 + timedelta(days=365 * 5 + 2), reason="GDPR request R-1", by=LEGAL, storage=storage
     )

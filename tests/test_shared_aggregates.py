@@ -20,6 +20,7 @@ from eventsourcing.persistence import OperationalError
 from adapters.event_store import key_store_of, open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from domain.commands import AddSegment, EndAcw, EndCall, Pause, PlaceHold, RequestSnapshot, Resume, StartCall
 from domain.ledger import RecordingLedger
 from domain.values import REDACTED, Actor, RecordingStatus
 
@@ -30,15 +31,17 @@ JOB = Actor("system", "system")
 
 
 def test_a_reader_never_sees_a_change_whose_commit_fails(ledger: RecordingLedger) -> None:
-    rid = ledger.start_call(
-        interaction_id="uncommitted",
-        agent_id="agent-1",
-        customer_id="c-1",
-        queue="sales",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="uncommitted",
+            agent_id="agent-1",
+            customer_id="c-1",
+            queue="sales",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
     in_store, fail = threading.Event(), threading.Event()
 
@@ -51,7 +54,7 @@ def test_a_reader_never_sees_a_change_whose_commit_fails(ledger: RecordingLedger
 
     def pause() -> None:
         try:
-            ledger.pause(rid, reason="card details", occurred_at=T0 + timedelta(minutes=1), by=PBX)
+            ledger.execute(Pause(rid, reason="card details", occurred_at=T0 + timedelta(minutes=1), by=PBX))
         except BaseException as error:
             outcome.append(error)
 
@@ -70,7 +73,7 @@ def test_a_reader_never_sees_a_change_whose_commit_fails(ledger: RecordingLedger
     assert [type(e) for e in outcome] == [OperationalError]
     after = ledger.get_recording(rid)
     assert (after.paused, after.version) == (False, 1)
-    assert ledger.pause(rid, reason="card details", occurred_at=T0 + timedelta(minutes=1), by=PBX)
+    assert ledger.execute(Pause(rid, reason="card details", occurred_at=T0 + timedelta(minutes=1), by=PBX))
     assert ledger.get_recording(rid).paused
 
 
@@ -87,21 +90,29 @@ def test_a_purge_shows_at_once_in_another_process_with_a_warm_cache(
     two_processes: tuple[RecordingLedger, RecordingLedger],
 ) -> None:
     purger, other = two_processes
-    rid = purger.start_call(
-        interaction_id="purged-elsewhere",
-        agent_id="agent-1",
-        customer_id="cust-SECRET",
-        queue="sales",
-        direction="inbound",
-        tags={"account": "ACC-SECRET"},
-        occurred_at=T0,
-        by=PBX,
+    rid = purger.execute(
+        StartCall(
+            interaction_id="purged-elsewhere",
+            agent_id="agent-1",
+            customer_id="cust-SECRET",
+            queue="sales",
+            direction="inbound",
+            tags={"account": "ACC-SECRET"},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
-    purger.request_snapshot(
-        rid, snapshot_id="snap-1", annotation="note about cust-SECRET", occurred_at=T0 + timedelta(minutes=1), by=SUE
+    purger.execute(
+        RequestSnapshot(
+            rid,
+            snapshot_id="snap-1",
+            annotation="note about cust-SECRET",
+            occurred_at=T0 + timedelta(minutes=1),
+            by=SUE,
+        )
     )
-    purger.end_call(rid, reason="hangup", occurred_at=T0 + timedelta(minutes=5), by=PBX)
-    purger.end_acw(rid, reason="status_change", occurred_at=T0 + timedelta(minutes=6), by=PBX)
+    purger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(minutes=5), by=PBX))
+    purger.execute(EndAcw(rid, reason="status_change", occurred_at=T0 + timedelta(minutes=6), by=PBX))
 
     warm = other.get_recording(rid)  # cached here, with its personal fields in clear
     assert (warm.customer_id, warm.tags["account"]) == ("cust-SECRET", "ACC-SECRET")
@@ -138,36 +149,42 @@ class _NoMedia:
 def test_a_working_copy_shares_no_mutable_state_with_the_committed_recording() -> None:
     """Recording.__deepcopy__ copies containers one level deep: right only while they hold immutable values."""
     ledger = RecordingLedger()  # in memory
-    rid = ledger.start_call(
-        interaction_id="copy",
-        agent_id="agent-1",
-        customer_id="c-1",
-        queue="sales",
-        direction="inbound",
-        tags={"lang": "en"},
-        occurred_at=T0,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="copy",
+            agent_id="agent-1",
+            customer_id="c-1",
+            queue="sales",
+            direction="inbound",
+            tags={"lang": "en"},
+            occurred_at=T0,
+            by=PBX,
+        )
     )
-    ledger.add_segment(
-        rid,
-        sequence_number=0,
-        start_offset_ms=0,
-        duration_ms=4000,
-        monitor=0,
-        width=8,
-        height=8,
-        codec="h264",
-        fps=5,
-        byte_size=10,
-        sha256="ab" * 32,
-        media_key="seg/0",
-        occurred_at=T0 + timedelta(seconds=2),
-        by=Actor("capture-client:agent-1", "agent"),
+    ledger.execute(
+        AddSegment(
+            rid,
+            sequence_number=0,
+            start_offset_ms=0,
+            duration_ms=4000,
+            monitor=0,
+            width=8,
+            height=8,
+            codec="h264",
+            fps=5,
+            byte_size=10,
+            sha256="ab" * 32,
+            media_key="seg/0",
+            occurred_at=T0 + timedelta(seconds=2),
+            by=Actor("capture-client:agent-1", "agent"),
+        )
     )
-    ledger.pause(rid, reason="card", occurred_at=T0 + timedelta(seconds=5), by=PBX)
-    ledger.resume(rid, reason="done", occurred_at=T0 + timedelta(seconds=9), by=PBX)
-    ledger.place_hold(rid, case_id="CASE-1", reason="dispute", occurred_at=T0 + timedelta(seconds=9), by=PBX)
-    ledger.request_snapshot(rid, snapshot_id="s-1", annotation="look", occurred_at=T0 + timedelta(seconds=9), by=SUE)
+    ledger.execute(Pause(rid, reason="card", occurred_at=T0 + timedelta(seconds=5), by=PBX))
+    ledger.execute(Resume(rid, reason="done", occurred_at=T0 + timedelta(seconds=9), by=PBX))
+    ledger.execute(PlaceHold(rid, case_id="CASE-1", reason="dispute", occurred_at=T0 + timedelta(seconds=9), by=PBX))
+    ledger.execute(
+        RequestSnapshot(rid, snapshot_id="s-1", annotation="look", occurred_at=T0 + timedelta(seconds=9), by=SUE)
+    )
     committed = ledger.get_recording(rid)
     copied = copy.deepcopy(committed)
     assert vars(copied) == vars(committed)
@@ -186,5 +203,5 @@ def test_a_working_copy_shares_no_mutable_state_with_the_committed_recording() -
         assert nested[1:] == [], f"{name} holds a mutable value inside a container: the copy would share it"
         if nested:
             assert getattr(copied, name) is not value
-    copied.pause(reason="again", occurred_at=T0 + timedelta(seconds=20), by=PBX)
+    copied.pause(Pause(copied.id, reason="again", occurred_at=T0 + timedelta(seconds=20), by=PBX))
     assert not committed.paused and len(committed.pauses) == 1 and committed.version == 6

@@ -14,6 +14,7 @@ import pytest
 from adapters.event_store import open_view_store
 from adapters.settings import Settings
 from api.jobs.views_worker import ViewsWorker
+from domain.commands import StartCall
 from domain.ledger import RecordingLedger
 from projections.runner import Projections
 from tests.support.simulated_day import DAY, PBX, simulate
@@ -65,15 +66,17 @@ def test_the_worker_process_keeps_the_views_and_is_restarted_if_it_dies(
     wait_for(lambda: not worker.alive())
     worker.ensure_running()  # what the server's scheduler does every few seconds
     assert worker.pid not in (None, first)
-    rid = ledger.start_call(
-        interaction_id="after-restart",
-        agent_id="a",
-        customer_id="c",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=DAY,
-        by=PBX,
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="after-restart",
+            agent_id="a",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=DAY,
+            by=PBX,
+        )
     )
     wait_for(lambda: watcher.store.recording(rid) is not None)
 

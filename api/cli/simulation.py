@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from domain import commands
 from domain.ledger import RecordingLedger
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
@@ -42,12 +43,16 @@ class DayPlan:
 
 @dataclass(order=True)
 class Step:
-    """One command at one moment; steps of all calls are replayed in time order."""
+    """One command at one moment; steps of all calls are replayed in time order.
+
+    ``args`` are the command's fields but the recording, ``by`` and (unless given)
+    ``occurred_at``, which is the step's moment.
+    """
 
     at: datetime
     order: int
     call: int = field(compare=False)
-    command: str = field(compare=False)
+    command: type[commands.Command] = field(compare=False)
     args: dict[str, Any] = field(compare=False)
     by: Actor = field(compare=False, default=TELEPHONY)
 
@@ -91,7 +96,7 @@ def _one_call(
             start,
             number,
             0,
-            "start_call",
+            commands.StartCall,
             interaction_id=interaction,
             agent_id=agent,
             customer_id=f"cust-{rng.randrange(max(plan.calls * 7 // 10, 1)):06d}",
@@ -105,14 +110,14 @@ def _one_call(
         paused = start + talk * rng.uniform(0.2, 0.6)
         resumed = paused + timedelta(seconds=rng.uniform(15, 45))
         pauses.append((paused, resumed))
-        steps.append(_step(paused, number, 1, "pause", reason="pci"))
-        steps.append(_step(resumed, number, 2, "resume", reason="pci"))
-    steps.append(_step(end, number, 3, "end_call", reason="hangup"))
-    steps.append(_step(end, number, 4, "tag", key="outcome", value=rng.choice(OUTCOMES)))
+        steps.append(_step(paused, number, 1, commands.Pause, reason="pci"))
+        steps.append(_step(resumed, number, 2, commands.Resume, reason="pci"))
+    steps.append(_step(end, number, 3, commands.EndCall, reason="hangup"))
+    steps.append(_step(end, number, 4, commands.Tag, key="outcome", value=rng.choice(OUTCOMES)))
     acw = timedelta(seconds=rng.expovariate(1 / 60))
     timed_out = acw > plan.acw_timeout
     acw_end = end + (plan.acw_timeout if timed_out else acw)
-    steps.append(_step(acw_end, number, 5, "end_acw", reason="timeout" if timed_out else "status_change"))
+    steps.append(_step(acw_end, number, 5, commands.EndAcw, reason="timeout" if timed_out else "status_change"))
     if screen:
         steps.extend(_segments(plan, rng, number, agent, start, acw_end, pauses))
     return steps, acw_end
@@ -141,7 +146,7 @@ def _segments(
                 cut,
                 number,
                 6,
-                "add_segment",
+                commands.AddSegment,
                 sequence_number=seq,
                 start_offset_ms=int((at - start).total_seconds() * 1000),
                 duration_ms=int((cut - at).total_seconds() * 1000),
@@ -153,7 +158,7 @@ def _segments(
                 byte_size=rng.randrange(40_000, 400_000),
                 sha256=rng.getrandbits(256).to_bytes(32, "big").hex(),
                 media_key=f"segments/{number}/{seq:06d}",
-                captured_at=at,
+                occurred_at=at,  # captured when it began; uploaded when it closed
             )
             step.by = Actor(f"capture-client:{agent}", "agent")
             yield step
@@ -161,8 +166,16 @@ def _segments(
         at = cut
 
 
-def _step(at: datetime, number: int, order: int, command: str, **args: Any) -> Step:
+def _step(at: datetime, number: int, order: int, command: type[commands.Command], **args: Any) -> Step:
     return Step(at=at, order=number * 10 + order, call=number, command=command, args=args)
+
+
+def command_of(step: Step, recordings: dict[int, Any]) -> commands.Command:
+    """The step's command; ``recordings`` holds each started call's recording id."""
+    fields = {"occurred_at": step.at, **step.args, "by": step.by}
+    if issubclass(step.command, commands.RecordingCommand):
+        return step.command(recordings[step.call], **fields)
+    return commands.StartCall(**fields)
 
 
 def run_day(ledger: RecordingLedger, steps: list[Step], progress: Callable[[int], None] | None = None) -> int:
@@ -170,12 +183,9 @@ def run_day(ledger: RecordingLedger, steps: list[Step], progress: Callable[[int]
     recordings: dict[int, Any] = {}
     written = 0
     for step in steps:
-        args = dict(step.args)
-        if step.command == "start_call":
-            recordings[step.call] = ledger.start_call(occurred_at=step.at, by=step.by, **args)
-        else:
-            occurred_at = args.pop("captured_at", step.at)
-            getattr(ledger, step.command)(recordings[step.call], occurred_at=occurred_at, by=step.by, **args)
+        result = ledger.execute(command_of(step, recordings))
+        if step.command is commands.StartCall:
+            recordings[step.call] = result
         written += 1
         if progress is not None:
             progress(1)

@@ -9,8 +9,6 @@ per-event endpoints, so a retried batch doubles nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from operator import methodcaller
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -19,15 +17,12 @@ from litestar import post
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from api.http.context import Caller, Services
+from api.http.context import Caller
 from api.http.problems import status_of
 from api.http.schemas import AcwEnd, CallEnd, LifecycleChange, NewTag, StartCall
-from api.services.access import actor, allow, allow_agent
-from domain import errors
-from domain.identity import RESPONSIBLE_ROLES
-from domain.ledger import Change, Start
-from domain.permissions import ALLOWED, Action, OrgChart
-from domain.recording import Recording
+from api.services.access import actor
+from api.services.lifecycle import Lifecycle
+from domain import commands, errors
 
 MAX_ITEMS = 1000
 
@@ -56,16 +51,16 @@ class TagItem(NewTag, kw_only=True, tag="tag", tag_field="type"):
     recording_id: UUID
 
 
-ChangeItem = PauseItem | ResumeItem | EndItem | AcwEndItem | TagItem
-Item = StartItem | ChangeItem
+Item = StartItem | PauseItem | ResumeItem | EndItem | AcwEndItem | TagItem
 
-# Item type -> (the action checked, what builds its Recording command from the item's fields).
-COMMAND_OF: dict[type[Any], tuple[Action, Callable[..., Callable[[Recording], Any]]]] = {
-    PauseItem: (Action.PAUSE, lambda ledger, **fields: methodcaller("pause", **fields)),
-    ResumeItem: (Action.RESUME, lambda ledger, **fields: methodcaller("resume", **fields)),
-    EndItem: (Action.END, lambda ledger, **fields: methodcaller("end_call", **fields)),
-    AcwEndItem: (Action.ACW_END, lambda ledger, **fields: methodcaller("end_acw", **fields)),
-    TagItem: (Action.TAG, lambda ledger, **fields: ledger.tagger(**fields)),  # adds the value's blind index
+# Each item type and the command it becomes: the item's fields are the command's.
+COMMAND_OF: dict[type[Item], type[commands.Command]] = {
+    StartItem: commands.StartCall,
+    PauseItem: commands.Pause,
+    ResumeItem: commands.Resume,
+    EndItem: commands.EndCall,
+    AcwEndItem: commands.EndAcw,
+    TagItem: commands.Tag,
 }
 
 
@@ -88,15 +83,19 @@ class BatchOutcome(msgspec.Struct):
     results: list[ItemOutcome]
 
 
-def action_of(item: Item) -> Action:
-    return Action.START if isinstance(item, StartItem) else COMMAND_OF[type(item)][0]
-
-
-def refused(error: errors.DomainError, recording_id: UUID | None) -> ItemOutcome:
-    status, title = status_of(error)
-    return ItemOutcome(
-        status=status, recording_id=recording_id, title=title, detail=str(error), error=type(error).__name__
-    )
+def outcome_of(command: commands.Command, result: Any) -> ItemOutcome:
+    if isinstance(result, errors.DomainError):
+        status, title = status_of(result)
+        return ItemOutcome(
+            status=status,
+            recording_id=command.recording_id,
+            title=title,
+            detail=str(result),
+            error=type(result).__name__,
+        )
+    if isinstance(command, commands.StartCall):  # a repeated start answers the same (idempotent)
+        return ItemOutcome(status=201, recording_id=result)
+    return ItemOutcome(status=200, recording_id=command.recording_id, applied=result)
 
 
 @post(
@@ -106,46 +105,10 @@ def refused(error: errors.DomainError, recording_id: UUID | None) -> ItemOutcome
     tags=["ingest"],
     summary="Post many lifecycle events at once; each item gets its own status",
 )
-def post_batch(data: JSONBody[LifecycleBatch], principal: Caller, runtime: Services) -> BatchOutcome:
-    actions = [action_of(item) for item in data.events]
-    if not any(principal.role in ALLOWED[action] for action in actions):
-        allow(runtime, principal, actions[0])  # a role that may post none of these: refused as a whole
+def post_batch(data: JSONBody[LifecycleBatch], principal: Caller, lifecycle: Lifecycle) -> BatchOutcome:
+    # No role guard on the route: a batch may mix actions, and a role that may post none
+    # of them is refused as a whole by the service, in the name of the batch's first action.
     by = actor(principal)
-    org = runtime.org() if principal.role in RESPONSIBLE_ROLES else OrgChart()
-    agents: dict[UUID, str] = {}  # recordings started earlier in this batch
-    outcomes: list[ItemOutcome | None] = []
-    commands: list[Start | Change] = []
-    recording_ids: list[UUID] = []
-    for item in data.events:
-        fields = msgspec.structs.asdict(item)
-        if isinstance(item, StartItem):
-            recording_id = runtime.ledger.recording_id(item.interaction_id)
-        else:
-            recording_id = fields.pop("recording_id")
-        recording_ids.append(recording_id)
-        try:
-            if isinstance(item, StartItem):
-                allow(runtime, principal, Action.START)
-                agents[recording_id] = item.agent_id
-                commands.append(Start(runtime.ledger.starter(**fields, by=by)))
-            else:
-                action, command_for = COMMAND_OF[type(item)]
-                agent = agents.get(recording_id) or runtime.ledger.agent_of(recording_id)
-                allow_agent(runtime, principal, action, recording_id, agent, org)
-                commands.append(Change(recording_id, command_for(runtime.ledger, **fields, by=by)))
-            outcomes.append(None)
-        except errors.DomainError as error:
-            outcomes.append(refused(error, recording_id))
-    results = iter(runtime.ledger.run_all(commands))
-    answered = []
-    for item, recording_id, outcome in zip(data.events, recording_ids, outcomes, strict=True):
-        if outcome is None:
-            result = next(results)
-            if isinstance(result, errors.DomainError):
-                outcome = refused(result, recording_id)
-            elif isinstance(item, StartItem):  # a repeated start answers the same (idempotent)
-                outcome = ItemOutcome(status=201, recording_id=result)
-            else:
-                outcome = ItemOutcome(status=200, recording_id=recording_id, applied=result)
-        answered.append(outcome)
-    return BatchOutcome(answered)
+    batch = [COMMAND_OF[type(item)](**msgspec.structs.asdict(item), by=by) for item in data.events]
+    results = lifecycle.batch(principal, batch)
+    return BatchOutcome([outcome_of(command, result) for command, result in zip(batch, results, strict=True)])

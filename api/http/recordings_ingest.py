@@ -1,4 +1,8 @@
-"""Lifecycle ingest from telephony (and the agent's own desktop): idempotent writes."""
+"""Lifecycle ingest from telephony (and the agent's own desktop): idempotent writes.
+
+Each handler turns its request into one command of domain/commands.py and hands it
+to the Lifecycle service, which checks the recording's team scope and applies it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,8 @@ from uuid import UUID
 from litestar import Controller, post
 from litestar.params import FromPath, JSONBody
 
-from api.http.context import Caller, Services
+from api.http.context import Caller
+from api.http.guards import may
 from api.http.schemas import (
     AcwEnd,
     Applied,
@@ -22,7 +27,9 @@ from api.http.schemas import (
     StartCall,
     Started,
 )
-from api.services.access import actor, allow, allow_recording
+from api.services.access import actor
+from api.services.lifecycle import Lifecycle
+from domain import commands
 from domain.permissions import Action
 
 
@@ -30,10 +37,15 @@ class RecordingIngest(Controller):
     path = "/v1/recordings"
     tags = ["ingest"]
 
-    @post("/", status_code=201, sync_to_thread=True, summary="Start a call's recording (idempotent on interaction_id)")
-    def start(self, data: JSONBody[StartCall], principal: Caller, runtime: Services) -> Started:
-        allow(runtime, principal, Action.START)
-        recording_id = runtime.ledger.start_call(
+    @post(
+        "/",
+        guards=[may(Action.START)],
+        status_code=201,
+        sync_to_thread=True,
+        summary="Start a call's recording (idempotent on interaction_id)",
+    )
+    def start(self, data: JSONBody[StartCall], principal: Caller, lifecycle: Lifecycle) -> Started:
+        start = commands.StartCall(
             interaction_id=data.interaction_id,
             agent_id=data.agent_id,
             customer_id=data.customer_id,
@@ -43,91 +55,96 @@ class RecordingIngest(Controller):
             occurred_at=data.occurred_at,
             by=actor(principal),
         )
-        return Started(recording_id=recording_id)
+        return Started(recording_id=lifecycle.start(principal, start))
 
-    @post("/{recording_id:uuid}/pause", status_code=200, sync_to_thread=True)
+    @post("/{recording_id:uuid}/pause", guards=[may(Action.PAUSE)], status_code=200, sync_to_thread=True)
     def pause(
-        self, recording_id: FromPath[UUID], data: JSONBody[LifecycleChange], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], data: JSONBody[LifecycleChange], principal: Caller, lifecycle: Lifecycle
     ) -> Applied:
-        allow_recording(runtime, principal, Action.PAUSE, recording_id)
-        return Applied(
-            runtime.ledger.pause(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
-        )
+        pause = commands.Pause(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
+        return Applied(lifecycle.change(principal, pause))
 
-    @post("/{recording_id:uuid}/resume", status_code=200, sync_to_thread=True)
+    @post("/{recording_id:uuid}/resume", guards=[may(Action.RESUME)], status_code=200, sync_to_thread=True)
     def resume(
-        self, recording_id: FromPath[UUID], data: JSONBody[LifecycleChange], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], data: JSONBody[LifecycleChange], principal: Caller, lifecycle: Lifecycle
     ) -> Applied:
-        allow_recording(runtime, principal, Action.RESUME, recording_id)
-        return Applied(
-            runtime.ledger.resume(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
-        )
+        resume = commands.Resume(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
+        return Applied(lifecycle.change(principal, resume))
 
-    @post("/{recording_id:uuid}/end", status_code=200, sync_to_thread=True, summary="The call ended")
+    @post(
+        "/{recording_id:uuid}/end",
+        guards=[may(Action.END)],
+        status_code=200,
+        sync_to_thread=True,
+        summary="The call ended",
+    )
     def end(
-        self, recording_id: FromPath[UUID], data: JSONBody[CallEnd], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], data: JSONBody[CallEnd], principal: Caller, lifecycle: Lifecycle
     ) -> Applied:
-        allow_recording(runtime, principal, Action.END, recording_id)
-        return Applied(
-            runtime.ledger.end_call(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
-        )
+        end = commands.EndCall(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
+        return Applied(lifecycle.change(principal, end))
 
-    @post("/{recording_id:uuid}/acw-end", status_code=200, sync_to_thread=True, summary="After-call work ended")
+    @post(
+        "/{recording_id:uuid}/acw-end",
+        guards=[may(Action.ACW_END)],
+        status_code=200,
+        sync_to_thread=True,
+        summary="After-call work ended",
+    )
     def acw_end(
-        self, recording_id: FromPath[UUID], data: JSONBody[AcwEnd], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], data: JSONBody[AcwEnd], principal: Caller, lifecycle: Lifecycle
     ) -> Applied:
-        allow_recording(runtime, principal, Action.ACW_END, recording_id)
-        return Applied(
-            runtime.ledger.end_acw(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
-        )
+        end = commands.EndAcw(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
+        return Applied(lifecycle.change(principal, end))
 
-    @post("/{recording_id:uuid}/tags", status_code=200, sync_to_thread=True)
+    @post("/{recording_id:uuid}/tags", guards=[may(Action.TAG)], status_code=200, sync_to_thread=True)
     def tag(
-        self, recording_id: FromPath[UUID], data: JSONBody[NewTag], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], data: JSONBody[NewTag], principal: Caller, lifecycle: Lifecycle
     ) -> Applied:
-        allow_recording(runtime, principal, Action.TAG, recording_id)
-        return Applied(
-            runtime.ledger.tag(
-                recording_id, key=data.key, value=data.value, occurred_at=data.occurred_at, by=actor(principal)
-            )
+        tag = commands.Tag(
+            recording_id, key=data.key, value=data.value, occurred_at=data.occurred_at, by=actor(principal)
         )
+        return Applied(lifecycle.change(principal, tag))
+
+    # Curation and holds carry no source time: they happen when the server is told.
 
     @post(
         "/{recording_id:uuid}/annotations",
+        guards=[may(Action.ANNOTATE)],
         status_code=201,
         sync_to_thread=True,
         summary="Annotate at a media offset (quality)",
     )
     def annotate(
-        self, recording_id: FromPath[UUID], data: JSONBody[NewAnnotation], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], data: JSONBody[NewAnnotation], principal: Caller, lifecycle: Lifecycle
     ) -> Applied:
-        allow_recording(runtime, principal, Action.ANNOTATE, recording_id)
-        runtime.ledger.annotate(
+        annotation = commands.Annotate(
             recording_id,
             media_offset_ms=data.media_offset_ms,
             text=data.text,
             occurred_at=datetime.now(UTC),
             by=actor(principal),
         )
-        return Applied(True)
+        return Applied(lifecycle.change(principal, annotation))
 
-    @post("/{recording_id:uuid}/holds", status_code=200, sync_to_thread=True, summary="Place a legal hold")
+    @post(
+        "/{recording_id:uuid}/holds",
+        guards=[may(Action.HOLD)],
+        status_code=200,
+        sync_to_thread=True,
+        summary="Place a legal hold",
+    )
     def place_hold(
-        self, recording_id: FromPath[UUID], data: JSONBody[NewHold], principal: Caller, runtime: Services
+        self, recording_id: FromPath[UUID], data: JSONBody[NewHold], principal: Caller, lifecycle: Lifecycle
     ) -> Applied:
-        allow_recording(runtime, principal, Action.HOLD, recording_id)
-        return Applied(
-            runtime.ledger.place_hold(
-                recording_id,
-                case_id=data.case_id,
-                reason=data.reason,
-                occurred_at=datetime.now(UTC),
-                by=actor(principal),
-            )
+        hold = commands.PlaceHold(
+            recording_id, case_id=data.case_id, reason=data.reason, occurred_at=datetime.now(UTC), by=actor(principal)
         )
+        return Applied(lifecycle.change(principal, hold))
 
     @post(
         "/{recording_id:uuid}/holds/{case_id:str}/release",
+        guards=[may(Action.HOLD)],
         status_code=200,
         sync_to_thread=True,
         summary="Release a legal hold",
@@ -138,10 +155,9 @@ class RecordingIngest(Controller):
         case_id: PathId,
         data: JSONBody[HoldRelease],
         principal: Caller,
-        runtime: Services,
+        lifecycle: Lifecycle,
     ) -> Applied:
-        allow_recording(runtime, principal, Action.HOLD, recording_id)
-        runtime.ledger.release_hold(
+        release = commands.ReleaseHold(
             recording_id, case_id=case_id, reason=data.reason, occurred_at=datetime.now(UTC), by=actor(principal)
         )
-        return Applied(True)
+        return Applied(lifecycle.change(principal, release))

@@ -14,6 +14,7 @@ from adapters.view_store import ViewStore
 from api.jobs.views_worker import ViewsWorker
 from api.services.retention import Retention
 from api.services.transparency import TransparencyLog
+from domain.commands import EndAcw
 from domain.errors import DomainError
 from domain.ledger import RecordingLedger
 from domain.values import SYSTEM
@@ -41,8 +42,8 @@ class AcwTimeout:
         for row in self._views.acw_open_since((now or datetime.now(UTC)) - timeout):
             assert row.ended_at is not None
             try:
-                if self._ledger.end_acw(
-                    row.recording_id, reason="timeout", occurred_at=row.ended_at + timeout, by=SYSTEM
+                if self._ledger.execute(
+                    EndAcw(row.recording_id, reason="timeout", occurred_at=row.ended_at + timeout, by=SYSTEM)
                 ):
                     ended += 1
             except DomainError as refusal:  # ended meanwhile by the agent's status change

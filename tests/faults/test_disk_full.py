@@ -17,6 +17,7 @@ from uuid import UUID
 
 import pytest
 
+from domain.commands import StartCall
 from domain.recording import Recording
 from domain.values import Actor
 from tests.support.api_client import Api
@@ -105,15 +106,17 @@ def test_a_full_media_disk_answers_507_and_keeps_ledger_and_store_in_step(
     full_api: Api, tiny_media_disk: Path, tmp_path: Path
 ) -> None:
     api, media = full_api, tiny_media_disk
-    rid = api.runtime.ledger.start_call(
-        interaction_id="disk-full",
-        agent_id="agent-n",
-        customer_id="c",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=Actor("pbx", "telephony"),
+    rid = api.components.ledger.execute(
+        StartCall(
+            interaction_id="disk-full",
+            agent_id="agent-n",
+            customer_id="c",
+            queue="q",
+            direction="inbound",
+            tags={},
+            occurred_at=T0,
+            by=Actor("pbx", "telephony"),
+        )
     )
     small, large = segment(tmp_path, "small.ts", 1), segment(tmp_path, "large.ts", 6)
     ballast = media / "ballast"  # whatever else filled the disk: room is left for the small segment only
@@ -129,12 +132,12 @@ def test_a_full_media_disk_answers_507_and_keeps_ledger_and_store_in_step(
     assert problem["error"] == "StorageFull" and "no space left" in problem["detail"], problem
 
     def in_step() -> None:
-        keys = {e.media_key for e in api.runtime.ledger.events.get(rid) if isinstance(e, Recording.ScreenSampled)}
+        keys = {e.media_key for e in api.components.ledger.events.get(rid) if isinstance(e, Recording.ScreenSampled)}
         assert objects(media) - {"ballast"} == keys  # every object has its event and every event its object
 
     in_step()
     assert [
-        e.sequence_number for e in api.runtime.ledger.events.get(rid) if isinstance(e, Recording.ScreenSampled)
+        e.sequence_number for e in api.components.ledger.events.get(rid) if isinstance(e, Recording.ScreenSampled)
     ] == [0]
 
     ballast.unlink()  # an operator makes room; the same upload now goes through

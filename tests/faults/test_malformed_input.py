@@ -28,6 +28,7 @@ from litestar.routes import HTTPRoute
 
 from adapters.settings import Settings
 from domain.access_record import AccessRecord
+from domain.commands import PlaceHold, RequestSnapshot, StartCall
 from domain.recording_policy import PolicyTerms
 from domain.values import ID_PATTERN, Actor
 from tests.support.api_client import Api
@@ -91,7 +92,7 @@ def stored_rows(settings: Settings) -> list[tuple[Any, ...]]:
 
 
 def stored_objects(api: Api) -> dict[str, bytes]:
-    root = Path(api.runtime.settings.media_url)
+    root = Path(api.components.settings.media_url)
     return {str(p.relative_to(root)): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
 
@@ -379,17 +380,19 @@ def refused(response: Any) -> str | None:
 def ids(api: Api, tmp_path: Path) -> dict[str, Any]:
     """A little of everything for the bad requests to aim at: a recording with a stored
     segment, a requested snapshot, holds on it and on a query, a policy."""
-    ledger, root = api.runtime.ledger, Actor("root", "admin")
+    ledger, root = api.components.ledger, Actor("root", "admin")
     ledger.set_policy(terms=PolicyTerms(), reason="fault run", occurred_at=T0, by=root)
-    rid = ledger.start_call(
-        interaction_id="fault-run",
-        agent_id="agent-n",
-        customer_id="cust-1",
-        queue="q",
-        direction="inbound",
-        tags={"lang": "en"},
-        occurred_at=T0,
-        by=Actor("pbx", "telephony"),
+    rid = ledger.execute(
+        StartCall(
+            interaction_id="fault-run",
+            agent_id="agent-n",
+            customer_id="cust-1",
+            queue="q",
+            direction="inbound",
+            tags={"lang": "en"},
+            occurred_at=T0,
+            by=Actor("pbx", "telephony"),
+        )
     )
     segment = ffmpeg(
         tmp_path,
@@ -421,8 +424,10 @@ def ids(api: Api, tmp_path: Path) -> dict[str, Any]:
         headers={"Authorization": f"Bearer {api.tokens['agent-n']}"},
     )
     assert stored.status_code == 201, stored.text
-    ledger.request_snapshot(rid, snapshot_id="snap1", annotation="look", occurred_at=T0, by=Actor("sue", "supervisor"))
-    ledger.place_hold(rid, case_id="CASE-1", reason="dispute", occurred_at=T0, by=Actor("lena", "legal"))
+    ledger.execute(
+        RequestSnapshot(rid, snapshot_id="snap1", annotation="look", occurred_at=T0, by=Actor("sue", "supervisor"))
+    )
+    ledger.execute(PlaceHold(rid, case_id="CASE-1", reason="dispute", occurred_at=T0, by=Actor("lena", "legal")))
     assert (
         api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-Q", "reason": "r", "queue": "q"}).status_code
         == 201

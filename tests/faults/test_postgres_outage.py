@@ -24,10 +24,11 @@ from eventsourcing.persistence import OperationalError
 from adapters.event_store import AppendFunctionRecorder, open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from domain.commands import Annotate, StartCall
 from domain.values import Actor
 from tests.support.load import Figures, Load, check_log
-from tests.support.postgres import PrivatePostgres
 from tests.support.ports import free_port
+from tests.support.postgres import PrivatePostgres
 from tests.support.service import Service, provision, report, running
 
 WRITERS = 8
@@ -200,18 +201,20 @@ def test_an_append_whose_connection_was_lost_is_stored_once(
         monkeypatch.setattr(AppendFunctionRecorder, "_append", flaky)
         by = Actor("pbx", "telephony")
         now = datetime.now(UTC)
-        rid = ledger.start_call(
-            interaction_id="lost-1",
-            agent_id="a",
-            customer_id="c",
-            queue="q",
-            direction="inbound",
-            tags={},
-            occurred_at=now,
-            by=by,
+        rid = ledger.execute(
+            StartCall(
+                interaction_id="lost-1",
+                agent_id="a",
+                customer_id="c",
+                queue="q",
+                direction="inbound",
+                tags={},
+                occurred_at=now,
+                by=by,
+            )
         )
         # Annotations are not idempotent: only the commit check keeps this one single.
-        ledger.annotate(rid, media_offset_ms=0, text="note", occurred_at=now, by=by)
+        ledger.execute(Annotate(rid, media_offset_ms=0, text="note", occurred_at=now, by=by))
         events = list(ledger.events.get(rid))
         assert [type(e).__name__ for e in events] == ["CallStarted", "Annotated"]
         assert len(calls) == (2 if committed else 3)  # committed: found by the check, not sent again
