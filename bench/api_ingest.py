@@ -225,7 +225,7 @@ def main() -> None:
         for clients in args.clients:
             parts = partition(lifecycle(args, next(seeds)), clients)
             with ThreadPoolExecutor(clients) as pool:
-                group[clients] = timed(lambda: sum(pool.map(lambda steps: run_day(grouped, steps), parts)))
+                group[clients] = timed(lambda parts=parts: sum(pool.map(lambda steps: run_day(grouped, steps), parts)))
         grouped.close()
 
         with psycopg.connect(url, autocommit=True) as conn:
