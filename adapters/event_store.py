@@ -345,7 +345,8 @@ def open_ledger(settings: Settings, *, group_commit: bool | None = None) -> Reco
     thread hand-off per command, so it asks for the direct committer.
     """
     use_group_commit = settings.group_commit if group_commit is None else group_commit
-    ledger = RecordingLedger(env=ledger_env(settings), committer=GroupCommitter if use_group_commit else DirectCommitter)
+    committer = GroupCommitter if use_group_commit else DirectCommitter
+    ledger = RecordingLedger(env=ledger_env(settings), committer=committer)
     # Blind indexes keyed by the key store: the customer key's id is the customer's index.
     ledger.blind_index = key_store_of(ledger).customer_ref_of
     return ledger
