@@ -10,7 +10,6 @@ from the key store in the same database.
 
 from __future__ import annotations
 
-import base64
 import inspect
 import sqlite3
 import time
@@ -58,7 +57,6 @@ log = structlog.get_logger(__name__)
 
 EVENTS_TABLE = "stored_events"
 TRACKING_TABLE = "tracking"
-MASTER_KEY_ENV = "CALLVAULT_MASTER_KEY"
 # Seconds a SQLite statement waits for another connection's lock (the busy timeout).
 SQLITE_LOCK_TIMEOUT = 30
 # Attempts of a PostgreSQL call whose connection was lost under it (each on a fresh one).
@@ -103,7 +101,7 @@ class SealingMapperFactory:
     def key_store(self) -> KeyStore:
         """One per factory, so a destroy through it evicts the keys its mapper cached."""
         dialect = PostgresDialect() if isinstance(self, PostgresFactory) else SQLiteDialect()
-        return KeyStore(self.datastore, dialect, base64.b64decode(self.env.get(MASTER_KEY_ENV)))
+        return KeyStore(self.datastore, dialect)  # unlocked by open_ledger
 
 
 class SealingSQLiteFactory(SealingMapperFactory, SQLiteFactory):
@@ -304,7 +302,6 @@ class ServiceRoleFactory(SealingMapperFactory, PostgresFactory):
 def ledger_env(settings: Settings) -> dict[str, str]:
     env = {
         "CREATE_TABLE": "no",
-        MASTER_KEY_ENV: base64.b64encode(load_master_key(settings)).decode(),
     }
     if settings.uses_postgres:
         assert settings.database_url is not None
@@ -338,15 +335,19 @@ def ledger_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def open_ledger(settings: Settings, *, group_commit: bool | None = None) -> RecordingLedger:
+def open_ledger(
+    settings: Settings, *, group_commit: bool | None = None, master_key: bytes | None = None
+) -> RecordingLedger:
     """The ledger; with group commit for servers whose many clients write at once.
 
     A single-threaded writer (the CLI) gains nothing from group commit and pays a
-    thread hand-off per command, so it asks for the direct committer.
+    thread hand-off per command, so it asks for the direct committer. The master key
+    (loaded from the settings unless given) goes straight to the key store.
     """
     use_group_commit = settings.group_commit if group_commit is None else group_commit
     committer = GroupCommitter if use_group_commit else DirectCommitter
     ledger = RecordingLedger(env=ledger_env(settings), committer=committer)
+    key_store_of(ledger).unlock(master_key if master_key is not None else load_master_key(settings))
     # Blind indexes keyed by the key store: the customer key's id is the customer's index.
     ledger.blind_index = key_store_of(ledger).customer_ref_of
     return ledger

@@ -91,21 +91,40 @@ def _customer_key_id(customer_ref: str) -> bytes:
 
 
 class KeyStore:
-    def __init__(
-        self, datastore: Any, dialect: Dialect, master_key: bytes, *, cache_seconds: float = CACHE_SECONDS
-    ) -> None:
+    """The data keys, wrapped by the master key.
+
+    Built by the event store's factory (it shares the factory's connections), and handed
+    the master key afterwards by whoever opened the store (``unlock``): the key is never
+    put into eventsourcing's environment, which is made of plain strings that end up in
+    reprs and logs.
+    """
+
+    def __init__(self, datastore: Any, dialect: Dialect, *, cache_seconds: float = CACHE_SECONDS) -> None:
         self._datastore = datastore
         self._dialect = dialect
-        self._master = master_key
-        self._index_key = crypto.index_key(master_key)
+        self._master = b""
+        self._index_key = b""
         self._cache_seconds = cache_seconds
         self._cache: OrderedDict[UUID, tuple[float, RecordingKeys]] = OrderedDict()
         self._cache_lock = threading.Lock()
         # Counts destroys, so a read that raced one is not cached afterwards.
         self._destroyed = 0
 
+    def unlock(self, master_key: bytes) -> None:
+        """Hands the store the master key; nothing is sealed or opened before."""
+        if len(master_key) != crypto.KEY_BYTES:
+            raise ValueError(f"the master key must be {crypto.KEY_BYTES} bytes")
+        self._master = master_key
+        self._index_key = crypto.index_key(master_key)
+
     def customer_ref_of(self, customer_id: str) -> str:
-        return crypto.customer_ref(self._index_key, customer_id)
+        return crypto.customer_ref(self._locked_or(self._index_key), customer_id)
+
+    @staticmethod
+    def _locked_or(key: bytes) -> bytes:
+        if not key:
+            raise RuntimeError("the key store was not given the master key (KeyStore.unlock)")
+        return key
 
     def ensure_recording(self, recording_id: UUID, customer_id: str) -> RecordingKeys | None:
         """The recording's keys, made if new. Idempotent, and safe against concurrent
@@ -132,14 +151,14 @@ class KeyStore:
         now = self._dialect.value(datetime.now(UTC))
         # Sorted, so that concurrent transactions take the rows' locks in one order.
         new_customers = [
-            [ref, crypto.wrap_key(self._master, _customer_key_id(ref), crypto.new_key()), now]
+            [ref, crypto.wrap_key(self._locked_or(self._master), _customer_key_id(ref), crypto.new_key()), now]
             for ref in sorted(set(missing.values()))
         ]
         new_recordings = [
             [
                 self._dialect.value(rid),
                 ref,
-                crypto.wrap_key(self._master, _recording_key_id(rid), crypto.new_key()),
+                crypto.wrap_key(self._locked_or(self._master), _recording_key_id(rid), crypto.new_key()),
                 now,
             ]
             for rid, ref in sorted(missing.items())
@@ -232,9 +251,11 @@ class KeyStore:
             recording_id, ref = UUID(str(row["recording_id"])), row["customer_ref"]
             found[recording_id] = RecordingKeys(
                 recording_key=crypto.unwrap_key(
-                    self._master, _recording_key_id(recording_id), bytes(row["recording_wrapped"])
+                    self._locked_or(self._master), _recording_key_id(recording_id), bytes(row["recording_wrapped"])
                 ),
-                customer_key=crypto.unwrap_key(self._master, _customer_key_id(ref), bytes(row["customer_wrapped"])),
+                customer_key=crypto.unwrap_key(
+                    self._locked_or(self._master), _customer_key_id(ref), bytes(row["customer_wrapped"])
+                ),
                 customer_ref=ref,
             )
         self._remember(found, generation)

@@ -139,7 +139,8 @@ def test_destroy_in_another_store_is_seen_after_the_cache_time(
     ledgers: list[RecordingLedger], settings: Settings
 ) -> None:
     store = key_store_of(ledgers[0])
-    watcher = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), load_master_key(settings), cache_seconds=0.2)
+    watcher = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), cache_seconds=0.2)
+    watcher.unlock(load_master_key(settings))
     rid = uuid.uuid4()
     store.ensure_recording(rid, "cust-1")
     assert watcher.keys_for(rid) is not None  # now cached there
@@ -152,7 +153,8 @@ def test_keys_do_not_open_under_another_master_key(ledgers: list[RecordingLedger
     store = key_store_of(ledgers[0])
     rid = uuid.uuid4()
     store.ensure_recording(rid, "cust-1")
-    stranger = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), b"\x01" * 32)
+    stranger = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]))
+    stranger.unlock(b"\x01" * 32)
     with pytest.raises(ValueError, match="wrong key"):
         stranger.keys_for(rid)
 
@@ -211,3 +213,20 @@ def test_a_new_sqlite_store_switches_to_wal_past_a_concurrent_writer(tmp_path) -
         writer.close()
     with sqlite3.connect(settings.sqlite_file) as check:
         assert check.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_master_key_never_enters_the_ledgers_environment(
+    ledgers: list[RecordingLedger], settings: Settings
+) -> None:
+    key = load_master_key(settings)
+    encodings = {key.hex(), base64.b64encode(key).decode(), base64.urlsafe_b64encode(key).decode()}
+    for ledger in ledgers:
+        assert not [name for name, value in ledger.env.items() if any(text in str(value) for text in encodings)]
+        assert not [name for name, value in ledger.factory.env.items() if any(text in str(value) for text in encodings)]
+        assert key_store_of(ledger).customer_ref_of("cust-1")  # and yet the key store has it
+
+
+def test_a_key_store_without_the_master_key_refuses_to_work(ledgers: list[RecordingLedger]) -> None:
+    locked = KeyStore(ledgers[0].factory.datastore, _dialect(ledgers[0]))
+    with pytest.raises(RuntimeError, match="master key"):
+        locked.ensure_recording(uuid.uuid4(), "cust-1")
