@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from litestar import Controller, Response, get
+from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
 from api.http.context import Caller
@@ -28,7 +29,7 @@ class AuditTrail(Controller):
     def trail(
         self,
         principal: Caller,
-        audit_reports: AuditReports,
+        audit_reports: NamedDependency[AuditReports],
         actor: FromQuery[str | None] = None,
         recording: FromQuery[UUID | None] = None,
         action: FromQuery[str | None] = None,

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import anyio
 import anyio.to_thread
 from litestar import get
+from litestar.di import NamedDependency
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from api.http.context import Caller
@@ -28,7 +29,7 @@ KEEPALIVE_SECONDS = 15.0
     tags=["media"],
     summary="Server-sent commands for the caller's capture client",
 )
-async def capture_commands(principal: Caller, capture: CaptureCommands) -> ServerSentEvent:
+async def capture_commands(principal: Caller, capture: NamedDependency[CaptureCommands]) -> ServerSentEvent:
     commands = await anyio.to_thread.run_sync(capture.connect, principal)
 
     async def stream() -> AsyncIterator[ServerSentEventMessage]:

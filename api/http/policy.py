@@ -6,6 +6,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, put
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from msgspec import Meta
 
@@ -56,7 +57,7 @@ class RecordingPolicyRoutes(Controller):
     tags = ["policy"]
 
     @get("/", guards=[may(Action.POLICY_READ)], sync_to_thread=True, summary="The recording policy in force")
-    def current(self, principal: Caller, policy: RecordingPolicies) -> PolicyVersion:
+    def current(self, principal: Caller, policy: NamedDependency[RecordingPolicies]) -> PolicyVersion:
         return policy.versions(principal)[-1]
 
     @get(
@@ -65,7 +66,7 @@ class RecordingPolicyRoutes(Controller):
         sync_to_thread=True,
         summary="Every policy version: when, by whom, why",
     )
-    def versions(self, principal: Caller, policy: RecordingPolicies) -> PolicyVersions:
+    def versions(self, principal: Caller, policy: NamedDependency[RecordingPolicies]) -> PolicyVersions:
         versions = policy.versions(principal)
         return PolicyVersions(current=versions[-1].version, versions=versions)
 
@@ -75,5 +76,7 @@ class RecordingPolicyRoutes(Controller):
         sync_to_thread=True,
         summary="Change the policy (admin); the new version applies to new recordings",
     )
-    def change(self, data: JSONBody[PolicyIn], principal: Caller, policy: RecordingPolicies) -> PolicyVersion:
+    def change(
+        self, data: JSONBody[PolicyIn], principal: Caller, policy: NamedDependency[RecordingPolicies]
+    ) -> PolicyVersion:
         return policy.change(principal, data.terms(), data.reason)

@@ -7,6 +7,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, get
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
 from api.http.context import Caller
@@ -35,7 +36,7 @@ class RecordingRead(Controller):
     def search(
         self,
         principal: Caller,
-        recordings: Recordings,
+        recordings: NamedDependency[Recordings],
         agent: FromQuery[str | None] = None,
         team: FromQuery[str | None] = None,
         customer: FromQuery[str | None] = None,
@@ -73,7 +74,9 @@ class RecordingRead(Controller):
         sync_to_thread=True,
         summary="A recording's current state and its events",
     )
-    def detail(self, recording_id: FromPath[UUID], principal: Caller, recordings: Recordings) -> RecordingDetail:
+    def detail(
+        self, recording_id: FromPath[UUID], principal: Caller, recordings: NamedDependency[Recordings]
+    ) -> RecordingDetail:
         return recordings.detail(principal, recording_id)
 
     @get(
@@ -86,7 +89,7 @@ class RecordingRead(Controller):
         self,
         recording_id: FromPath[UUID],
         principal: Caller,
-        recordings: Recordings,
+        recordings: NamedDependency[Recordings],
         as_of: FromQuery[datetime | None] = None,
         version: Annotated[int | None, QueryParameter(ge=1, le=2**63 - 1)] = None,
     ) -> History:

@@ -7,6 +7,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from api.http.context import Caller
@@ -58,11 +59,11 @@ class LegalHolds(Controller):
         sync_to_thread=True,
         summary="Hold every recording matching a query (legal)",
     )
-    def place(self, data: JSONBody[QueryHoldIn], principal: Caller, retention: Retention) -> QueryHold:
+    def place(self, data: JSONBody[QueryHoldIn], principal: Caller, retention: NamedDependency[Retention]) -> QueryHold:
         return retention.place_query_hold(principal, **msgspec.structs.asdict(data))
 
     @get("/", guards=[may(Action.AUDIT_READ)], sync_to_thread=True, summary="Query holds in force")
-    def active(self, principal: Caller, retention: Retention) -> list[QueryHold]:
+    def active(self, principal: Caller, retention: NamedDependency[Retention]) -> list[QueryHold]:
         return retention.query_holds(principal)
 
     @post(
@@ -72,7 +73,9 @@ class LegalHolds(Controller):
         sync_to_thread=True,
         summary="Release a query hold (legal)",
     )
-    def release(self, case_id: PathId, data: JSONBody[Release], principal: Caller, retention: Retention) -> None:
+    def release(
+        self, case_id: PathId, data: JSONBody[Release], principal: Caller, retention: NamedDependency[Retention]
+    ) -> None:
         retention.release_query_hold(principal, case_id=case_id, reason=data.reason)
 
 
@@ -87,7 +90,9 @@ class RetentionRoutes(Controller):
         sync_to_thread=True,
         summary="Erase a data subject (GDPR Art. 17): all their recordings and key, or 409 with reasons",
     )
-    def erase(self, data: JSONBody[ErasureIn], principal: Caller, retention: Retention) -> Response[Erased]:
+    def erase(
+        self, data: JSONBody[ErasureIn], principal: Caller, retention: NamedDependency[Retention]
+    ) -> Response[Erased]:
         try:
             erased = retention.erase_subject(
                 principal, customer_id=data.customer_id, request_id=data.request_id, reason=data.reason
@@ -109,5 +114,5 @@ class RetentionRoutes(Controller):
         sync_to_thread=True,
         summary="Archive and purge what the policy says is due now (admin; also a scheduled job)",
     )
-    def run(self, principal: Caller, retention: Retention) -> RetentionRun:
+    def run(self, principal: Caller, retention: NamedDependency[Retention]) -> RetentionRun:
         return retention.run_for(principal)
