@@ -16,6 +16,7 @@ import msgspec
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from adapters.sql_dialect import Dialect
+from adapters.view_queries import audit_matching, recordings_matching
 from adapters.view_rows import (
     AuditQuery,
     AuditRow,
@@ -27,7 +28,6 @@ from adapters.view_rows import (
     UserRow,
     ViewRow,
 )
-from domain.query_hold import HoldCriteria
 
 R = TypeVar("R", bound=ViewRow)
 
@@ -49,22 +49,6 @@ VIEW_TABLES = {
 }
 _JSON_COLUMNS = {"missing_segments", "hold_cases", "tag_refs", "detail"}
 MAX_PAGE = 1000
-
-
-def _started_within(where: list[str], params: list[Any], started_from: Any, started_until: Any) -> None:
-    """Recordings started in [from, until), either bound optional."""
-    if started_from is not None:
-        where.append("started_at >= ?")
-        params.append(started_from)
-    if started_until is not None:
-        where.append("started_at < ?")
-        params.append(started_until)
-
-
-def _equal_to(query: Any, columns: tuple[str, ...]) -> tuple[list[str], list[Any]]:
-    """WHERE terms for the query's fields that are set, each compared for equality."""
-    chosen = [(c, getattr(query, c)) for c in columns if getattr(query, c) is not None]
-    return [f"{c} = ?" for c, _ in chosen], [v for _, v in chosen]
 
 
 def _by_type(rows: Sequence[ViewRow]) -> dict[type[ViewRow], list[ViewRow]]:
@@ -206,26 +190,10 @@ class ViewStore:
     # -- queries ---------------------------------------------------------
 
     def search(self, query: RecordingQuery) -> list[RecordingRow]:
-        where, params = _equal_to(query, ("agent_id", "customer_ref", "queue", "direction", "status"))
-        if query.agent_ids is not None:
-            if not query.agent_ids:
-                return []
-            where.append(f"agent_id IN ({','.join('?' * len(query.agent_ids))})")
-            params.extend(sorted(query.agent_ids))
-        _started_within(where, params, query.started_from, query.started_until)
-        for key, value in sorted(query.tag_refs.items()):
-            where.append(self._dialect.tag_filter())
-            params.extend(self._dialect.tag_params(key, value))
-        if query.missing_segments is not None:
-            where.append("missing_count > 0" if query.missing_segments else "missing_count = 0")
-        if query.legal_hold is not None:
-            held, held_params = self._held(query.query_holds)
-            where.append(held if query.legal_hold else f"NOT {held}")
-            params.extend(held_params)
-        if query.after is not None:
-            started, recording_id = query.after
-            where.append("(started_at < ? OR (started_at = ? AND recording_id < ?))")
-            params.extend([started, started, recording_id])
+        matching = recordings_matching(query, self._dialect)
+        if matching is None:
+            return []
+        where, params = matching
         rows = self._page(RecordingRow, "recordings", where, params, "started_at DESC, recording_id DESC", query.limit)
         for row in rows:
             cases = [f"{case} (query hold)" for case, hold in sorted(query.query_holds.items()) if hold.covers(row)]
@@ -233,27 +201,6 @@ class ViewStore:
                 row.hold_cases = [*row.hold_cases, *cases]
                 row.legal_hold = True
         return rows
-
-    def _held(self, holds: dict[str, HoldCriteria]) -> tuple[str, list[Any]]:
-        """SQL for "under a hold": held one by one, or matched by an active query hold."""
-        terms: list[str] = ["legal_hold = ?"]
-        params: list[Any] = [True]
-        for _, hold in sorted(holds.items()):
-            clauses: list[str] = []
-            for column, value in (
-                ("customer_ref", hold.customer_ref),
-                ("agent_id", hold.agent_id),
-                ("queue", hold.queue),
-            ):
-                if value is not None:
-                    clauses.append(f"{column} = ?")
-                    params.append(value)
-            if hold.tag_key is not None and hold.tag_ref is not None:
-                clauses.append(self._dialect.tag_filter())
-                params.extend(self._dialect.tag_params(hold.tag_key, hold.tag_ref))
-            _started_within(clauses, params, hold.started_from, hold.started_until)
-            terms.append("(" + " AND ".join(clauses) + ")")
-        return "(" + " OR ".join(terms) + ")", params
 
     def capture_candidates(self, agent_id: str, ended_since: Any) -> list[RecordingRow]:
         """An agent's screen-recorded calls that are live, or whose ACW ended recently."""
@@ -273,17 +220,7 @@ class ViewStore:
         )
 
     def audit(self, query: AuditQuery) -> list[AuditRow]:
-        where, params = _equal_to(query, ("actor", "recording_id", "action", "outcome"))
-        if query.since is not None:
-            where.append("recorded_at >= ?")
-            params.append(query.since)
-        if query.until is not None:
-            where.append("recorded_at < ?")
-            params.append(query.until)
-        if query.after is not None:
-            notification_id, item = query.after
-            where.append("(notification_id > ? OR (notification_id = ? AND item > ?))")
-            params.extend([notification_id, notification_id, item])
+        where, params = audit_matching(query)
         return self._page(AuditRow, "audit_trail", where, params, "notification_id, item", query.limit)
 
     # -- plumbing --------------------------------------------------------
