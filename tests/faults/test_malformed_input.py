@@ -27,6 +27,7 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from adapters.settings import Settings
+from api.bootstrap import SERVICES
 from domain.access_record import AccessRecord
 from domain.commands import PlaceHold, RequestSnapshot, StartCall
 from domain.recording_policy import PolicyTerms
@@ -230,7 +231,7 @@ def write_endpoints(api: Api) -> list[Endpoint]:
                 query = {
                     name: p.annotation
                     for name, p in signature.items()
-                    if name not in {"self", "principal", "runtime", "data", "body", *path_names}
+                    if name not in {"self", "principal", "data", "body", *SERVICES, *path_names}
                 }
                 endpoints.append(Endpoint(method, route.path_format, path_names, body, query))
     return endpoints
