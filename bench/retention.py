@@ -6,7 +6,7 @@ Run by hand (never in tests):
 
 One fresh database and one temporary media directory per run; only ratios within
 a run mean much on these noisy machines.
-  * Purge: the retention job (`run_retention`) over N complete recordings, each
+  * Purge: the retention job (`Retention.run`) over N complete recordings, each
     with one sealed media object, all due; beside raw psycopg one-row DELETE
     transactions and unlinking N files of the same size.
   * Encryption cost: lifecycle commands through a ledger that seals personal
@@ -31,12 +31,12 @@ from eventsourcing.utils import get_topic
 from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_scratch_database
 
 from adapters.event_codec import MsgspecMapper
-from adapters.event_store import ServiceRoleFactory, ledger_env
+from adapters.event_store import ServiceRoleFactory, key_store_of, ledger_env
+from adapters.key_store import load_master_key
 from adapters.media_store import MediaStore
 from adapters.settings import Settings
-from api.bootstrap import Runtime
+from api.bootstrap import Components, build
 from api.logging import configure_logging
-from api.services.retention import run_retention
 from domain.commands import AddSegment, EndAcw, EndCall, StartCall, Tag
 from domain.ledger import RecordingLedger
 from domain.recording_policy import PolicyTerms, RetentionRule
@@ -80,9 +80,9 @@ def lifecycle(ledger: RecordingLedger, prefix: str, calls: int) -> int:
     return 4 * calls
 
 
-def populate(runtime: Runtime, count: int, blob: bytes) -> None:
+def populate(components: Components, count: int, blob: bytes) -> None:
     """N complete recordings, each with one sealed segment, written in batches."""
-    ledger, by_client = runtime.ledger, Actor("capture-client", "agent")
+    ledger, by_client = components.ledger, Actor("capture-client", "agent")
     for first in range(0, count, 500):
         starts = [
             StartCall(
@@ -100,7 +100,7 @@ def populate(runtime: Runtime, count: int, blob: bytes) -> None:
         ids = ledger.execute_all(starts)
         for rid in ids:
             key = f"recordings/{rid}/segments/000000.ts"
-            runtime.media.put_new(rid, key, blob)
+            components.media.put_new(rid, key, blob)
         ledger.execute_all(
             [
                 c
@@ -148,7 +148,7 @@ def main() -> None:
             log_level="WARNING",
         )
         configure_logging(settings)
-        runtime = Runtime(settings)
+        components = build(settings, serving=False)
         try:
             blob = os.urandom(args.segment_kb * 1024)
 
@@ -156,6 +156,7 @@ def main() -> None:
             plain_env = {**ledger_env(settings), "PERSISTENCE_MODULE": get_topic(UnsealedFactory)}
             plain = RecordingLedger(env=plain_env)
             sealed = RecordingLedger(env=ledger_env(settings))
+            key_store_of(sealed).unlock(load_master_key(settings))
             unsealed_s, unsealed_events = timed(lambda: lifecycle(plain, "plain", args.calls))
             sealed_s, sealed_events = timed(lambda: lifecycle(sealed, "sealed", args.calls))
             plain.close()
@@ -164,7 +165,7 @@ def main() -> None:
             # -- encryption cost: media write (ingest) and read (playback) -----------
             bare = MediaStore(f"{tmp}/bare")
             rids = [
-                runtime.ledger.execute(
+                components.ledger.execute(
                     StartCall(
                         interaction_id=f"media-{n}",
                         agent_id="a",
@@ -179,20 +180,20 @@ def main() -> None:
                 for n in range(args.media_ops)
             ]
             bare_put_s, _ = timed(lambda: [bare.put_new(f"o/{n}", blob) for n in range(args.media_ops)])
-            vault_put_s, _ = timed(lambda: [runtime.media.put_new(r, f"m/{n}", blob) for n, r in enumerate(rids)])
+            vault_put_s, _ = timed(lambda: [components.media.put_new(r, f"m/{n}", blob) for n, r in enumerate(rids)])
             bare_get_s, _ = timed(lambda: [bare.get(f"o/{n}") for n in range(args.media_ops)])
-            vault_get_s, _ = timed(lambda: [runtime.media.get(r, f"m/{n}") for n, r in enumerate(rids)])
+            vault_get_s, _ = timed(lambda: [components.media.get(r, f"m/{n}") for n, r in enumerate(rids)])
 
             # -- purge: only recordings started under this policy are due -----------
-            runtime.ledger.set_policy(
+            components.ledger.set_policy(
                 terms=PolicyTerms(retention=(RetentionRule(purge_after_days=0),)),
                 reason="bench: purge when complete",
                 occurred_at=T0,
                 by=Actor("b", "admin"),
             )
-            populate(runtime, args.recordings, blob[:4096])
-            runtime.fresh("recordings")
-            purge_s, outcome = timed(lambda: run_retention(runtime, T0 + timedelta(days=1)))
+            populate(components, args.recordings, blob[:4096])
+            components.projections.catch_up(views=["recordings"])
+            purge_s, outcome = timed(lambda: components.retention.run(T0 + timedelta(days=1)))
             purged = len(outcome.purged)
             assert purged == args.recordings, (purged, len(outcome.kept))
 
@@ -210,7 +211,7 @@ def main() -> None:
                 (files / str(n)).write_bytes(blob[:4096])
             unlink_s, _ = timed(lambda: [(files / str(n)).unlink() for n in range(args.recordings)])
         finally:
-            runtime.ledger.close()
+            components.close()
             drop_scratch_database(args.admin_url, name)
 
     mb = args.media_ops * len(blob) / 1e6
