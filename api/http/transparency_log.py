@@ -6,6 +6,7 @@ from typing import Annotated
 from uuid import UUID
 
 from litestar import Controller, Response, get, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from api.http.context import Caller
@@ -21,7 +22,7 @@ NOTE = "text/plain; charset=utf-8"
 
 
 @get("/v1/log/public-key", tags=["log"], summary="The verifier key of the log's checkpoint signatures")
-async def public_key(transparency: TransparencyLog) -> Response[str]:
+async def public_key(transparency: NamedDependency[TransparencyLog]) -> Response[str]:
     return Response(transparency.public_key + "\n", media_type=NOTE)
 
 
@@ -31,12 +32,14 @@ class TransparencyLogRoutes(Controller):
     guards = [may(Action.LOG_READ)]
 
     @get("/checkpoint", sync_to_thread=True, summary="The latest signed checkpoint (C2SP signed note)")
-    def latest(self, transparency: TransparencyLog) -> Response[bytes]:
+    def latest(self, transparency: NamedDependency[TransparencyLog]) -> Response[bytes]:
         return Response(transparency.checkpoint()[1], media_type=NOTE)
 
     @get("/checkpoints/{size:int}", sync_to_thread=True, summary="The signed checkpoint of a tree size")
     def by_size(
-        self, size: Annotated[int, PathParameter(ge=0, le=MAX_TREE_SIZE)], transparency: TransparencyLog
+        self,
+        size: Annotated[int, PathParameter(ge=0, le=MAX_TREE_SIZE)],
+        transparency: NamedDependency[TransparencyLog],
     ) -> Response[bytes]:
         return Response(transparency.checkpoint(size)[1], media_type=NOTE)
 
@@ -46,7 +49,7 @@ class TransparencyLogRoutes(Controller):
         summary="Inclusion proofs of every event of a recording against a signed checkpoint",
     )
     def inclusion(
-        self, recording_id: FromPath[UUID], principal: Caller, exports: Exports, size: Size = None
+        self, recording_id: FromPath[UUID], principal: Caller, exports: NamedDependency[Exports], size: Size = None
     ) -> RecordingProofs:
         tree_size, note, proofs = exports.proofs(principal, recording_id, size)
         return RecordingProofs(
@@ -56,7 +59,7 @@ class TransparencyLogRoutes(Controller):
     @get("/proofs/consistency", sync_to_thread=True, summary="Proof that a later tree extends an earlier one")
     def consistency(
         self,
-        transparency: TransparencyLog,
+        transparency: NamedDependency[TransparencyLog],
         old_size: Annotated[int, QueryParameter(name="from", ge=0, le=MAX_TREE_SIZE)],
         new_size: Annotated[int, QueryParameter(name="to", ge=0, le=MAX_TREE_SIZE)],
     ) -> ConsistencyProof:
@@ -73,7 +76,7 @@ class TransparencyLogRoutes(Controller):
     summary="A court-ready bundle of one recording (zip), verifiable offline; recorded as Exported",
 )
 def export(
-    recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller, exports: Exports
+    recording_id: FromPath[UUID], data: JSONBody[ExportRequest], principal: Caller, exports: NamedDependency[Exports]
 ) -> Response[bytes]:
     bundle = exports.export(principal, recording_id, reason=data.reason)
     return Response(
