@@ -21,8 +21,9 @@ import psycopg
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from adapters.event_store import AppendFunctionRecorder, open_ledger
+from adapters.event_store import open_ledger
 from adapters.migrate import migrate
+from adapters.postgres_recorders import AppendFunctionRecorder
 from adapters.settings import Settings
 from domain.commands import Annotate, StartCall
 from domain.values import Actor
