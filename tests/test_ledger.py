@@ -1,39 +1,23 @@
-"""The ledger application against each real event store."""
+"""The ledger application against each real event store: events stored and read back, concurrent writers.
+Its rules (idempotent starts, refusals, history at a moment) are tested in memory: tests/unit/test_ledger.py."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
 from domain import errors
-from domain.commands import AddSegment, EndAcw, EndCall, Pause, Resume, StartCall, Tag
+from domain.commands import AddSegment, EndAcw, EndCall, Pause, Resume, Tag
 from domain.ledger import RecordingLedger
 from domain.values import Actor, RecordingStatus
-
-PBX = Actor("pbx-1", "telephony")
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
-
-
-def start(ledger: RecordingLedger, interaction: str = "int-1", **overrides) -> object:
-    args = dict(
-        interaction_id=interaction,
-        agent_id="agent-1",
-        customer_id="cust-1",
-        queue="sales",
-        direction="inbound",
-        tags={"language": "en"},
-        occurred_at=T0,
-        by=PBX,
-    )
-    args.update(overrides)
-    return ledger.execute(StartCall(**args))
+from tests.support.calls import PBX, T0, start_call
 
 
 def test_lifecycle_is_stored_in_order_and_read_back(ledger: RecordingLedger) -> None:
-    rid = start(ledger)
+    rid = start_call(ledger)
     ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX))
     ledger.execute(Resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX))
     ledger.execute(EndCall(rid, reason="hangup", occurred_at=T0 + timedelta(seconds=60), by=PBX))
@@ -46,29 +30,10 @@ def test_lifecycle_is_stored_in_order_and_read_back(ledger: RecordingLedger) -> 
     assert rid == ledger.recording_id("int-1")
 
 
-def test_starting_same_interaction_again_is_idempotent(ledger: RecordingLedger) -> None:
-    first = start(ledger)
-    again = start(ledger)
-    assert first == again
-    assert len(ledger.history(first).events) == 1
-
-
-def test_starting_same_interaction_with_other_details_is_refused(ledger: RecordingLedger) -> None:
-    start(ledger)
-    with pytest.raises(errors.RecordingAlreadyStarted):
-        start(ledger, agent_id="agent-2")
-    assert ledger.get_recording(ledger.recording_id("int-1")).agent_id == "agent-1"
-
-
-def test_unknown_recording_is_reported(ledger: RecordingLedger) -> None:
-    with pytest.raises(errors.RecordingNotFound):
-        ledger.execute(Pause(ledger.recording_id("nope"), reason="pci", occurred_at=T0, by=PBX))
-
-
 def test_concurrent_change_is_retried_on_fresh_state(
     ledger: RecordingLedger, settings: Settings, group_commit: bool
 ) -> None:
-    rid = start(ledger)
+    rid = start_call(ledger)
     other = open_ledger(settings, group_commit=group_commit)  # a second process, own cache
     try:
         other.get_recording(rid)
@@ -84,7 +49,7 @@ def test_concurrent_change_is_retried_on_fresh_state(
 def test_concurrent_change_that_now_breaks_a_rule_is_refused_not_dropped(
     ledger: RecordingLedger, settings: Settings, group_commit: bool
 ) -> None:
-    rid = start(ledger)
+    rid = start_call(ledger)
     other = open_ledger(settings, group_commit=group_commit)
     try:
         other.get_recording(rid)
@@ -96,20 +61,8 @@ def test_concurrent_change_that_now_breaks_a_rule_is_refused_not_dropped(
         other.close()
 
 
-def test_history_as_of_a_moment_between_pause_and_resume_shows_paused(ledger: RecordingLedger) -> None:
-    rid = start(ledger)
-    ledger.execute(Pause(rid, reason="pci", occurred_at=T0 + timedelta(seconds=10), by=PBX))
-    between = datetime.now(UTC)
-    ledger.execute(Resume(rid, reason="pci", occurred_at=T0 + timedelta(seconds=20), by=PBX))
-    assert ledger.history(rid, as_of=between).recording.status is RecordingStatus.PAUSED
-    assert ledger.history(rid).recording.status is RecordingStatus.ACTIVE
-    assert ledger.history(rid, version=2).recording.status is RecordingStatus.PAUSED
-    with pytest.raises(errors.RecordingNotFound):
-        ledger.history(rid, as_of=datetime(2000, 1, 1, tzinfo=UTC))
-
-
 def test_segments_round_trip_with_idempotent_retry(ledger: RecordingLedger) -> None:
-    rid = start(ledger)
+    rid = start_call(ledger)
     segment = dict(
         sequence_number=0,
         start_offset_ms=0,

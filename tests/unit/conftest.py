@@ -18,9 +18,17 @@ from typing import Any, NoReturn
 
 import psycopg
 import pytest
+from eventsourcing.utils import get_topic
 
+from adapters.event_codec import MsgspecMapper
 from domain.ledger import RecordingLedger
 
+IN_MEMORY = {
+    "PERSISTENCE_MODULE": "eventsourcing.popo",
+    # The events' own codec, as stored on disk (without the field cipher): eventsourcing's
+    # default JSON transcoder cannot encode the domain's values (PolicyTerms, HoldCriteria).
+    "MAPPER_TOPIC": get_topic(MsgspecMapper),
+}
 MATRIX = "this test needs an engine: it belongs to the SQLite x PostgreSQL matrix in tests/, not to tests/unit"
 
 
@@ -38,7 +46,7 @@ def no_database(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def ledger() -> Iterator[RecordingLedger]:
     """A ledger on eventsourcing's in-memory store, whatever the environment says."""
-    app = RecordingLedger(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+    app = RecordingLedger(env=IN_MEMORY)
     yield app
     app.close()
 
