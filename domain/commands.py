@@ -6,6 +6,10 @@ these and hands it to ``RecordingLedger.execute`` (or ``execute_all``); the
 Recording aggregate method of the same name judges it and builds its event.
 Each carries who caused it (``by``) and when the source says it happened
 (``occurred_at``), which is also the natural key that makes a retry a no-op.
+
+A command's fields, but ``recording_id`` and ``by``, are its event's fields of
+the same names (Recording's ``recorded``): a field added to an event is added
+here, where it is carried, and to the event, where it is stored.
 """
 
 from __future__ import annotations

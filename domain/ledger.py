@@ -1,5 +1,9 @@
 """The recording ledger application: executes the commands of domain/commands.py, answers queries.
 
+A little over our usual module length: it is the one Application, holding the
+policy in force, the reads of recordings and their history, and what its
+committer needs of the store; the directory and retention parts live beside it.
+
 Persistence is chosen by the environment the adapters hand in (eventsourcing's
 infrastructure factories), so this module stays free of any storage detail and
 runs in memory in unit tests.

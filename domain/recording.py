@@ -2,12 +2,15 @@
 
 Longer than our other modules, on purpose: the stored events' topics are
 ``domain.recording:Recording.<Event>``, so the event classes must stay nested in
-this class in this module, and each event's ``apply`` (its one effect on the
-state) is written beside its fields. The methods named after a command in
-domain/commands.py check the rules, raise domain errors and trigger the event;
-``apply`` only changes state, so replaying old events never re-runs a guard
-that might since have changed. The ``check_*`` methods answer, before any
-media is written, whether an upload's event may be added.
+this class in this module, each with its ``apply`` (its one effect on the state)
+beside its fields; and the rules stay beside the events they guard (moved to a
+mixin, every attribute of the state would have to be declared twice).
+
+The methods named after a command of domain/commands.py check the rules, raise
+domain errors and trigger the event, whose fields come from the command
+(``recorded``); ``apply`` only changes state, so replaying old events never
+re-runs a guard that might since have changed. The ``check_*`` methods answer,
+before any media is written, whether an upload's event may be added.
 """
 
 from __future__ import annotations
@@ -49,9 +52,14 @@ def recording_id_for(interaction_id: str) -> UUID:
     return uuid5(RECORDING_NAMESPACE, interaction_id)
 
 
-def _by(command: commands.RecordingCommand) -> dict[str, str]:
-    """Who caused an event, as every event records it."""
-    return {"actor": command.by.name, "role": command.by.role}
+def recorded(command: commands.RecordingCommand | commands.StartCall, **checked: Any) -> dict[str, Any]:
+    """The fields of the command's event: the command's own (by name), the values the rules
+    checked or normalised, and who caused it. So an event's field is written in the event
+    and in the command that carries it, and nowhere else."""
+    fields = {field.name: getattr(command, field.name) for field in dataclasses.fields(command)}
+    del fields["by"]
+    fields.pop("recording_id", None)  # the event's originator
+    return {**fields, **checked, "actor": command.by.name, "role": command.by.role}
 
 
 class Recording(Aggregate):
@@ -299,21 +307,19 @@ class Recording(Aggregate):
         """``command`` with what the ledger adds: the policy's verdict and the blind indexes."""
         if command.direction not in DIRECTIONS:
             raise errors.InvalidCommand(f"direction must be one of {sorted(DIRECTIONS)}")
+        for name in ("interaction_id", "agent_id", "customer_id", "queue"):
+            require_text(name, getattr(command, name))
         return cls._create(
             cls.CallStarted,
-            interaction_id=require_text("interaction_id", command.interaction_id),
-            agent_id=require_text("agent_id", command.agent_id),
-            customer_id=require_text("customer_id", command.customer_id),
-            queue=require_text("queue", command.queue),
-            direction=command.direction,
-            tags=require_tags(command.tags),
-            screen_selected=bool(screen_selected),
-            policy_version=policy_version,
-            customer_ref=require_text("customer_ref", customer_ref),
-            tag_refs=require_tag_refs(command.tags, tag_refs),
-            occurred_at=require_utc(command.occurred_at),
-            actor=command.by.name,
-            role=command.by.role,
+            **recorded(
+                command,
+                tags=require_tags(command.tags),
+                screen_selected=bool(screen_selected),
+                policy_version=policy_version,
+                customer_ref=require_text("customer_ref", customer_ref),
+                tag_refs=require_tag_refs(command.tags, tag_refs),
+                occurred_at=require_utc(command.occurred_at),
+            ),
         )
 
     # -- queries ---------------------------------------------------------
@@ -381,19 +387,7 @@ class Recording(Aggregate):
             return False
         self.trigger_event(
             self.ScreenSampled,
-            sequence_number=segment.sequence_number,
-            start_offset_ms=segment.start_offset_ms,
-            duration_ms=segment.duration_ms,
-            monitor=segment.monitor,
-            width=segment.width,
-            height=segment.height,
-            codec=segment.codec,
-            byte_size=segment.byte_size,
-            sha256=require_sha256(segment.sha256),
-            media_key=segment.media_key,
-            fps=segment.fps,
-            occurred_at=require_utc(segment.occurred_at),
-            **_by(segment),
+            **recorded(segment, sha256=require_sha256(segment.sha256), occurred_at=require_utc(segment.occurred_at)),
         )
         return True
 
@@ -417,13 +411,7 @@ class Recording(Aggregate):
             return False
         self.trigger_event(
             self.VoiceRecorded,
-            codec=voice.codec,
-            duration_ms=voice.duration_ms,
-            byte_size=voice.byte_size,
-            sha256=require_sha256(voice.sha256),
-            media_key=voice.media_key,
-            occurred_at=require_utc(voice.occurred_at),
-            **_by(voice),
+            **recorded(voice, sha256=require_sha256(voice.sha256), occurred_at=require_utc(voice.occurred_at)),
         )
         return True
 
@@ -449,15 +437,7 @@ class Recording(Aggregate):
             return False
         self.trigger_event(
             self.SnapshotTaken,
-            snapshot_id=snapshot.snapshot_id,
-            monitor=snapshot.monitor,
-            width=snapshot.width,
-            height=snapshot.height,
-            byte_size=snapshot.byte_size,
-            sha256=require_sha256(snapshot.sha256),
-            media_key=snapshot.media_key,
-            occurred_at=require_utc(snapshot.occurred_at),
-            **_by(snapshot),
+            **recorded(snapshot, sha256=require_sha256(snapshot.sha256), occurred_at=require_utc(snapshot.occurred_at)),
         )
         return True
 
@@ -472,9 +452,7 @@ class Recording(Aggregate):
             raise errors.ScreenNotSelected("this recording's screen is not captured")
         if self.status is not RecordingStatus.ACTIVE:
             raise errors.NotRecording(f"no snapshot of a recording that is {self.status.value}")
-        self.trigger_event(
-            self.SnapshotRequested, snapshot_id=snapshot_id, annotation=annotation, occurred_at=at, **_by(request)
-        )
+        self.trigger_event(self.SnapshotRequested, **recorded(request, annotation=annotation, occurred_at=at))
         return True
 
     def report_capture(self, report: commands.ReportCapture) -> bool:
@@ -490,7 +468,7 @@ class Recording(Aggregate):
         if self.reported_segments is not None:
             raise errors.MediaConflict(f"capture was already reported with {self.reported_segments} segments")
         missing = [n for n in range(max(segments, max(self.segments, default=-1) + 1)) if n not in self.segments]
-        self.trigger_event(self.CaptureReported, segments=segments, missing=missing, occurred_at=at, **_by(report))
+        self.trigger_event(self.CaptureReported, **recorded(report, missing=missing, occurred_at=at))
         return True
 
     # -- lifecycle -------------------------------------------------------
@@ -505,7 +483,7 @@ class Recording(Aggregate):
             return False
         if self.status is not RecordingStatus.ACTIVE:
             raise errors.NotRecording(f"cannot pause a recording that is {self.status.value}")
-        self.trigger_event(self.Paused, reason=reason, occurred_at=at, **_by(pause))
+        self.trigger_event(self.Paused, **recorded(pause, reason=reason, occurred_at=at))
         return True
 
     def resume(self, resume: commands.Resume) -> bool:
@@ -515,7 +493,7 @@ class Recording(Aggregate):
             return False
         if self.status is not RecordingStatus.PAUSED:
             raise errors.NotPaused(f"cannot resume a recording that is {self.status.value}")
-        self.trigger_event(self.Resumed, reason=reason, occurred_at=at, **_by(resume))
+        self.trigger_event(self.Resumed, **recorded(resume, reason=reason, occurred_at=at))
         return True
 
     def end_call(self, end: commands.EndCall) -> bool:
@@ -525,7 +503,7 @@ class Recording(Aggregate):
             return False
         if self.ended_at is not None:
             raise errors.CallAlreadyEnded("the call has already ended")
-        self.trigger_event(self.CallEnded, reason=reason, occurred_at=at, **_by(end))
+        self.trigger_event(self.CallEnded, **recorded(end, reason=reason, occurred_at=at))
         return True
 
     def end_acw(self, end: commands.EndAcw) -> bool:
@@ -539,7 +517,7 @@ class Recording(Aggregate):
             raise errors.CallNotEnded("after-call work cannot end before the call has ended")
         if self.acw_ended_at is not None:
             raise errors.AcwAlreadyEnded("after-call work has already ended")
-        self.trigger_event(self.AcwEnded, reason=end.reason, occurred_at=at, **_by(end))
+        self.trigger_event(self.AcwEnded, **recorded(end, occurred_at=at))
         return True
 
     # -- access and curation --------------------------------------------
@@ -547,13 +525,9 @@ class Recording(Aggregate):
     def record_playback(self, playback: commands.RecordPlayback) -> None:
         if self.purged:
             raise errors.MediaPurged("the media of this recording was purged")
-        self.trigger_event(
-            self.Played,
-            reason_code=require_text("reason_code", playback.reason_code),
-            what=require_text("what", playback.what),
-            occurred_at=require_utc(playback.occurred_at),
-            **_by(playback),
-        )
+        require_text("reason_code", playback.reason_code)
+        require_text("what", playback.what)
+        self.trigger_event(self.Played, **recorded(playback, occurred_at=require_utc(playback.occurred_at)))
 
     def check_export(self, what: str) -> None:
         if what not in EXPORT_PARTS:
@@ -563,26 +537,22 @@ class Recording(Aggregate):
 
     def record_export(self, export: commands.RecordExport) -> None:
         self.check_export(export.what)
+        require_text("reason_code", export.reason_code)
         self.trigger_event(
             self.Exported,
-            reason_code=require_text("reason_code", export.reason_code),
-            what=export.what,
-            manifest_sha256=require_sha256(export.manifest_sha256) if export.manifest_sha256 else "",
-            occurred_at=require_utc(export.occurred_at),
-            **_by(export),
+            **recorded(
+                export,
+                manifest_sha256=require_sha256(export.manifest_sha256) if export.manifest_sha256 else "",
+                occurred_at=require_utc(export.occurred_at),
+            ),
         )
 
     def annotate(self, annotation: commands.Annotate) -> None:
         self._refuse_if_purged()
         if annotation.media_offset_ms < 0:
             raise errors.InvalidCommand("media_offset_ms must not be negative")
-        self.trigger_event(
-            self.Annotated,
-            media_offset_ms=annotation.media_offset_ms,
-            text=require_text("text", annotation.text),
-            occurred_at=require_utc(annotation.occurred_at),
-            **_by(annotation),
-        )
+        require_text("text", annotation.text)
+        self.trigger_event(self.Annotated, **recorded(annotation, occurred_at=require_utc(annotation.occurred_at)))
 
     def tag(self, tag: commands.Tag, value_ref: str) -> bool:
         """False when the tag already has this value; ``value_ref`` is its blind index (the ledger holds the key)."""
@@ -591,7 +561,7 @@ class Recording(Aggregate):
         value_ref, at = require_text("value_ref", value_ref), require_utc(tag.occurred_at)
         if self.tags.get(tag.key) == tag.value:
             return False
-        self.trigger_event(self.Tagged, key=tag.key, value=tag.value, value_ref=value_ref, occurred_at=at, **_by(tag))
+        self.trigger_event(self.Tagged, **recorded(tag, value_ref=value_ref, occurred_at=at))
         return True
 
     # -- retention -------------------------------------------------------
@@ -603,20 +573,15 @@ class Recording(Aggregate):
         at = require_utc(hold.occurred_at)
         if case_id in self.holds:
             return False
-        self.trigger_event(self.LegalHoldPlaced, case_id=case_id, reason=reason, occurred_at=at, **_by(hold))
+        self.trigger_event(self.LegalHoldPlaced, **recorded(hold, reason=reason, occurred_at=at))
         return True
 
     def release_hold(self, release: commands.ReleaseHold) -> None:
         self._refuse_if_purged()
         if release.case_id not in self.holds:
             raise errors.NoSuchHold(f"case {release.case_id!r} holds no legal hold on this recording")
-        self.trigger_event(
-            self.LegalHoldReleased,
-            case_id=release.case_id,
-            reason=require_text("reason", release.reason),
-            occurred_at=require_utc(release.occurred_at),
-            **_by(release),
-        )
+        require_text("reason", release.reason)
+        self.trigger_event(self.LegalHoldReleased, **recorded(release, occurred_at=require_utc(release.occurred_at)))
 
     def archive(
         self, *, reason: str, archive_location: str, occurred_at: datetime, by: Actor, held_by: Iterable[str] = ()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from domain import errors
 from domain.commands import (
     AddSegment,
+    AddSnapshot,
     Annotate,
     EndAcw,
     EndCall,
@@ -17,7 +19,9 @@ from domain.commands import (
     PlaceHold,
     RecordExport,
     RecordPlayback,
+    RecordVoice,
     ReleaseHold,
+    RequestSnapshot,
     Resume,
     StartCall,
     Tag,
@@ -186,6 +190,44 @@ def test_a_segment_is_judged_before_its_media_is_written_and_the_judgement_chang
     with pytest.raises(errors.ScreenNotSelected):
         start(screen=False).check_segment(segment_of(recording, 0, 1))
     assert event_names(recording) == ["CallStarted", "ScreenSampled", "Paused"]
+
+
+def test_voice_and_snapshots_are_judged_before_their_media_is_written() -> None:
+    recording = start()
+    voice = RecordVoice(
+        recording.id,
+        codec="opus",
+        duration_ms=1000,
+        byte_size=10,
+        sha256="c" * 64,
+        media_key="v",
+        occurred_at=at(1),
+        by=PBX,
+    )
+    assert recording.check_voice(voice) is True
+    recording.record_voice(voice)
+    assert recording.check_voice(voice) is False
+    with pytest.raises(errors.MediaConflict):
+        recording.check_voice(replace(voice, sha256="d" * 64))
+    still = AddSnapshot(
+        recording.id,
+        snapshot_id="s-1",
+        monitor=0,
+        width=8,
+        height=8,
+        byte_size=10,
+        sha256="e" * 64,
+        media_key="s",
+        occurred_at=at(2),
+        by=CLIENT,
+    )
+    with pytest.raises(errors.SnapshotNotRequested):
+        recording.check_snapshot(still)
+    recording.request_snapshot(
+        RequestSnapshot(recording.id, snapshot_id="s-1", annotation="look", occurred_at=at(2), by=LEGAL)
+    )
+    assert recording.check_snapshot(still) is True
+    assert event_names(recording) == ["CallStarted", "VoiceRecorded", "SnapshotRequested"]
 
 
 def test_pause_only_when_recording() -> None:
