@@ -168,9 +168,10 @@ class RetentionCommands(Application[UUID]):
         keys: tuple[str, ...] = ("recording",),
         when_due: bool = True,
     ) -> dict[UUID, list[str] | errors.DomainError]:
-        """Records each purge (with group commit, in one transaction), then destroys the data keys
-        and media of those that were purged; the log keeps the record. Each is judged on its own:
-        the outcome is the media keys destroyed, or the rule that kept the recording."""
+        """Records each purge through the ledger's committer (a group committer shares
+        transactions among them), then destroys the data keys and media of those that were
+        purged; the log keeps the record. Each is judged on its own: the outcome is the
+        media keys destroyed, or the rule that kept the recording."""
         holds = holds if holds is not None else self.query_holds()
 
         def command(recording: Recording) -> list[str]:
