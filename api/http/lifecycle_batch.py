@@ -14,6 +14,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import post
+from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from msgspec import Meta
 
@@ -105,7 +106,9 @@ def outcome_of(command: commands.Command, result: Any) -> ItemOutcome:
     tags=["ingest"],
     summary="Post many lifecycle events at once; each item gets its own status",
 )
-def post_batch(data: JSONBody[LifecycleBatch], principal: Caller, lifecycle: Lifecycle) -> BatchOutcome:
+def post_batch(
+    data: JSONBody[LifecycleBatch], principal: Caller, lifecycle: NamedDependency[Lifecycle]
+) -> BatchOutcome:
     # No role guard on the route: a batch may mix actions, and a role that may post none
     # of them is refused as a whole by the service, in the name of the batch's first action.
     by = actor(principal)

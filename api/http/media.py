@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from litestar import Controller, Response, post, put
+from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 
 from api.http.context import Caller
@@ -59,7 +60,7 @@ class MediaIngestRoutes(Controller):
         height: Size,
         fps: Annotated[int, QueryParameter(ge=0, le=240)],
         principal: Caller,
-        media_ingest: MediaIngest,
+        media_ingest: NamedDependency[MediaIngest],
         codec: FromQuery[Literal["h264"]] = "h264",  # declared by the client; the body is probed for it
     ) -> Response[Applied]:
         return stored(
@@ -93,7 +94,7 @@ class MediaIngestRoutes(Controller):
         sha256: Digest,
         recorded_at: FromQuery[datetime],
         principal: Caller,
-        media_ingest: MediaIngest,
+        media_ingest: NamedDependency[MediaIngest],
     ) -> Response[Applied]:
         return stored(media_ingest.record_voice(principal, recording_id, body, sha256=sha256, recorded_at=recorded_at))
 
@@ -113,7 +114,7 @@ class MediaIngestRoutes(Controller):
         taken_at: FromQuery[datetime],
         monitor: Count,
         principal: Caller,
-        media_ingest: MediaIngest,
+        media_ingest: NamedDependency[MediaIngest],
     ) -> Response[Applied]:
         return stored(
             media_ingest.add_snapshot(
@@ -129,7 +130,11 @@ class MediaIngestRoutes(Controller):
         summary="The capture client's count of segments it produced for this recording",
     )
     def capture_report(
-        self, recording_id: FromPath[UUID], data: JSONBody[CaptureReport], principal: Caller, media_ingest: MediaIngest
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[CaptureReport],
+        principal: Caller,
+        media_ingest: NamedDependency[MediaIngest],
     ) -> Applied:
         report = commands.ReportCapture(
             recording_id, segments=data.segments, occurred_at=data.stopped_at, by=actor(principal)
@@ -148,7 +153,7 @@ class MediaIngestRoutes(Controller):
         recording_id: FromPath[UUID],
         data: JSONBody[SnapshotRequest],
         principal: Caller,
-        media_ingest: MediaIngest,
+        media_ingest: NamedDependency[MediaIngest],
     ) -> SnapshotRequested:
         snapshot_id = media_ingest.request_snapshot(principal, recording_id, data.annotation, datetime.now(UTC))
         return SnapshotRequested(snapshot_id=snapshot_id)

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from uuid import UUID
 
 from litestar import Controller, post
+from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from api.http.context import Caller
@@ -44,7 +45,7 @@ class RecordingIngest(Controller):
         sync_to_thread=True,
         summary="Start a call's recording (idempotent on interaction_id)",
     )
-    def start(self, data: JSONBody[StartCall], principal: Caller, lifecycle: Lifecycle) -> Started:
+    def start(self, data: JSONBody[StartCall], principal: Caller, lifecycle: NamedDependency[Lifecycle]) -> Started:
         start = commands.StartCall(
             interaction_id=data.interaction_id,
             agent_id=data.agent_id,
@@ -59,14 +60,22 @@ class RecordingIngest(Controller):
 
     @post("/{recording_id:uuid}/pause", guards=[may(Action.PAUSE)], status_code=200, sync_to_thread=True)
     def pause(
-        self, recording_id: FromPath[UUID], data: JSONBody[LifecycleChange], principal: Caller, lifecycle: Lifecycle
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[LifecycleChange],
+        principal: Caller,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         pause = commands.Pause(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
         return Applied(lifecycle.change(principal, pause))
 
     @post("/{recording_id:uuid}/resume", guards=[may(Action.RESUME)], status_code=200, sync_to_thread=True)
     def resume(
-        self, recording_id: FromPath[UUID], data: JSONBody[LifecycleChange], principal: Caller, lifecycle: Lifecycle
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[LifecycleChange],
+        principal: Caller,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         resume = commands.Resume(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
         return Applied(lifecycle.change(principal, resume))
@@ -79,7 +88,11 @@ class RecordingIngest(Controller):
         summary="The call ended",
     )
     def end(
-        self, recording_id: FromPath[UUID], data: JSONBody[CallEnd], principal: Caller, lifecycle: Lifecycle
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[CallEnd],
+        principal: Caller,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         end = commands.EndCall(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
         return Applied(lifecycle.change(principal, end))
@@ -92,14 +105,22 @@ class RecordingIngest(Controller):
         summary="After-call work ended",
     )
     def acw_end(
-        self, recording_id: FromPath[UUID], data: JSONBody[AcwEnd], principal: Caller, lifecycle: Lifecycle
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[AcwEnd],
+        principal: Caller,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         end = commands.EndAcw(recording_id, reason=data.reason, occurred_at=data.occurred_at, by=actor(principal))
         return Applied(lifecycle.change(principal, end))
 
     @post("/{recording_id:uuid}/tags", guards=[may(Action.TAG)], status_code=200, sync_to_thread=True)
     def tag(
-        self, recording_id: FromPath[UUID], data: JSONBody[NewTag], principal: Caller, lifecycle: Lifecycle
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[NewTag],
+        principal: Caller,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         tag = commands.Tag(
             recording_id, key=data.key, value=data.value, occurred_at=data.occurred_at, by=actor(principal)
@@ -116,7 +137,11 @@ class RecordingIngest(Controller):
         summary="Annotate at a media offset (quality)",
     )
     def annotate(
-        self, recording_id: FromPath[UUID], data: JSONBody[NewAnnotation], principal: Caller, lifecycle: Lifecycle
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[NewAnnotation],
+        principal: Caller,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         annotation = commands.Annotate(
             recording_id,
@@ -135,7 +160,11 @@ class RecordingIngest(Controller):
         summary="Place a legal hold",
     )
     def place_hold(
-        self, recording_id: FromPath[UUID], data: JSONBody[NewHold], principal: Caller, lifecycle: Lifecycle
+        self,
+        recording_id: FromPath[UUID],
+        data: JSONBody[NewHold],
+        principal: Caller,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         hold = commands.PlaceHold(
             recording_id, case_id=data.case_id, reason=data.reason, occurred_at=datetime.now(UTC), by=actor(principal)
@@ -155,7 +184,7 @@ class RecordingIngest(Controller):
         case_id: PathId,
         data: JSONBody[HoldRelease],
         principal: Caller,
-        lifecycle: Lifecycle,
+        lifecycle: NamedDependency[Lifecycle],
     ) -> Applied:
         release = commands.ReleaseHold(
             recording_id, case_id=case_id, reason=data.reason, occurred_at=datetime.now(UTC), by=actor(principal)
