@@ -46,11 +46,7 @@ class MediaVault:
             sealed = self._archive.get(key)
         return crypto.open_media(recording_key, key, sealed)
 
-    def delete(self, key: str) -> None:
-        """An object no event refers to (a refused upload)."""
-        self._live.delete(key)
-
-    # -- the ledger's RetentionStorage --------------------------------------------
+    # -- the ledger's RetentionStorage -----------------------------------
 
     def archive_media(self, recording_id: UUID, media_keys: list[str]) -> str:
         """Copies each sealed object to the archive, then deletes the live one (both idempotent)."""
