@@ -1,4 +1,4 @@
-"""Who may do what, kept as events so that who-could-see-what is itself auditable.
+"""Users, their roles and the team tree, kept as events so that who-could-see-what is itself auditable.
 
 Users act in one role; agents belong to a team; teams form a tree, and a
 supervisor or quality manager of a team is responsible for every agent in that
