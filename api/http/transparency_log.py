@@ -52,9 +52,7 @@ class TransparencyLogRoutes(Controller):
         self, recording_id: FromPath[UUID], principal: Caller, exports: NamedDependency[Exports], size: Size = None
     ) -> RecordingProofs:
         tree_size, note, proofs = exports.proofs(principal, recording_id, size)
-        return RecordingProofs(
-            tree_size=tree_size, checkpoint=note.decode(), events=[p.line().as_json() for p in proofs]
-        )
+        return RecordingProofs(tree_size=tree_size, checkpoint=note.decode(), events=[p.as_json() for p in proofs])
 
     @get("/proofs/consistency", sync_to_thread=True, summary="Proof that a later tree extends an earlier one")
     def consistency(

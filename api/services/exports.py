@@ -20,7 +20,7 @@ from uuid import UUID
 from adapters.media_combine import combine
 from adapters.media_vault import MediaVault
 from api.services.access import AccessControl, actor
-from api.services.transparency import EventProof, TransparencyLog
+from api.services.transparency import TransparencyLog
 from domain.access_record import Outcome
 from domain.commands import RecordExport
 from domain.ledger import RecordingLedger
@@ -33,6 +33,7 @@ from domain.transparency.bundle_format import (
     MANIFEST,
     RECENT_CHECKPOINTS,
     ConsistencyFile,
+    EventLine,
     Manifest,
     consistency_name,
     digest,
@@ -66,7 +67,7 @@ class Exports:
 
     def proofs(
         self, principal: Principal, recording_id: UUID, size: int | None = None
-    ) -> tuple[int, bytes, list[EventProof]]:
+    ) -> tuple[int, bytes, list[EventLine]]:
         """(tree size, its signed checkpoint, each event of the recording with its inclusion
         proof) against the checkpoint of ``size`` (default: the latest); the reading is recorded.
         The role check is the route's: a log reader may prove any recording's events."""
@@ -101,7 +102,7 @@ class Exports:
         exported = self._exported_version(recording_id, after=seen, manifest_sha256=digest(manifest))
         size, note = self._transparency.sign_checkpoint()  # its tree holds the Exported leaf: it was logged before
         events = self._transparency.event_proofs(recording_id, size, up_to_version=exported)
-        files = {MANIFEST: manifest, CHECKPOINT: note, EVENTS: encode_events(e.line() for e in events), **media}
+        files = {MANIFEST: manifest, CHECKPOINT: note, EVENTS: encode_events(events), **media}
         for old_size, old_note, proof in self._transparency.proofs_from_earlier(size, RECENT_CHECKPOINTS):
             files[earlier_checkpoint_name(old_size)] = old_note
             old_root = checkpoint_of_note(old_note).root

@@ -8,7 +8,6 @@ import hashlib
 import threading
 from collections.abc import Callable
 from contextlib import suppress
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -26,26 +25,6 @@ from domain.transparency.merkle import MerkleTree, leaf_hash
 # Leaves whose stored events one self-audit run re-hashes; the runs resume where the
 # last one stopped, so a pass over the whole log takes (leaves / batch) intervals.
 SELF_AUDIT_BATCH = 10_000
-
-
-@dataclass(frozen=True)
-class EventProof:
-    """One stored event, its leaf as recomputed from the bytes stored now, and its path."""
-
-    leaf_index: int
-    leaf: bytes
-    state: bytes
-    topic: str
-    originator_id: UUID
-    originator_version: int
-    tree_size: int
-    proof: list[bytes]
-
-    def line(self) -> EventLine:
-        """As a line of an export's events.jsonl, and as the proofs endpoint serves it."""
-        return EventLine.of(
-            self.leaf_index, self.leaf, self.state, self.topic, self.originator_id, self.originator_version, self.proof
-        )
 
 
 class TransparencyLog:
@@ -124,8 +103,9 @@ class TransparencyLog:
 
     # -- proofs --------------------------------------------------------------
 
-    def event_proofs(self, recording_id: UUID, tree_size: int, up_to_version: int | None = None) -> list[EventProof]:
-        """Every event of a recording (up to a version) in the signed tree of ``tree_size``, with its proof.
+    def event_proofs(self, recording_id: UUID, tree_size: int, up_to_version: int | None = None) -> list[EventLine]:
+        """Every event of a recording (up to a version) in the signed tree of ``tree_size``, with its
+        leaf and inclusion proof: the lines of an export's events.jsonl, as the proofs endpoint serves them.
 
         Only what still matches is proven: the leaves must hash to the root signed
         for that size, and each event's stored bytes to its leaf; otherwise the
@@ -143,14 +123,13 @@ class TransparencyLog:
                     events_differ([row.leaf_index]), found_by="proofs", recording_ids=[recording_id]
                 )
             proofs.append(
-                EventProof(
+                EventLine.of(
                     row.leaf_index,
                     row.leaf_data,
                     event.state,
                     event.topic,
                     recording_id,
                     row.originator_version,
-                    tree_size,
                     tree.inclusion_proof(row.leaf_index),
                 )
             )
