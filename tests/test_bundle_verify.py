@@ -10,9 +10,12 @@ from __future__ import annotations
 import ast
 import base64
 import hashlib
+import io
 import json
 import random
 import sys
+import warnings
+import zipfile
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -22,6 +25,7 @@ from uuid import UUID
 import pytest
 
 from adapters.note_signing import NoteSigner, generate_key, verify_note
+from domain.transparency.bundle_decoding import zip_members
 from domain.transparency.checkpoints import Checkpoint
 from domain.transparency.leaves import Leaf
 from domain.transparency.merkle import MerkleTree, leaf_hash
@@ -426,6 +430,26 @@ def test_a_proof_given_apart_must_prove_the_known_checkpoint() -> None:
     error = rejected(BUNDLE.files, known=old_checkpoint(fork, 5), served=served(5))
     assert error.file == KNOWN_CONSISTENCY and "split view" in str(error)
     assert rejected(BUNDLE.files, served=served(5)).file == KNOWN_CONSISTENCY  # for which checkpoint?
+
+
+def zipped(members: list[tuple[str, bytes]]) -> bytes:
+    buffer = io.BytesIO()
+    with warnings.catch_warnings(), zipfile.ZipFile(buffer, "w") as archive:
+        warnings.simplefilter("ignore")  # zipfile warns of a duplicate name, and writes it
+        for name, data in members:
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_the_zip_is_read_whole_and_refused_when_it_holds_a_name_twice() -> None:
+    members = list(BUNDLE.files.items())
+    assert verify(zip_members(zipped(members), "bundle.zip"))
+    # A second manifest after the first: which one a reader sees depends on the reader.
+    twice = zipped([*members, ("manifest.json", BUNDLE.files["manifest.json"] + b" ")])
+    for data in (twice, b"PK not a zip"):
+        with pytest.raises(BundleError) as info:
+            zip_members(data, "bundle.zip")
+        assert info.value.file == "bundle.zip"
 
 
 def test_the_body_must_come_from_the_note_itself() -> None:

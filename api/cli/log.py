@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 from urllib.error import URLError
 from urllib.parse import urlencode
@@ -12,6 +11,7 @@ import click
 
 from adapters import note_signing
 from adapters.checkpoint_store import write_key_pair
+from domain.transparency.bundle_decoding import zip_members
 from domain.transparency.bundle_format import CHECKPOINT
 from domain.transparency.checkpoints import checkpoint_of_note
 from domain.transparency.verifier import BundleError, verify_bundle
@@ -94,13 +94,10 @@ def verify(
 
 def read_bundle(path: Path) -> dict[str, bytes]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            names = [info.filename for info in archive.infolist() if not info.is_dir()]
-            if len(names) != len(set(names)):
-                raise BundleError(path.name, "the zip holds the same name twice")
-            return {name: archive.read(name) for name in names}
-    except (zipfile.BadZipFile, OSError) as error:
-        raise BundleError(path.name, f"not a readable zip: {error}") from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise BundleError(path.name, f"not readable: {error}") from None
+    return zip_members(data, path.name)
 
 
 def fetch_consistency(server: str, token: str, known: bytes, files: dict[str, bytes]) -> bytes | None:

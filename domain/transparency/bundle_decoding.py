@@ -1,4 +1,4 @@
-"""Strict decoding of an export bundle's members, for the offline verifier.
+"""Strict decoding of an export bundle, its zip and its members, for the offline verifier.
 
 JSON must be UTF-8 without duplicate keys, NaN or unknown fields; base64 must be
 canonical, hex lowercase, UUIDs in their canonical form, so that no byte of any
@@ -9,8 +9,10 @@ member can change without the verification failing. Every refusal is a
 from __future__ import annotations
 
 import functools
+import io
 import json
 import re
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 from uuid import UUID
@@ -27,6 +29,22 @@ class BundleError(ValueError):
     def __init__(self, file: str, message: str) -> None:
         super().__init__(f"{file}: {message}")
         self.file = file
+
+
+def zip_members(data: bytes, name: str) -> dict[str, bytes]:
+    """The files of a bundle's zip by member name (``name`` names the zip in errors).
+
+    A zip may hold one name twice, which the mapping verify_bundle takes could not
+    show: such a bundle is refused here, before anything else is looked at.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [info.filename for info in archive.infolist() if not info.is_dir()]
+            if len(names) != len(set(names)):
+                raise BundleError(name, "the zip holds the same name twice")
+            return {member: archive.read(member) for member in names}
+    except (zipfile.BadZipFile, OSError) as error:
+        raise BundleError(name, f"not a readable zip: {error}") from None
 
 
 def member(files: Mapping[str, bytes], name: str) -> bytes:

@@ -189,8 +189,8 @@ def verify_bundle(
     """The checks the bundle passed, or BundleError at the first that fails.
 
     ``files`` maps zip member names to their bytes (files only, no directory
-    entries; the caller must reject zips with duplicate member names, which a
-    mapping cannot show). ``verifier_key`` is the log's verifier key text
+    entries): ``bundle_decoding.zip_members`` of the zip, which also refuses a
+    zip holding one name twice (a mapping cannot show it). ``verifier_key`` is the log's verifier key text
     (``name+hexid+base64``); a malformed key raises ``notes.NoteError``
     before the bundle is looked at. ``known_checkpoint`` is a signed note the
     verifier kept from earlier (``--known-checkpoint``). ``verify_note`` checks
