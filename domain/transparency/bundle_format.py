@@ -22,6 +22,8 @@ CHECKPOINT = "checkpoint.txt"
 EVENTS = "events.jsonl"
 MEDIA_DIR = "media/"
 COMBINED = f"{MEDIA_DIR}combined.mp4"
+EARLIER_CHECKPOINTS_DIR = "checkpoints/"  # N.txt: an earlier signed checkpoint of size N
+CONSISTENCY_DIR = "consistency/"  # N.json: this checkpoint extends checkpoints/N.txt
 # Earlier checkpoints an auditor may have kept, each shipped with a consistency proof:
 # the most recent ones, and the first of every month of the log's life (see
 # docs/export-bundle.md for why, and for the proof of any other from the API).
@@ -32,7 +34,9 @@ EXPORTED_EVENT = "Exported"  # the last event of a bundle; binds its manifest
 MEDIA_EVENTS = frozenset({"ScreenSampled", "VoiceRecorded", "SnapshotTaken"})  # each names a media file by SHA-256
 
 _SIZE = r"(?:0|[1-9][0-9]*)"
-_PROOF_FILE_RE = re.compile(rf"(?:consistency/({_SIZE})\.json|checkpoints/({_SIZE})\.txt)")
+_PROOF_FILE_RE = re.compile(
+    rf"(?:{re.escape(CONSISTENCY_DIR)}({_SIZE})\.json|{re.escape(EARLIER_CHECKPOINTS_DIR)}({_SIZE})\.txt)"
+)
 
 
 def digest(data: bytes) -> str:
@@ -53,11 +57,11 @@ def snapshot_name(snapshot_id: str, sha256: str) -> str:
 
 
 def earlier_checkpoint_name(size: int) -> str:
-    return f"checkpoints/{size}.txt"
+    return f"{EARLIER_CHECKPOINTS_DIR}{size}.txt"
 
 
 def consistency_name(size: int) -> str:
-    return f"consistency/{size}.json"
+    return f"{CONSISTENCY_DIR}{size}.json"
 
 
 def proof_file_size(name: str) -> int | None:
