@@ -4,6 +4,7 @@ stored event, in log order, with a gap-free index (notification ids may skip).""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from uuid import UUID
 
 from adapters.view_rows import LeafRow
 from adapters.view_store import ViewStore
@@ -27,9 +28,11 @@ class LogLeavesView:
         rows = []
         for logged in batch:
             stored = logged.stored
+            originator_id = stored.originator_id
+            assert isinstance(originator_id, UUID)  # the ledger's ids are UUIDs (eventsourcing allows str too)
             data = Leaf.of_stored_event(
                 index,
-                stored.originator_id,
+                originator_id,
                 stored.originator_version,
                 stored.topic,
                 logged.event.timestamp,
@@ -39,7 +42,7 @@ class LogLeavesView:
                 LeafRow(
                     leaf_index=index,
                     notification_id=logged.notification_id,
-                    originator_id=stored.originator_id,
+                    originator_id=originator_id,
                     originator_version=stored.originator_version,
                     leaf_data=data,
                     leaf_hash=leaf_hash(data),
