@@ -2,6 +2,11 @@
 
 PostgreSQL tests get a fresh database each. Without a reachable server they
 skip locally; with CI=true they fail instead, so CI can never pass by skipping.
+
+Two tiers: tests/unit holds the domain's and the application services' rules on
+the in-memory store (no engine; its conftest replaces these fixtures with ones
+that fail); everything else here runs on the SQLite x PostgreSQL matrix. What
+several test modules share lives in tests/support/.
 """
 
 from __future__ import annotations
