@@ -33,6 +33,7 @@ from projections.runner import Projections
 from tests.support.api_client import Api
 from tests.support.display import two_monitors  # noqa: F401  (a fixture: the X display of the capture tests)
 from tests.support.ports import free_port
+from tests.support.provisioning import provision
 
 ADMIN_URL = os.environ.get("CALLVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -138,15 +139,7 @@ LIVE_USERS = [
 @pytest.fixture
 def live_server(settings: Settings, tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
     """A real server (uvicorn) in this process, with one user of several roles."""
-    migrate(settings)
-    ledger = open_ledger(settings, group_commit=False)
-    setup = Actor("test-setup", "admin")
-    ledger.create_team(name="floor", parent=None, occurred_at=datetime.now(UTC), by=setup)
-    tokens = {
-        n: ledger.register_user(name=n, role=r, team=t, occurred_at=datetime.now(UTC), by=setup)[1]
-        for n, r, t in LIVE_USERS
-    }
-    ledger.close()
+    tokens = provision(settings, LIVE_USERS)
     port = free_port()
     served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"))
     server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_config=None))

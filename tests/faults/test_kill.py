@@ -21,7 +21,8 @@ import pytest
 from adapters.settings import Settings
 from tests.support.load import Load, check_log
 from tests.support.ports import free_port
-from tests.support.service import Service, provision, report, run_cli, view_rows
+from tests.support.provisioning import provision
+from tests.support.service import Service, report, run_cli, view_rows
 
 WRITERS = 8
 WRITE_SECONDS = 10.0

@@ -30,7 +30,8 @@ from domain.values import Actor
 from tests.support.load import Figures, Load, check_log
 from tests.support.ports import free_port
 from tests.support.postgres import PrivatePostgres
-from tests.support.service import Service, provision, report, running
+from tests.support.provisioning import provision
+from tests.support.service import Service, report, running
 
 WRITERS = 8
 # The bound that turns a hang into a failure: well above the pool timeout (3 s) that a

@@ -15,7 +15,8 @@ import msgspec
 from adapters.settings import Settings
 from tests.support.load import Load, check_log
 from tests.support.ports import free_port
-from tests.support.service import provision, report, running
+from tests.support.provisioning import provision
+from tests.support.service import report, running
 
 WRITERS = 16
 SECONDS = 30.0

@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +18,8 @@ import httpx
 import psycopg
 import structlog
 
-from adapters.event_store import open_ledger
-from adapters.migrate import migrate
 from adapters.settings import PREFIX, Settings
 from adapters.view_store import VIEW_TABLES
-from domain.values import Actor
 
 log = structlog.get_logger(__name__)
 CALLVAULT = str(Path(sys.executable).with_name("callvault"))
@@ -50,21 +46,6 @@ def service_env(settings: Settings) -> dict[str, str]:
         if value is not None:
             env[PREFIX + field.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
-
-
-def provision(settings: Settings) -> dict[str, str]:
-    """Migrates the store and registers a telephony user and an agent; returns their tokens."""
-    migrate(settings)
-    ledger = open_ledger(settings, group_commit=False)
-    try:
-        setup, now = Actor("fault-setup", "admin"), datetime.now(UTC)
-        ledger.create_team(name="floor", parent=None, occurred_at=now, by=setup)
-        return {
-            name: ledger.register_user(name=name, role=role, team=team, occurred_at=now, by=setup)[1]
-            for name, role, team in [("pbx", "telephony", None), ("agent-1", "agent", "floor")]
-        }
-    finally:
-        ledger.close()
 
 
 def run_cli(settings: Settings, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
