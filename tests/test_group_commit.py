@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 from eventsourcing.persistence import OperationalError
 
-from adapters.event_store import ledger_env
+from adapters.event_store import key_store_of, ledger_env
 from adapters.group_commit import GroupCommitter
+from adapters.key_store import load_master_key
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain import errors
@@ -40,6 +41,7 @@ def counting(settings: Settings):
     migrate(settings)
     CountingLedger.transactions = 0
     app = CountingLedger(env=ledger_env(settings), committer=GroupCommitter)
+    key_store_of(app).unlock(load_master_key(settings))
     yield app
     app.close()
 
@@ -140,9 +142,8 @@ def test_a_start_another_process_stored_is_found_when_its_batch_is_replayed(
     counting: CountingLedger, settings: Settings
 ) -> None:
     """The writer does not read before storing a start; a recording it never saw still stays single."""
-    other = RecordingLedger(
-        env=ledger_env(settings), committer=GroupCommitter
-    )  # another server process on the same log
+    other = RecordingLedger(env=ledger_env(settings), committer=GroupCommitter)  # another server process on the log
+    key_store_of(other).unlock(load_master_key(settings))
     try:
 
         def start(agent: str) -> StartCall:
