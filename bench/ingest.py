@@ -120,7 +120,7 @@ def main() -> None:
         per_view = {}
         for view in projections.names():
             projections.store.reset(view)
-            per_view[view] = timed(lambda: projections.catch_up(views=[view]))
+            per_view[view] = timed(lambda view=view: projections.catch_up(views=[view]))
 
         print(f"# callvault ingest benchmark: {args.calls} calls, {events} events, PostgreSQL")
         print(f"ledger, 1 client, one command per transaction:      {rate(events, app_s)}")
