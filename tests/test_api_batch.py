@@ -49,7 +49,7 @@ def post(api: Api, user: str, events: list[dict[str, Any]]) -> Any:
 def test_whole_calls_in_one_batch_and_a_retried_batch_doubles_nothing(api: Api) -> None:
     # Interleaved across calls, as a gateway would send them in time order.
     calls = [whole_call(api, f"batch-{n}") for n in range(3)]
-    events = [step for steps in zip(*calls) for step in steps]
+    events = [step for steps in zip(*calls, strict=True) for step in steps]
     first = post(api, "pbx", events)
     assert first.status_code == 200, first.text
     assert [r["status"] for r in first.json()["results"]] == [201] * 3 + [200] * 15
