@@ -3,7 +3,7 @@
 The server (`create_app`'s lifespan) and the command line both call ``build``; only
 the server then starts the background work (``Components.start``): the views follower
 or worker process and the scheduled jobs. Each application service gets exactly the
-collaborators it uses; HTTP handlers receive each service by name (api/http/app.py).
+collaborators it uses; HTTP handlers receive each service by name (api/http/context.py: provide).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.checkpoint_store import load_signer
 from adapters.event_store import key_store_of, open_checkpoint_store, open_ledger, open_view_store
-from adapters.key_store import KeyStore
+from adapters.key_store import KeyStore, load_master_key
 from adapters.log_waiter import log_waiter
 from adapters.media_store import MediaStore
 from adapters.media_vault import MediaVault
@@ -28,7 +28,10 @@ from api.jobs.views_worker import ViewsWorker
 from api.services.access import AccessControl
 from api.services.audit_reports import AuditReports
 from api.services.capture import CaptureCommands
+from api.services.exports import Exports
 from api.services.identity import Identity
+from api.services.lifecycle import Lifecycle
+from api.services.media import MediaIngest
 from api.services.policy import RecordingPolicies
 from api.services.recordings import Recordings
 from api.services.retention import Retention
@@ -37,17 +40,6 @@ from domain.ledger import RecordingLedger
 from projections.runner import Projections
 
 log = structlog.get_logger(__name__)
-
-# The application services, by the name HTTP handlers ask for them (api/http/app.py).
-SERVICES = (
-    "identity",
-    "recordings",
-    "audit_reports",
-    "policy",
-    "retention",
-    "capture",
-    "transparency",
-)
 
 
 @dataclass(frozen=True)
@@ -60,12 +52,15 @@ class Components:
     media: MediaVault
     identity: Identity
     access: AccessControl
+    lifecycle: Lifecycle
+    media_ingest: MediaIngest
     recordings: Recordings
     audit_reports: AuditReports
     policy: RecordingPolicies
     retention: Retention
     capture: CaptureCommands
     transparency: TransparencyLog
+    exports: Exports
     acw_timeout: AcwTimeout
     _background: _Background = field(default_factory=lambda: _Background())
 
@@ -112,7 +107,9 @@ def build(settings: Settings, *, serving: bool) -> Components:
     the embedded default must work with nothing set up). A server writes through group
     commit (many clients at once); a command-line run writes plainly, one thread."""
     migrate(settings)
-    ledger = open_ledger(settings, group_commit=settings.group_commit if serving else False)
+    ledger = open_ledger(
+        settings, group_commit=settings.group_commit if serving else False, master_key=load_master_key(settings)
+    )
     keys = key_store_of(ledger)
     views = open_view_store(ledger)
     projections = Projections(ledger, views, batch_size=settings.projection_batch_size)
@@ -136,11 +133,21 @@ def build(settings: Settings, *, serving: bool) -> Components:
         media=media,
         identity=identity,
         access=access,
+        lifecycle=Lifecycle(ledger, access),
+        media_ingest=MediaIngest(
+            ledger,
+            media,
+            access,
+            max_segment_bytes=settings.max_segment_bytes,
+            max_voice_bytes=settings.max_voice_bytes,
+            max_snapshot_bytes=settings.max_snapshot_bytes,
+        ),
         recordings=Recordings(ledger, views, projections, identity, access),
         audit_reports=AuditReports(ledger, views, projections, access),
         policy=RecordingPolicies(ledger, access),
         retention=Retention(ledger, views, projections, keys, media, access),
         capture=CaptureCommands(ledger, views, access),
         transparency=transparency,
+        exports=Exports(ledger, media, transparency, access),
         acw_timeout=AcwTimeout(ledger, views),
     )

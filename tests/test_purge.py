@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from domain.transparency.merkle import leaf_hash, verify_inclusion
 
 from adapters.note_signing import verify_checkpoint
 from adapters.settings import Settings
-from domain.merkle import leaf_hash, verify_inclusion
 from domain.values import REDACTED
 from tests.support.api_client import Api
 
@@ -150,11 +150,11 @@ def test_purge_destroys_media_and_personal_fields_and_keeps_the_record(
     detail = api.call("lena", "GET", f"/v1/recordings/{rid}").json()
     assert detail["recording"]["customer_id"] == secret and detail["recording"]["tags"] == {"account": account}
     events_before = len(detail["events"])
-    media_dir = Path(api.runtime.settings.media_url)
+    media_dir = Path(api.components.settings.media_url)
     needles = [secret.encode(), account.encode(), segment[188 * 4 : 188 * 5]]
     # Nothing personal was ever written in clear: not by ingest, views, audit or search.
     api.call("lena", "GET", "/v1/recordings", params={"customer": secret})
-    api.runtime.fresh("audit_trail")
+    api.components.projections.catch_up(views=["audit_trail"])
     assert raw_hits(database_files(settings), needles[:2]) == []
     assert raw_hits(media_dir.rglob("*"), needles[2:]) == []
     # The search itself works: what is not personal (the interaction id) is found in clear.
@@ -166,7 +166,7 @@ def test_purge_destroys_media_and_personal_fields_and_keeps_the_record(
 
     # The media are gone, and the key that sealed them with them.
     assert not [p for p in media_dir.rglob("*") if rid in str(p) and p.is_file()]
-    assert api.runtime.keys.keys_for(uuid.UUID(rid)) is None
+    assert api.components.keys.keys_for(uuid.UUID(rid)) is None
     # Personal fields read as redacted; every event and audit entry remains.
     after = api.call("lena", "GET", f"/v1/recordings/{rid}").json()
     assert after["recording"]["customer_id"] == REDACTED and after["recording"]["status"] == "purged"
@@ -182,16 +182,16 @@ def test_purge_destroys_media_and_personal_fields_and_keeps_the_record(
     assert all(e["customer_id"] == REDACTED for e in trail)
     # The search view rebuilds from the log to what it was: the tags' blind indexes are in
     # the events, so destroying the keys that sealed the values changes no row.
-    row = api.runtime.views.recording(uuid.UUID(rid))
-    assert row is not None and row.tag_refs == {"account": api.runtime.ledger.tag_ref("account", account)}
-    api.runtime.projections.rebuild(["recordings"])
-    assert api.runtime.views.recording(uuid.UUID(rid)) == row
+    row = api.components.views.recording(uuid.UUID(rid))
+    assert row is not None and row.tag_refs == {"account": api.components.ledger.tag_ref("account", account)}
+    api.components.projections.rebuild(["recordings"])
+    assert api.components.views.recording(uuid.UUID(rid)) == row
     # The bystander under hold is untouched.
     kept = api.call("lena", "GET", f"/v1/recordings/{bystander}").json()["recording"]
     assert kept["status"] == "complete" and kept["tags"] == {"account": "ACC-other"}
 
     # The log still proves every event of the purged recording.
-    size, note = api.runtime.log.sign_checkpoint()
+    size, note = api.components.transparency.sign_checkpoint()
     root = verify_checkpoint(note, api.call(None, "GET", "/v1/log/public-key").text.strip()).root
     proofs = api.call("aud", "GET", f"/v1/log/proofs/recordings/{rid}").json()["events"]
     assert len(proofs) == events_before + 1
@@ -256,7 +256,7 @@ def test_a_query_hold_by_tag_is_placed_by_the_values_index(api: Api, segment: by
     [hold] = api.call("aud", "GET", "/v1/holds").json()
     assert hold["criteria"] == {
         "tag_key": "account",
-        "tag_ref": api.runtime.ledger.tag_ref("account", "ACC-t"),
+        "tag_ref": api.components.ledger.tag_ref("account", "ACC-t"),
         "customer_ref": None,
         "agent_id": None,
         "queue": None,
@@ -316,7 +316,7 @@ def test_archive_moves_sealed_media_and_exports_still_read_it(api: Api, segment:
         == 200
     )
     rid = recorded_call(api, "archive-1", "cust-arch", "ACC-arch", segment)
-    live, archive = Path(api.runtime.settings.media_url), Path(api.runtime.settings.archive_url)
+    live, archive = Path(api.components.settings.media_url), Path(api.components.settings.archive_url)
     assert list(live.rglob("*.ts")) and not list(archive.rglob("*.ts"))
     run = api.call("root", "POST", "/v1/retention/run").json()
     assert (run["archived"], run["purged"]) == ([rid], [])

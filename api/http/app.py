@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 import anyio.to_thread
 from litestar import Litestar, get
@@ -17,7 +16,7 @@ from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 
 from adapters.event_store import check_store
 from adapters.settings import Settings
-from api.bootstrap import SERVICES, Components, build
+from api.bootstrap import Components, build
 from api.http.audit import AuditTrail
 from api.http.capture_commands import capture_commands
 from api.http.context import current_principal, request_context
@@ -37,14 +36,7 @@ from api.logging import configure_logging
 class Recordings(RecordingIngest, RecordingRead):
     """Ingest and reading share the /v1/recordings paths, so they register as one controller."""
 
-
-def provide(service: str) -> Provide:
-    """Hands a handler the application service named like its parameter."""
-
-    def dependency(state: State) -> Any:
-        return getattr(state.components, service)
-
-    return Provide(dependency, sync_to_thread=False)
+    dependencies = {**RecordingIngest.dependencies, **RecordingRead.dependencies}
 
 
 @get("/health", tags=["health"], summary="Liveness: the process answers")
@@ -106,10 +98,7 @@ def create_app(settings: Settings) -> Litestar:
             LegalHolds,
             RetentionRoutes,
         ],
-        dependencies={
-            "principal": Provide(current_principal, sync_to_thread=False),
-            **{service: provide(service) for service in SERVICES},
-        },
+        dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
         lifespan=[lifespan],
         logging_config=None,  # configure_logging routes the standard library's logging through structlog
         middleware=[request_context],

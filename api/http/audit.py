@@ -10,7 +10,7 @@ from litestar import Controller, Response, get
 from litestar.di import NamedDependency
 from litestar.params import FromQuery, QueryParameter
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.services.audit_reports import AuditPage, AuditReports, AuditRequest, as_csv
 from domain.permissions import Action
@@ -19,6 +19,7 @@ from domain.permissions import Action
 class AuditTrail(Controller):
     path = "/v1/audit"
     tags = ["audit"]
+    dependencies = provide("audit_reports")
 
     @get(
         "/",

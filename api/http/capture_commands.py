@@ -12,7 +12,7 @@ from litestar import get
 from litestar.di import NamedDependency
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.services.capture import CaptureCommands
 from domain.permissions import Action
@@ -28,6 +28,7 @@ KEEPALIVE_SECONDS = 15.0
     guards=[may(Action.CAPTURE)],
     tags=["media"],
     summary="Server-sent commands for the caller's capture client",
+    dependencies=provide("capture"),
 )
 async def capture_commands(principal: Caller, capture: NamedDependency[CaptureCommands]) -> ServerSentEvent:
     commands = await anyio.to_thread.run_sync(capture.connect, principal)

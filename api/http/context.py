@@ -15,7 +15,8 @@ import anyio.to_thread
 import structlog
 from litestar import Request
 from litestar.connection import ASGIConnection
-from litestar.di import NamedDependency
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotAuthorizedException
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -26,6 +27,26 @@ log = structlog.get_logger("callvault.http")
 
 # The handler parameter that Litestar fills with the authenticated caller.
 Caller = NamedDependency[Principal]
+
+
+def provide(*services: str) -> dict[str, Provide]:
+    """The application services a controller's handlers ask for, by parameter name, from the
+    composition root's ``Components``.
+
+    Declared per controller, not app-wide: Litestar reports an invalid body field whose name
+    is also a dependency's as a server error (500), so ``PolicyIn.retention`` must not meet a
+    ``retention`` dependency on the same route.
+    """
+
+    def provider(service: str) -> Provide:
+        def dependency(state: State) -> Any:
+            return getattr(state.components, service)
+
+        return Provide(dependency, sync_to_thread=False)
+
+    return {service: provider(service) for service in services}
+
+
 PRINCIPAL = "principal"
 
 

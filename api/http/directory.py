@@ -6,7 +6,7 @@ from litestar import Controller, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.http.schemas import (
     Applied,
@@ -25,6 +25,7 @@ from domain.permissions import Action
 class Directory(Controller):
     tags = ["directory"]
     guards = [may(Action.MANAGE_DIRECTORY)]
+    dependencies = provide("identity")
 
     @post("/v1/users", status_code=201, sync_to_thread=True, summary="Create a user; the token is shown once")
     def add_user(self, data: JSONBody[NewUser], principal: Caller, identity: NamedDependency[Identity]) -> NewToken:

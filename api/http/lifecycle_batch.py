@@ -18,11 +18,12 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
+from api.http.guards import may
 from api.http.problems import status_of
 from api.http.schemas import AcwEnd, CallEnd, LifecycleChange, NewTag, StartCall
 from api.services.access import actor
-from api.services.lifecycle import Lifecycle
+from api.services.lifecycle import ACTION_OF, Lifecycle
 from domain import commands, errors
 
 MAX_ITEMS = 1000
@@ -105,12 +106,13 @@ def outcome_of(command: commands.Command, result: Any) -> ItemOutcome:
     sync_to_thread=True,
     tags=["ingest"],
     summary="Post many lifecycle events at once; each item gets its own status",
+    # The roles that may post at least one kind of item; each item is then judged on its own.
+    guards=[may(*(ACTION_OF[command] for command in COMMAND_OF.values()))],
+    dependencies=provide("lifecycle"),
 )
 def post_batch(
     data: JSONBody[LifecycleBatch], principal: Caller, lifecycle: NamedDependency[Lifecycle]
 ) -> BatchOutcome:
-    # No role guard on the route: a batch may mix actions, and a role that may post none
-    # of them is refused as a whole by the service, in the name of the batch's first action.
     by = actor(principal)
     batch = [COMMAND_OF[type(item)](**msgspec.structs.asdict(item), by=by) for item in data.events]
     results = lifecycle.batch(principal, batch)

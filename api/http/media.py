@@ -16,7 +16,7 @@ from litestar import Controller, Response, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.http.schemas import Applied, CaptureReport, PathId, SnapshotRequest, SnapshotRequested
 from api.services.access import actor
@@ -38,6 +38,7 @@ def stored(applied: bool) -> Response[Applied]:
 class MediaIngestRoutes(Controller):
     path = "/v1/recordings/{recording_id:uuid}"
     tags = ["media"]
+    dependencies = provide("media_ingest")
 
     @put(
         "/segments/{sequence_number:int}",

@@ -10,7 +10,7 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from msgspec import Meta
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.http.schemas import Body, RequiredReason, TagKey, TagValue, Text
 from api.services.policy import PolicyVersion, RecordingPolicies
@@ -55,6 +55,7 @@ class PolicyVersions(msgspec.Struct):
 class RecordingPolicyRoutes(Controller):
     path = "/v1/policy"
     tags = ["policy"]
+    dependencies = provide("policy")
 
     @get("/", guards=[may(Action.POLICY_READ)], sync_to_thread=True, summary="The recording policy in force")
     def current(self, principal: Caller, policy: NamedDependency[RecordingPolicies]) -> PolicyVersion:

@@ -13,7 +13,7 @@ from litestar import Controller, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.http.schemas import (
     AcwEnd,
@@ -37,6 +37,7 @@ from domain.permissions import Action
 class RecordingIngest(Controller):
     path = "/v1/recordings"
     tags = ["ingest"]
+    dependencies = provide("lifecycle")
 
     @post(
         "/",

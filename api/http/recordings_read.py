@@ -10,7 +10,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, QueryParameter
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.services.recordings import (
     History,
@@ -26,6 +26,7 @@ from domain.permissions import Action
 class RecordingRead(Controller):
     path = "/v1/recordings"
     tags = ["recordings"]
+    dependencies = provide("recordings")
 
     @get(
         "/",

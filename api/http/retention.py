@@ -10,7 +10,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.http.problems import problem
 from api.http.schemas import Body, Id, PathId, RequiredReason, TagKey, TagValue, Text
@@ -51,6 +51,7 @@ class Erased(msgspec.Struct):
 class LegalHolds(Controller):
     path = "/v1/holds"
     tags = ["retention"]
+    dependencies = provide("retention")
 
     @post(
         "/",
@@ -82,6 +83,7 @@ class LegalHolds(Controller):
 class RetentionRoutes(Controller):
     path = "/v1"
     tags = ["retention"]
+    dependencies = provide("retention")
 
     @post(
         "/erasures",

@@ -9,7 +9,7 @@ from litestar import Controller, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
-from api.http.context import Caller
+from api.http.context import Caller, provide
 from api.http.guards import may
 from api.http.schemas import ConsistencyProof, ExportRequest, RecordingProofs
 from api.services.exports import Exports
@@ -21,7 +21,12 @@ Size = Annotated[int | None, QueryParameter(ge=0, le=MAX_TREE_SIZE)]
 NOTE = "text/plain; charset=utf-8"
 
 
-@get("/v1/log/public-key", tags=["log"], summary="The verifier key of the log's checkpoint signatures")
+@get(
+    "/v1/log/public-key",
+    tags=["log"],
+    summary="The verifier key of the log's checkpoint signatures",
+    dependencies=provide("transparency"),
+)
 async def public_key(transparency: NamedDependency[TransparencyLog]) -> Response[str]:
     return Response(transparency.public_key + "\n", media_type=NOTE)
 
@@ -30,6 +35,7 @@ class TransparencyLogRoutes(Controller):
     path = "/v1/log"
     tags = ["log"]
     guards = [may(Action.LOG_READ)]
+    dependencies = provide("exports", "transparency")
 
     @get("/checkpoint", sync_to_thread=True, summary="The latest signed checkpoint (C2SP signed note)")
     def latest(self, transparency: NamedDependency[TransparencyLog]) -> Response[bytes]:
@@ -70,6 +76,7 @@ class TransparencyLogRoutes(Controller):
     tags=["log"],
     status_code=201,
     guards=[may(Action.EXPORT)],
+    dependencies=provide("exports"),
     sync_to_thread=True,
     summary="A court-ready bundle of one recording (zip), verifiable offline; recorded as Exported",
 )

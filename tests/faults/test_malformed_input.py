@@ -27,7 +27,6 @@ import pytest
 from litestar.routes import HTTPRoute
 
 from adapters.settings import Settings
-from api.bootstrap import SERVICES
 from domain.access_record import AccessRecord
 from domain.commands import PlaceHold, RequestSnapshot, StartCall
 from domain.recording_policy import PolicyTerms
@@ -231,7 +230,7 @@ def write_endpoints(api: Api) -> list[Endpoint]:
                 query = {
                     name: p.annotation
                     for name, p in signature.items()
-                    if name not in {"self", "principal", "data", "body", *SERVICES, *path_names}
+                    if name not in {"self", "data", "body", *handler.resolve_dependencies(), *path_names}
                 }
                 endpoints.append(Endpoint(method, route.path_format, path_names, body, query))
     return endpoints
