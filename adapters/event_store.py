@@ -28,7 +28,8 @@ from adapters.checkpoint_store import CheckpointStore
 from adapters.event_codec import MsgspecMapper
 from adapters.field_cipher import FieldCipher
 from adapters.group_commit import GroupCommitter
-from adapters.key_store import KeyStore, load_master_key
+from adapters.key_store import KeyStore
+from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
 from adapters.postgres_recorders import AppendFunctionRecorder, ViewPositionRecorder
 from adapters.settings import Settings

@@ -13,23 +13,18 @@ while views replay the log, for a window the caller can shrink at will.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import os
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import structlog
 
 from adapters import crypto
-from adapters.settings import Settings
 from adapters.sql_dialect import Dialect
 
 log = structlog.get_logger(__name__)
@@ -43,43 +38,6 @@ class RecordingKeys:
     recording_key: bytes
     customer_key: bytes
     customer_ref: str
-
-
-def load_master_key(settings: Settings) -> bytes:
-    """The master key from settings, else its file; a deployment without one gets a new file once."""
-    if settings.master_key:
-        return _decode_master_key(settings.master_key, "CALLVAULT_MASTER_KEY")
-    path = Path(settings.master_key_file)
-    if not path.exists():
-        _create_key_file(path)
-    return _decode_master_key(path.read_text().strip(), str(path))
-
-
-def _decode_master_key(text: str, source: str) -> bytes:
-    try:
-        key = base64.b64decode(text, validate=True)
-    except binascii.Error:
-        key = b""
-    if len(key) != crypto.KEY_BYTES:
-        raise ValueError(f"the master key in {source} must be base64 of {crypto.KEY_BYTES} bytes")
-    return key
-
-
-def _create_key_file(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Written aside, then linked into place: a racing process either wins or
-    # reads a complete file, never half of one.
-    draft = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
-    descriptor = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as file:
-        file.write(base64.b64encode(crypto.new_key()).decode() + "\n")
-    try:
-        os.link(draft, path)
-        log.warning("created a new master key: back it up, without it no personal data can be read", path=str(path))
-    except FileExistsError:
-        pass
-    finally:
-        draft.unlink()
 
 
 def _recording_key_id(recording_id: UUID) -> bytes:

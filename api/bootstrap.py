@@ -16,8 +16,9 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.checkpoint_store import load_signer
 from adapters.event_store import key_store_of, open_checkpoint_store, open_ledger, open_view_store
-from adapters.key_store import KeyStore, load_master_key
+from adapters.key_store import KeyStore
 from adapters.log_waiter import log_waiter
+from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
 from adapters.media_vault import MediaVault
 from adapters.migrate import migrate

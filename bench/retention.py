@@ -32,7 +32,7 @@ from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_s
 
 from adapters.event_codec import MsgspecMapper
 from adapters.event_store import ServiceRoleFactory, key_store_of, ledger_env
-from adapters.key_store import load_master_key
+from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
 from adapters.settings import Settings
 from api.bootstrap import Components, build

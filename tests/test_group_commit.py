@@ -12,7 +12,7 @@ from eventsourcing.persistence import OperationalError
 
 from adapters.event_store import key_store_of, ledger_env
 from adapters.group_commit import GroupCommitter
-from adapters.key_store import load_master_key
+from adapters.master_key import load_master_key
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain import errors

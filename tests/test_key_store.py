@@ -15,7 +15,8 @@ import psycopg
 import pytest
 
 from adapters.event_store import _dialect, key_store_of, open_ledger
-from adapters.key_store import KeyStore, load_master_key
+from adapters.key_store import KeyStore
+from adapters.master_key import load_master_key
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain.ledger import RecordingLedger
