@@ -117,14 +117,43 @@ def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, 
 @click.option("--after", help="Cursor printed under the previous page.")
 @click.option("--as", "as_user", help="Search as this user (their reach; the audit trail names them).")
 @pass_context
-def search(ctx: Context, tags: tuple[str, ...], as_user: str | None, **filters: Any) -> None:
+def search(
+    ctx: Context,
+    /,
+    *,
+    agent: str | None,
+    customer: str | None,
+    queue: str | None,
+    direction: str | None,
+    status: str | None,
+    started_from: str | None,
+    started_until: str | None,
+    tags: tuple[str, ...],
+    missing: bool | None,
+    hold: bool | None,
+    limit: int,
+    after: str | None,
+    as_user: str | None,
+) -> None:
     """Find recordings in the search view (catches the view up first); the search is audited."""
     try:
         tag_filters = parse_tags(list(tags))
     except DomainError as bad:
         raise click.BadParameter(str(bad), param_hint="--tag") from None
-    times = {name: parse_time(filters.pop(name)) for name in ("started_from", "started_until")}
-    request = SearchRequest(**filters, **times, tag=tag_filters)
+    request = SearchRequest(
+        agent=agent,
+        customer=customer,
+        queue=queue,
+        direction=direction,
+        status=status,
+        started_from=parse_time(started_from),
+        started_until=parse_time(started_until),
+        tag=tag_filters,
+        missing=missing,
+        hold=hold,
+        limit=limit,
+        after=after,
+    )
     try:
         page = ctx.components.recordings.search(ctx.reader(as_user), request)
     except DomainError as error:

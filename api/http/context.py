@@ -17,8 +17,9 @@ from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
+from litestar.enums import ScopeType
 from litestar.exceptions import NotAuthorizedException
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from api.http.problems import PROBLEM
 from domain.permissions import Principal
@@ -52,7 +53,7 @@ PRINCIPAL = "principal"
 
 def request_context(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         if b"%00" in scope.get("query_string", b""):
@@ -62,7 +63,7 @@ def request_context(app: ASGIApp) -> ASGIApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or str(uuid.uuid4())
         principal = await _authenticate(scope, headers.get("authorization", ""))
-        scope.setdefault("state", {})[PRINCIPAL] = principal  # type: ignore[typeddict-unknown-key]
+        scope.setdefault("state", {})[PRINCIPAL] = principal
         status = {"code": 500}
 
         async def send_with_id(message: Message) -> None:
@@ -93,8 +94,14 @@ def request_context(app: ASGIApp) -> ASGIApp:
 
 async def _refuse(send: Send, status: int, detail: str) -> None:
     body = json.dumps({"type": "about:blank", "status": status, "title": "Invalid request", "detail": detail})
-    await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", PROBLEM.encode())]})
-    await send({"type": "http.response.body", "body": body.encode()})
+    start: HTTPResponseStartEvent = {
+        "type": "http.response.start",
+        "status": status,
+        "headers": [(b"content-type", PROBLEM.encode())],
+    }
+    await send(start)
+    end: HTTPResponseBodyEvent = {"type": "http.response.body", "body": body.encode(), "more_body": False}
+    await send(end)
 
 
 async def _authenticate(scope: Scope, authorization: str) -> Principal | None:

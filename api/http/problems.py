@@ -40,23 +40,23 @@ def status_of(error: errors.DomainError) -> tuple[int, str]:
     return 422, "Refused"
 
 
-def domain_error(_: Request, error: errors.DomainError) -> Response[dict[str, Any]]:
+def domain_error(_: Request[Any, Any, Any], error: errors.DomainError) -> Response[dict[str, Any]]:
     status, title = status_of(error)
     return problem(status, title, str(error), error=type(error).__name__)
 
 
-def validation_error(_: Request, error: ValidationException) -> Response[dict[str, Any]]:
+def validation_error(_: Request[Any, Any, Any], error: ValidationException) -> Response[dict[str, Any]]:
     # Malformed or out-of-range input: the same family as a domain InvalidCommand.
     return problem(422, "Invalid request", str(error.detail), errors=error.extra or [])
 
 
-def http_error(_: Request, error: HTTPException) -> Response[dict[str, Any]]:
+def http_error(_: Request[Any, Any, Any], error: HTTPException) -> Response[dict[str, Any]]:
     response = problem(error.status_code, HTTPStatus(error.status_code).phrase, str(error.detail))
     response.headers.update(error.headers or {})
     return response
 
 
-def storage_full(_: Request, error: StorageFull) -> Response[dict[str, Any]]:
+def storage_full(_: Request[Any, Any, Any], error: StorageFull) -> Response[dict[str, Any]]:
     # 507, and no Retry-After: space comes back when an operator makes room, not after a
     # time the server could promise. Nothing was stored, so the same upload may be retried.
     log.error("media store full", detail=str(error))
@@ -65,7 +65,7 @@ def storage_full(_: Request, error: StorageFull) -> Response[dict[str, Any]]:
     )
 
 
-def nesting_error(request: Request, error: RecursionError) -> Response[dict[str, Any]]:
+def nesting_error(request: Request[Any, Any, Any], error: RecursionError) -> Response[dict[str, Any]]:
     # msgspec refuses JSON nested deeper than it can decode by raising RecursionError,
     # which Litestar lets through. Raised by the body decoder it is the client's malformed
     # body; raised anywhere else it is a fault of the server.
@@ -75,7 +75,7 @@ def nesting_error(request: Request, error: RecursionError) -> Response[dict[str,
     return unexpected_error(request, error)
 
 
-def store_unavailable(_: Request, error: OperationalError | InterfaceError) -> Response[dict[str, Any]]:
+def store_unavailable(_: Request[Any, Any, Any], error: OperationalError | InterfaceError) -> Response[dict[str, Any]]:
     # The database is down, restarting or saturated (the store's waits are bounded, so
     # this comes quickly): a transient state the client should wait out, not a fault.
     log.warning("database unavailable", error=str(error))
@@ -89,7 +89,7 @@ def store_unavailable(_: Request, error: OperationalError | InterfaceError) -> R
     return response
 
 
-def unexpected_error(_: Request, error: Exception) -> Response[dict[str, Any]]:
+def unexpected_error(_: Request[Any, Any, Any], error: Exception) -> Response[dict[str, Any]]:
     log.error("unhandled error", exc_info=error)
     return problem(HTTP_500_INTERNAL_SERVER_ERROR, "Internal error", "the server failed; the request may be retried")
 
