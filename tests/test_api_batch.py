@@ -23,7 +23,7 @@ def at(seconds: int) -> str:
 
 
 def whole_call(api: Api, interaction: str, agent: str = "agent-n") -> list[dict[str, Any]]:
-    rid = str(api.runtime.ledger.recording_id(interaction))
+    rid = str(api.components.ledger.recording_id(interaction))
     return [
         {
             "type": "start",
@@ -58,15 +58,15 @@ def test_whole_calls_in_one_batch_and_a_retried_batch_doubles_nothing(api: Api) 
     assert [r["status"] for r in again] == [201] * 3 + [200] * 15
     assert not any(r["applied"] for r in again[3:])
     for n in range(3):
-        rid = api.runtime.ledger.recording_id(f"batch-{n}")
-        assert [type(e).__name__ for e in api.runtime.ledger.history(rid).events] == LIFECYCLE
+        rid = api.components.ledger.recording_id(f"batch-{n}")
+        assert [type(e).__name__ for e in api.components.ledger.history(rid).events] == LIFECYCLE
 
 
 def test_each_item_is_judged_alone_and_refusals_are_audited(api: Api) -> None:
     good = whole_call(api, "batch-good")
     other_agents = whole_call(api, "batch-south", agent="agent-s")
     post(api, "pbx", other_agents[:1])
-    unknown = str(api.runtime.ledger.recording_id("never-started"))
+    unknown = str(api.components.ledger.recording_id("never-started"))
     mixed = [
         good[0],
         {"type": "resume", "recording_id": good[1]["recording_id"], "reason": "x", "occurred_at": at(5)},
@@ -85,7 +85,7 @@ def test_each_item_is_judged_alone_and_refusals_are_audited(api: Api) -> None:
     results = post(api, "pbx", mixed).json()["results"]
     assert [r["status"] for r in results] == [201, 409, 200, 404, 422]
     assert results[1]["error"] == "NotPaused" or "paused" in results[1]["detail"]
-    history = api.runtime.ledger.history(api.runtime.ledger.recording_id("batch-good")).events
+    history = api.components.ledger.history(api.components.ledger.recording_id("batch-good")).events
     assert [type(e).__name__ for e in history] == ["CallStarted", "Paused"]
 
     # An agent may tag its own call but not another agent's; the refusal is evidence.
@@ -113,29 +113,29 @@ def test_a_role_that_may_post_none_of_it_is_refused_whole(api: Api) -> None:
     ],
 )
 def test_malformed_batches_are_422_and_store_nothing(api: Api, body: dict[str, Any], reason: str) -> None:
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     response = api.call("pbx", "POST", "/v1/lifecycle-events", json=body)
     assert response.status_code == 422 and reason in response.text.lower(), response.text
-    assert api.runtime.ledger.recorder.max_notification_id() == before
+    assert api.components.ledger.recorder.max_notification_id() == before
 
 
 def test_a_retried_item_with_an_invalid_time_is_refused_on_its_own(api: Api) -> None:
     """Each item is checked before its retry shortcut: 422 for it, never 200 {"applied": false}."""
     steps = whole_call(api, "batch-times")
     assert [r["status"] for r in post(api, "pbx", steps[:4]).json()["results"]] == [201, 200, 200, 200]
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     tag_again = [
         {**steps[3], "occurred_at": moment}
         for moment in ("0001-01-01T00:00:00Z", "2200-01-01T00:00:00Z", "1969-12-31T23:59:59Z", "2026-11-23T09:00:25")
     ]
     results = post(api, "pbx", tag_again).json()["results"]
     assert [(r["status"], r["error"]) for r in results] == [(422, "InvalidCommand")] * 4
-    assert api.runtime.ledger.recorder.max_notification_id() == before
+    assert api.components.ledger.recorder.max_notification_id() == before
 
 
 def test_control_characters_in_any_item_refuse_the_batch_as_malformed(api: Api) -> None:
     steps = whole_call(api, "batch-nul")
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     response = post(api, "pbx", [steps[0], {**steps[1], "reason": "pci\x00"}])
     assert response.status_code == 422 and "events[1].reason" in response.text, response.text
-    assert api.runtime.ledger.recorder.max_notification_id() == before
+    assert api.components.ledger.recorder.max_notification_id() == before

@@ -65,18 +65,18 @@ def test_retried_lifecycle_requests_never_double_an_event(api: Api) -> None:
         ("POST", "end", lambda i: {"reason": "hangup", "occurred_at": at(30)}),
         ("POST", "acw-end", lambda i: {"reason": "status_change", "occurred_at": at(60)}),
     ]
-    ids = {i: api.runtime.ledger.recording_id(i) for i in interactions}
+    ids = {i: api.components.ledger.recording_id(i) for i in interactions}
     with ThreadPoolExecutor(max_workers=16) as pool:
         for method, path, body in steps:
 
-            def send(interaction: str, path: str = path, body=body) -> int:
+            def send(interaction: str, method: str = method, path: str = path, body=body) -> int:
                 url = path if path.startswith("/") else f"/v1/recordings/{ids[interaction]}/{path}"
                 return api.call("pbx", method, url, json=body(interaction)).status_code
 
             statuses = list(pool.map(send, [i for i in interactions for _ in range(5)]))
             assert set(statuses) <= {200, 201}, (path, statuses)
     for interaction in interactions:
-        events = api.runtime.ledger.history(ids[interaction]).events
+        events = api.components.ledger.history(ids[interaction]).events
         assert [type(e).__name__ for e in events] == [
             "CallStarted",
             "Paused",
@@ -160,13 +160,13 @@ def test_detail_shows_view_and_events_and_is_audited(api: Api) -> None:
     ],
 )
 def test_bad_input_is_refused_with_a_reason_and_stores_nothing(api: Api, path: str, body: dict, status: int) -> None:
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     response = api.call("pbx", "POST", path, json=body)
     assert response.status_code == status
     problem = response.json()
     assert response.headers["content-type"].startswith("application/problem+json")
     assert problem["status"] == status and problem["detail"]
-    assert api.runtime.ledger.recorder.max_notification_id() == before
+    assert api.components.ledger.recorder.max_notification_id() == before
 
 
 def test_state_conflicts_are_409_and_unknown_recordings_404(api: Api) -> None:
@@ -189,15 +189,15 @@ def test_acw_timeout_job_ends_overdue_after_call_work(api: Api) -> None:
     api.call("pbx", "POST", f"/v1/recordings/{overdue}/end", json={"occurred_at": at(30)})
     recent = start(api, "acw-recent")
     api.call("pbx", "POST", f"/v1/recordings/{recent}/end", json={"occurred_at": at(500)})
-    api.runtime.fresh("recordings")
+    api.components.projections.catch_up(views=["recordings"])
     timeout = 200
-    assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout - 1)) == 0
-    assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout + 1)) == 1
-    assert api.runtime.end_overdue_acw(now=T0 + timedelta(seconds=30 + timeout + 1)) == 0  # rerun: nothing new
-    ended = api.runtime.ledger.history(overdue).events[-1]
+    assert api.components.acw_timeout.run(now=T0 + timedelta(seconds=30 + timeout - 1)) == 0
+    assert api.components.acw_timeout.run(now=T0 + timedelta(seconds=30 + timeout + 1)) == 1
+    assert api.components.acw_timeout.run(now=T0 + timedelta(seconds=30 + timeout + 1)) == 0  # rerun: nothing new
+    ended = api.components.ledger.history(overdue).events[-1]
     assert (type(ended).__name__, ended.reason, ended.actor) == ("AcwEnded", "timeout", "system")
     assert ended.occurred_at == T0 + timedelta(seconds=30 + timeout)
-    assert type(api.runtime.ledger.history(recent).events[-1]).__name__ == "CallEnded"
+    assert type(api.components.ledger.history(recent).events[-1]).__name__ == "CallEnded"
 
 
 def test_audit_report_as_csv_is_itself_audited(api: Api) -> None:
@@ -287,7 +287,7 @@ def test_history_version_beyond_64_bits_is_refused(api: Api) -> None:
 )
 def test_deeply_nested_json_is_a_bad_request(api: Api, user: str, method: str, path: str) -> None:
     """The decoder gives up on it with a RecursionError, which must not become a 500."""
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     response = api.client.request(
         method,
         path,
@@ -296,14 +296,14 @@ def test_deeply_nested_json_is_a_bad_request(api: Api, user: str, method: str, p
     )
     assert response.status_code == 400 and "nested too deeply" in response.json()["detail"], response.text
     assert response.headers["content-type"] == "application/problem+json"
-    assert api.runtime.ledger.recorder.max_notification_id() == before
+    assert api.components.ledger.recorder.max_notification_id() == before
 
 
 def test_control_characters_are_refused_in_every_body(api: Api) -> None:
     rid = start(api, "nul-1")
     policy = {"sampling_percent": 50.0, "reason": "half"}
     assert api.call("root", "PUT", "/v1/policy", json=policy).status_code == 200
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     refused = [
         api.call("lena", "POST", "/v1/holds", json={"case_id": "CASE-N", "reason": "r", "agent_id": "agent\x00n"}),
         api.call("root", "PUT", "/v1/policy", json={**policy, "reason": "half\x00"}),  # terms unchanged: a retry
@@ -315,7 +315,7 @@ def test_control_characters_are_refused_in_every_body(api: Api) -> None:
     ]
     for response in refused:
         assert response.status_code == 422 and response.json()["detail"], response.text
-    assert api.runtime.ledger.recorder.max_notification_id() == before
+    assert api.components.ledger.recorder.max_notification_id() == before
     # Prose keeps its line breaks and any script or emoji.
     noted = api.call(
         "pbx", "POST", f"/v1/recordings/{rid}/pause", json={"reason": "PCI\n\u202eتوقف 🙊", "occurred_at": at(5)}
@@ -334,9 +334,9 @@ def test_a_retry_with_an_invalid_time_is_refused_not_answered_as_applied(api: Ap
     assert api.call("pbx", "POST", f"/v1/recordings/{rid}/tags", json=tag).json() == {"applied": True}
     hold = {"case_id": "CASE-T", "reason": "r", "started_from": at(0)}
     assert api.call("lena", "POST", "/v1/holds", json=hold).status_code == 201
-    before = api.runtime.ledger.recorder.max_notification_id()
+    before = api.components.ledger.recorder.max_notification_id()
     again = api.call("pbx", "POST", f"/v1/recordings/{rid}/tags", json={**tag, "occurred_at": moment})
     assert again.status_code == 422 and "occurred_at" in again.json()["detail"], again.text
     hold_again = api.call("lena", "POST", "/v1/holds", json={**hold, "started_from": moment})
     assert hold_again.status_code == 422, hold_again.text
-    assert api.runtime.ledger.recorder.max_notification_id() == before
+    assert api.components.ledger.recorder.max_notification_id() == before

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from domain.transparency.merkle import leaf_hash, verify_inclusion
 
 from adapters.note_signing import verify_checkpoint
 from adapters.settings import Settings
+from domain.transparency.merkle import leaf_hash, verify_inclusion
 from domain.values import REDACTED
 from tests.support.api_client import Api
 
