@@ -103,8 +103,10 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 @click.pass_context
 def capture(ctx: click.Context) -> None:
     """Run the desktop capture client (see `callvault capture --help`)."""
-    from capture_client.cli import main as capture_main  # the client needs none of the server
-
+    try:
+        from capture_client.cli import main as capture_main  # the client needs none of the server
+    except ImportError as missing:  # the server is installed without the desktop's libraries
+        raise click.ClickException(f"{missing}: install callvault[capture] to run the capture client here") from None
     sys.exit(capture_main(ctx.args))
 
 
