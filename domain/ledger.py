@@ -6,7 +6,8 @@ committer needs of the store; the directory and retention parts live beside it.
 
 Persistence is chosen by the environment the adapters hand in (eventsourcing's
 infrastructure factories), so this module stays free of any storage detail and
-runs in memory in unit tests.
+runs in memory in unit tests (given the events' msgspec codec, as tests/unit does:
+eventsourcing's default JSON transcoder cannot encode a policy's terms).
 """
 
 from __future__ import annotations
