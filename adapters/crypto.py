@@ -121,3 +121,48 @@ def open_media(recording_key: bytes, object_key: str, sealed: bytes) -> bytes:
         raise CannotOpen(f"{object_key} is not a sealed media object")
     body = sealed[len(MEDIA_MAGIC) :]
     return _open(recording_key, body[:NONCE_BYTES], body[NONCE_BYTES:], object_key.encode(), f"media {object_key}")
+
+
+# -- derived media, sealed in chunks -------------------------------------------
+#
+# A playable file is read by byte ranges (a player seeks), so it is sealed in
+# independent chunks: a range is served by opening only the chunks it touches.
+# Each chunk's AAD binds its object, its index and the number of chunks, so
+# chunks cannot be reordered, moved to another object or cut off at the end.
+
+CHUNK_BYTES = 1024 * 1024
+SEALED_CHUNK_BYTES = NONCE_BYTES + CHUNK_BYTES + 16  # nonce, ciphertext, GCM tag
+
+
+def chunk_count(sealed_size: int) -> int:
+    return -(-sealed_size // SEALED_CHUNK_BYTES)
+
+
+def plain_size(sealed_size: int) -> int:
+    return sealed_size - chunk_count(sealed_size) * (NONCE_BYTES + 16)
+
+
+def _chunk_aad(object_key: str, index: int, count: int) -> bytes:
+    return f"{object_key}\x1f{index}/{count}".encode()
+
+
+def seal_chunks(recording_key: bytes, object_key: str, data: bytes) -> bytes:
+    count = max(1, -(-len(data) // CHUNK_BYTES))
+    aead, sealed = _aead(recording_key), bytearray()
+    for index in range(count):
+        chunk = data[index * CHUNK_BYTES : (index + 1) * CHUNK_BYTES]
+        # Deterministic like _media_nonce: the same build seals to the same bytes.
+        material = b"chunk" + hashlib.sha256(chunk).digest() + _chunk_aad(object_key, index, count)
+        nonce = hmac.new(recording_key, material, hashlib.sha256).digest()[:NONCE_BYTES]
+        sealed += nonce + aead.encrypt(nonce, chunk, _chunk_aad(object_key, index, count))
+    return bytes(sealed)
+
+
+def open_chunk(recording_key: bytes, object_key: str, index: int, count: int, sealed: bytes) -> bytes:
+    aad = _chunk_aad(object_key, index, count)
+    return _open(recording_key, sealed[:NONCE_BYTES], sealed[NONCE_BYTES:], aad, f"{object_key} chunk {index}")
+
+
+def purpose_key(master: bytes, purpose: str) -> bytes:
+    """A key of its own for one use of the master key (signing grants, console sessions)."""
+    return _hkdf(master, None, f"callvault/v1/{purpose}".encode())

@@ -1,16 +1,24 @@
-"""One playable MP4 of a recording: its screen segments on their single clock
-(pauses stay gaps, never squeezed) and its voice, for exports.
+"""One playable MP4 of a recording, for the player and for exports alike: its screen
+segments on the call's clock (pauses and missing segments stay gaps, never
+squeezed: a player holds the last frame through them) and its voice in the same
+file (a separate audio element drifts from the video).
 
-Video is remuxed, not re-encoded, so the combined file shows exactly the frames
-that were stored; the voice is encoded to AAC, which every player plays.
+Video is remuxed, not re-encoded, so the file shows exactly the frames that were
+stored; the voice is encoded to AAC, which every browser plays. Video and audio
+packets are written in time order, so a player streaming the file by byte ranges
+finds both at any offset close together. Segments are read one at a time, so a
+long call is never held in memory whole.
 """
 
 from __future__ import annotations
 
+import heapq
 import io
-from collections.abc import Sequence
+from array import array
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from fractions import Fraction
+from itertools import chain
 
 import av
 import structlog
@@ -19,78 +27,118 @@ from adapters.media_probe import SEGMENT, UndecodableMedia
 
 log = structlog.get_logger(__name__)
 MILLISECOND = Fraction(1, 1000)
+PEAKS_RATE = 8000  # the voice is read at this rate for its waveform (a peak per 1/peaks_per_second of it)
+
+# A segment's start on the call's clock (ms), and how to read its bytes (MPEG-TS) when its turn comes.
+Segment = tuple[int, Callable[[], bytes]]
 
 
-def combine(segments: Sequence[tuple[int, bytes]], voice: bytes | None) -> bytes:
-    """``segments`` are (start offset in ms from the call's start, MPEG-TS bytes)."""
+def combine(segments: Sequence[Segment], voice: bytes | None) -> bytes:
+    """The MP4: video when any segment joins, audio when there is a voice (either may be absent)."""
     ordered = sorted(segments, key=lambda s: s[0])
     out_buffer = io.BytesIO()
     with ExitStack() as opened, av.open(out_buffer, mode="w", format="mp4") as out:
-        # Only segments as the capture client writes them (H.264 in MPEG-TS) can share one
-        # video stream. Older servers accepted anything that decoded (a JPEG, say); such a
-        # segment stays in the export as uploaded, but must not make the film impossible.
-        playable = [
-            (start_ms, segment)
-            for start_ms, data in ordered
-            if (segment := _joinable(opened, start_ms, data)) is not None
-        ]
-        # Every stream must exist before the first packet is written.
-        video_out = out.add_stream_from_template(playable[0][1].streams.video[0]) if playable else None
+        # Every stream must exist before the first packet is written: the first segment
+        # that joins gives the video stream its parameters.
+        segment_files = _joinable(opened, ordered)
+        first = next(segment_files, None)
+        video_out = out.add_stream_from_template(first[1].streams.video[0]) if first else None
         voice_in = opened.enter_context(av.open(io.BytesIO(voice), mode="r")) if voice is not None else None
         audio_out = out.add_stream("aac", rate=voice_in.streams.audio[0].rate or 8000) if voice_in else None
-        last_dts = [-1]  # across segments: rounding of their offsets must not step time back
-        if video_out is not None:
-            for start_ms, segment in playable:
-                _add_segment(out, video_out, start_ms, segment, last_dts)
+        streams: list[Iterator[tuple[float, av.Packet]]] = []
+        if first is not None and video_out is not None:
+            streams.append(_video_packets(first, segment_files, video_out))
         if voice_in is not None and audio_out is not None:
-            _add_voice(out, audio_out, voice_in)
+            streams.append(_audio_packets(voice_in, audio_out))
+        for _, packet in heapq.merge(*streams, key=lambda timed: timed[0]):
+            out.mux(packet)
     return out_buffer.getvalue()
 
 
-def _joinable(opened: ExitStack, start_ms: int, data: bytes) -> av.container.InputContainer | None:
-    """The segment opened, if it is of the kind the combined video is made of."""
-    try:
-        segment = opened.enter_context(av.open(io.BytesIO(data), mode="r"))
-        SEGMENT.check(segment)
-    except (UndecodableMedia, av.FFmpegError) as refusal:
-        log.warning("segment left out of the combined video", start_offset_ms=start_ms, why=str(refusal))
-        return None
-    return segment
+def _joinable(opened: ExitStack, ordered: Sequence[Segment]) -> Iterator[tuple[int, av.container.InputContainer]]:
+    """Each segment opened in turn, if it is of the kind the combined video is made of."""
+    for start_ms, read in ordered:
+        # Only segments as the capture client writes them (H.264 in MPEG-TS) can share one
+        # video stream. Older servers accepted anything that decoded (a JPEG, say); such a
+        # segment stays in the export as uploaded, but must not make the film impossible.
+        try:
+            segment = opened.enter_context(av.open(io.BytesIO(read()), mode="r"))
+            SEGMENT.check(segment)
+        except (UndecodableMedia, av.FFmpegError) as refusal:
+            log.warning("segment left out of the combined video", start_offset_ms=start_ms, why=str(refusal))
+            continue
+        yield start_ms, segment
 
 
-def _add_segment(
-    out: av.container.OutputContainer,
+def _video_packets(
+    first: tuple[int, av.container.InputContainer],
+    rest: Iterator[tuple[int, av.container.InputContainer]],
     video_out: av.VideoStream,
-    start_ms: int,
-    segment: av.container.InputContainer,
-    last_dts: list[int],
-) -> None:
-    video_in = segment.streams.video[0]
-    first_pts = None
-    for packet in segment.demux(video_in):
-        if packet.pts is None or packet.dts is None:
-            continue  # the flush packet at the end of the stream
-        if first_pts is None:  # the opening keyframe: shown first
-            first_pts = packet.pts
-        # Place the segment where it was captured on the call's clock.
-        shift = int(start_ms * MILLISECOND / video_in.time_base) - first_pts
-        # Offsets are whole milliseconds; if that lands a frame on or before the one
-        # written last, nudge it just past it so decode order stays strictly increasing.
-        shift += max(0, last_dts[0] + 1 - (packet.dts + shift))
-        packet.pts += shift
-        packet.dts += shift
-        last_dts[0] = packet.dts
-        packet.stream = video_out
-        out.mux(packet)
+) -> Iterator[tuple[float, av.Packet]]:
+    last_dts = -1  # across segments: rounding of their offsets must not step time back
+    for start_ms, segment in _chain(first, rest):
+        video_in = segment.streams.video[0]
+        first_pts = None
+        for packet in segment.demux(video_in):
+            if packet.pts is None or packet.dts is None:
+                continue  # the flush packet at the end of the stream
+            if first_pts is None:  # the opening keyframe: shown first
+                first_pts = packet.pts
+            # Place the segment where it was captured on the call's clock.
+            shift = int(start_ms * MILLISECOND / video_in.time_base) - first_pts
+            # Offsets are whole milliseconds; if that lands a frame on or before the one
+            # written last, nudge it just past it so decode order stays strictly increasing.
+            shift += max(0, last_dts + 1 - (packet.dts + shift))
+            packet.pts += shift
+            packet.dts += shift
+            last_dts = packet.dts
+            packet.stream = video_out
+            yield float(packet.dts * video_in.time_base), packet
+        segment.close()  # done with it: a long call is read one segment at a time
 
 
-def _add_voice(
-    out: av.container.OutputContainer, audio_out: av.AudioStream, source: av.container.InputContainer
-) -> None:
+def _chain(
+    first: tuple[int, av.container.InputContainer], rest: Iterator[tuple[int, av.container.InputContainer]]
+) -> Iterator[tuple[int, av.container.InputContainer]]:
+    yield first
+    yield from rest
+
+
+def _audio_packets(source: av.container.InputContainer, audio_out: av.AudioStream) -> Iterator[tuple[float, av.Packet]]:
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=audio_out.rate)
+    time_base = Fraction(1, audio_out.rate)
+
+    def timed(packets: list[av.Packet]) -> Iterator[tuple[float, av.Packet]]:
+        for packet in packets:
+            yield float((packet.dts or 0) * (packet.time_base or time_base)), packet
+
     for frame in source.decode(source.streams.audio[0]):
         for resampled in resampler.resample(frame):
-            out.mux(audio_out.encode(resampled))
+            yield from timed(audio_out.encode(resampled))
     for resampled in resampler.resample(None):
-        out.mux(audio_out.encode(resampled))
-    out.mux(audio_out.encode(None))
+        yield from timed(audio_out.encode(resampled))
+    yield from timed(audio_out.encode(None))
+
+
+def voice_peaks(voice: bytes, per_second: int) -> list[float]:
+    """The voice's loudness envelope: the largest amplitude (0..1) in each 1/``per_second`` s,
+    so a browser draws the waveform without decoding the audio itself."""
+    bucket = PEAKS_RATE // per_second
+    peaks: list[float] = []
+    pending = array("h")
+    resampler = av.AudioResampler(format="s16", layout="mono", rate=PEAKS_RATE)
+    with av.open(io.BytesIO(voice), mode="r") as source:
+        decoded = (r for frame in source.decode(source.streams.audio[0]) for r in resampler.resample(frame))
+        for frame in chain(decoded, resampler.resample(None)):
+            pending.frombytes(bytes(frame.planes[0])[: frame.samples * 2])
+            whole = len(pending) - len(pending) % bucket
+            peaks.extend(_bucket_peaks(pending[:whole], bucket))
+            del pending[:whole]
+    peaks.extend(_bucket_peaks(pending, bucket))
+    return peaks
+
+
+def _bucket_peaks(samples: array[int], bucket: int) -> Iterator[float]:
+    for at in range(0, len(samples), bucket):
+        part = samples[at : at + bucket]
+        yield round(max(max(part), -min(part)) / 32768, 3)

@@ -70,3 +70,21 @@ class MediaStore:
     def delete(self, key: str) -> None:
         """Only for media no event refers to (a refused upload), and for purges."""
         obstore.delete(self._store, key)
+
+    def size(self, key: str) -> int | None:
+        """The object's size in bytes, or None when there is none."""
+        try:
+            return int(obstore.head(self._store, key)["size"])
+        except FileNotFoundError:
+            return None
+
+    def get_range(self, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` up to (not including) ``end``, read without fetching the rest."""
+        return bytes(obstore.get_range(self._store, key, start=start, end=end))
+
+    def delete_under(self, prefix: str) -> int:
+        """Deletes every object whose key starts with ``prefix`` (derived media of a purged recording)."""
+        keys = [meta["path"] for batch in obstore.list(self._store, prefix) for meta in batch]
+        for key in keys:
+            obstore.delete(self._store, key)
+        return len(keys)

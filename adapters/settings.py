@@ -68,6 +68,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # and for recordings the policy says are due for archive or purge.
     acw_check_seconds: float = 15.0
     retention_check_seconds: float = 3600.0
+    # A media URL's grant lasts this long past the recording's own length (enough to watch
+    # it once through); a console session ends after this long without a request.
+    playback_grant_seconds: float = 900.0
+    console_idle_seconds: float = 1800.0
     host: str = "127.0.0.1"
     port: int = 8000
     log_level: str = "INFO"

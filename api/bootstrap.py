@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import structlog
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from adapters import crypto
 from adapters.checkpoint_store import load_signer
 from adapters.event_store import key_store_of, open_checkpoint_store, open_ledger, open_view_store
 from adapters.key_store import KeyStore
@@ -22,6 +23,7 @@ from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
 from adapters.media_vault import MediaVault
 from adapters.migrate import migrate
+from adapters.playback_grants import GrantSigner
 from adapters.settings import Settings
 from adapters.view_store import ViewStore
 from api.jobs.scheduled import AcwTimeout, schedule
@@ -29,10 +31,12 @@ from api.jobs.views_worker import ViewsWorker
 from api.services.access import AccessControl
 from api.services.audit_reports import AuditReports
 from api.services.capture import CaptureCommands
+from api.services.console_sessions import ConsoleSessions
 from api.services.exports import Exports
 from api.services.identity import Identity
 from api.services.lifecycle import Lifecycle
 from api.services.media import MediaIngest
+from api.services.playback import Playback
 from api.services.policy import RecordingPolicies
 from api.services.recordings import Recordings
 from api.services.retention import Retention
@@ -62,6 +66,8 @@ class Components:
     capture: CaptureCommands
     transparency: TransparencyLog
     exports: Exports
+    playback: Playback
+    console_sessions: ConsoleSessions
     acw_timeout: AcwTimeout
     _background: _Background = field(default_factory=lambda: _Background())
 
@@ -108,9 +114,8 @@ def build(settings: Settings, *, serving: bool) -> Components:
     the embedded default must work with nothing set up). A server writes through group
     commit (many clients at once); a command-line run writes plainly, one thread."""
     migrate(settings)
-    ledger = open_ledger(
-        settings, group_commit=settings.group_commit if serving else False, master_key=load_master_key(settings)
-    )
+    master_key = load_master_key(settings)
+    ledger = open_ledger(settings, group_commit=settings.group_commit if serving else False, master_key=master_key)
     keys = key_store_of(ledger)
     views = open_view_store(ledger)
     projections = Projections(ledger, views, batch_size=settings.projection_batch_size)
@@ -150,5 +155,15 @@ def build(settings: Settings, *, serving: bool) -> Components:
         capture=CaptureCommands(ledger, views, access),
         transparency=transparency,
         exports=Exports(ledger, media, transparency, access),
+        playback=Playback(
+            ledger,
+            media,
+            access,
+            GrantSigner(crypto.purpose_key(master_key, "playback-grants")),
+            settings.playback_grant_seconds,
+        ),
+        console_sessions=ConsoleSessions(
+            identity, crypto.purpose_key(master_key, "console-sessions"), settings.console_idle_seconds
+        ),
         acw_timeout=AcwTimeout(ledger, views),
     )

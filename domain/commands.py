@@ -148,7 +148,8 @@ class ReportCapture(RecordingCommand):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RecordPlayback(RecordingCommand):
     reason_code: str
-    what: str
+    what: str  # comma-separated values.PLAY_PARTS
+    viewing_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -29,6 +29,7 @@ class Action(StrEnum):
     HOLD = "hold"
     SEARCH = "search"
     VIEW = "view"
+    PLAY = "play"  # watch and listen: the player, and the media it streams
     HISTORY = "history"
     AUDIT_READ = "audit_report"
     MANAGE_DIRECTORY = "manage_directory"
@@ -55,6 +56,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.HOLD: frozenset({_R.LEGAL}),
     Action.SEARCH: frozenset({_R.AGENT, _R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),
     Action.VIEW: frozenset({_R.AGENT, _R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),
+    # Auditors and admins never hear a call; an agent only its own, and only where the policy lets it.
+    Action.PLAY: frozenset({_R.AGENT, _R.SUPERVISOR, _R.QUALITY, _R.LEGAL}),
     Action.HISTORY: frozenset({_R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),
     Action.AUDIT_READ: frozenset({_R.LEGAL, _R.AUDITOR}),
     Action.MANAGE_DIRECTORY: frozenset({_R.ADMIN}),

@@ -28,6 +28,7 @@ from domain.values import (
     ACW_END_REASONS,
     DIRECTIONS,
     EXPORT_PARTS,
+    PLAY_PARTS,
     REDACTED,
     Actor,
     RecordingStatus,
@@ -211,8 +212,11 @@ class Recording(Aggregate):
             recording.acw_ended_at = self.occurred_at
 
     class Played(Event):
+        """One opening of the player (not one per byte range it streams)."""
+
         reason_code: str
-        what: str
+        what: str  # the parts it may play: "audio", "screen" or "audio,screen"
+        viewing_id: str = ""  # the grant's viewing; empty in events from before grants
 
     class Exported(Event):
         reason_code: str
@@ -526,7 +530,13 @@ class Recording(Aggregate):
         if self.purged:
             raise errors.MediaPurged("the media of this recording was purged")
         require_text("reason_code", playback.reason_code)
-        require_text("what", playback.what)
+        parts = playback.what.split(",")
+        if not parts or any(part not in PLAY_PARTS for part in parts) or len(set(parts)) != len(parts):
+            raise errors.InvalidCommand(f"what must name parts among {', '.join(PLAY_PARTS)}, comma-separated")
+        if "screen" in parts and not self.segments:
+            raise errors.InvalidCommand("this recording has no screen to play")
+        if "audio" in parts and self.voice_sha256 is None:
+            raise errors.InvalidCommand("this recording has no audio to play")
         self.trigger_event(self.Played, **recorded(playback, occurred_at=require_utc(playback.occurred_at)))
 
     def check_export(self, what: str) -> None:

@@ -1,4 +1,4 @@
-"""The recording policy: screen sampling, retention and ACW timeout, versioned as events.
+"""The recording policy: screen sampling, retention, ACW timeout and playback, versioned as events.
 
 Every change is an event with its actor and reason, so "which policy applied at
 time T" is answered from the log, and every recording cites the version it was
@@ -17,7 +17,7 @@ from uuid import UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain import errors
-from domain.values import Actor, optional_text, require_text, require_utc
+from domain.values import Actor, optional_text, require_id, require_text, require_utc
 
 POLICY_ID = uuid5(UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10"), "recording-policy")
 MAX_DAYS = 100 * 366
@@ -47,12 +47,19 @@ class Retention:
     purge_after_days: int | None
 
 
+# Why someone may open the player: every viewing cites one of the policy's reasons.
+DEFAULT_PLAYBACK_REASONS = ("quality_evaluation", "dispute", "customer_complaint", "legal_request", "coaching")
+MAX_PLAYBACK_REASONS = 100
+
+
 @dataclass(frozen=True, slots=True)
 class PolicyTerms:
     sampling_percent: float = 100.0
     sampling_by_queue: dict[str, float] = field(default_factory=dict)
     retention: tuple[RetentionRule, ...] = ()
     acw_timeout_seconds: int = 120
+    playback_reasons: tuple[str, ...] = DEFAULT_PLAYBACK_REASONS
+    agents_play_own_calls: bool = False  # may an agent watch its own recordings (e.g. for self-coaching)
 
     def selects_screen(self, interaction_id: str, queue: str) -> bool:
         """The first 8 bytes of SHA-256(interaction id) as a fraction, under the queue's percentage."""
@@ -69,8 +76,19 @@ class PolicyTerms:
 
         return Retention(longest([r.archive_after_days for r in rules]), longest([r.purge_after_days for r in rules]))
 
+    def check_playback(self, reason_code: str, *, by_agent: bool) -> None:
+        """A viewing must cite one of the policy's reasons; an agent plays only where the policy allows it."""
+        if by_agent and not self.agents_play_own_calls:
+            raise errors.Forbidden("the recording policy does not let agents play their own recordings")
+        if reason_code not in self.playback_reasons:
+            raise errors.InvalidCommand(f"reason_code must be one of the policy's: {', '.join(self.playback_reasons)}")
+
     def checked(self) -> PolicyTerms:
         """The same terms, or the rule they break."""
+        if not 1 <= len(self.playback_reasons) <= MAX_PLAYBACK_REASONS:
+            raise errors.InvalidPolicy(f"the policy needs between 1 and {MAX_PLAYBACK_REASONS} playback reasons")
+        for reason in self.playback_reasons:
+            require_id("playback reason", reason)
         for name, percent in [("sampling_percent", self.sampling_percent), *self.sampling_by_queue.items()]:
             if not 0 <= percent <= 100:
                 raise errors.InvalidPolicy(f"sampling percentage for {name!r} must be between 0 and 100")

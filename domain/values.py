@@ -13,6 +13,7 @@ DIRECTIONS = frozenset({"inbound", "outbound", "internal"})
 ACW_END_REASONS = frozenset({"status_change", "timeout"})
 # What an export carries: after a purge only the event record can leave.
 EXPORT_PARTS = frozenset({"events", "media", "bundle"})
+PLAY_PARTS = ("audio", "screen")  # what a viewing may include, in the order its Played event names them
 # What a personal field reads as once the key that sealed it was destroyed.
 REDACTED = "[redacted]"
 MAX_TEXT = 4096

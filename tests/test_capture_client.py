@@ -265,7 +265,7 @@ def test_the_decode_check_takes_a_frame_rate_that_changes_midway(tmp_path: Path)
         assert segment is not None
         segments.append((segment.start_offset_ms, segment.data))
     combined = tmp_path / "combined.mp4"
-    combined.write_bytes(combine(segments, None))
+    combined.write_bytes(combine([(start, lambda data=data: data) for start, data in segments], None))
     assert decode_errors(combined) == ""
 
 

@@ -11,18 +11,22 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Response
 from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
+from litestar.template.config import TemplateConfig
 
 from adapters.event_store import check_store
 from adapters.settings import Settings
 from api.bootstrap import Components, build
 from api.http.audit import AuditTrail
 from api.http.capture_commands import capture_commands
+from api.http.console import TEMPLATES, Console, static_files
 from api.http.context import current_principal, request_context
 from api.http.directory import Directory
 from api.http.lifecycle_batch import post_batch
 from api.http.media import MediaIngestRoutes
+from api.http.playback import PlaybackRoutes
 from api.http.policy import RecordingPolicyRoutes
 from api.http.problems import EXCEPTION_HANDLERS
 from api.http.recordings_ingest import RecordingIngest
@@ -97,7 +101,11 @@ def create_app(settings: Settings) -> Litestar:
             RecordingPolicyRoutes,
             LegalHolds,
             RetentionRoutes,
+            PlaybackRoutes,
+            Console,
+            static_files,
         ],
+        template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),
         dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
         lifespan=[lifespan],
         logging_config=None,  # configure_logging routes the standard library's logging through structlog

@@ -1,4 +1,5 @@
-"""Per request: a request id, the caller resolved from its bearer token, one log line.
+"""Per request: a request id, the caller resolved from its bearer token (or the console's
+session cookie), one log line.
 
 Resolved here, in the request's own context, so that the request id and actor
 are bound for every log line the request causes, in any worker thread.
@@ -49,6 +50,8 @@ def provide(*services: str) -> dict[str, Provide]:
 
 
 PRINCIPAL = "principal"
+SESSION = "console_session"
+SESSION_COOKIE = "callvault_session"
 
 
 def request_context(app: ASGIApp) -> ASGIApp:
@@ -63,6 +66,9 @@ def request_context(app: ASGIApp) -> ASGIApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or str(uuid.uuid4())
         principal = await _authenticate(scope, headers.get("authorization", ""))
+        if principal is None and (session_id := _session_cookie(scope, headers.get("cookie", ""))):
+            principal = await _from_session(scope, session_id)
+            scope.setdefault("state", {})[SESSION] = session_id if principal else None
         scope.setdefault("state", {})[PRINCIPAL] = principal
         status = {"code": 500}
 
@@ -111,6 +117,31 @@ async def _authenticate(scope: Scope, authorization: str) -> Principal | None:
     identity = scope["app"].state.components.identity
     principal: Principal | None = await anyio.to_thread.run_sync(identity.principal_for, token.strip())
     return principal
+
+
+def _session_cookie(scope: Scope, cookies: str) -> str | None:
+    """The console's session id, where a cookie may act for its user: every console page and
+    form (which check the session's CSRF token) and the API's reads (the media a `<video>`
+    fetches), never the API's writes, which only a bearer token may make."""
+    if scope["path"].startswith("/v1/") and scope["method"] not in ("GET", "HEAD"):
+        return None
+    for pair in cookies.split(";"):
+        name, _, value = pair.strip().partition("=")
+        if name == SESSION_COOKIE and value:
+            return value
+    return None
+
+
+async def _from_session(scope: Scope, session_id: str) -> Principal | None:
+    sessions = scope["app"].state.components.console_sessions
+    principal: Principal | None = await anyio.to_thread.run_sync(sessions.principal_of, session_id)
+    return principal
+
+
+def session_of(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The console session the request came with, if it is a live one."""
+    session: str | None = connection.scope.get("state", {}).get(SESSION)
+    return session
 
 
 def current_principal(request: Request[Any, Any, Any]) -> Principal:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -116,13 +117,13 @@ class Exports:
     def _media_files(self, recording_id: UUID) -> dict[str, bytes]:
         """The recording's media as uploaded (opened from its sealed objects), named after what the events say."""
         files: dict[str, bytes] = {}
-        segments: list[tuple[int, bytes]] = []
+        segments: list[tuple[int, Callable[[], bytes]]] = []
         voice = None
         for event in self._ledger.history(recording_id).events:
             if isinstance(event, Recording.ScreenSampled):
                 data = self._media.get(recording_id, event.media_key)
                 files[segment_name(event.sequence_number, event.sha256)] = data
-                segments.append((event.start_offset_ms, data))
+                segments.append((event.start_offset_ms, lambda data=data: data))
             elif isinstance(event, Recording.VoiceRecorded):
                 voice = self._media.get(recording_id, event.media_key)
                 files[voice_name(event.sha256)] = voice

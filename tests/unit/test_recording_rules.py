@@ -356,7 +356,9 @@ def test_only_access_records_after_purge() -> None:
 
 
 def test_no_playback_or_media_export_of_purged_media() -> None:
-    recording = finished(start())
+    recording = start()
+    segment(recording, 0, 1)
+    finished(recording)
     recording.record_playback(
         RecordPlayback(recording.id, reason_code="qa", what="screen", occurred_at=at(95), by=LEGAL)
     )

@@ -1,0 +1,321 @@
+"""The web console: server-rendered pages over the same application services as the API.
+
+Sign in with an API token (exchanged for a session cookie), search within your
+reach, open a recording (its details, timeline and history), open the player
+with a reason (one Played event), annotate at the playhead. Every page carries a
+strict Content-Security-Policy (scripts only from /static) and sends no
+Referer, so the grants in media URLs never leave the page. Forms carry the
+session's CSRF token; refusals render as pages with the status the API would use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+from uuid import UUID
+
+import anyio.to_thread
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import Cookie
+from litestar.exceptions import NotAuthorizedException, ValidationException
+from litestar.params import FromPath
+from litestar.response import Redirect, Template
+from litestar.static_files import create_static_files_router
+
+from api.http.context import SESSION_COOKIE, principal_of, session_of
+from api.http.playback import media_urls
+from api.http.problems import status_of
+from api.services.access import actor
+from api.services.recordings import SearchRequest, parse_tags
+from domain import commands
+from domain.errors import DomainError, Forbidden, InvalidCommand
+from domain.permissions import ALLOWED, Action, Principal
+from domain.values import PLAY_PARTS
+
+CONSOLE = Path(__file__).resolve().parent.parent / "console"
+TEMPLATES = CONSOLE / "templates"
+STATIC = CONSOLE / "static"
+CSP = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "media-src 'self' blob:",
+        "connect-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+SEARCH_FIELDS = ("agent", "team", "customer", "queue", "direction", "status", "from", "until", "tag", "missing", "hold")
+PAGE_SIZE = 25
+
+static_files = create_static_files_router(path="/static", directories=[STATIC], name="static")
+
+
+def _components(request: Request[Any, Any, Any]) -> Any:
+    return request.app.state.components
+
+
+async def _run[T](work: Callable[[], T]) -> T:
+    return await anyio.to_thread.run_sync(work)
+
+
+def _page(request: Request[Any, Any, Any], name: str, status: int = 200, **context: Any) -> Template:
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    session = session_of(request)
+    csrf = _components(request).console_sessions.csrf_token(session) if session and principal else ""
+    return Template(
+        template_name=name,
+        context={"me": principal, "csrf": csrf, **context},
+        status_code=status,
+        headers=SECURITY_HEADERS,
+    )
+
+
+def _signed_in(request: Request[Any, Any, Any]) -> Principal:
+    return principal_of(request)  # NotAuthorizedException: the handler below sends the browser to sign in
+
+
+async def _check_csrf(request: Request[Any, Any, Any], presented: str | None) -> None:
+    session = session_of(request)
+    if session is None:
+        raise Forbidden("not signed in")
+    _components(request).console_sessions.check_csrf(session, presented)
+
+
+def _refusal_page(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    if isinstance(error, NotAuthorizedException):
+        return Redirect("/sign-in", status_code=303)
+    if isinstance(error, DomainError):
+        status, title = status_of(error)
+    elif isinstance(error, ValidationException):
+        status, title = 422, "Invalid request"
+    else:
+        raise error
+    detail = str(error.detail) if isinstance(error, ValidationException) else str(error)
+    return _page(request, "error.html", status, title=title, detail=detail, status=status)
+
+
+class Console(Controller):
+    path = "/"
+    include_in_schema = False
+    exception_handlers = {
+        NotAuthorizedException: _refusal_page,
+        DomainError: _refusal_page,
+        ValidationException: _refusal_page,
+    }
+
+    @get("/")
+    async def home(self, request: Request[Any, Any, Any]) -> Redirect:
+        signed_in = request.scope.get("state", {}).get("principal") is not None
+        return Redirect("/search" if signed_in else "/sign-in", status_code=303)
+
+    # -- signing in and out ----------------------------------------------
+
+    @get("/sign-in")
+    async def sign_in_form(self, request: Request[Any, Any, Any]) -> Template:
+        return _page(request, "sign_in.html", form_token=_components(request).console_sessions.sign_in_form_token())
+
+    @post("/sign-in")
+    async def sign_in(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        form = await request.form()
+        sessions = _components(request).console_sessions
+        try:
+            sessions.check_sign_in_form_token(form.get("csrf_token"))
+            session_id, _ = await _run(lambda: sessions.sign_in(str(form.get("token") or "")))
+        except Forbidden as refusal:
+            return _page(request, "sign_in.html", 403, form_token=sessions.sign_in_form_token(), error=str(refusal))
+        cookie = Cookie(
+            key=SESSION_COOKIE,
+            value=session_id,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+            path="/",
+        )
+        return Redirect("/search", status_code=303, cookies=[cookie], headers=SECURITY_HEADERS)
+
+    @post("/sign-out")
+    async def sign_out(self, request: Request[Any, Any, Any]) -> Redirect:
+        form = await request.form()
+        await _check_csrf(request, form.get("csrf_token"))
+        session = session_of(request)
+        if session:
+            _components(request).console_sessions.sign_out(session)
+        redirect = Redirect("/sign-in", status_code=303)
+        redirect.delete_cookie(SESSION_COOKIE, path="/")
+        return redirect
+
+    # -- search ----------------------------------------------------------
+
+    @get("/search")
+    async def search(self, request: Request[Any, Any, Any]) -> Template:
+        principal = _signed_in(request)
+        query = request.query_params
+        filters = {name: query.get(name) or "" for name in SEARCH_FIELDS if name != "tag"}
+        tags = [tag for tag in query.getall("tag", []) if tag]
+        search = SearchRequest(
+            agent=filters["agent"] or None,
+            team=filters["team"] or None,
+            customer=filters["customer"] or None,
+            queue=filters["queue"] or None,
+            direction=filters["direction"] or None,
+            status=filters["status"] or None,
+            started_from=_moment("from", filters["from"]),
+            started_until=_moment("until", filters["until"]),
+            tag=parse_tags(tags),
+            missing=True if filters["missing"] else None,
+            hold=True if filters["hold"] else None,
+            limit=PAGE_SIZE,
+            after=query.get("after") or None,
+        )
+        page = await _run(lambda: _components(request).recordings.search(principal, search))
+        next_url = None
+        if page.next:
+            kept = [(k, v) for k, v in query.multi_items() if k != "after" and v]
+            next_url = "/search?" + urlencode([*kept, ("after", page.next)])
+        return _page(request, "search.html", filters=filters, tags=" ".join(tags), page=page, next_url=next_url)
+
+    # -- one recording ---------------------------------------------------
+
+    @get("/recordings/{recording_id:uuid}")
+    async def recording(
+        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], viewing: str | None = None
+    ) -> Template:
+        principal = _signed_in(request)
+        components = _components(request)
+        detail = await _run(lambda: components.recordings.detail(principal, recording_id))
+        player = await _run(lambda: self._player(request, principal, recording_id, viewing)) if viewing else None
+        timeline = await _run(lambda: components.playback.timeline(recording_id))
+        purge = next((e for e in detail.events if e.type == "Purged"), None)
+        _, terms = components.ledger.current_policy()
+        return _page(
+            request,
+            "recording.html",
+            recording_id=recording_id,
+            detail=detail,
+            timeline=timeline,
+            purge=purge,
+            player=player,
+            may_play=principal.role in ALLOWED[Action.PLAY],
+            reasons=terms.playback_reasons,
+            parts=PLAY_PARTS,
+            snapshots=[m for m in timeline.marks if m.kind == "snapshot"],
+        )
+
+    @get("/recordings/{recording_id:uuid}/player")
+    async def standalone_player(
+        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], viewing: str
+    ) -> Template:
+        """The player alone, for a second monitor: the same viewing (no new Played), the same grant."""
+        principal = _signed_in(request)
+        player = await _run(lambda: self._player(request, principal, recording_id, viewing))
+        return _page(request, "player.html", recording_id=recording_id, player=player)
+
+    @post("/recordings/{recording_id:uuid}/viewings")
+    async def open_viewing(self, request: Request[Any, Any, Any], recording_id: FromPath[UUID]) -> Redirect:
+        principal = _signed_in(request)
+        form = await request.form()
+        await _check_csrf(request, form.get("csrf_token"))
+        reason, parts = str(form.get("reason_code") or ""), [str(p) for p in form.getall("parts", [])]
+        if not parts:
+            raise InvalidCommand("choose what to play: audio, screen or both")
+        viewing = await _run(lambda: _components(request).playback.open_viewing(principal, recording_id, reason, parts))
+        return Redirect(f"/recordings/{recording_id}?viewing={viewing.grant}", status_code=303)
+
+    @post("/recordings/{recording_id:uuid}/annotations")
+    async def annotate(self, request: Request[Any, Any, Any], recording_id: FromPath[UUID]) -> Response[Any]:
+        """JSON from the player's script (CSRF token in a header), or a plain form post."""
+        principal = _signed_in(request)
+        as_json = request.headers.get("content-type", "").startswith("application/json")
+        if as_json:
+            try:
+                body = msgspec.json.decode(await request.body(), type=AnnotationIn)
+            except msgspec.MsgspecError as error:
+                raise InvalidCommand(f"the annotation is not valid: {error}") from None
+            await _check_csrf(request, request.headers.get("x-csrf-token"))
+            text, offset = body.text, body.media_offset_ms
+        else:
+            form = await request.form()
+            await _check_csrf(request, form.get("csrf_token"))
+            text, offset = str(form.get("text") or ""), _whole("media_offset_ms", form.get("media_offset_ms"))
+        annotation = commands.Annotate(
+            recording_id, media_offset_ms=offset, text=text, occurred_at=datetime.now(UTC), by=actor(principal)
+        )
+        await _run(lambda: _components(request).lifecycle.change(principal, annotation))
+        if as_json:
+            return Response(
+                {"at_ms": offset, "text": text, "actor": principal.name}, status_code=201, headers=SECURITY_HEADERS
+            )
+        return Redirect(request.headers.get("referer") or f"/recordings/{recording_id}", status_code=303)
+
+    @staticmethod
+    def _player(
+        request: Request[Any, Any, Any], principal: Principal, recording_id: UUID, token: str
+    ) -> dict[str, Any]:
+        """What the player page needs: its media URLs (with the grant) and the timeline."""
+        components = _components(request)
+        grant = components.playback.viewing(principal, recording_id, token)
+        timeline = components.playback.timeline(recording_id)
+        playable, peaks = media_urls(recording_id, token)
+        parts = grant.parts.split(",")
+        may_annotate = principal.role in ALLOWED[Action.ANNOTATE]
+        return {
+            "parts": parts,
+            "data": {
+                "recording_id": str(recording_id),
+                "duration_ms": timeline.duration_ms,
+                "media_url": playable,
+                "peaks_url": peaks if "audio" in parts else None,
+                "has_screen": "screen" in parts,
+                "has_audio": "audio" in parts,
+                "regions": [
+                    {"kind": s.kind, "start_ms": s.start_ms, "end_ms": s.end_ms, "label": s.label}
+                    for s in timeline.spans
+                ],
+                "markers": [{"kind": m.kind, "at_ms": m.at_ms, "label": m.label} for m in timeline.marks],
+                "annotate_url": f"/recordings/{recording_id}/annotations" if may_annotate else None,
+                "csrf_token": components.console_sessions.csrf_token(session_of(request))
+                if session_of(request)
+                else "",
+                "standalone_url": f"/recordings/{recording_id}/player?viewing={token}",
+            },
+            "snapshot_url": lambda snapshot_id: (
+                f"/v1/recordings/{recording_id}/snapshots/{snapshot_id}/image?grant={token}"
+            ),
+        }
+
+
+class AnnotationIn(msgspec.Struct, forbid_unknown_fields=True):
+    text: str
+    media_offset_ms: int
+
+
+def _moment(name: str, text: str) -> datetime | None:
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidCommand(f"{name} must be a date and time, e.g. 2026-11-23T09:00") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _whole(name: str, text: Any) -> int:
+    try:
+        return int(str(text))
+    except ValueError:
+        raise InvalidCommand(f"{name} must be a whole number") from None

@@ -1,0 +1,206 @@
+"""Playback: opening the player (one Played event per viewing, with its reason), the
+grants that let a browser stream the media, and the playable file they stream.
+
+The playable file (adapters/media_combine.py) is built when first asked for,
+from the media the recording's events name, and kept sealed under the
+recording's key among its derived media, named by a fingerprint of that media:
+new media makes a new fingerprint, so the next viewing gets a rebuilt file.
+A purge destroys the key, so no grant can serve it and nothing can rebuild it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+import msgspec
+
+from adapters.media_combine import combine, voice_peaks
+from adapters.media_vault import MediaVault
+from adapters.playback_grants import BadGrant, Grant, GrantSigner
+from api.services.access import AccessControl, actor
+from domain.access_record import Outcome
+from domain.commands import RecordPlayback
+from domain.errors import Forbidden, InvalidCommand, MediaPurged, NotFound
+from domain.identity import Role
+from domain.ledger import RecordingLedger
+from domain.permissions import Action, Principal
+from domain.recording import Recording
+from domain.timeline import Timeline, timeline_of
+from domain.values import PLAY_PARTS
+
+PEAKS_PER_SECOND = 20
+
+
+@dataclass(frozen=True)
+class Viewing:
+    viewing_id: UUID
+    recording_id: UUID
+    parts: tuple[str, ...]
+    grant: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """What a media response serves: its size, a validator, and its bytes by inclusive range."""
+
+    content_type: str
+    size: int
+    etag: str
+    read: Callable[[int, int], Iterator[bytes]]
+
+
+class Peaks(msgspec.Struct):
+    peaks_per_second: int
+    duration_ms: int
+    peaks: list[float]
+
+
+class Playback:
+    def __init__(
+        self,
+        ledger: RecordingLedger,
+        media: MediaVault,
+        access: AccessControl,
+        grants: GrantSigner,
+        grant_seconds: float,
+    ) -> None:
+        self._ledger = ledger
+        self._media = media
+        self._access = access
+        self._grants = grants
+        self._grant_seconds = grant_seconds
+        self._building: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    # -- opening the player ------------------------------------------------
+
+    def open_viewing(
+        self, principal: Principal, recording_id: UUID, reason_code: str, parts: Sequence[str] = ()
+    ) -> Viewing:
+        """Records one Played (who, role, why, which parts) and grants the media for this viewing.
+        ``parts`` defaults to every part the recording has."""
+        self._access.allow_recording(principal, Action.PLAY, recording_id)
+        _, terms = self._ledger.current_policy()
+        try:
+            terms.check_playback(reason_code, by_agent=principal.role is Role.AGENT)
+        except Forbidden as refusal:
+            detail = {"reason_code": reason_code, "why": str(refusal)}
+            self._access.record(principal, Action.PLAY, Outcome.REFUSED, [recording_id], detail, "refused")
+            raise
+        recording = self._ledger.get_recording(recording_id)
+        available = self.parts_of(recording)
+        chosen = tuple(part for part in PLAY_PARTS if part in (parts or available))
+        if unknown := set(parts) - set(PLAY_PARTS):
+            raise InvalidCommand(f"parts must be among {', '.join(PLAY_PARTS)}, not {', '.join(sorted(unknown))}")
+        viewing_id, now = uuid4(), datetime.now(UTC)
+        self._ledger.execute(
+            RecordPlayback(
+                recording_id,
+                reason_code=reason_code,
+                what=",".join(chosen),
+                viewing_id=str(viewing_id),
+                occurred_at=now,
+                by=actor(principal),
+            )
+        )
+        # Long enough to watch the whole recording once, and the grant's own margin on top.
+        length = timeline_of(self._ledger.history(recording_id).events).duration_ms / 1000
+        expires = int(time.time() + length + self._grant_seconds)
+        grant = Grant(viewing_id, principal.user_id, recording_id, ",".join(chosen), expires)
+        return Viewing(viewing_id, recording_id, chosen, self._grants.sign(grant), datetime.fromtimestamp(expires, UTC))
+
+    @staticmethod
+    def parts_of(recording: Recording) -> tuple[str, ...]:
+        has = {"audio": recording.voice_sha256 is not None, "screen": bool(recording.segments)}
+        return tuple(part for part in PLAY_PARTS if has[part])
+
+    def timeline(self, recording_id: UUID) -> Timeline:
+        """The recording's timeline (for a page whose reader was already allowed to see the recording)."""
+        return timeline_of(self._ledger.history(recording_id).events)
+
+    def viewing(self, principal: Principal, recording_id: UUID, token: str) -> Grant:
+        """The grant, if it is this server's, unexpired, for this recording and this user; a refusal is recorded."""
+        try:
+            grant = self._grants.read(token)
+        except BadGrant as bad:
+            why = str(bad)
+        else:
+            if grant.recording_id != recording_id:
+                why = "the grant is for another recording"
+            elif grant.user_id != principal.user_id:
+                why = "the grant was issued to another user"
+            elif self._grants.expired(grant):
+                why = "the grant has expired; open the player again"
+            else:
+                return grant
+        self._access.record(principal, Action.PLAY, Outcome.REFUSED, [recording_id], {"why": why}, "refused")
+        raise Forbidden(why)
+
+    # -- the media a grant serves -------------------------------------------
+
+    def playable(self, principal: Principal, recording_id: UUID, token: str) -> MediaFile:
+        grant = self.viewing(principal, recording_id, token)
+        key, _ = self._built(recording_id, tuple(grant.parts.split(",")))
+        size = self._media.derived_size(recording_id, key)
+        assert size is not None  # just built
+        content_type = "video/mp4" if "screen" in grant.parts else "audio/mp4"
+        etag = '"' + key.rsplit("/", 2)[-2] + "-" + grant.parts.replace(",", "+") + '"'
+        return MediaFile(
+            content_type, size, etag, lambda start, end: self._media.read_derived(recording_id, key, start, end)
+        )
+
+    def peaks(self, principal: Principal, recording_id: UUID, token: str) -> bytes:
+        grant = self.viewing(principal, recording_id, token)
+        if "audio" not in grant.parts:
+            raise NotFound("this viewing has no audio")
+        _, peaks_key = self._built(recording_id, tuple(grant.parts.split(",")))
+        data = self._media.get_derived(recording_id, peaks_key)
+        assert data is not None
+        return data
+
+    def snapshot(self, principal: Principal, recording_id: UUID, snapshot_id: str, token: str) -> MediaFile:
+        grant = self.viewing(principal, recording_id, token)
+        if "screen" not in grant.parts:
+            raise NotFound("this viewing does not include the screen")
+        for event in self._ledger.history(recording_id).events:
+            if isinstance(event, Recording.SnapshotTaken) and event.snapshot_id == snapshot_id:
+                image = self._media.get(recording_id, event.media_key)
+                return MediaFile("image/jpeg", len(image), f'"{event.sha256}"', lambda a, b: iter([image[a : b + 1]]))
+        raise NotFound(f"recording {recording_id} has no snapshot {snapshot_id!r}")
+
+    def _built(self, recording_id: UUID, parts: tuple[str, ...]) -> tuple[str, str]:
+        """The keys of the playable file and its peaks for this media and these parts, built if they are not."""
+        recording = self._ledger.get_recording(recording_id)
+        if recording.purged:
+            raise MediaPurged(f"the media of recording {recording_id} was purged")
+        events = self._ledger.history(recording_id).events
+        segments = [e for e in events if isinstance(e, Recording.ScreenSampled)] if "screen" in parts else []
+        voices = [e for e in events if isinstance(e, Recording.VoiceRecorded)] if "audio" in parts else []
+        fingerprint = hashlib.sha256(
+            "\n".join(f"{e.start_offset_ms} {e.sha256}" for e in segments).encode()
+            + b"\x00"
+            + "\n".join(e.sha256 for e in voices).encode()
+        ).hexdigest()[:32]
+        folder = f"{self._media.derived_prefix(recording_id)}{fingerprint}/"
+        key, peaks_key = folder + "-".join(parts) + ".mp4", folder + "peaks.json"
+        with self._guard:
+            lock = self._building.setdefault(key, threading.Lock())
+        with lock:  # one build per file at a time; the others wait for it and find it built
+            if self._media.derived_size(recording_id, key) is None:
+                voice = self._media.get(recording_id, voices[-1].media_key) if voices else None
+                sources = [(e.start_offset_ms, self._reader(recording_id, e.media_key)) for e in segments]
+                self._media.put_derived(recording_id, key, combine(sources, voice))
+                if voice is not None and self._media.derived_size(recording_id, peaks_key) is None:
+                    peaks = Peaks(PEAKS_PER_SECOND, voices[-1].duration_ms, voice_peaks(voice, PEAKS_PER_SECOND))
+                    self._media.put_derived(recording_id, peaks_key, msgspec.json.encode(peaks))
+        return key, peaks_key
+
+    def _reader(self, recording_id: UUID, media_key: str) -> Callable[[], bytes]:
+        return lambda: self._media.get(recording_id, media_key)
