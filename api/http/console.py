@@ -22,7 +22,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 from litestar.exceptions import NotAuthorizedException, ValidationException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
@@ -106,7 +106,7 @@ def _refusal_page(request: Request[Any, Any, Any], error: Exception) -> Response
     else:
         raise error
     detail = str(error.detail) if isinstance(error, ValidationException) else str(error)
-    return _page(request, "error.html", status, title=title, detail=detail, status=status)
+    return _page(request, "error.html", status, title=title, detail=detail, code=status)
 
 
 class Console(Controller):
@@ -193,7 +193,7 @@ class Console(Controller):
 
     @get("/recordings/{recording_id:uuid}")
     async def recording(
-        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], viewing: str | None = None
+        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], viewing: FromQuery[str | None] = None
     ) -> Template:
         principal = _signed_in(request)
         components = _components(request)
@@ -218,7 +218,7 @@ class Console(Controller):
 
     @get("/recordings/{recording_id:uuid}/player")
     async def standalone_player(
-        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], viewing: str
+        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], viewing: FromQuery[str]
     ) -> Template:
         """The player alone, for a second monitor: the same viewing (no new Played), the same grant."""
         principal = _signed_in(request)

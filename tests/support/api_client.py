@@ -17,5 +17,5 @@ class Api:
 
     def call(self, user: str | None, method: str, path: str, **kwargs: Any) -> Any:
         """A request as ``user`` (its bearer token), or without any token when ``user`` is None."""
-        headers = {"Authorization": f"Bearer {self.tokens[user]}"} if user else {}
+        headers = {**({"Authorization": f"Bearer {self.tokens[user]}"} if user else {}), **kwargs.pop("headers", {})}
         return self.client.request(method, path, headers=headers, **kwargs)
