@@ -15,11 +15,11 @@ import pytest
 from adapters import crypto
 from adapters.master_key import load_master_key
 from adapters.playback_grants import Grant, GrantSigner
+from api.cli.demo import DemoCall, record_demo_call
 from api.cli.demo_media import decode_time_code
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 from tests.support.api_client import Api
-from tests.support.playable_call import PlayableCall, seed_playable_call
 
 
 def principal(api: Api, user: str):
@@ -27,10 +27,8 @@ def principal(api: Api, user: str):
 
 
 @pytest.fixture
-def call(api: Api) -> PlayableCall:
-    return seed_playable_call(
-        api.components, "play-1", agent="agent-n", pbx=principal(api, "pbx"), agent_principal=principal(api, "agent-n")
-    )
+def call(api: Api) -> DemoCall:
+    return record_demo_call(api.components, "play-1", pbx=principal(api, "pbx"), agent=principal(api, "agent-n"))
 
 
 def open_viewing(api: Api, user: str, rid: UUID, reason: str = "quality_evaluation", **body):
@@ -46,7 +44,7 @@ def refusals(api: Api, rid: UUID) -> list[dict]:
     return [row for row in trail if row["recording_id"] == str(rid) and row["outcome"] == "refused"]
 
 
-def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api, call: PlayableCall) -> None:
+def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api, call: DemoCall) -> None:
     opened = open_viewing(api, "quinn", call.recording_id)
     assert opened.status_code == 201, opened.text
     viewing = opened.json()
@@ -98,7 +96,7 @@ def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api,
     assert max(pause) < 0.01 < max(peaks["peaks"][:20])
 
 
-def test_the_playable_file_shows_each_frame_at_its_capture_time(api: Api, call: PlayableCall) -> None:
+def test_the_playable_file_shows_each_frame_at_its_capture_time(api: Api, call: DemoCall) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     body = api.call("sue", "GET", viewing["playable_url"]).content
     with av.open(io.BytesIO(body)) as film:
@@ -116,7 +114,7 @@ def test_the_playable_file_shows_each_frame_at_its_capture_time(api: Api, call: 
         assert not [at for at in shown if start < at < end - 100]
 
 
-def test_a_grant_serves_only_its_own_user_its_recording_and_not_after_it_expires(api: Api, call: PlayableCall) -> None:
+def test_a_grant_serves_only_its_own_user_its_recording_and_not_after_it_expires(api: Api, call: DemoCall) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     url = viewing["playable_url"]
     assert api.call("quinn", "GET", url).status_code == 403  # another user's grant
@@ -139,7 +137,7 @@ def test_a_grant_serves_only_its_own_user_its_recording_and_not_after_it_expires
     assert sum("another user" in w or "expired" in w or "signature" in w for w in why) >= 4
 
 
-def test_who_may_play_follows_the_teams_and_the_policy(api: Api, call: PlayableCall) -> None:
+def test_who_may_play_follows_the_teams_and_the_policy(api: Api, call: DemoCall) -> None:
     rid = call.recording_id
     assert open_viewing(api, "sam", rid).status_code == 403  # supervisor of another team
     assert open_viewing(api, "aud", rid).status_code == 403  # auditors never hear a call
@@ -165,7 +163,7 @@ def test_who_may_play_follows_the_teams_and_the_policy(api: Api, call: PlayableC
     assert {"sam", "agent-n", "agent-s"} <= refused
 
 
-def test_audio_only_viewing_gets_a_file_without_the_screen(api: Api, call: PlayableCall) -> None:
+def test_audio_only_viewing_gets_a_file_without_the_screen(api: Api, call: DemoCall) -> None:
     viewing = open_viewing(api, "sue", call.recording_id, parts=["audio"]).json()
     media = api.call("sue", "GET", viewing["playable_url"])
     assert media.headers["content-type"].startswith("audio/mp4")
@@ -173,14 +171,14 @@ def test_audio_only_viewing_gets_a_file_without_the_screen(api: Api, call: Playa
         assert (len(film.streams.video), len(film.streams.audio)) == (0, 1)
 
 
-def test_a_purged_recording_cannot_be_played_or_rebuilt(api: Api, call: PlayableCall) -> None:
+def test_a_purged_recording_cannot_be_played_or_rebuilt(api: Api, call: DemoCall) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     assert api.call("sue", "GET", viewing["playable_url"]).status_code == 200
     media_root = api.components.settings.media_url
     derived = lambda: list(__import__("pathlib").Path(media_root).rglob("derived/**/*.mp4"))  # noqa: E731
     assert derived()
     api.components.retention.erase_subject(
-        principal(api, "lena"), customer_id="cust-7", request_id="dsr-1", reason="erasure request"
+        principal(api, "lena"), customer_id="cust-0042", request_id="dsr-1", reason="erasure request"
     )
     assert not derived()
     assert open_viewing(api, "sue", call.recording_id).status_code == 409
@@ -202,7 +200,7 @@ def csrf_of(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def test_console_session_csrf_and_a_viewing_from_the_page(api: Api, call: PlayableCall) -> None:
+def test_console_session_csrf_and_a_viewing_from_the_page(api: Api, call: DemoCall) -> None:
     rid = call.recording_id
     assert api.client.get("/search", follow_redirects=False).headers["location"] == "/sign-in"
     bad = api.client.post("/sign-in", data={"token": "nope", "csrf_token": "1.x"}, follow_redirects=False)
@@ -245,7 +243,7 @@ def test_console_session_csrf_and_a_viewing_from_the_page(api: Api, call: Playab
     assert api.client.get(media, follow_redirects=False).status_code == 303
 
 
-def test_another_teams_supervisor_gets_403_pages_and_both_refusals_are_audited(api: Api, call: PlayableCall) -> None:
+def test_another_teams_supervisor_gets_403_pages_and_both_refusals_are_audited(api: Api, call: DemoCall) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     sign_in(api, "sam")
     page = api.client.get(f"/recordings/{call.recording_id}")

@@ -11,6 +11,7 @@ import structlog
 
 from adapters.migrate import migrate as apply_migrations
 from api.cli.context import Context, cli_actor, pass_context
+from api.cli.demo import demo
 from api.cli.directory import teams, users
 from api.cli.log import keys, verify
 from api.cli.output import console, progress_bar
@@ -128,3 +129,4 @@ main.add_command(history)
 main.add_command(users)
 main.add_command(teams)
 main.add_command(projections)
+main.add_command(demo)
