@@ -22,6 +22,7 @@ _DETAIL_FIELDS = (
     "sequence_number",
     "sha256",
     "what",
+    "viewing_id",
     "key",  # a tag's value is the customer's: it stays sealed in the event history
     "case_id",
     "media_offset_ms",

@@ -89,6 +89,11 @@ def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api,
         "quinn",
         viewing["viewing_id"],
     )
+    # The compliance report shows the viewing with its reason and what it played.
+    report = api.call("lena", "GET", "/v1/audit", params={"action": "played"}).json()["items"]
+    assert [(r["actor"], r["reason_code"], r["detail"]["what"], r["detail"]["viewing_id"]) for r in report] == [
+        ("quinn", "quality_evaluation", "audio,screen", viewing["viewing_id"])
+    ]
     peaks = api.call("quinn", "GET", viewing["peaks_url"]).json()
     assert peaks["peaks_per_second"] == 20
     assert len(peaks["peaks"]) == pytest.approx(call.duration_ms / 1000 * 20, abs=2)

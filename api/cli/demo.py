@@ -26,9 +26,9 @@ from domain.values import Actor
 
 SEGMENT_MS = 5000
 FPS = 10
-# (sequence number, start ms on the call's clock) of the segments that arrive: segment 2
-# never does, and the call is paused from 10 s to 14 s, between segments 1 and 3.
-LAYOUT = ((0, 0), (1, 5000), (3, 14000), (4, 19000), (5, 29000))
+# (sequence number, start ms on the call's clock) of the segments that arrive: the call is
+# paused from 10 s to 14 s, between segments 1 and 2, and segment 4 (24 s to 29 s) never arrives.
+LAYOUT = ((0, 0), (1, 5000), (2, 14000), (3, 19000), (5, 29000))
 PAUSE = (10_000, 14_000)
 MISSING = (24_000, 29_000)
 CALL_MS = 34_000

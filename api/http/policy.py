@@ -12,10 +12,10 @@ from msgspec import Meta
 
 from api.http.context import Caller, provide
 from api.http.guards import may
-from api.http.schemas import Body, RequiredReason, TagKey, TagValue, Text
+from api.http.schemas import Body, Id, RequiredReason, TagKey, TagValue, Text
 from api.services.policy import PolicyVersion, RecordingPolicies
 from domain.permissions import Action
-from domain.recording_policy import PolicyTerms, RetentionRule
+from domain.recording_policy import DEFAULT_PLAYBACK_REASONS, MAX_PLAYBACK_REASONS, PolicyTerms, RetentionRule
 
 Percent = Annotated[float, Meta(ge=0, le=100)]
 Days = Annotated[int, Meta(ge=0, le=36_600)]
@@ -36,6 +36,11 @@ class PolicyIn(Body, kw_only=True):
     sampling_by_queue: Annotated[dict[Text, Percent], Meta(max_length=1000)] = {}
     retention: Annotated[list[RetentionRuleIn], Meta(max_length=1000)] = []
     acw_timeout_seconds: Annotated[int, Meta(ge=1, le=86_400)] = 120
+    # Why someone may open the player (every viewing cites one), and whether agents may play their own calls.
+    playback_reasons: Annotated[list[Id], Meta(min_length=1, max_length=MAX_PLAYBACK_REASONS)] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_PLAYBACK_REASONS)
+    )
+    agents_play_own_calls: bool = False
     reason: RequiredReason
 
     def terms(self) -> PolicyTerms:
@@ -44,6 +49,8 @@ class PolicyIn(Body, kw_only=True):
             sampling_by_queue=dict(self.sampling_by_queue),
             retention=tuple(RetentionRule(**msgspec.structs.asdict(r)) for r in self.retention),
             acw_timeout_seconds=self.acw_timeout_seconds,
+            playback_reasons=tuple(self.playback_reasons),
+            agents_play_own_calls=self.agents_play_own_calls,
         )
 
 
