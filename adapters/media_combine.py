@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from fractions import Fraction
 from itertools import chain
+from typing import Any
 
 import av
 import structlog
@@ -45,7 +46,7 @@ def combine(segments: Sequence[Segment], voice: bytes | None) -> bytes:
         video_out = out.add_stream_from_template(first[1].streams.video[0]) if first else None
         voice_in = opened.enter_context(av.open(io.BytesIO(voice), mode="r")) if voice is not None else None
         audio_out = out.add_stream("aac", rate=voice_in.streams.audio[0].rate or 8000) if voice_in else None
-        streams: list[Iterator[tuple[float, av.Packet]]] = []
+        streams: list[Iterator[tuple[float, Any]]] = []
         if first is not None and video_out is not None:
             streams.append(_video_packets(first, segment_files, video_out))
         if voice_in is not None and audio_out is not None:
@@ -74,7 +75,7 @@ def _video_packets(
     first: tuple[int, av.container.InputContainer],
     rest: Iterator[tuple[int, av.container.InputContainer]],
     video_out: av.VideoStream,
-) -> Iterator[tuple[float, av.Packet]]:
+) -> Iterator[tuple[float, Any]]:
     last_dts = -1  # across segments: rounding of their offsets must not step time back
     for start_ms, segment in _chain(first, rest):
         video_in = segment.streams.video[0]
@@ -104,11 +105,11 @@ def _chain(
     yield from rest
 
 
-def _audio_packets(source: av.container.InputContainer, audio_out: av.AudioStream) -> Iterator[tuple[float, av.Packet]]:
+def _audio_packets(source: av.container.InputContainer, audio_out: av.AudioStream) -> Iterator[tuple[float, Any]]:
     resampler = av.AudioResampler(format="fltp", layout="mono", rate=audio_out.rate)
     time_base = Fraction(1, audio_out.rate)
 
-    def timed(packets: list[av.Packet]) -> Iterator[tuple[float, av.Packet]]:
+    def timed(packets: list[Any]) -> Iterator[tuple[float, Any]]:
         for packet in packets:
             yield float((packet.dts or 0) * (packet.time_base or time_base)), packet
 

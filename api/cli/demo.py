@@ -136,6 +136,7 @@ def demo(ctx: Context, url: str | None) -> None:
         for name in ("demo-sue", "demo-quinn"):
             identity.make_responsible(TEAM, user=name, by=cli_actor())
         pbx, agent = (identity.principal_for(tokens[name]) for name in ("demo-pbx", "demo-agent"))
+        assert pbx is not None and agent is not None  # their tokens were issued just now
         call = record_demo_call(components, f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}", pbx=pbx, agent=agent)
     except DomainError as error:
         raise click.ClickException(str(error)) from None

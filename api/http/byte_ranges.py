@@ -9,6 +9,7 @@ RFC allows); the bytes are streamed from the store a chunk at a time.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from litestar.response import Response, Stream
 
@@ -33,7 +34,7 @@ def requested_range(header: str | None, size: int) -> tuple[int, int] | None:
     return int(first), min(size - 1, int(last)) if last else size - 1
 
 
-def serve(media: MediaFile, range_header: str | None, if_range: str | None) -> Response[object] | Stream:
+def serve(media: MediaFile, range_header: str | None, if_range: str | None) -> Response[Any] | Stream:
     headers = {
         "Accept-Ranges": "bytes",
         "ETag": media.etag,
@@ -45,7 +46,7 @@ def serve(media: MediaFile, range_header: str | None, if_range: str | None) -> R
     try:
         wanted = requested_range(range_header, media.size)
     except ValueError as unsatisfiable:
-        response: Response[object] = problem(416, "Range Not Satisfiable", f"cannot serve {unsatisfiable}")
+        response: Response[Any] = problem(416, "Range Not Satisfiable", f"cannot serve {unsatisfiable}")
         response.headers.update({**headers, "Content-Range": f"bytes */{media.size}"})
         return response
     if wanted is None:

@@ -66,7 +66,8 @@ def request_context(app: ASGIApp) -> ASGIApp:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or str(uuid.uuid4())
         principal = await _authenticate(scope, headers.get("authorization", ""))
-        if principal is None and (session_id := _session_cookie(scope, headers.get("cookie", ""))):
+        cookies = headers.get("cookie", "")
+        if principal is None and (session_id := _session_cookie(scope["path"], scope["method"], cookies)):
             principal = await _from_session(scope, session_id)
             scope.setdefault("state", {})[SESSION] = session_id if principal else None
         scope.setdefault("state", {})[PRINCIPAL] = principal
@@ -119,11 +120,11 @@ async def _authenticate(scope: Scope, authorization: str) -> Principal | None:
     return principal
 
 
-def _session_cookie(scope: Scope, cookies: str) -> str | None:
+def _session_cookie(path: str, method: str, cookies: str) -> str | None:
     """The console's session id, where a cookie may act for its user: every console page and
     form (which check the session's CSRF token) and the API's reads (the media a `<video>`
     fetches), never the API's writes, which only a bearer token may make."""
-    if scope["path"].startswith("/v1/") and scope["method"] not in ("GET", "HEAD"):
+    if path.startswith("/v1/") and method not in ("GET", "HEAD"):
         return None
     for pair in cookies.split(";"):
         name, _, value = pair.strip().partition("=")

@@ -8,7 +8,7 @@ copied URL works for nobody else.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -85,12 +85,12 @@ class PlaybackRoutes(Controller):
     )
     def playable(
         self,
-        request: Request[object, object, object],
+        request: Request[Any, Any, Any],
         recording_id: FromPath[UUID],
         grant: GrantToken,
         principal: Caller,
         playback: NamedDependency[Playback],
-    ) -> Response[object] | Stream:
+    ) -> Response[Any] | Stream:
         media = playback.playable(principal, recording_id, grant)
         return serve(media, request.headers.get("range"), request.headers.get("if-range"))
 
@@ -114,12 +114,12 @@ class PlaybackRoutes(Controller):
     )
     def snapshot(
         self,
-        request: Request[object, object, object],
+        request: Request[Any, Any, Any],
         recording_id: FromPath[UUID],
         snapshot_id: PathId,
         grant: GrantToken,
         principal: Caller,
         playback: NamedDependency[Playback],
-    ) -> Response[object] | Stream:
+    ) -> Response[Any] | Stream:
         media = playback.snapshot(principal, recording_id, snapshot_id, grant)
         return serve(media, request.headers.get("range"), request.headers.get("if-range"))

@@ -123,7 +123,7 @@ class Exports:
             if isinstance(event, Recording.ScreenSampled):
                 data = self._media.get(recording_id, event.media_key)
                 files[segment_name(event.sequence_number, event.sha256)] = data
-                segments.append((event.start_offset_ms, lambda data=data: data))
+                segments.append((event.start_offset_ms, _returning(data)))
             elif isinstance(event, Recording.VoiceRecorded):
                 voice = self._media.get(recording_id, event.media_key)
                 files[voice_name(event.sha256)] = voice
@@ -143,3 +143,8 @@ class Exports:
             if isinstance(event, Recording.Exported) and event.manifest_sha256 == manifest_sha256:
                 return event.originator_version
         raise AssertionError(f"the Exported event of {recording_id} was not stored")
+
+
+def _returning(data: bytes) -> Callable[[], bytes]:
+    """A segment already read, in the form combine() reads segments."""
+    return lambda: data

@@ -172,9 +172,11 @@ class Playback:
         for event in self._ledger.history(recording_id).events:
             if isinstance(event, Recording.SnapshotTaken) and event.snapshot_id == snapshot_id:
                 image = self._media.get(recording_id, event.media_key)
-                return MediaFile(
-                    "image/jpeg", len(image), f'"{event.sha256}"', lambda a, b, image=image: iter([image[a : b + 1]])
-                )
+
+                def read(first: int, last: int, image: bytes = image) -> Iterator[bytes]:
+                    yield image[first : last + 1]
+
+                return MediaFile("image/jpeg", len(image), f'"{event.sha256}"', read)
         raise NotFound(f"recording {recording_id} has no snapshot {snapshot_id!r}")
 
     def _built(self, recording_id: UUID, parts: tuple[str, ...]) -> tuple[str, str]:
