@@ -1,0 +1,1 @@
+"""The web console: templates and static assets."""
