@@ -96,7 +96,7 @@ def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api,
     ]
     peaks = api.call("quinn", "GET", viewing["peaks_url"]).json()
     assert peaks["peaks_per_second"] == 20
-    assert len(peaks["peaks"]) == pytest.approx(call.duration_ms / 1000 * 20, abs=2)
+    assert len(peaks["peaks"]) == pytest.approx(call.voice_ms / 1000 * 20, abs=2)
     pause = peaks["peaks"][11 * 20 : 13 * 20]  # the voice is silent while the call was paused
     assert max(pause) < 0.01 < max(peaks["peaks"][:20])
 

@@ -27,12 +27,13 @@ from domain.values import Actor
 SEGMENT_MS = 5000
 FPS = 10
 # (sequence number, start ms on the call's clock) of the segments that arrive: the call is
-# paused from 10 s to 14 s, between segments 1 and 2, and segment 4 (24 s to 29 s) never arrives.
-LAYOUT = ((0, 0), (1, 5000), (2, 14000), (3, 19000), (5, 29000))
+# paused from 10 s to 14 s, between segments 1 and 2, segment 4 (24 s to 29 s) never arrives,
+# and the screen is recorded through the after-call work (34 s to 39 s), when there is no voice.
+LAYOUT = ((0, 0), (1, 5000), (2, 14000), (3, 19000), (5, 29000), (6, 34000))
 PAUSE = (10_000, 14_000)
 MISSING = (24_000, 29_000)
 CALL_MS = 34_000
-ACW_MS = 4_000
+ACW_MS = 5_000
 TEAM = "demo-floor"
 # (name, role): who the demo creates; the agent sits in TEAM, the supervisor and the
 # quality manager answer for it.
@@ -52,7 +53,8 @@ class DemoCall:
     pause: tuple[int, int] = PAUSE
     missing: tuple[int, int] = MISSING
     segments: tuple[tuple[int, int], ...] = LAYOUT
-    duration_ms: int = CALL_MS
+    duration_ms: int = CALL_MS + ACW_MS  # the screen runs through the after-call work
+    voice_ms: int = CALL_MS
 
 
 @cache
@@ -106,8 +108,9 @@ def record_demo_call(
             height=360,
             fps=FPS,
         )
-    lifecycle.change(pbx, commands.EndCall(rid, reason="hangup", occurred_at=at(CALL_MS), by=by_pbx))
-    media.report_capture(agent, commands.ReportCapture(rid, segments=6, occurred_at=at(CALL_MS), by=by_agent))
+        if start_ms + SEGMENT_MS == CALL_MS:
+            lifecycle.change(pbx, commands.EndCall(rid, reason="hangup", occurred_at=at(CALL_MS), by=by_pbx))
+    media.report_capture(agent, commands.ReportCapture(rid, segments=7, occurred_at=at(CALL_MS + ACW_MS), by=by_agent))
     voice = _voice()
     media.record_voice(pbx, rid, voice, sha256=hashlib.sha256(voice).hexdigest(), recorded_at=at(CALL_MS))
     wrapped_up = at(CALL_MS + ACW_MS)
@@ -142,7 +145,7 @@ def demo(ctx: Context, url: str | None) -> None:
         raise click.ClickException(str(error)) from None
     components.projections.catch_up()
     console_url = url or f"http://{ctx.settings.host}:{ctx.settings.port}/"
-    click.echo(f"recorded demo call {call.recording_id} of demo-agent ({CALL_MS // 1000} s, screen and voice)")
+    click.echo(f"recorded demo call {call.recording_id} of demo-agent ({call.duration_ms // 1000} s, screen and voice)")
     click.echo(f"sign in at {console_url} with one of these tokens (shown once):")
     for name in ("demo-sue", "demo-quinn", "demo-lena"):
         click.echo(f"  {name:<11} {tokens[name]}")
