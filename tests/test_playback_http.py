@@ -195,7 +195,11 @@ def test_a_purged_recording_cannot_be_played_or_rebuilt(api: Api, call: DemoCall
 # -- the console -------------------------------------------------------------
 
 
+BROWSER = "text/html,application/xhtml+xml,*/*;q=0.8"  # what a browser asks for when it navigates
+
+
 def sign_in(api: Api, user: str):
+    api.client.headers["accept"] = BROWSER
     form = api.client.get("/sign-in")
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
     return api.client.post("/sign-in", data={"token": api.tokens[user], "csrf_token": token}, follow_redirects=False)
@@ -207,6 +211,10 @@ def csrf_of(page: str) -> str:
 
 def test_console_session_csrf_and_a_viewing_from_the_page(api: Api, call: DemoCall) -> None:
     rid = call.recording_id
+    # Without a session, a script or other client is told so; a browser is sent to sign in.
+    refused = api.client.get("/search", follow_redirects=False)
+    assert refused.status_code == 401 and refused.headers["content-type"].startswith("application/problem+json")
+    api.client.headers["accept"] = BROWSER
     assert api.client.get("/search", follow_redirects=False).headers["location"] == "/sign-in"
     bad = api.client.post("/sign-in", data={"token": "nope", "csrf_token": "1.x"}, follow_redirects=False)
     assert bad.status_code == 403

@@ -29,7 +29,7 @@ from litestar.static_files import create_static_files_router
 
 from api.http.context import SESSION_COOKIE, principal_of, session_of
 from api.http.playback import media_urls
-from api.http.problems import status_of
+from api.http.problems import problem, status_of
 from api.services.access import actor
 from api.services.recordings import SearchRequest, parse_tags
 from domain import commands
@@ -100,26 +100,38 @@ async def _check_csrf(request: Request[Any, Any, Any], presented: str | None) ->
     _components(request).console_sessions.check_csrf(session, presented)
 
 
-def _refusal_page(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+def _wants_page(request: Request[Any, Any, Any]) -> bool:
+    """A browser navigating (it asks for HTML) gets pages; scripts and other clients get problem+json."""
+    return "text/html" in request.headers.get("accept", "")
+
+
+def _refusal(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """A refusal as the API words it, rendered as a page for a browser (sent to sign in first,
+    when it asked for a page without a session)."""
     if isinstance(error, NotAuthorizedException):
-        return Redirect("/sign-in", status_code=303)
-    if isinstance(error, DomainError):
-        status, title = status_of(error)
+        if _wants_page(request) and request.method == "GET":
+            return Redirect("/sign-in", status_code=303)
+        status, title, detail = 401, "Unauthorized", "sign in first"
+    elif isinstance(error, DomainError):
+        (status, title), detail = status_of(error), str(error)
     elif isinstance(error, ValidationException):
-        status, title = 422, "Invalid request"
+        status, title, detail = 422, "Invalid request", str(error.detail)
     else:
         raise error
-    detail = str(error.detail) if isinstance(error, ValidationException) else str(error)
-    return _page(request, "error.html", status, title=title, detail=detail, code=status)
+    if _wants_page(request):
+        return _page(request, "error.html", status, title=title, detail=detail, code=status)
+    response = problem(status, title, detail, error=type(error).__name__)
+    response.headers.update(SECURITY_HEADERS)
+    return response
 
 
 class Console(Controller):
     path = "/"
     include_in_schema = False
     exception_handlers = {
-        NotAuthorizedException: _refusal_page,
-        DomainError: _refusal_page,
-        ValidationException: _refusal_page,
+        NotAuthorizedException: _refusal,
+        DomainError: _refusal,
+        ValidationException: _refusal,
     }
 
     @get("/")
@@ -141,6 +153,8 @@ class Console(Controller):
             sessions.check_sign_in_form_token(form.get("csrf_token"))
             session_id, _ = await _run(lambda: sessions.sign_in(str(form.get("token") or "")))
         except Forbidden as refusal:
+            if not _wants_page(request):
+                raise
             return _page(request, "sign_in.html", 403, form_token=sessions.sign_in_form_token(), error=str(refusal))
         cookie = Cookie(
             key=SESSION_COOKIE,
