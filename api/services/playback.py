@@ -35,6 +35,7 @@ from domain.timeline import Timeline, timeline_of
 from domain.values import PLAY_PARTS
 
 PEAKS_PER_SECOND = 20
+BUILD_LOCKS = 64
 
 
 @dataclass(frozen=True)
@@ -76,8 +77,9 @@ class Playback:
         self._access = access
         self._grants = grants
         self._grant_seconds = grant_seconds
-        self._building: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
+        # One build per file at a time: a request for a file being built waits for it (striped, so
+        # the locks stay few however many recordings are played).
+        self._building = [threading.Lock() for _ in range(BUILD_LOCKS)]
 
     # -- opening the player ------------------------------------------------
 
@@ -194,9 +196,7 @@ class Playback:
         ).hexdigest()[:32]
         folder = f"{self._media.derived_prefix(recording_id)}{fingerprint}/"
         key, peaks_key = folder + "-".join(parts) + ".mp4", folder + "peaks.json"
-        with self._guard:
-            lock = self._building.setdefault(key, threading.Lock())
-        with lock:  # one build per file at a time; the others wait for it and find it built
+        with self._building[int(fingerprint, 16) % BUILD_LOCKS]:
             if self._media.derived_size(recording_id, key) is None:
                 voice = self._media.get(recording_id, voices[-1].media_key) if voices else None
                 sources = [(e.start_offset_ms, self._reader(recording_id, e.media_key)) for e in segments]
