@@ -12,15 +12,12 @@ several test modules share lives in tests/support/.
 from __future__ import annotations
 
 import os
-import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import msgspec
 import psycopg
 import pytest
-import uvicorn
 
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
@@ -32,7 +29,7 @@ from domain.values import Actor
 from projections.runner import Projections
 from tests.support.api_client import Api
 from tests.support.display import two_monitors  # noqa: F401  (a fixture: the X display of the capture tests)
-from tests.support.ports import free_port
+from tests.support.in_process_server import serving
 from tests.support.provisioning import provision
 
 ADMIN_URL = os.environ.get("CALLVAULT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -140,17 +137,6 @@ LIVE_USERS = [
 def live_server(settings: Settings, tmp_path) -> Iterator[tuple[str, dict[str, str]]]:
     """A real server (uvicorn) in this process, with one user of several roles."""
     tokens = provision(settings, LIVE_USERS)
-    port = free_port()
     served = msgspec.structs.replace(settings, media_url=str(tmp_path / "media"), archive_url=str(tmp_path / "archive"))
-    server = uvicorn.Server(uvicorn.Config(create_app(served), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "server did not start"
-    try:
-        yield f"http://127.0.0.1:{port}", tokens
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    with serving(create_app(served)) as base_url:
+        yield base_url, tokens

@@ -33,10 +33,9 @@ double that for nothing it could find.
 from __future__ import annotations
 
 import bisect
-import hashlib
-import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,16 +45,15 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 
 from adapters.settings import Settings
-from api.cli.demo_media import TIME_CODE_JS, call_voice, frame_times, screen_segment
+from api.cli.demo import CallPlan, record_call
+from api.cli.demo_media import TIME_CODE_JS, frame_times
 from api.http.app import create_app
-from domain import commands
 from domain.recording import Recording
 from domain.values import Actor
 from tests.support.browser import chromium, fresh_context, run  # noqa: F401  (fixtures: browser, browser_context)
-from tests.support.ports import free_port
+from tests.support.in_process_server import serving
 
 pytestmark = pytest.mark.timeout(120)  # each test is meant to take under a minute; none may hang CI
 
@@ -135,68 +133,17 @@ def seed(
         ledger.make_responsible(team, user=user, occurred_at=now, by=SETUP)
     identity.directory_changed()
     pbx, ann = identity.principal_named("pbx"), identity.principal_named("ann")
-    by_pbx, by_ann = Actor("pbx", "telephony"), Actor("ann", "agent")
-    t0 = now - timedelta(minutes=10)
-    rid: UUID = components.lifecycle.start(
-        pbx,
-        commands.StartCall(
-            interaction_id=f"browser-{call_ms}",
-            agent_id="ann",
-            customer_id="cust-7",
-            queue="sales",
-            direction="inbound",
-            tags={},
-            occurred_at=t0,
-            by=by_pbx,
-        ),
+    assert pbx is not None and ann is not None
+    plan = CallPlan(
+        f"browser-{call_ms}",
+        call_ms=call_ms,
+        segments=tuple(segments),
+        reported_segments=max(n for n, _, _ in segments) + 1,
+        pause=pause,
     )
-
-    def at(ms: int) -> datetime:
-        return t0 + timedelta(milliseconds=ms)
-
-    if pause is not None:
-        components.lifecycle.change(
-            pbx, commands.Pause(rid, reason="card details", occurred_at=at(pause[0]), by=by_pbx)
-        )
-        components.lifecycle.change(
-            pbx, commands.Resume(rid, reason="card details", occurred_at=at(pause[1]), by=by_pbx)
-        )
-    for number, start, duration in segments:
-        body = screen_segment(start, duration, FPS)
-        components.media_ingest.add_segment(
-            ann,
-            rid,
-            body,
-            sequence_number=number,
-            sha256=hashlib.sha256(body).hexdigest(),
-            captured_at=at(start),
-            start_offset_ms=start,
-            duration_ms=duration,
-            monitor=1,
-            width=640,
-            height=360,
-            fps=FPS,
-        )
-    reported = max(n for n, _, _ in segments) + 1
-    components.media_ingest.report_capture(
-        ann, commands.ReportCapture(rid, segments=reported, occurred_at=at(call_ms), by=by_ann)
-    )
-    components.lifecycle.change(pbx, commands.EndCall(rid, reason="hangup", occurred_at=at(call_ms), by=by_pbx))
-    components.lifecycle.change(pbx, commands.EndAcw(rid, reason="status_change", occurred_at=at(call_ms), by=by_pbx))
-    voice = call_voice(call_ms, silences=[pause] if pause else [])
-    components.media_ingest.record_voice(
-        pbx, rid, voice, sha256=hashlib.sha256(voice).hexdigest(), recorded_at=at(call_ms)
-    )
+    rid = record_call(components, plan, pbx=pbx, agent=ann, started_at=now - timedelta(minutes=10))
     components.projections.catch_up()
     return rid, tokens
-
-
-@dataclass
-class Served:
-    base: str
-    app: Any
-    server: uvicorn.Server
-    thread: threading.Thread
 
 
 def with_worklet(app: Any) -> Any:
@@ -216,7 +163,10 @@ def with_worklet(app: Any) -> Any:
     return asgi
 
 
-def serve(tmp: Path, **overrides: Any) -> Served:
+@contextmanager
+def served(tmp: Path, **overrides: Any) -> Iterator[tuple[str, Any]]:
+    """A console server on its own store in ``tmp`` (and the test's audio worklet beside it):
+    its base URL and the app's components."""
     settings = Settings(
         sqlite_path=str(tmp / "callvault.sqlite3"),
         master_key_file=str(tmp / "master.key"),
@@ -225,32 +175,16 @@ def serve(tmp: Path, **overrides: Any) -> Served:
         archive_url=str(tmp / "archive"),
         **overrides,
     )
-    port = free_port()
     app = create_app(settings)
-    server = uvicorn.Server(uvicorn.Config(with_worklet(app), host="127.0.0.1", port=port, log_config=None))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "server did not start"
-    return Served(f"http://127.0.0.1:{port}", app, server, thread)
-
-
-def stop(served: Served) -> None:
-    served.server.should_exit = True
-    served.thread.join(timeout=30)
+    with serving(with_worklet(app)) as base:
+        yield base, app.state.components
 
 
 @pytest.fixture(scope="module")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    served = serve(tmp_path_factory.mktemp("console"))
-    try:
-        components = served.app.state.components
+    with served(tmp_path_factory.mktemp("console")) as (base, components):
         rid, tokens = seed(components, call_ms=CALL_MS, segments=SEGMENTS, pause=PAUSE)
-        yield Console(served.base, tokens, rid, components)
-    finally:
-        stop(served)
+        yield Console(base, tokens, rid, components)
 
 
 # -- the browser's side -----------------------------------------------------------
@@ -785,13 +719,11 @@ def test_another_users_grant_is_refused(console: Console, browser_context: Any) 
 
 
 def test_an_expired_grant_is_refused(tmp_path: Path, browser_context: Any) -> None:
-    """A short call and a grant of 1 s past its length: playing works, and once it lapses
+    """A short call and a grant of 3 s past its length: playing works, and once it lapses
     the media and the player page are refused."""
-    served = serve(tmp_path, playback_grant_seconds=1.0)
-    try:
-        components = served.app.state.components
+    with served(tmp_path, playback_grant_seconds=3.0) as (base, components):
         rid, tokens = seed(components, call_ms=2000, segments=[(0, 0, 2000)], pause=None)
-        console = Console(served.base, tokens, rid, components)
+        console = Console(base, tokens, rid, components)
         page = browser_context.new_page()
         sign_in(page, console.base, console.tokens["sue"])
         page.goto(f"{console.base}/recordings/{rid}")
@@ -803,11 +735,9 @@ def test_an_expired_grant_is_refused(tmp_path: Path, browser_context: Any) -> No
         media_url = page.evaluate("() => document.getElementById('player').currentSrc")
         standalone = page.get_attribute("#open-tab", "href")
         assert page.request.get(media_url, headers={"Range": "bytes=0-99"}).status == 206
-        time.sleep(max(0.0, opened + 4.5 - time.monotonic()))  # 2 s of call + 1 s of grant, and a margin
+        time.sleep(max(0.0, opened + 6.5 - time.monotonic()))  # 2 s of call + 3 s of grant, and a margin
         assert page.request.get(media_url, headers={"Range": "bytes=0-99"}).status == 403
         again = page.goto(f"{console.base}{standalone}")
         assert again is not None and again.status == 403
         expired = "the grant has expired; open the player again"
         assert refusals(console, "sue") == [("play", expired)] * 2
-    finally:
-        stop(served)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import re
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import av
@@ -15,7 +17,7 @@ import pytest
 from adapters import crypto
 from adapters.master_key import load_master_key
 from adapters.playback_grants import Grant, GrantSigner
-from api.cli.demo import DemoCall, record_demo_call
+from api.cli.demo import CallPlan, demo_plan, record_call
 from api.cli.demo_media import decode_time_code
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
@@ -27,8 +29,21 @@ def principal(api: Api, user: str):
 
 
 @pytest.fixture
-def call(api: Api) -> DemoCall:
-    return record_demo_call(api.components, "play-1", pbx=principal(api, "pbx"), agent=principal(api, "agent-n"))
+def call(api: Api) -> Call:
+    """The demo's call (paused 10-14 s, segment 4 at 24-29 s missing, screen through ACW), by agent-n."""
+    started = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    plan = demo_plan("play-1")
+    rid = record_call(
+        api.components, plan, pbx=principal(api, "pbx"), agent=principal(api, "agent-n"), started_at=started
+    )
+    return Call(rid, started, plan)
+
+
+@dataclass(frozen=True)
+class Call:
+    recording_id: UUID
+    started_at: datetime
+    plan: CallPlan
 
 
 def open_viewing(api: Api, user: str, rid: UUID, reason: str = "quality_evaluation", **body):
@@ -44,7 +59,7 @@ def refusals(api: Api, rid: UUID) -> list[dict]:
     return [row for row in trail if row["recording_id"] == str(rid) and row["outcome"] == "refused"]
 
 
-def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api, call: DemoCall) -> None:
+def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api, call: Call) -> None:
     opened = open_viewing(api, "quinn", call.recording_id)
     assert opened.status_code == 201, opened.text
     viewing = opened.json()
@@ -96,18 +111,18 @@ def test_a_viewing_is_one_played_event_and_its_grant_streams_by_ranges(api: Api,
     ]
     peaks = api.call("quinn", "GET", viewing["peaks_url"]).json()
     assert peaks["peaks_per_second"] == 20
-    assert len(peaks["peaks"]) == pytest.approx(call.voice_ms / 1000 * 20, abs=2)
+    assert len(peaks["peaks"]) == pytest.approx(call.plan.call_ms / 1000 * 20, abs=2)
     pause = peaks["peaks"][11 * 20 : 13 * 20]  # the voice is silent while the call was paused
     assert max(pause) < 0.01 < max(peaks["peaks"][:20])
 
 
-def test_the_playable_file_shows_each_frame_at_its_capture_time(api: Api, call: DemoCall) -> None:
+def test_the_playable_file_shows_each_frame_at_its_capture_time(api: Api, call: Call) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     body = api.call("sue", "GET", viewing["playable_url"]).content
     with av.open(io.BytesIO(body)) as film:
         [video], [audio] = film.streams.video, film.streams.audio
         assert (video.codec_context.name, audio.codec_context.name) == ("h264", "aac")
-        assert float(film.duration / av.time_base) == pytest.approx(call.duration_ms / 1000, abs=0.3)
+        assert float(film.duration / av.time_base) == pytest.approx(call.plan.duration_ms / 1000, abs=0.3)
         shown = {}
         for frame in film.decode(video):
             at_ms = round(float(frame.pts * video.time_base) * 1000)
@@ -115,11 +130,12 @@ def test_the_playable_file_shows_each_frame_at_its_capture_time(api: Api, call: 
             shown[at_ms] = decode_time_code(bytes(rgba.planes[0]), rgba.width, rgba.height)
     # Every frame shows the moment it is placed at; the gaps stay gaps (no frame inside them).
     assert shown and all(code is not None and abs(code - at) <= 100 for at, code in shown.items())
-    for start, end in (call.pause, call.missing):
+    assert call.plan.pause == (10_000, 14_000)
+    for start, end in (call.plan.pause, (24_000, 29_000)):  # paused, then segment 4 missing
         assert not [at for at in shown if start < at < end - 100]
 
 
-def test_a_grant_serves_only_its_own_user_its_recording_and_not_after_it_expires(api: Api, call: DemoCall) -> None:
+def test_a_grant_serves_only_its_own_user_its_recording_and_not_after_it_expires(api: Api, call: Call) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     url = viewing["playable_url"]
     assert api.call("quinn", "GET", url).status_code == 403  # another user's grant
@@ -142,7 +158,7 @@ def test_a_grant_serves_only_its_own_user_its_recording_and_not_after_it_expires
     assert sum("another user" in w or "expired" in w or "signature" in w for w in why) >= 4
 
 
-def test_who_may_play_follows_the_teams_and_the_policy(api: Api, call: DemoCall) -> None:
+def test_who_may_play_follows_the_teams_and_the_policy(api: Api, call: Call) -> None:
     rid = call.recording_id
     assert open_viewing(api, "sam", rid).status_code == 403  # supervisor of another team
     assert open_viewing(api, "aud", rid).status_code == 403  # auditors never hear a call
@@ -168,7 +184,7 @@ def test_who_may_play_follows_the_teams_and_the_policy(api: Api, call: DemoCall)
     assert {"sam", "agent-n", "agent-s"} <= refused
 
 
-def test_audio_only_viewing_gets_a_file_without_the_screen(api: Api, call: DemoCall) -> None:
+def test_audio_only_viewing_gets_a_file_without_the_screen(api: Api, call: Call) -> None:
     viewing = open_viewing(api, "sue", call.recording_id, parts=["audio"]).json()
     media = api.call("sue", "GET", viewing["playable_url"])
     assert media.headers["content-type"].startswith("audio/mp4")
@@ -176,7 +192,7 @@ def test_audio_only_viewing_gets_a_file_without_the_screen(api: Api, call: DemoC
         assert (len(film.streams.video), len(film.streams.audio)) == (0, 1)
 
 
-def test_a_purged_recording_cannot_be_played_or_rebuilt(api: Api, call: DemoCall) -> None:
+def test_a_purged_recording_cannot_be_played_or_rebuilt(api: Api, call: Call) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     assert api.call("sue", "GET", viewing["playable_url"]).status_code == 200
     media_root = api.components.settings.media_url
@@ -209,7 +225,7 @@ def csrf_of(page: str) -> str:
     return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
-def test_console_session_csrf_and_a_viewing_from_the_page(api: Api, call: DemoCall) -> None:
+def test_console_session_csrf_and_a_viewing_from_the_page(api: Api, call: Call) -> None:
     rid = call.recording_id
     # Without a session, a script or other client is told so; a browser is sent to sign in.
     refused = api.client.get("/search", follow_redirects=False)
@@ -256,7 +272,7 @@ def test_console_session_csrf_and_a_viewing_from_the_page(api: Api, call: DemoCa
     assert api.client.get(media, follow_redirects=False).status_code == 303
 
 
-def test_another_teams_supervisor_gets_403_pages_and_both_refusals_are_audited(api: Api, call: DemoCall) -> None:
+def test_another_teams_supervisor_gets_403_pages_and_both_refusals_are_audited(api: Api, call: Call) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     sign_in(api, "sam")
     page = api.client.get(f"/recordings/{call.recording_id}")

@@ -9,7 +9,7 @@ The users' tokens are printed once, for signing in to the console.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
@@ -24,16 +24,7 @@ from domain.errors import DomainError
 from domain.permissions import Principal
 from domain.values import Actor
 
-SEGMENT_MS = 5000
 FPS = 10
-# (sequence number, start ms on the call's clock) of the segments that arrive: the call is
-# paused from 10 s to 14 s, between segments 1 and 2, segment 4 (24 s to 29 s) never arrives,
-# and the screen is recorded through the after-call work (34 s to 39 s), when there is no voice.
-LAYOUT = ((0, 0), (1, 5000), (2, 14000), (3, 19000), (5, 29000), (6, 34000))
-PAUSE = (10_000, 14_000)
-MISSING = (24_000, 29_000)
-CALL_MS = 34_000
-ACW_MS = 5_000
 TEAM = "demo-floor"
 # (name, role): who the demo creates; the agent sits in TEAM, the supervisor and the
 # quality manager answer for it.
@@ -47,53 +38,79 @@ PEOPLE = [
 
 
 @dataclass(frozen=True)
-class DemoCall:
-    recording_id: UUID
-    started_at: datetime
-    pause: tuple[int, int] = PAUSE
-    missing: tuple[int, int] = MISSING
-    segments: tuple[tuple[int, int], ...] = LAYOUT
-    duration_ms: int = CALL_MS + ACW_MS  # the screen runs through the after-call work
-    voice_ms: int = CALL_MS
+class CallPlan:
+    """A call to record: times are ms on the call's clock."""
+
+    interaction_id: str
+    call_ms: int  # when the call ends (the voice is this long)
+    segments: tuple[tuple[int, int, int], ...]  # (sequence number, start, duration) of each that arrives
+    reported_segments: int  # the capture client's own count: numbers below it that never arrive are missing
+    pause: tuple[int, int] | None = None  # paused for card details: no screen, a silent voice
+    acw_ms: int = 0  # after-call work, after the call's end
+    customer_id: str = "cust-0042"
+    queue: str = "support"
+    tags: dict[str, str] = field(default_factory=lambda: {"lang": "en", "product": "broadband"})
+
+    @property
+    def duration_ms(self) -> int:
+        return max(self.call_ms + self.acw_ms, *(start + length for _, start, length in self.segments))
+
+
+def demo_plan(interaction_id: str) -> CallPlan:
+    """The demo's call: paused from 10 s to 14 s, segment 4 (24 s to 29 s) never arrives, and the
+    screen is recorded through the after-call work (34 s to 39 s), when there is no voice."""
+    return CallPlan(
+        interaction_id,
+        call_ms=34_000,
+        segments=(
+            (0, 0, 5000),
+            (1, 5000, 5000),
+            (2, 14_000, 5000),
+            (3, 19_000, 5000),
+            (5, 29_000, 5000),
+            (6, 34_000, 5000),
+        ),
+        reported_segments=7,
+        pause=(10_000, 14_000),
+        acw_ms=5000,
+    )
 
 
 @cache
-def _segment(start_ms: int) -> bytes:
-    return screen_segment(start_ms, SEGMENT_MS, fps=FPS)
+def _segment(start_ms: int, duration_ms: int) -> bytes:
+    return screen_segment(start_ms, duration_ms, fps=FPS)
 
 
 @cache
-def _voice() -> bytes:
-    return call_voice(CALL_MS, silences=[PAUSE])
+def _voice(call_ms: int, pause: tuple[int, int] | None) -> bytes:
+    return call_voice(call_ms, silences=[pause] if pause else [])
 
 
-def record_demo_call(
-    components: Any, interaction_id: str, *, pbx: Principal, agent: Principal, started_at: datetime | None = None
-) -> DemoCall:
-    """One finished call of ``agent``, with its media, ingested as telephony and the capture client would."""
-    started = started_at or datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+def record_call(components: Any, plan: CallPlan, *, pbx: Principal, agent: Principal, started_at: datetime) -> UUID:
+    """The call, with its media, ingested through the application's services as telephony and
+    the agent's capture client would send it; returns the recording's id."""
     by_pbx, by_agent = Actor(pbx.name, pbx.role.value), Actor(agent.name, agent.role.value)
     lifecycle, media = components.lifecycle, components.media_ingest
 
     def at(ms: int) -> datetime:
-        return started + timedelta(milliseconds=ms)
+        return started_at + timedelta(milliseconds=ms)
 
     start = commands.StartCall(
-        interaction_id=interaction_id,
+        interaction_id=plan.interaction_id,
         agent_id=agent.name,
-        customer_id="cust-0042",
-        queue="support",
+        customer_id=plan.customer_id,
+        queue=plan.queue,
         direction="inbound",
-        tags={"lang": "en", "product": "broadband"},
-        occurred_at=started,
+        tags=plan.tags,
+        occurred_at=started_at,
         by=by_pbx,
     )
     rid: UUID = lifecycle.start(pbx, start)
-    for number, start_ms in LAYOUT:
-        if start_ms == PAUSE[1]:
-            lifecycle.change(pbx, commands.Pause(rid, reason="card details", occurred_at=at(PAUSE[0]), by=by_pbx))
-            lifecycle.change(pbx, commands.Resume(rid, reason="card taken", occurred_at=at(PAUSE[1]), by=by_pbx))
-        body = _segment(start_ms)
+    if plan.pause is not None:
+        lifecycle.change(pbx, commands.Pause(rid, reason="card details", occurred_at=at(plan.pause[0]), by=by_pbx))
+        lifecycle.change(pbx, commands.Resume(rid, reason="card taken", occurred_at=at(plan.pause[1]), by=by_pbx))
+    for number, start_ms, length in plan.segments:
+        body = _segment(start_ms, length)
         media.add_segment(
             agent,
             rid,
@@ -102,20 +119,22 @@ def record_demo_call(
             sha256=hashlib.sha256(body).hexdigest(),
             captured_at=at(start_ms),
             start_offset_ms=start_ms,
-            duration_ms=SEGMENT_MS,
+            duration_ms=length,
             monitor=0,
             width=640,
             height=360,
             fps=FPS,
         )
-        if start_ms + SEGMENT_MS == CALL_MS:
-            lifecycle.change(pbx, commands.EndCall(rid, reason="hangup", occurred_at=at(CALL_MS), by=by_pbx))
-    media.report_capture(agent, commands.ReportCapture(rid, segments=7, occurred_at=at(CALL_MS + ACW_MS), by=by_agent))
-    voice = _voice()
-    media.record_voice(pbx, rid, voice, sha256=hashlib.sha256(voice).hexdigest(), recorded_at=at(CALL_MS))
-    wrapped_up = at(CALL_MS + ACW_MS)
+    lifecycle.change(pbx, commands.EndCall(rid, reason="hangup", occurred_at=at(plan.call_ms), by=by_pbx))
+    report = commands.ReportCapture(
+        rid, segments=plan.reported_segments, occurred_at=at(plan.call_ms + plan.acw_ms), by=by_agent
+    )
+    media.report_capture(agent, report)
+    voice = _voice(plan.call_ms, plan.pause)
+    media.record_voice(pbx, rid, voice, sha256=hashlib.sha256(voice).hexdigest(), recorded_at=at(plan.call_ms))
+    wrapped_up = at(plan.call_ms + plan.acw_ms)
     lifecycle.change(pbx, commands.EndAcw(rid, reason="status_change", occurred_at=wrapped_up, by=by_pbx))
-    return DemoCall(rid, started)
+    return rid
 
 
 @click.command()
@@ -140,12 +159,14 @@ def demo(ctx: Context, url: str | None) -> None:
             identity.make_responsible(TEAM, user=name, by=cli_actor())
         pbx, agent = (identity.principal_for(tokens[name]) for name in ("demo-pbx", "demo-agent"))
         assert pbx is not None and agent is not None  # their tokens were issued just now
-        call = record_demo_call(components, f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}", pbx=pbx, agent=agent)
+        plan = demo_plan(f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}")
+        started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
+        recording_id = record_call(components, plan, pbx=pbx, agent=agent, started_at=started)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     components.projections.catch_up()
     console_url = url or f"http://{ctx.settings.host}:{ctx.settings.port}/"
-    click.echo(f"recorded demo call {call.recording_id} of demo-agent ({call.duration_ms // 1000} s, screen and voice)")
+    click.echo(f"recorded demo call {recording_id} of demo-agent ({plan.duration_ms // 1000} s, screen and voice)")
     click.echo(f"sign in at {console_url} with one of these tokens (shown once):")
     for name in ("demo-sue", "demo-quinn", "demo-lena"):
         click.echo(f"  {name:<11} {tokens[name]}")
