@@ -4,11 +4,13 @@ a purged recording has nothing to play; the console's session and CSRF rules."""
 
 from __future__ import annotations
 
+import html
 import io
 import re
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID, uuid4
 
 import av
@@ -19,6 +21,8 @@ from adapters.master_key import load_master_key
 from adapters.playback_grants import Grant, GrantSigner
 from api.cli.demo import CallPlan, demo_plan, record_call
 from api.cli.demo_media import decode_time_code
+from api.http.console import PAGE_SIZE
+from domain.commands import StartCall
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 from tests.support.api_client import Api
@@ -195,8 +199,11 @@ def test_audio_only_viewing_gets_a_file_without_the_screen(api: Api, call: Call)
 def test_a_purged_recording_cannot_be_played_or_rebuilt(api: Api, call: Call) -> None:
     viewing = open_viewing(api, "sue", call.recording_id).json()
     assert api.call("sue", "GET", viewing["playable_url"]).status_code == 200
-    media_root = api.components.settings.media_url
-    derived = lambda: list(__import__("pathlib").Path(media_root).rglob("derived/**/*.mp4"))  # noqa: E731
+    media_root = Path(api.components.settings.media_url)
+
+    def derived() -> list[Path]:
+        return list(media_root.rglob("derived/**/*.mp4"))
+
     assert derived()
     api.components.retention.erase_subject(
         principal(api, "lena"), customer_id="cust-0042", request_id="dsr-1", reason="erasure request"
@@ -206,6 +213,39 @@ def test_a_purged_recording_cannot_be_played_or_rebuilt(api: Api, call: Call) ->
     again = api.call("sue", "GET", viewing["playable_url"])
     assert again.status_code == 409 and "purged" in again.json()["detail"]
     assert not derived()
+    # Its page shows the purge record, and no player or way to open one.
+    sign_in(api, "sue")
+    page = api.client.get(f"/recordings/{call.recording_id}")
+    assert page.status_code == 200 and 'id="purged"' in page.text and "erasure request" in page.text
+    assert 'id="open-player"' not in page.text and 'id="player"' not in page.text
+    assert "cust-0042" not in page.text  # the customer's id is destroyed with its key
+
+
+def test_console_search_pages_by_keyset_within_the_callers_reach(api: Api) -> None:
+    pbx, started = principal(api, "pbx"), datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
+    for number, agent in [(n, "agent-n") for n in range(PAGE_SIZE + 2)] + [(99, "agent-s")]:
+        start = StartCall(
+            interaction_id=f"page-{number}",
+            agent_id=agent,
+            customer_id="c",
+            queue="sales",
+            direction="inbound",
+            tags={},
+            occurred_at=started + timedelta(seconds=number),
+            by=Actor("pbx", "telephony"),
+        )
+        api.components.lifecycle.start(pbx, start)
+    sign_in(api, "sue")  # answers for agent-n's team, not agent-s's
+    first = api.client.get("/search", params={"queue": "sales"})
+    rows = re.findall(r'data-recording-id="([^"]+)"', first.text)
+    assert len(rows) == PAGE_SIZE
+    next_page = re.search(r'id="next-page" href="([^"]+)"', first.text)
+    assert next_page is not None
+    second = api.client.get(html.unescape(next_page.group(1)))
+    more = re.findall(r'data-recording-id="([^"]+)"', second.text)
+    assert len(more) == 2 and not set(rows) & set(more) and 'id="next-page"' not in second.text
+    searched = api.call("lena", "GET", "/v1/audit", params={"action": "search"}).json()["items"]
+    assert [row["actor"] for row in searched].count("sue") >= 2  # audited like the API's search
 
 
 # -- the console -------------------------------------------------------------
