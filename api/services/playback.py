@@ -182,29 +182,38 @@ class Playback:
         raise NotFound(f"recording {recording_id} has no snapshot {snapshot_id!r}")
 
     def _built(self, recording_id: UUID, parts: tuple[str, ...]) -> tuple[str, str]:
-        """The keys of the playable file and its peaks for this media and these parts, built if they are not."""
+        """The keys of the playable file and its peaks for this media and these parts, built if they are not.
+
+        Every byte range a player asks for comes here, so the file is found from the
+        recording's state (cached, brought up to the log) without reading its history:
+        the fingerprint names each segment and the voice by number and digest, and an
+        upload never changes once stored. Only a build reads the events (for the offsets).
+        """
         recording = self._ledger.get_recording(recording_id)
         if recording.purged:
             raise MediaPurged(f"the media of recording {recording_id} was purged")
-        events = self._ledger.history(recording_id).events
-        segments = [e for e in events if isinstance(e, Recording.ScreenSampled)] if "screen" in parts else []
-        voices = [e for e in events if isinstance(e, Recording.VoiceRecorded)] if "audio" in parts else []
+        segments = sorted(recording.segments.items()) if "screen" in parts else []
+        voice_sha256 = recording.voice_sha256 if "audio" in parts else None
         fingerprint = hashlib.sha256(
-            "\n".join(f"{e.start_offset_ms} {e.sha256}" for e in segments).encode()
-            + b"\x00"
-            + "\n".join(e.sha256 for e in voices).encode()
+            "\n".join(f"{number} {digest}" for number, digest in segments).encode() + f"\0{voice_sha256}".encode()
         ).hexdigest()[:32]
         folder = f"{self._media.derived_prefix(recording_id)}{fingerprint}/"
         key, peaks_key = folder + "-".join(parts) + ".mp4", folder + "peaks.json"
         with self._building[int(fingerprint, 16) % BUILD_LOCKS]:
             if self._media.derived_size(recording_id, key) is None:
-                voice = self._media.get(recording_id, voices[-1].media_key) if voices else None
-                sources = [(e.start_offset_ms, self._reader(recording_id, e.media_key)) for e in segments]
-                self._media.put_derived(recording_id, key, combine(sources, voice))
-                if voice is not None and self._media.derived_size(recording_id, peaks_key) is None:
-                    peaks = Peaks(PEAKS_PER_SECOND, voices[-1].duration_ms, voice_peaks(voice, PEAKS_PER_SECOND))
-                    self._media.put_derived(recording_id, peaks_key, msgspec.json.encode(peaks))
+                self._build(recording_id, parts, key, peaks_key)
         return key, peaks_key
+
+    def _build(self, recording_id: UUID, parts: tuple[str, ...], key: str, peaks_key: str) -> None:
+        events = self._ledger.history(recording_id).events
+        segments = [e for e in events if isinstance(e, Recording.ScreenSampled)] if "screen" in parts else []
+        voices = [e for e in events if isinstance(e, Recording.VoiceRecorded)] if "audio" in parts else []
+        voice = self._media.get(recording_id, voices[-1].media_key) if voices else None
+        sources = [(e.start_offset_ms, self._reader(recording_id, e.media_key)) for e in segments]
+        self._media.put_derived(recording_id, key, combine(sources, voice))
+        if voice is not None and self._media.derived_size(recording_id, peaks_key) is None:
+            peaks = Peaks(PEAKS_PER_SECOND, voices[-1].duration_ms, voice_peaks(voice, PEAKS_PER_SECOND))
+            self._media.put_derived(recording_id, peaks_key, msgspec.json.encode(peaks))
 
     def _reader(self, recording_id: UUID, media_key: str) -> Callable[[], bytes]:
         return lambda: self._media.get(recording_id, media_key)
