@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from litestar import Controller, Response, post, put
+from litestar.background_tasks import BackgroundTask
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, PathParameter, QueryParameter, RawBody
 
@@ -21,6 +22,7 @@ from api.http.guards import may
 from api.http.schemas import Applied, CaptureReport, PathId, SnapshotRequest, SnapshotRequested
 from api.services.access import actor
 from api.services.media import MediaIngest
+from api.services.playback import Playback
 from domain import commands
 from domain.permissions import Action
 
@@ -30,15 +32,15 @@ Digest = Annotated[str, QueryParameter(pattern="^[0-9a-fA-F]{64}$")]
 MAX_BODY = 512 * 1024 * 1024  # the largest of the configurable limits may not exceed this
 
 
-def stored(applied: bool) -> Response[Applied]:
-    """201 when the upload was stored now, 200 when it already was (a retry)."""
-    return Response(Applied(applied), status_code=201 if applied else 200)
+def stored(applied: bool, then: BackgroundTask | None = None) -> Response[Applied]:
+    """201 when the upload was stored now, 200 when it already was (a retry); ``then`` runs after the answer."""
+    return Response(Applied(applied), status_code=201 if applied else 200, background=then if applied else None)
 
 
 class MediaIngestRoutes(Controller):
     path = "/v1/recordings/{recording_id:uuid}"
     tags = ["media"]
-    dependencies = provide("media_ingest")
+    dependencies = provide("media_ingest", "playback")
 
     @put(
         "/segments/{sequence_number:int}",
@@ -96,8 +98,11 @@ class MediaIngestRoutes(Controller):
         recorded_at: FromQuery[datetime],
         principal: Caller,
         media_ingest: NamedDependency[MediaIngest],
+        playback: NamedDependency[Playback],
     ) -> Response[Applied]:
-        return stored(media_ingest.record_voice(principal, recording_id, body, sha256=sha256, recorded_at=recorded_at))
+        applied = media_ingest.record_voice(principal, recording_id, body, sha256=sha256, recorded_at=recorded_at)
+        # Encoding an hour of voice takes seconds: done once now, after the answer, not by the first viewing.
+        return stored(applied, BackgroundTask(playback.prepare_voice, recording_id))
 
     @put(
         "/snapshots/{snapshot_id:str}",

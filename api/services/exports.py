@@ -18,7 +18,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from adapters.media_combine import combine
+from adapters.media_combine import combine, voice_track
 from adapters.media_vault import MediaVault
 from api.services.access import AccessControl, actor
 from api.services.transparency import TransparencyLog
@@ -130,7 +130,7 @@ class Exports:
             elif isinstance(event, Recording.SnapshotTaken):
                 files[snapshot_name(event.snapshot_id, event.sha256)] = self._media.get(recording_id, event.media_key)
         if segments or voice is not None:
-            files[COMBINED] = combine(segments, voice)
+            files[COMBINED] = combine(segments, voice_track(voice) if voice is not None else None)
         return files
 
     def _exported_version(self, recording_id: UUID, *, after: int, manifest_sha256: str) -> int:

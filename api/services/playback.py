@@ -20,7 +20,7 @@ from uuid import UUID, uuid4
 
 import msgspec
 
-from adapters.media_combine import combine, voice_peaks
+from adapters.media_combine import combine, voice_peaks, voice_track
 from adapters.media_vault import MediaVault
 from adapters.playback_grants import BadGrant, Grant, GrantSigner
 from api.services.access import AccessControl, actor
@@ -149,7 +149,7 @@ class Playback:
 
     def playable(self, principal: Principal, recording_id: UUID, token: str) -> MediaFile:
         grant = self.viewing(principal, recording_id, token)
-        key, _ = self._built(recording_id, tuple(grant.parts.split(",")))
+        key = self._built(recording_id, tuple(grant.parts.split(",")))
         size = self._media.derived_size(recording_id, key)
         assert size is not None  # just built
         content_type = "video/mp4" if "screen" in grant.parts else "audio/mp4"
@@ -162,7 +162,7 @@ class Playback:
         grant = self.viewing(principal, recording_id, token)
         if "audio" not in grant.parts:
             raise NotFound("this viewing has no audio")
-        _, peaks_key = self._built(recording_id, tuple(grant.parts.split(",")))
+        _, peaks_key = self._voice_prepared(recording_id)
         data = self._media.get_derived(recording_id, peaks_key)
         assert data is not None
         return data
@@ -181,8 +181,36 @@ class Playback:
                 return MediaFile("image/jpeg", len(image), f'"{event.sha256}"', read)
         raise NotFound(f"recording {recording_id} has no snapshot {snapshot_id!r}")
 
-    def _built(self, recording_id: UUID, parts: tuple[str, ...]) -> tuple[str, str]:
-        """The keys of the playable file and its peaks for this media and these parts, built if they are not.
+    def prepare_voice(self, recording_id: UUID) -> None:
+        """Encodes the voice for playback and draws its waveform now (when it arrives), so that the
+        first viewing only has to copy it; later builds of the playable file (new segments) copy it too."""
+        try:
+            self._voice_prepared(recording_id)
+        except MediaPurged:
+            pass  # purged since: nothing to prepare
+
+    def _voice_prepared(self, recording_id: UUID) -> tuple[str, str]:
+        """The keys of the voice's AAC track and of its waveform's peaks, made if they are not."""
+        recording = self._ledger.get_recording(recording_id)
+        if recording.purged:
+            raise MediaPurged(f"the media of recording {recording_id} was purged")
+        if recording.voice_sha256 is None:
+            raise NotFound(f"recording {recording_id} has no voice")
+        name = f"{self._media.derived_prefix(recording_id)}voice-{recording.voice_sha256[:32]}"
+        track_key, peaks_key = name + ".m4a", name + ".peaks.json"
+        with self._building[int(recording.voice_sha256[:8], 16) % BUILD_LOCKS]:
+            if self._media.derived_size(recording_id, peaks_key) is None:
+                [voice] = [
+                    e for e in self._ledger.history(recording_id).events if isinstance(e, Recording.VoiceRecorded)
+                ]
+                raw = self._media.get(recording_id, voice.media_key)
+                self._media.put_derived(recording_id, track_key, voice_track(raw))
+                peaks = Peaks(PEAKS_PER_SECOND, voice.duration_ms, voice_peaks(raw, PEAKS_PER_SECOND))
+                self._media.put_derived(recording_id, peaks_key, msgspec.json.encode(peaks))
+        return track_key, peaks_key
+
+    def _built(self, recording_id: UUID, parts: tuple[str, ...]) -> str:
+        """The key of the playable file of this media and these parts, built if it is not.
 
         Every byte range a player asks for comes here, so the file is found from the
         recording's state (cached, brought up to the log) without reading its history:
@@ -193,27 +221,24 @@ class Playback:
         if recording.purged:
             raise MediaPurged(f"the media of recording {recording_id} was purged")
         segments = sorted(recording.segments.items()) if "screen" in parts else []
-        voice_sha256 = recording.voice_sha256 if "audio" in parts else None
+        with_voice = "audio" in parts and recording.voice_sha256 is not None
         fingerprint = hashlib.sha256(
-            "\n".join(f"{number} {digest}" for number, digest in segments).encode() + f"\0{voice_sha256}".encode()
+            "\n".join(f"{number} {digest}" for number, digest in segments).encode()
+            + f"\0{recording.voice_sha256 if with_voice else ''}".encode()
         ).hexdigest()[:32]
-        folder = f"{self._media.derived_prefix(recording_id)}{fingerprint}/"
-        key, peaks_key = folder + "-".join(parts) + ".mp4", folder + "peaks.json"
+        key = f"{self._media.derived_prefix(recording_id)}{fingerprint}/{'-'.join(parts)}.mp4"
+        track = self._voice_prepared(recording_id)[0] if with_voice else None  # before the lock: it takes one too
         with self._building[int(fingerprint, 16) % BUILD_LOCKS]:
             if self._media.derived_size(recording_id, key) is None:
-                self._build(recording_id, parts, key, peaks_key)
-        return key, peaks_key
-
-    def _build(self, recording_id: UUID, parts: tuple[str, ...], key: str, peaks_key: str) -> None:
-        events = self._ledger.history(recording_id).events
-        segments = [e for e in events if isinstance(e, Recording.ScreenSampled)] if "screen" in parts else []
-        voices = [e for e in events if isinstance(e, Recording.VoiceRecorded)] if "audio" in parts else []
-        voice = self._media.get(recording_id, voices[-1].media_key) if voices else None
-        sources = [(e.start_offset_ms, self._reader(recording_id, e.media_key)) for e in segments]
-        self._media.put_derived(recording_id, key, combine(sources, voice))
-        if voice is not None and self._media.derived_size(recording_id, peaks_key) is None:
-            peaks = Peaks(PEAKS_PER_SECOND, voices[-1].duration_ms, voice_peaks(voice, PEAKS_PER_SECOND))
-            self._media.put_derived(recording_id, peaks_key, msgspec.json.encode(peaks))
+                events = self._ledger.history(recording_id).events if segments else []
+                sources = [
+                    (e.start_offset_ms, self._reader(recording_id, e.media_key))
+                    for e in events
+                    if isinstance(e, Recording.ScreenSampled)
+                ]
+                voice = self._media.get_derived(recording_id, track) if track else None
+                self._media.put_derived(recording_id, key, combine(sources, voice))
+        return key
 
     def _reader(self, recording_id: UUID, media_key: str) -> Callable[[], bytes]:
         return lambda: self._media.get(recording_id, media_key)
