@@ -23,11 +23,9 @@ What is measured, and how:
   late reads about +240 ms (this path's own offset is +30 to +60 ms, steady while
   playing and re-settled by each seek).
 
-These run on SQLite only: they test what the browser gets and shows; the store behind
-the server is the same code on both engines, and the HTTP-level tests of the media
-endpoints (Range, grants, Played, audit) run on both. The module takes about a minute on
-two cores (half of it the 30 s of playback the sync test needs); running it twice would
-double that for nothing it could find.
+Like every integration test, these run on both engines (the module's server is started
+once per engine); each engine's run takes about a minute on two cores, half of it the
+30 s of playback the sync test needs.
 """
 
 from __future__ import annotations
@@ -50,6 +48,7 @@ from adapters.settings import Settings
 from api.cli.demo import CallPlan, record_call
 from api.cli.demo_media import TIME_CODE_JS, frame_times
 from api.http.app import create_app
+from bench.scratch_databases import create_scratch_database, drop_scratch_database
 from domain.recording import Recording
 from domain.values import Actor
 from tests.support.browser import chromium, fresh_context, run  # noqa: F401  (fixtures: browser, browser_context)
@@ -180,9 +179,23 @@ def served(tmp: Path, **overrides: Any) -> Iterator[tuple[str, Any]]:
         yield base, app.state.components
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def engine(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The console's store, on each engine: the settings that choose it (a scratch PostgreSQL database)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    admin = request.getfixturevalue("postgres_admin")
+    name, url = create_scratch_database(admin, prefix="callvault_test")
+    try:
+        yield {"database_url": url}
+    finally:
+        drop_scratch_database(admin, name)
+
+
 @pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    with served(tmp_path_factory.mktemp("console")) as (base, components):
+def console(tmp_path_factory: pytest.TempPathFactory, engine: dict[str, str]) -> Iterator[Console]:
+    with served(tmp_path_factory.mktemp("console"), **engine) as (base, components):
         rid, tokens = seed(components, call_ms=CALL_MS, segments=SEGMENTS, pause=PAUSE)
         yield Console(base, tokens, rid, components)
 
@@ -718,10 +731,11 @@ def test_another_users_grant_is_refused(console: Console, browser_context: Any) 
     assert refusals(console, "quinn") == [("play", "the grant was issued to another user")] * 2
 
 
-def test_an_expired_grant_is_refused(tmp_path: Path, browser_context: Any) -> None:
+def test_an_expired_grant_is_refused(tmp_path: Path, settings: Settings, browser_context: Any) -> None:
     """A short call and a grant of 3 s past its length: playing works, and once it lapses
-    the media and the player page are refused."""
-    with served(tmp_path, playback_grant_seconds=3.0) as (base, components):
+    the media and the player page are refused (``settings``: its own store, on each engine)."""
+    engine = {"database_url": settings.database_url} if settings.database_url else {}
+    with served(tmp_path, playback_grant_seconds=3.0, **engine) as (base, components):
         rid, tokens = seed(components, call_ms=2000, segments=[(0, 0, 2000)], pause=None)
         console = Console(base, tokens, rid, components)
         page = browser_context.new_page()
