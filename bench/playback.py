@@ -10,14 +10,18 @@ so every frame shows its time) and the whole call's voice (16-bit mono WAV at
 ``--voice-rate``). Everything goes through a real ``callvault serve`` subprocess on
 a temporary SQLite store with its own CALLVAULT_* settings:
 
-1. Ingest over HTTP (start, every segment, end, after-call work, voice), then a
-   viewing is opened (POST /v1/recordings/{id}/viewings, a legal user) and its
+1. Ingest over HTTP (start, every segment, end, after-call work, voice); the server
+   encodes the voice to AAC and draws its waveform peaks after answering the voice
+   upload (``Playback.prepare_voice``), timed until its peaks appear in the store.
+   Then a viewing is opened (POST /v1/recordings/{id}/viewings, a legal user) and its
    first media request (``Range: bytes=0-``) is timed to its first body byte: the
-   cold build of the playable file (combine, waveform peaks, chunk sealing). Two
-   more viewings with one part each (screen only, audio only) build two more files,
-   so the server's own path is split into remux and AAC. Beside them, in the same
-   run: ``ffmpeg -f concat -safe 0 -i list.txt -c copy`` of the same segments, and
-   the same concat with the voice encoded to AAC in the same command.
+   cold build of the playable file (the segments remuxed, the AAC track copied, the
+   result chunk-sealed and stored). Two more viewings with one part each (screen
+   only, audio only) build two more files. Beside them, in the same run: ``ffmpeg -f
+   concat -safe 0 -i list.txt -c copy`` of the same segments, the same concat with an
+   AAC track of the voice copied in (what a cold build now does), the voice encoded
+   to that AAC track alone (what the upload's preparation does), and the concat with
+   the voice encoded in the same command (the whole work from the WAV).
 2. Time to first byte (``Range: bytes=0-`` on a new connection, dropped after the
    first chunk as a browser does) and seek latency (a 64 KiB range at 90 % of the
    file, keep-alive) against the same plain MP4 served by a minimal ASGI app under
@@ -28,8 +32,9 @@ a temporary SQLite store with its own CALLVAULT_* settings:
 
 After the server stops, the build is repeated in-process on the same store (the
 server's MediaVault and adapters/media_combine.py) to split it further: reading and
-opening the sealed segments and voice, remux alone, AAC alone, peaks, sealing.
-``--profile`` adds a cProfile of the in-process full build.
+opening the sealed segments and voice, the AAC encode and the peaks (the upload's
+preparation), the remux, the combine of a cold build, sealing; and what one media
+request costs there. ``--profile`` adds a cProfile of the in-process combine.
 """
 
 from __future__ import annotations
@@ -59,6 +64,8 @@ from typing import Any
 
 import av
 import httpx
+
+from adapters.media_combine import AAC_BITS_PER_SAMPLE, AAC_MAX_BIT_RATE
 
 CALLVAULT = Path(sys.executable).with_name("callvault")
 CHUNK = 1024 * 1024  # the static server reads and sends what callvault seals: 1 MiB at a time
@@ -419,7 +426,7 @@ def split_build(settings: Any, rid: str, profile: bool) -> list[tuple[str, float
     from uuid import UUID
 
     from adapters import crypto
-    from adapters.media_combine import combine, voice_peaks
+    from adapters.media_combine import combine, voice_peaks, voice_track
     from api.bootstrap import build
     from api.services.playback import PEAKS_PER_SECOND
     from domain.recording import Recording
@@ -465,30 +472,30 @@ def split_build(settings: Any, rid: str, profile: bool) -> list[tuple[str, float
         def size(found: bytes) -> str:
             return f"{len(found) / MiB:.1f} MiB"
 
-        step("combine, screen only (remux)", lambda: combine(readers(), None), size)
-        step("combine, voice only (AAC encode, PyAV's default coder)", lambda: combine([], voice), size)
+        track = step("voice_track (AAC, as prepare_voice encodes it on upload)", lambda: voice_track(voice), size)
         step(
-            "  the same voice, PyAV aac with aac_coder=fast (not what the server does)",
+            "  the same with aac_coder=fast (not what the server does)",
             lambda: encode_voice(voice, {"aac_coder": "fast"}),
             size,
         )
-        both = step("combine, screen and voice (the build's combine)", lambda: combine(readers(), voice), size)
-        step("voice_peaks", lambda: voice_peaks(voice, PEAKS_PER_SECOND), lambda found: f"{len(found)} peaks")
+        step("voice_peaks (on upload too)", lambda: voice_peaks(voice, PEAKS_PER_SECOND), lambda p: f"{len(p)} peaks")
+        step("combine, screen only (remux)", lambda: combine(readers(), None), size)
+        both = step("combine, screen and AAC track (a cold build's combine)", lambda: combine(readers(), track), size)
         step("seal_chunks of the combined file", lambda: crypto.seal_chunks(os.urandom(32), "bench/x.mp4", both))
 
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()
-            combine([(e.start_offset_ms, lambda e=e: media.get(recording_id, e.media_key)) for e in segments], voice)
+            combine([(e.start_offset_ms, lambda e=e: media.get(recording_id, e.media_key)) for e in segments], track)
             profiler.disable()
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(12)
-            print("# cProfile of combine (screen read from the vault, and voice), by own time:")
+            print("# cProfile of combine (screen read from the vault, and the AAC track), by own time:")
             print("\n".join("#   " + line for line in out.getvalue().splitlines() if line.strip()))
 
         # What each media request does before and while streaming (Playback.playable, then the range).
         parts = ("audio", "screen")
-        key, _ = playback._built(recording_id, parts)  # built by the server: this only finds it
+        key = playback._built(recording_id, parts)  # built by the server: this only finds it
         total = media.derived_size(recording_id, key)
         assert total is not None
         late = int(total * 0.9)
@@ -514,11 +521,12 @@ def split_build(settings: Any, rid: str, profile: bool) -> list[tuple[str, float
 
 
 def encode_voice(voice: bytes, options: dict[str, str]) -> bytes:
-    """The voice to AAC in MP4 as media_combine does (resampled to mono fltp), with encoder ``options``."""
+    """The voice to AAC in MP4 as voice_track does (mono fltp, its bit rate), with encoder ``options``."""
     out_buffer = io.BytesIO()
     with av.open(io.BytesIO(voice)) as source, av.open(out_buffer, mode="w", format="mp4") as out:
         rate = source.streams.audio[0].rate or 8000
         stream = out.add_stream("aac", rate=rate, options=options)
+        stream.bit_rate = min(AAC_MAX_BIT_RATE, AAC_BITS_PER_SAMPLE * rate)
         resampler = av.AudioResampler(format="fltp", layout="mono", rate=rate)
         for frame in source.decode(source.streams.audio[0]):
             for resampled in resampler.resample(frame):
@@ -558,8 +566,6 @@ def main() -> None:
         serve_static(args.serve_static, args.port)
         return
 
-    from adapters.media_combine import combine  # noqa: F401  (fail early when PyAV is missing)
-
     with tempfile.TemporaryDirectory(prefix="callvault-playback-bench-") as tmp:
         work = Path(tmp)
         segments, voice = make_media(args.media_cache or work / "made", args)
@@ -578,9 +584,26 @@ def main() -> None:
         listing = work / "list.txt"
         listing.write_text("".join(f"file '{path}'\n" for _, _, path in segments))
         ffmpeg = ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing)]
-        remux_cmd = [*ffmpeg, "-c", "copy", str(work / "concat.mp4")]
-        with_voice_cmd = [*ffmpeg, "-i", str(voice), "-map", "0:v", "-map", "1:a", "-c:v", "copy", "-c:a", "aac"]
-        with_voice_cmd.append(str(work / "concat-voice.mp4"))
+        track = work / "voice.m4a"
+        aac_rate = str(min(AAC_MAX_BIT_RATE, AAC_BITS_PER_SAMPLE * args.voice_rate))
+        commands = {
+            # The voice to AAC at the server's bit rate (what prepare_voice does once, on upload).
+            "voice to AAC": ["ffmpeg", "-nostdin", "-loglevel", "error", "-y", "-i", str(voice), "-c:a", "aac"]
+            + ["-b:a", aac_rate, str(track)],
+            "remux": [*ffmpeg, "-c", "copy", str(work / "concat.mp4")],
+            # The segments and that AAC track copied into one MP4 (what a cold build now does).
+            "remux + AAC track": [*ffmpeg, "-i", str(track), "-map", "0:v", "-map", "1:a", "-c", "copy"]
+            + [str(work / "concat-track.mp4")],
+            # All in one command from the WAV (the build's whole work before the voice was prepared on upload).
+            "remux + AAC encode": [*ffmpeg, "-i", str(voice), "-map", "0:v", "-map", "1:a", "-c:v", "copy"]
+            + ["-c:a", "aac", "-b:a", aac_rate, str(work / "concat-voice.mp4")],
+        }
+        labels = {
+            "voice to AAC": f"ffmpeg -i voice.wav -c:a aac -b:a {aac_rate}",
+            "remux": "ffmpeg -f concat -safe 0 -i list.txt -c copy",
+            "remux + AAC track": "ffmpeg -f concat ... -i voice.m4a -c copy",
+            "remux + AAC encode": f"ffmpeg -f concat ... -i voice.wav -c:v copy -c:a aac -b:a {aac_rate}",
+        }
 
         port = free_port()
         settings = server_settings(work, port)
@@ -598,7 +621,16 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}"
         try:
             wait_for(f"{base}/health", server, log)
-            rid, seg_s, voice_s = ingest(base, tokens, segments, voice, args)
+            with Peak(server.pid) as preparing:
+                rid, seg_s, voice_s = ingest(base, tokens, segments, voice, args)
+                answered = time.perf_counter()
+                # The server encodes the voice and draws its peaks after answering the upload.
+                derived = Path(settings.media_url) / "recordings" / rid / "derived"
+                while not list(derived.glob("voice-*.peaks.json")):
+                    if time.perf_counter() - answered > 900:
+                        raise SystemExit("the voice was not prepared within 900 s")
+                    time.sleep(0.05)
+                prepared = time.perf_counter() - answered
             views_caught_up(base)
             print(
                 f"# ingest over HTTP: {len(segments)} segments in {seg_s:.1f} s "
@@ -623,10 +655,10 @@ def main() -> None:
                     ttfb, whole = first_byte(lena, url, sink)
                 builds[name] = (ttfb, whole, peak, sampler, target.stat().st_size)
 
-            baselines: dict[str, list[tuple[float, float, int]]] = {"remux": [], "remux+aac": []}
+            baselines: dict[str, list[tuple[float, float, int]]] = {name: [] for name in commands}
             for _ in range(args.baseline_runs):
-                baselines["remux"].append(run_measured(remux_cmd))
-                baselines["remux+aac"].append(run_measured(with_voice_cmd))
+                for name, command in commands.items():
+                    baselines[name].append(run_measured(command))
 
             # Serving: the built file through callvault, and the same bytes from the trivial server.
             static_port = free_port()
@@ -685,7 +717,7 @@ def main() -> None:
                         process.wait()
         split = split_build(settings, rid, args.profile)
 
-        with av.open(str(plain)) as built, av.open(str(work / "concat-voice.mp4")) as reference:
+        with av.open(str(plain)) as built, av.open(str(work / "concat-track.mp4")) as reference:
             shape = ", ".join(
                 f"{s.type} {float(s.duration * s.time_base) if s.duration else 0:.0f} s ({s.codec_context.name})"
                 for s in built.streams
@@ -693,25 +725,31 @@ def main() -> None:
             ref_shape = ", ".join(
                 f"{s.type} {float(s.duration * s.time_base) if s.duration else 0:.0f} s" for s in reference.streams
             )
-        print(f"# built file: {size / MiB:.1f} MiB, {shape}; ffmpeg's concat+AAC: {ref_shape}")
+        print(f"# built file: {size / MiB:.1f} MiB, {shape}; ffmpeg's concat + AAC track: {ref_shape}")
 
-        remux = statistics.median(wall for wall, _, _ in baselines["remux"])
-        remux_aac = statistics.median(wall for wall, _, _ in baselines["remux+aac"])
+        walls = {name: statistics.median(w for w, _, _ in runs) for name, runs in baselines.items()}
+        remux, remux_track = walls["remux"], walls["remux + AAC track"]
+
+        def against(seconds: float) -> str:
+            return f"{seconds:8.2f} s  {seconds / remux:5.2f} x remux  {seconds / remux_track:5.2f} x remux+track"
+
         print("\n## 1. Cold build of the playable file (first media request, to its first byte)")
+        print(
+            f"{'callvault, voice prepared after the upload answered (AAC + peaks):':<72} {prepared:8.2f} s  "
+            f"{prepared / walls['voice to AAC']:5.2f} x ffmpeg's voice to AAC; server over ingest and preparation: "
+            f"{preparing.describe()}"
+        )
         for name, (first, whole, _, _, nbytes) in builds.items():
-            extra = "" if name != "audio+screen" else " (the player's file; peaks built with it)"
+            extra = "" if name != "audio+screen" else " (the player's file)"
             print(
-                f"{'callvault, ' + name + extra + ':':<72} {first:8.2f} s  "
-                f"{first / remux:6.1f} x remux  {first / remux_aac:5.2f} x remux+AAC   "
+                f"{'callvault, ' + name + extra + ':':<72} {against(first)}   "
                 f"(whole file read by {whole:.2f} s, {nbytes / MiB:.1f} MiB)"
             )
         for name, runs in baselines.items():
-            wall = statistics.median(w for w, _, _ in runs)
             cpu = statistics.median(c for _, c, _ in runs)
             rss = max(r for _, _, r in runs)
-            label = {"remux": "ffmpeg concat -c copy", "remux+aac": "ffmpeg concat -c:v copy + voice -c:a aac"}[name]
             print(
-                f"{label + ':':<72} {wall:8.2f} s  {wall / remux:6.1f} x remux  {wall / remux_aac:5.2f} x remux+AAC   "
+                f"{labels[name] + ':':<72} {against(walls[name])}   "
                 f"(median of {len(runs)}, {min(w for w, _, _ in runs):.2f}-{max(w for w, _, _ in runs):.2f} s; "
                 f"CPU {cpu:.2f} s; peak RSS {rss / 1024:.0f} MiB)"
             )
