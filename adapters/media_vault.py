@@ -14,7 +14,6 @@ and deleted with the rest by a purge or an archive.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from uuid import UUID
 
 import structlog
@@ -71,22 +70,24 @@ class MediaVault:
         sealed = self._live.size(key)
         return None if sealed is None else crypto.plain_size(sealed)
 
-    def read_derived(self, recording_id: UUID, key: str, start: int, end: int) -> Iterator[bytes]:
-        """Bytes ``start`` to ``end`` (inclusive) of a derived object, one opened chunk at a time."""
+    def read_derived(self, recording_id: UUID, key: str, start: int, end: int) -> bytes:
+        """Bytes ``start`` to ``end`` (inclusive) of a derived object, opening only the chunks they lie in
+        (a range within one chunk, as a player's reads are cut, opens one)."""
         recording_key = self._recording_key(recording_id)
         sealed_size = self._live.size(key)
         if sealed_size is None:
             raise FileNotFoundError(key)
-        count, step = crypto.chunk_count(sealed_size), crypto.CHUNK_BYTES
+        count, step, pieces = crypto.chunk_count(sealed_size), crypto.CHUNK_BYTES, []
         for index in range(start // step, end // step + 1):
             at = index * crypto.SEALED_CHUNK_BYTES
             sealed = self._live.get_range(key, at, min(at + crypto.SEALED_CHUNK_BYTES, sealed_size))
             chunk = crypto.open_chunk(recording_key, key, index, count, sealed)
-            yield chunk[max(0, start - index * step) : end - index * step + 1]
+            pieces.append(chunk[max(0, start - index * step) : end - index * step + 1])
+        return b"".join(pieces)
 
     def get_derived(self, recording_id: UUID, key: str) -> bytes | None:
         size = self.derived_size(recording_id, key)
-        return None if size is None else b"".join(self.read_derived(recording_id, key, 0, max(0, size - 1)))
+        return None if size is None else self.read_derived(recording_id, key, 0, max(0, size - 1))
 
     # -- the ledger's RetentionStorage -----------------------------------
 

@@ -15,9 +15,8 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody, QueryParameter
-from litestar.response import Stream
 
-from api.http.byte_ranges import serve
+from api.http.byte_ranges import RangeResponse, serve
 from api.http.context import Caller, provide
 from api.http.guards import may
 from api.http.schemas import Body, PathId
@@ -80,6 +79,7 @@ class PlaybackRoutes(Controller):
     @get(
         "/playable",
         guards=[may(Action.PLAY)],
+        media_type="video/mp4",
         sync_to_thread=True,
         summary="The recording as one MP4 on the call's clock (screen and voice), by byte ranges; needs a grant",
     )
@@ -90,7 +90,7 @@ class PlaybackRoutes(Controller):
         grant: GrantToken,
         principal: Caller,
         playback: NamedDependency[Playback],
-    ) -> Response[Any] | Stream:
+    ) -> RangeResponse:
         media = playback.playable(principal, recording_id, grant)
         return serve(media, request.headers.get("range"), request.headers.get("if-range"))
 
@@ -109,6 +109,7 @@ class PlaybackRoutes(Controller):
     @get(
         "/snapshots/{snapshot_id:str}/image",
         guards=[may(Action.PLAY)],
+        media_type="image/jpeg",
         sync_to_thread=True,
         summary="A snapshot's image (JPEG), by byte ranges; needs a grant",
     )
@@ -120,6 +121,6 @@ class PlaybackRoutes(Controller):
         grant: GrantToken,
         principal: Caller,
         playback: NamedDependency[Playback],
-    ) -> Response[Any] | Stream:
+    ) -> RangeResponse:
         media = playback.snapshot(principal, recording_id, snapshot_id, grant)
         return serve(media, request.headers.get("range"), request.headers.get("if-range"))

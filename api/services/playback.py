@@ -13,13 +13,14 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 import msgspec
 
+from adapters import crypto
 from adapters.media_combine import combine, voice_peaks, voice_track
 from adapters.media_vault import MediaVault
 from adapters.playback_grants import BadGrant, Grant, GrantSigner
@@ -49,12 +50,14 @@ class Viewing:
 
 @dataclass(frozen=True)
 class MediaFile:
-    """What a media response serves: its size, a validator, and its bytes by inclusive range."""
+    """What a media response serves: its size, a validator, and its bytes by inclusive range,
+    best read in pieces that do not cross a multiple of ``piece_bytes`` (each opens one sealed chunk)."""
 
     content_type: str
     size: int
     etag: str
-    read: Callable[[int, int], Iterator[bytes]]
+    read: Callable[[int, int], bytes]
+    piece_bytes: int
 
 
 class Peaks(msgspec.Struct):
@@ -155,7 +158,11 @@ class Playback:
         content_type = "video/mp4" if "screen" in grant.parts else "audio/mp4"
         etag = '"' + key.rsplit("/", 2)[-2] + "-" + grant.parts.replace(",", "+") + '"'
         return MediaFile(
-            content_type, size, etag, lambda start, end: self._media.read_derived(recording_id, key, start, end)
+            content_type,
+            size,
+            etag,
+            lambda start, end: self._media.read_derived(recording_id, key, start, end),
+            crypto.CHUNK_BYTES,
         )
 
     def peaks(self, principal: Principal, recording_id: UUID, token: str) -> bytes:
@@ -175,10 +182,10 @@ class Playback:
             if isinstance(event, Recording.SnapshotTaken) and event.snapshot_id == snapshot_id:
                 image = self._media.get(recording_id, event.media_key)
 
-                def read(first: int, last: int, image: bytes = image) -> Iterator[bytes]:
-                    yield image[first : last + 1]
+                def read(first: int, last: int, image: bytes = image) -> bytes:
+                    return image[first : last + 1]
 
-                return MediaFile("image/jpeg", len(image), f'"{event.sha256}"', read)
+                return MediaFile("image/jpeg", len(image), f'"{event.sha256}"', read, max(1, len(image)))
         raise NotFound(f"recording {recording_id} has no snapshot {snapshot_id!r}")
 
     def prepare_voice(self, recording_id: UUID) -> None:
