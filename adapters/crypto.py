@@ -130,7 +130,9 @@ def open_media(recording_key: bytes, object_key: str, sealed: bytes) -> bytes:
 # Each chunk's AAD binds its object, its index and the number of chunks, so
 # chunks cannot be reordered, moved to another object or cut off at the end.
 
-CHUNK_BYTES = 1024 * 1024
+# Small enough that a seek (a player asks for a few tens of KiB) opens little; large enough
+# that a store's request per chunk stays cheap when the whole file is streamed.
+CHUNK_BYTES = 256 * 1024
 SEALED_CHUNK_BYTES = NONCE_BYTES + CHUNK_BYTES + 16  # nonce, ciphertext, GCM tag
 
 

@@ -320,3 +320,25 @@ def test_another_teams_supervisor_gets_403_pages_and_both_refusals_are_audited(a
     assert api.client.get(viewing["playable_url"]).status_code == 403
     actions = {(row["actor"], row["action"]) for row in refusals(api, call.recording_id)}
     assert {("sam", "view"), ("sam", "play")} <= actions
+
+
+def test_derived_media_is_sealed_in_chunks_that_open_alone_and_only_in_place(api: Api, call: Call) -> None:
+    media, rid = api.components.media, call.recording_id
+    data = bytes(range(256)) * (5 * crypto.CHUNK_BYTES // 256 + 17)  # five chunks and a bit
+    key = f"{media.derived_prefix(rid)}test/film.mp4"
+    media.put_derived(rid, key, data)
+    assert media.derived_size(rid, key) == len(data)
+    step = crypto.CHUNK_BYTES
+    for first, last in [(0, 0), (step - 1, step), (step - 5, 3 * step + 5), (len(data) - 3, len(data) - 1)]:
+        assert media.read_derived(rid, key, first, last) == data[first : last + 1]
+    # The stored object is ciphertext, and its chunks open only where they were sealed.
+    stored = Path(api.components.settings.media_url, key)
+    sealed = stored.read_bytes()
+    assert data[:4096] not in sealed
+    chunk = crypto.SEALED_CHUNK_BYTES
+    stored.write_bytes(sealed[chunk : 2 * chunk] + sealed[:chunk] + sealed[2 * chunk :])  # two chunks swapped
+    with pytest.raises(crypto.CannotOpen):
+        media.read_derived(rid, key, 0, 10)
+    stored.write_bytes(sealed[:-chunk])  # the last chunk cut off
+    with pytest.raises(crypto.CannotOpen):
+        media.read_derived(rid, key, 0, 10)

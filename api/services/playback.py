@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -37,6 +38,7 @@ from domain.values import PLAY_PARTS
 
 PEAKS_PER_SECOND = 20
 BUILD_LOCKS = 64
+REMEMBERED_VIEWINGS = 10_000
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ class Playback:
         # One build per file at a time: a request for a file being built waits for it (striped, so
         # the locks stay few however many recordings are played).
         self._building = [threading.Lock() for _ in range(BUILD_LOCKS)]
+        self._viewed: OrderedDict[UUID, str] = OrderedDict()  # viewing id -> its playable file's key
+        self._viewed_guard = threading.Lock()
 
     # -- opening the player ------------------------------------------------
 
@@ -152,9 +156,19 @@ class Playback:
 
     def playable(self, principal: Principal, recording_id: UUID, token: str) -> MediaFile:
         grant = self.viewing(principal, recording_id, token)
-        key = self._built(recording_id, tuple(grant.parts.split(",")))
-        size = self._media.derived_size(recording_id, key)
-        assert size is not None  # just built
+        # A player asks for many ranges in one viewing: the file found for its first is
+        # remembered (a viewing plays one version of the media, so its ETag holds), and
+        # only checked to be still there (and the recording's key not destroyed).
+        key = self._viewed.get(grant.viewing_id)
+        size = self._media.derived_size(recording_id, key) if key else None
+        if key is None or size is None:
+            key = self._built(recording_id, tuple(grant.parts.split(",")))
+            size = self._media.derived_size(recording_id, key)
+            assert size is not None  # just built
+            with self._viewed_guard:
+                self._viewed[grant.viewing_id] = key
+                while len(self._viewed) > REMEMBERED_VIEWINGS:
+                    self._viewed.popitem(last=False)
         content_type = "video/mp4" if "screen" in grant.parts else "audio/mp4"
         etag = '"' + key.rsplit("/", 2)[-2] + "-" + grant.parts.replace(",", "+") + '"'
         return MediaFile(
