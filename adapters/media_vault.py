@@ -64,30 +64,16 @@ class MediaVault:
         except MediaConflict:
             log.info("derived media built twice at once; the first is kept", key=key)
 
-    def derived_size(self, recording_id: UUID, key: str) -> int | None:
-        """The derived object's size in clear, or None when it is not built."""
-        self._recording_key(recording_id)  # a purged recording has nothing to serve, built or not
-        sealed = self._live.size(key)
-        return None if sealed is None else crypto.plain_size(sealed)
-
-    def read_derived(self, recording_id: UUID, key: str, start: int, end: int) -> bytes:
-        """Bytes ``start`` to ``end`` (inclusive) of a derived object, opening only the chunks they lie in
-        (a range within one chunk, as a player's reads are cut, opens one)."""
+    def open_derived(self, recording_id: UUID, key: str) -> DerivedObject | None:
+        """The derived object, to read by byte ranges; None when it is not built.
+        A purged recording has nothing to serve, built or not (MediaPurged)."""
         recording_key = self._recording_key(recording_id)
         sealed_size = self._live.size(key)
-        if sealed_size is None:
-            raise FileNotFoundError(key)
-        count, step, pieces = crypto.chunk_count(sealed_size), crypto.CHUNK_BYTES, []
-        for index in range(start // step, end // step + 1):
-            at = index * crypto.SEALED_CHUNK_BYTES
-            sealed = self._live.get_range(key, at, min(at + crypto.SEALED_CHUNK_BYTES, sealed_size))
-            chunk = crypto.open_chunk(recording_key, key, index, count, sealed)
-            pieces.append(chunk[max(0, start - index * step) : end - index * step + 1])
-        return b"".join(pieces)
+        return None if sealed_size is None else DerivedObject(self._live, key, recording_key, sealed_size)
 
     def get_derived(self, recording_id: UUID, key: str) -> bytes | None:
-        size = self.derived_size(recording_id, key)
-        return None if size is None else self.read_derived(recording_id, key, 0, max(0, size - 1))
+        derived = self.open_derived(recording_id, key)
+        return None if derived is None else derived.read(0, derived.size - 1)
 
     # -- the ledger's RetentionStorage -----------------------------------
 
@@ -115,3 +101,23 @@ class MediaVault:
     def shred_customer(self, customer_ref: str) -> None:
         self._keys.destroy_customer_key(customer_ref)
         log.info("customer key destroyed", customer_ref=customer_ref)
+
+
+class DerivedObject:
+    """One derived object's size in clear and its bytes by range; each read opens only the chunks
+    it lies in (a range within one chunk, as the media responses cut them, opens one)."""
+
+    def __init__(self, store: MediaStore, key: str, recording_key: bytes, sealed_size: int) -> None:
+        self._store, self._key, self._recording_key = store, key, recording_key
+        self._sealed_size, self._count = sealed_size, crypto.chunk_count(sealed_size)
+        self.size = crypto.plain_size(sealed_size)
+
+    def read(self, first: int, last: int) -> bytes:
+        """Bytes ``first`` to ``last``, inclusive."""
+        step, pieces = crypto.CHUNK_BYTES, []
+        for index in range(first // step, last // step + 1):
+            at = index * crypto.SEALED_CHUNK_BYTES
+            sealed = self._store.get_range(self._key, at, min(at + crypto.SEALED_CHUNK_BYTES, self._sealed_size))
+            chunk = crypto.open_chunk(self._recording_key, self._key, index, self._count, sealed)
+            pieces.append(chunk[max(0, first - index * step) : last - index * step + 1])
+        return b"".join(pieces)

@@ -496,17 +496,21 @@ def split_build(settings: Any, rid: str, profile: bool) -> list[tuple[str, float
         # What each media request does before and while streaming (Playback.playable, then the range).
         parts = ("audio", "screen")
         key = playback._built(recording_id, parts)  # built by the server: this only finds it
-        total = media.derived_size(recording_id, key)
-        assert total is not None
-        late = int(total * 0.9)
+        film = media.open_derived(recording_id, key)
+        assert film is not None
+        late = int(film.size * 0.9)
         for label, work in (
             (
-                "per request: find the built file (history, fingerprint, size)",
+                "a viewing's first request: find the built file (recording state, fingerprint, size)",
                 lambda: playback._built(recording_id, parts),
             ),
             (
+                "each later request: the viewing's file, opened (key and size)",
+                lambda: media.open_derived(recording_id, key),
+            ),
+            (
                 "per request: read 64 KiB at 90 % (opens the chunks it lies in)",
-                lambda: media.read_derived(recording_id, key, late, late + SEEK_BYTES - 1),
+                lambda: film.read(late, late + SEEK_BYTES - 1),
             ),
         ):
             times = []

@@ -49,11 +49,21 @@ class RangeResponse:
     """An ASGI response: the status and headers, then the body's pieces until done or the client leaves."""
 
     def __init__(self, status: int, headers: dict[str, str], media: MediaFile | None, first: int, last: int) -> None:
+        """Reads the first piece at once (the handler runs in a worker thread already): a seek's
+        whole answer is usually that one piece, sent without another trip to a thread."""
         self._status = status
         self._headers = [(name.lower().encode(), value.encode()) for name, value in headers.items()]
         self._media = media
         self._first, self._last = first, last
         self._body = b""
+        if media is not None and first <= last:
+            end = self._piece_end(first)
+            self._body, self._first = media.read(first, end), end + 1
+
+    def _piece_end(self, at: int) -> int:
+        assert self._media is not None
+        step = self._media.piece_bytes
+        return min(self._last, (at // step + 1) * step - 1)
 
     @classmethod
     def unsatisfiable(cls, headers: dict[str, str], detail: str) -> RangeResponse:
@@ -63,18 +73,19 @@ class RangeResponse:
         return response
 
     def _pieces(self) -> Iterator[tuple[int, int]]:
-        assert self._media is not None
-        step, at = self._media.piece_bytes, self._first
+        at = self._first
         while at <= self._last:
-            end = min(self._last, (at // step + 1) * step - 1)
+            end = self._piece_end(at)
             yield at, end
             at = end + 1
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.start", "status": self._status, "headers": self._headers})
-        if self._media is None or self._last < self._first:
+        if self._media is None or self._last < self._first:  # all of it read already
             await send({"type": "http.response.body", "body": self._body, "more_body": False})
             return
+        await send({"type": "http.response.body", "body": self._body, "more_body": True})
+        self._body = b""
         left = anyio.Event()
 
         async def watch() -> None:

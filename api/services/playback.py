@@ -160,24 +160,18 @@ class Playback:
         # remembered (a viewing plays one version of the media, so its ETag holds), and
         # only checked to be still there (and the recording's key not destroyed).
         key = self._viewed.get(grant.viewing_id)
-        size = self._media.derived_size(recording_id, key) if key else None
-        if key is None or size is None:
+        film = self._media.open_derived(recording_id, key) if key else None
+        if key is None or film is None:
             key = self._built(recording_id, tuple(grant.parts.split(",")))
-            size = self._media.derived_size(recording_id, key)
-            assert size is not None  # just built
+            film = self._media.open_derived(recording_id, key)
+            assert film is not None  # just built
             with self._viewed_guard:
                 self._viewed[grant.viewing_id] = key
                 while len(self._viewed) > REMEMBERED_VIEWINGS:
                     self._viewed.popitem(last=False)
         content_type = "video/mp4" if "screen" in grant.parts else "audio/mp4"
         etag = '"' + key.rsplit("/", 2)[-2] + "-" + grant.parts.replace(",", "+") + '"'
-        return MediaFile(
-            content_type,
-            size,
-            etag,
-            lambda start, end: self._media.read_derived(recording_id, key, start, end),
-            crypto.CHUNK_BYTES,
-        )
+        return MediaFile(content_type, film.size, etag, film.read, crypto.CHUNK_BYTES)
 
     def peaks(self, principal: Principal, recording_id: UUID, token: str) -> bytes:
         grant = self.viewing(principal, recording_id, token)
@@ -220,7 +214,7 @@ class Playback:
         name = f"{self._media.derived_prefix(recording_id)}voice-{recording.voice_sha256[:32]}"
         track_key, peaks_key = name + ".m4a", name + ".peaks.json"
         with self._building[int(recording.voice_sha256[:8], 16) % BUILD_LOCKS]:
-            if self._media.derived_size(recording_id, peaks_key) is None:
+            if self._media.open_derived(recording_id, peaks_key) is None:
                 [voice] = [
                     e for e in self._ledger.history(recording_id).events if isinstance(e, Recording.VoiceRecorded)
                 ]
@@ -250,7 +244,7 @@ class Playback:
         key = f"{self._media.derived_prefix(recording_id)}{fingerprint}/{'-'.join(parts)}.mp4"
         track = self._voice_prepared(recording_id)[0] if with_voice else None  # before the lock: it takes one too
         with self._building[int(fingerprint, 16) % BUILD_LOCKS]:
-            if self._media.derived_size(recording_id, key) is None:
+            if self._media.open_derived(recording_id, key) is None:
                 events = self._ledger.history(recording_id).events if segments else []
                 sources = [
                     (e.start_offset_ms, self._reader(recording_id, e.media_key))
