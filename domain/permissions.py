@@ -52,7 +52,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RESUME: frozenset({_R.TELEPHONY, _R.AGENT}),
     Action.ACW_END: frozenset({_R.TELEPHONY, _R.AGENT}),
     Action.TAG: frozenset({_R.TELEPHONY, _R.AGENT}),
-    Action.ANNOTATE: frozenset({_R.QUALITY}),
+    # Reviewers of the call: quality managers evaluating it, supervisors coaching their agents.
+    Action.ANNOTATE: frozenset({_R.QUALITY, _R.SUPERVISOR}),
     Action.HOLD: frozenset({_R.LEGAL}),
     Action.SEARCH: frozenset({_R.AGENT, _R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),
     Action.VIEW: frozenset({_R.AGENT, _R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),

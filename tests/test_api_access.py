@@ -134,7 +134,7 @@ ENDPOINTS: dict[str, tuple[Endpoint, set[str]]] = {
             f"/v1/recordings/{fresh_call(api, label)}/annotations",
             json={"media_offset_ms": 1500, "text": "greeting skipped"},
         ),
-        {"quinn"},
+        {"quinn", "sue"},  # within their teams: sam answers for another
     ),
     "place hold": (
         lambda api, user, label: api.call(

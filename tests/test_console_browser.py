@@ -628,8 +628,8 @@ def test_an_annotation_typed_at_the_playhead_is_stored_there_and_shown_at_once(
     console: Console, browser_context: Any
 ) -> None:
     page = browser_context.new_page()
-    sign_in(page, console.base, console.tokens["quinn"])
-    open_player(page, console, "quality_evaluation")
+    sign_in(page, console.base, console.tokens["sue"])
+    open_player(page, console, "coaching")
     run(page, SEEK_JS, [12.34], seconds=5)
     stamp = f"greeting skipped {time.monotonic_ns()}"
     page.fill("form#annotate textarea[name=text]", stamp)
@@ -643,7 +643,7 @@ def test_an_annotation_typed_at_the_playhead_is_stored_there_and_shown_at_once(
         for e in console.components.ledger.history(console.recording_id).events
         if isinstance(e, Recording.Annotated) and e.text == stamp
     ]
-    assert (stored.media_offset_ms, stored.actor, stored.role) == (12_340, "quinn", "quality")
+    assert (stored.media_offset_ms, stored.actor, stored.role) == (12_340, "sue", "supervisor")
 
     # While playing: the offset stored is where the playhead was when the button was pressed (±1 frame).
     second = f"hold music too loud {time.monotonic_ns()}"

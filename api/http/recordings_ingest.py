@@ -135,7 +135,7 @@ class RecordingIngest(Controller):
         guards=[may(Action.ANNOTATE)],
         status_code=201,
         sync_to_thread=True,
-        summary="Annotate at a media offset (quality)",
+        summary="Annotate at a media offset (quality managers and supervisors, within their teams)",
     )
     def annotate(
         self,
