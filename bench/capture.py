@@ -2,6 +2,7 @@
 
 Run by hand (never in tests):
     .venv/bin/python bench/capture.py --seconds 60 [--fps 5] [--segment-seconds 4] [--no-extra]
+        [--baseline-commit REV]
 
 Needs Xvfb, xdotool, ffmpeg and ffprobe. Everything is measured in one run on one
 virtual display, one measurement after the other, since these machines are
@@ -27,7 +28,10 @@ Measured, one after the other, each for --seconds:
      capture_client/encoder.py) and its effective GOP: the client starts a new
      encoder, hence a keyframe, every segment, so keyint = fps x segment seconds;
   4. ffmpeg, one GOP: the same with keyint=infinite, as written in encoder.py
-     (skipped with --no-extra).
+     (skipped with --no-extra);
+  5. with --baseline-commit REV: the client as committed at REV (its
+     capture_client/ taken with `git archive`), matched like row 1, so a change
+     to the client is measured against its predecessor in the same run.
 
 CPU is user+system time of the process, all threads: for the client from
 /proc/<pid>/stat between `start` and `stop` (startup and the final upload are
@@ -77,8 +81,16 @@ class Result:
 
 
 def run_client(
-    label: str, xvfb: subprocess.Popen, desktop: Desktop, display_name: str, work: Path, args, extra: list[str]
+    label: str,
+    xvfb: subprocess.Popen,
+    desktop: Desktop,
+    display_name: str,
+    work: Path,
+    args,
+    extra: list[str],
+    source: Path = PROJECT,
 ) -> Result:
+    """`source` holds the capture_client package to run (the checkout, or an older commit's)."""
     folder = Path(tempfile.mkdtemp(prefix="client-", dir=work))
     server = FakeServer()
     options = [
@@ -99,7 +111,7 @@ def run_client(
     log = folder / "client.log"
     with open(log, "wb") as output:
         client = subprocess.Popen(
-            [*CLIENT, *options], stdout=output, stderr=output, cwd=PROJECT, env={**os.environ, "DISPLAY": display_name}
+            [*CLIENT, *options], stdout=output, stderr=output, cwd=source, env={**os.environ, "DISPLAY": display_name}
         )
     spawned = time.monotonic()
     try:
@@ -204,6 +216,17 @@ def run_ffmpeg(
     return Result(label, cpu / wall, out.stat().st_size * 8 / 1000 / video["duration"], wall, cpu, video, notes)
 
 
+def client_at(commit: str, work: Path) -> Path:
+    """A folder holding capture_client/ as committed at `commit` (the working tree is left alone)."""
+    folder = work / f"client-at-{commit}"
+    folder.mkdir()
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "capture_client"], cwd=PROJECT, capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(folder)], input=archive, check=True)
+    return folder
+
+
 def runs(items: list[str]) -> str:
     """'a, a, b' -> 'a x2, b x1'."""
     grouped: list[list] = []
@@ -232,6 +255,9 @@ def main() -> None:
     parser.add_argument(
         "--no-extra", action="store_true", help="skip the default-budget client and one-GOP ffmpeg runs"
     )
+    parser.add_argument(
+        "--baseline-commit", metavar="REV", help="also run the client as committed at REV (matched budgets)"
+    )
     args = parser.parse_args()
     for tool in ("Xvfb", "xdotool", "ffmpeg", "ffprobe"):
         if shutil.which(tool) is None:
@@ -249,6 +275,10 @@ def main() -> None:
             time.sleep(2)  # the scene is drawn
             setup = (xvfb, desktop, display_name, work, args)
             results.append(run_client("client, matched (budgets lifted)", *setup, LIFTED_BUDGETS))
+            if args.baseline_commit:
+                source = client_at(args.baseline_commit, work)
+                label = f"client at {args.baseline_commit}, matched"
+                results.append(run_client(label, *setup, LIFTED_BUDGETS, source=source))
             if not args.no_extra:
                 results.append(run_client("client, default budgets (adaptive)", *setup, []))
             results.append(run_ffmpeg(f"ffmpeg x11grab, keyint={gop} (matched)", *setup, str(gop)))

@@ -16,6 +16,7 @@ import time
 from datetime import datetime, timedelta
 
 WIDTH, HEIGHT = 1920, 1080
+FONTS = ("9x15", "9x15bold", "6x13", "7x14")  # X core fonts from xfonts-base
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
@@ -64,7 +65,7 @@ class Desktop(threading.Thread):
         self._x = display.Display(display_name)
         self._screen = self._x.screen()
         self._gcs: dict[tuple, object] = {}
-        self._fonts = {name: self._x.open_font(name) for name in ("9x15", "9x15bold", "6x13", "7x14")}
+        self._fonts = {name: self._open_font(name) for name in FONTS}
         self.stopped = threading.Event()
         self._restart_wanted, self._restarted = threading.Event(), threading.Event()
         self._reset_script()
@@ -78,6 +79,12 @@ class Desktop(threading.Thread):
         self._record = 0
         self._pointer_path: list[tuple[int, int]] = []
         self._pointer = (960, 540)
+
+    def _open_font(self, name: str):
+        # A font the server lacks fails only later and obscurely (a struct.error in create_gc).
+        if not self._x.list_fonts(name, 1):
+            raise SystemExit(f"the X server has no core font {name!r}: install Debian's xfonts-base (see .ci/run)")
+        return self._x.open_font(name)
 
     def restart(self) -> None:
         """Back to the script's first second (empty notes and events, first record); returns once drawn."""
