@@ -9,9 +9,9 @@ its version and its place in the log stay as they were.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -82,6 +82,25 @@ class FieldCipher:
         for field in fields:
             state[field] = _each_text(state[field], recording_id, field, convert)
         return state
+
+    def open_texts(self, texts: Mapping[UUID, Sequence[SealedText]]) -> dict[UUID, list[str]]:
+        """Sealed texts of several recordings (as views keep them), opened with one look-up of
+        all their keys; any that cannot be opened read REDACTED."""
+        keys = self.key_store.keys_for_many(texts)
+        opened = {}
+        for recording_id, items in texts.items():
+            found = keys.get(recording_id)
+            key = _field_key(found, recording_id) if found is not None else None
+            opened[recording_id] = [_open(key, t.text, _aad(recording_id, t.field, t.tag)) for t in items]
+        return opened
+
+
+class SealedText(NamedTuple):
+    """A personal value as an event stored it, and where: the associated data names both."""
+
+    text: str
+    field: str  # the event's personal field that held it
+    tag: str | None = None  # its key, when the field is a dict
 
 
 def _field_key(keys: RecordingKeys, recording_id: UUID) -> bytes:

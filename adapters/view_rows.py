@@ -14,7 +14,9 @@ class ViewRow(msgspec.Struct, kw_only=True):
     pass
 
 
-class RecordingRow(ViewRow, kw_only=True):
+class RecordingFields(ViewRow, kw_only=True):
+    """A row of the search view as it may be shown: everything but the sealed copies."""
+
     recording_id: UUID
     interaction_id: str
     agent_id: str
@@ -41,6 +43,14 @@ class RecordingRow(ViewRow, kw_only=True):
     expected_segments: int | None = None  # as the capture client reported
     voice_recorded: bool = False
     snapshots: int = 0
+
+
+class RecordingRow(RecordingFields, kw_only=True):
+    # The customer id and tag values exactly as the events carry them, sealed under the
+    # recording's keys: a page of results opens them without replaying any recording.
+    customer_sealed: str = ""
+    # tag key -> (the event field that sealed the value: "tags" or "value", the sealed text)
+    tags_sealed: dict[str, tuple[str, str]] = msgspec.field(default_factory=dict)
 
 
 class AuditRow(ViewRow, kw_only=True):

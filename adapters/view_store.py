@@ -47,7 +47,7 @@ VIEW_TABLES = {
     "directory": ("users", "teams", "responsibilities"),
     "log_leaves": ("log_leaves",),
 }
-_JSON_COLUMNS = {"missing_segments", "hold_cases", "tag_refs", "detail"}
+_JSON_COLUMNS = {"missing_segments", "hold_cases", "tag_refs", "tags_sealed", "detail"}
 MAX_PAGE = 1000
 
 

@@ -33,6 +33,7 @@ from api.services.audit_reports import AuditReports
 from api.services.capture import CaptureCommands
 from api.services.console_sessions import ConsoleSessions
 from api.services.exports import Exports
+from api.services.freshness import ViewFreshness
 from api.services.identity import Identity
 from api.services.lifecycle import Lifecycle
 from api.services.media import MediaIngest
@@ -119,6 +120,7 @@ def build(settings: Settings, *, serving: bool) -> Components:
     keys = key_store_of(ledger)
     views = open_view_store(ledger)
     projections = Projections(ledger, views, batch_size=settings.projection_batch_size)
+    freshness = ViewFreshness(ledger, projections, followed=serving)
     media = MediaVault(MediaStore(settings.media_url), MediaStore(settings.archive_url), settings.archive_url, keys)
     identity = Identity(ledger, views, projections, settings.token_cache_seconds)
     access = AccessControl(ledger, identity)
@@ -148,8 +150,8 @@ def build(settings: Settings, *, serving: bool) -> Components:
             max_voice_bytes=settings.max_voice_bytes,
             max_snapshot_bytes=settings.max_snapshot_bytes,
         ),
-        recordings=Recordings(ledger, views, projections, identity, access),
-        audit_reports=AuditReports(ledger, views, projections, access),
+        recordings=Recordings(ledger, views, freshness, identity, access),
+        audit_reports=AuditReports(ledger, views, freshness, access),
         policy=RecordingPolicies(ledger, access),
         retention=Retention(ledger, views, projections, keys, media, access),
         capture=CaptureCommands(ledger, views, access),

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import suppress
@@ -94,6 +95,11 @@ class History:
     events: list[DomainEventProtocol[UUID]]
 
 
+def aggregate_kind(event: object) -> str:
+    """The aggregate class an event belongs to, by name: "Recording", "User", "AccessRecord" …"""
+    return type(event).__qualname__.partition(".")[0]
+
+
 class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
     # The cache spares a read per command; a stale entry only costs a conflict,
     # which the committer answers by evicting it and trying again. The cache only ever
@@ -127,6 +133,8 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         self.committer: Committer = committer(self)
         self._policy: tuple[int, PolicyTerms, float] = (0, DEFAULT_TERMS, float("-inf"))
         self._policy_terms: dict[int, PolicyTerms] = {}
+        self._logged: dict[str, int] = {}
+        self._logged_guard = threading.Lock()
 
     # -- commands --------------------------------------------------------
 
@@ -295,6 +303,23 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         except KeyError:
             return None
         return cached if isinstance(cached, Recording) else None
+
+    # -- what this process wrote, for read-your-writes ----------------------
+
+    def _record(self, processing_event: Any) -> Any:
+        recordings = super()._record(processing_event)
+        with self._logged_guard:
+            for recording in recordings:
+                kind = aggregate_kind(recording.domain_event)
+                self._logged[kind] = max(self._logged.get(kind, 0), recording.notification.id)
+        return recordings
+
+    def logged_up_to(self, kinds: Iterable[str] | None = None) -> int:
+        """The log position of the last event of these aggregates (``aggregate_kind``; None: of
+        any) that this process stored: a view that reached it shows all this process wrote of them."""
+        with self._logged_guard:
+            logged = dict(self._logged)
+        return max((logged.get(kind, 0) for kind in (logged if kinds is None else kinds)), default=0)
 
     def close(self) -> None:
         self.committer.close()  # first: a group committer's writer still stores what it holds

@@ -19,8 +19,9 @@ from projections.follower import LoggedEvent
 def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
     """The row after one more event. Pure: same events, same row.
 
-    Tag values are the customer's: the row keeps only the blind indexes the events
-    carry, so it never opens a sealed field and a rebuild after a purge gives the same row.
+    The customer id and tag values are the customer's: the row keeps the blind indexes
+    (to search by) and the sealed texts (to show) the events carry, so it never opens a
+    sealed field and a rebuild after a purge gives the same row.
     """
     if isinstance(event, Recording.CallStarted):
         return RecordingRow(
@@ -28,6 +29,8 @@ def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
             interaction_id=event.interaction_id,
             agent_id=event.agent_id,
             customer_ref=event.customer_ref,
+            customer_sealed=event.customer_id,
+            tags_sealed={key: ("tags", sealed) for key, sealed in event.tags.items()},
             queue=event.queue,
             direction=event.direction,
             started_at=event.occurred_at,
@@ -63,8 +66,9 @@ def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
             row.status = RecordingStatus.COMPLETE.value
         case Recording.Played() | Recording.Exported():
             row.last_access_at = event.occurred_at
-        case Recording.Tagged(key=key, value_ref=ref):
+        case Recording.Tagged(key=key, value=value, value_ref=ref):
             row.tag_refs = {**row.tag_refs, key: ref}
+            row.tags_sealed = {**row.tags_sealed, key: ("value", value)}
         case Recording.LegalHoldPlaced(case_id=case_id):
             row.hold_cases = sorted({*row.hold_cases, case_id})
             row.legal_hold = True

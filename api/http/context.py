@@ -23,6 +23,7 @@ from litestar.exceptions import NotAuthorizedException
 from litestar.types import ASGIApp, HTTPResponseBodyEvent, HTTPResponseStartEvent, Message, Receive, Scope, Send
 
 from api.http.problems import PROBLEM
+from api.services.freshness import client_position
 from domain.permissions import Principal
 
 log = structlog.get_logger("callvault.http")
@@ -52,6 +53,8 @@ def provide(*services: str) -> dict[str, Provide]:
 PRINCIPAL = "principal"
 SESSION = "console_session"
 SESSION_COOKIE = "callvault_session"
+LOG_POSITION = "callvault-log-position"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
 def request_context(app: ASGIApp) -> ASGIApp:
@@ -65,6 +68,12 @@ def request_context(app: ASGIApp) -> ASGIApp:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         request_id = headers.get("x-request-id") or str(uuid.uuid4())
+        seen = headers.get(LOG_POSITION, "0")
+        if not seen.isdigit() or len(seen) > 18:
+            await _refuse(send, 400, f"the {LOG_POSITION} header must be a log position a write answered with")
+            return
+        client_position.set(int(seen))
+        writing = scope["method"] in WRITE_METHODS
         principal = await _authenticate(scope, headers.get("authorization", ""))
         cookies = headers.get("cookie", "")
         if principal is None and (session_id := _session_cookie(scope["path"], scope["method"], cookies)):
@@ -77,6 +86,10 @@ def request_context(app: ASGIApp) -> ASGIApp:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                if writing and message["status"] < 400:
+                    # Where the log stood after this write: a read naming it shows the write, on any server.
+                    position = scope["app"].state.components.ledger.logged_up_to()
+                    message["headers"].append((LOG_POSITION.encode(), str(position).encode()))
             await send(message)
 
         started = time.perf_counter()

@@ -15,13 +15,13 @@ import msgspec
 from adapters.view_rows import RecordingQuery
 from adapters.view_store import ViewStore
 from api.services.access import AccessControl
+from api.services.freshness import ViewFreshness
 from api.services.identity import Identity
 from api.services.reveal import RecordingOut, personal_filters, reveal_recordings
 from domain.access_record import Outcome
 from domain.errors import InvalidCommand, NotFound
 from domain.ledger import RecordingLedger
 from domain.permissions import Action, Principal, visible_agents
-from projections.runner import Projections
 
 # What every stored event carries besides its own data.
 EVENT_ENVELOPE = frozenset(
@@ -125,13 +125,13 @@ class Recordings:
         self,
         ledger: RecordingLedger,
         views: ViewStore,
-        projections: Projections,
+        freshness: ViewFreshness,
         identity: Identity,
         access: AccessControl,
     ) -> None:
         self._ledger = ledger
         self._views = views
-        self._projections = projections
+        self._freshness = freshness
         self._identity = identity
         self._access = access
 
@@ -155,7 +155,7 @@ class Recordings:
                 raise NotFound(f"no team named {request.team!r}")
             in_team = org.agents_of([org.team_names[request.team]])
             scope = in_team if scope is None else scope & in_team
-        self._projections.catch_up(views=["recordings"])  # read-your-writes
+        self._freshness.ensure("recordings")
         rows = self._views.search(
             RecordingQuery(
                 agent_id=request.agent,
@@ -185,7 +185,7 @@ class Recordings:
         self._access.allow_recording(principal, Action.VIEW, recording_id)
         events = self._ledger.history(recording_id).events
         self._access.record(principal, Action.VIEW, Outcome.ALLOWED, [recording_id])
-        self._projections.catch_up(views=["recordings"])
+        self._freshness.ensure("recordings")
         row = self._views.recording(recording_id)
         return RecordingDetail(
             recording=reveal_recordings(self._ledger, [row])[0] if row else None,
