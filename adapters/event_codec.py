@@ -65,28 +65,46 @@ class MsgspecMapper(Mapper[Any]):
 
     def to_domain_event(self, stored_event: StoredEvent, open_personal: bool = True) -> DomainEventProtocol[Any]:
         """``open_personal=False`` leaves personal fields sealed, for readers that never show them."""
-        event_class = resolve_topic(stored_event.topic)
-        payload = stored_event.state
+        originator_id = stored_event.originator_id
+        assert isinstance(
+            originator_id, UUID
+        )  # the ledger's ids (Application[UUID]); the recorders return them as such
+        return self.decode(
+            stored_event.topic, stored_event.state, originator_id, stored_event.originator_version, open_personal
+        )
+
+    def decode(
+        self, topic: str, payload: bytes, originator_id: UUID, originator_version: int, open_personal: bool = True
+    ) -> DomainEventProtocol[Any]:
+        """A stored event's parts back into its domain event (the views' follower reads them as plain tuples)."""
+        event_class, decoder = _decoding(topic)
         try:
             if self.cipher:
                 payload = self.cipher.decrypt(payload)
             if self.compressor:
                 payload = self.compressor.decompress(payload)
-            decoded = payload_decoder(event_class).decode(payload)
+            decoded = decoder.decode(payload)
         except (msgspec.DecodeError, ValueError) as error:
             raise MapperDeserialisationError(
-                f"cannot decode {stored_event.topic} v{stored_event.originator_version} "
-                f"of {stored_event.originator_id}: {error}"
+                f"cannot decode {topic} v{originator_version} of {originator_id}: {error}"
             ) from error
         state = msgspec.structs.asdict(decoded)
-        originator_id = stored_event.originator_id
-        assert isinstance(
-            originator_id, UUID
-        )  # the ledger's ids (Application[UUID]); the recorders return them as such
         if self.fields and open_personal:
             state = self.fields.open(event_class, originator_id, state)
         state["originator_id"] = originator_id
-        state["originator_version"] = stored_event.originator_version
+        state["originator_version"] = originator_version
         domain_event: DomainEventProtocol[UUID] = object.__new__(event_class)
         object.__setattr__(domain_event, "__dict__", state)
         return domain_event
+
+
+@cache
+def event_class_of(topic: str) -> type:
+    return resolve_topic(topic)  # type: ignore[no-any-return]
+
+
+@cache
+def _decoding(topic: str) -> tuple[type, msgspec.json.Decoder[Any]]:
+    """One lookup per stored event instead of two (the class, then its decoder)."""
+    event_class = event_class_of(topic)
+    return event_class, payload_decoder(event_class)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from functools import cached_property
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.domain import DomainEventProtocol
@@ -23,6 +24,7 @@ from eventsourcing.postgres import PostgresDatastore, PostgresFactory
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteFactory
 from eventsourcing.utils import get_topic
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import tuple_row
 
 from adapters.checkpoint_store import CheckpointStore
 from adapters.event_codec import MsgspecMapper
@@ -31,7 +33,7 @@ from adapters.group_commit import GroupCommitter
 from adapters.key_store import KeyStore
 from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
-from adapters.postgres_recorders import AppendFunctionRecorder, ViewPositionRecorder
+from adapters.postgres_recorders import AppendFunctionRecorder, ViewPositionRecorder, retry_lost_connection
 from adapters.settings import Settings
 from adapters.sql_dialect import PostgresDialect, SQLiteDialect
 from adapters.view_store import ViewStore
@@ -231,6 +233,35 @@ def _database(ledger: RecordingLedger) -> PostgresDatastore | SQLiteDatastore:
     factory = ledger.factory
     assert isinstance(factory, PostgresFactory | SQLiteFactory), f"{type(factory).__name__} keeps no database"
     return factory.datastore
+
+
+# One stored event as the views read it: notification id, originator id and version, topic, state.
+StoredRow = tuple[int, UUID, int, str, bytes]
+LOG_PAGE = (
+    f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
+    "WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+)
+
+
+def read_stored_rows(ledger: RecordingLedger, after: int, limit: int) -> list[StoredRow]:
+    """Up to ``limit`` stored events past notification ``after``, in log order, undecoded.
+
+    The views' catch-ups read the whole log. On PostgreSQL the page comes as binary
+    tuples: eventsourcing's select_notifications builds a dict and a Notification
+    per row, which cost as much as the query itself.
+    """
+    datastore = _database(ledger)
+    if isinstance(datastore, PostgresDatastore):
+        return _postgres_page(datastore, after, limit)
+    notifications = ledger.recorder.select_notifications(start=after, limit=limit, inclusive_of_start=False)
+    return [(n.id, n.originator_id, n.originator_version, n.topic, n.state) for n in notifications]  # type: ignore[misc]
+
+
+@retry_lost_connection
+def _postgres_page(datastore: PostgresDatastore, after: int, limit: int) -> list[StoredRow]:
+    with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+        cursor.execute(LOG_PAGE, [after, limit], prepare=True)
+        return cursor.fetchall()
 
 
 def open_checkpoint_store(ledger: RecordingLedger, settings: Settings) -> CheckpointStore:

@@ -33,6 +33,11 @@ class SQLiteDialect:
             return json.dumps(value, separators=(",", ":"), sort_keys=True)
         return value
 
+    @classmethod
+    def row_params(cls, values: tuple[Any, ...], json_positions: tuple[int, ...]) -> list[Any]:
+        """A row's values as parameters (``json_positions``: where its JSON columns are)."""
+        return [cls.value(v) for v in values]
+
     @staticmethod
     def json_column(value: Any) -> Any:
         return json.loads(value) if isinstance(value, str) else value
@@ -63,6 +68,14 @@ class PostgresDialect:
         if isinstance(value, (dict, list)):
             return Jsonb(value)
         return value
+
+    @staticmethod
+    def row_params(values: tuple[Any, ...], json_positions: tuple[int, ...]) -> list[Any]:
+        """A row's values as parameters: psycopg adapts all but the JSON columns by itself."""
+        params = list(values)
+        for i in json_positions:
+            params[i] = Jsonb(params[i])
+        return params
 
     @staticmethod
     def json_column(value: Any) -> Any:

@@ -4,8 +4,10 @@ when, why, and with what outcome; also who was given which rights."""
 from __future__ import annotations
 
 import re
+import typing
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
+from functools import cache
 from typing import Any
 from uuid import UUID
 
@@ -45,14 +47,27 @@ def snake(name: str) -> str:
     return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
-def action_name(event: Any) -> str:
-    if isinstance(event, (User.Event, Team.Event)):
-        return f"{type(event).__qualname__.split('.')[0].lower()}_{snake(type(event).__name__)}"
-    return snake(type(event).__name__)
+def action_name(event: object) -> str:
+    event_class: type = type(event)
+    return _action_of(event_class)
 
 
-def _detail(state: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(v) for k in _DETAIL_FIELDS if (v := state.get(k)) is not None}
+@cache
+def _action_of(event_class: type) -> str:
+    if issubclass(event_class, (User.Event, Team.Event)):
+        return f"{event_class.__qualname__.split('.')[0].lower()}_{snake(event_class.__name__)}"
+    return snake(event_class.__name__)
+
+
+@cache
+def _detail_fields(event_class: type) -> tuple[str, ...]:
+    """The detail fields an event class has, looked up once per class rather than per event."""
+    hints = typing.get_type_hints(event_class)
+    return tuple(k for k in _DETAIL_FIELDS if k in hints)
+
+
+def _detail(event_class: type, state: dict[str, Any]) -> dict[str, Any]:
+    return {k: _plain(v) for k in _detail_fields(event_class) if (v := state.get(k)) is not None}
 
 
 def _plain(value: Any) -> Any:
@@ -110,13 +125,16 @@ class AuditTrailView:
             return
         if isinstance(event, Recording.Event):
             yield AuditRow(
-                action=action_name(event), detail=_detail(state), **self._about(event.originator_id), **common
+                action=action_name(event),
+                detail=_detail(type(event), state),
+                **self._about(event.originator_id),
+                **common,
             )
             return
         yield AuditRow(
             action=action_name(event),
             subject=event.name,
-            detail=_detail(state),
+            detail=_detail(type(event), state),
             recording_id=None,
             interaction_id=None,
             customer_ref=None,

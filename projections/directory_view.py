@@ -18,7 +18,9 @@ class DirectoryView:
     name = "directory"
 
     def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
-        events = [e.event for e in batch if isinstance(e.event, (User.Event, Team.Event))]
+        events = [
+            e.event for e in batch if issubclass(e.event_class, (User.Event, Team.Event))
+        ]  # no decoding of others
         users = store.load(UserRow, {e.originator_id for e in events if isinstance(e, User.Event)})
         teams = store.load(TeamRow, {e.originator_id for e in events if isinstance(e, Team.Event)})
         responsibilities: dict[tuple[UUID, UUID], ResponsibilityRow] = {}
