@@ -42,6 +42,7 @@ class Identity:
         self._projections = projections
         self._cache_seconds = token_cache_seconds
         self._principals: dict[str, tuple[Principal, float]] = {}
+        self._org: tuple[OrgChart, float] | None = None
         self._guard = threading.Lock()
 
     # -- who is asking ---------------------------------------------------
@@ -78,6 +79,17 @@ class Identity:
         return Principal(user_id=user.user_id, name=user.name, role=Role(user.role), team_id=user.team_id)
 
     def org(self) -> OrgChart:
+        """Teams, who answers for them and their agents, kept as long as a token: every scoped
+        read needs it, and at thousands of agents reading it costs more than the search."""
+        cached = self._org
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        org = self._read_org()
+        with self._guard:
+            self._org = (org, time.monotonic() + self._cache_seconds)
+        return org
+
+    def _read_org(self) -> OrgChart:
         users, teams, responsibilities = self._views.directory()
         org = OrgChart()
         for team in teams:
@@ -91,9 +103,10 @@ class Identity:
         return org
 
     def directory_changed(self) -> None:
-        with self._guard:
-            self._principals.clear()  # a rotated or deactivated token stops working at once here
         self._projections.catch_up(views=["directory"])
+        with self._guard:  # after the catch-up, so that nothing read before it is cached again
+            self._principals.clear()  # a rotated or deactivated token stops working at once here
+            self._org = None
 
     # -- the directory, as admins manage it --------------------------------
 
