@@ -27,7 +27,7 @@ import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
 from domain import errors
-from domain.committer import Create, DirectCommitter, RecordingStore, Work, refuse_other_start
+from domain.committer import Create, DirectCommitter, Record, RecordingStore, Work, refuse_other_start
 from domain.recording import Recording
 
 log = structlog.get_logger(__name__)
@@ -86,6 +86,8 @@ class GroupCommitter:
 
     @staticmethod
     def _pending(work: Work) -> _Pending:
+        if isinstance(work, Record):
+            return _Pending(work, work.aggregate.id)
         if isinstance(work, Create):
             recording = work.build()  # bad input is refused here, in the caller's thread
             return _Pending(work, recording.id, recording)
@@ -116,7 +118,7 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
-        touched: dict[UUID, Recording] = {}
+        touched: dict[UUID, Any] = {}  # the recordings changed, and the access records
         applied: list[tuple[_Pending, Any]] = []
         for index, pending in enumerate(batch):
             try:
@@ -143,7 +145,7 @@ class GroupCommitter:
         for pending, result in applied:
             pending.done.set_result(result)
 
-    def _fail(self, touched: dict[UUID, Recording], pendings: list[_Pending], error: Exception) -> None:
+    def _fail(self, touched: dict[UUID, Any], pendings: list[_Pending], error: Exception) -> None:
         for recording_id in touched:
             self.store.forget(recording_id)
         for pending in pendings:
@@ -166,7 +168,10 @@ class GroupCommitter:
                 return
             item.done.set_exception(error)
 
-    def _apply(self, pending: _Pending, touched: dict[UUID, Recording]) -> Any:
+    def _apply(self, pending: _Pending, touched: dict[UUID, Any]) -> Any:
+        if isinstance(pending.work, Record):
+            touched[pending.recording_id] = pending.work.aggregate
+            return pending.recording_id
         recording = touched.get(pending.recording_id)
         if pending.new is None:
             assert not isinstance(pending.work, Create)
@@ -183,7 +188,7 @@ class GroupCommitter:
             refuse_other_start(recording, pending.new)
         return pending.recording_id
 
-    def _replay(self, touched: dict[UUID, Recording], applied: list[tuple[_Pending, Any]]) -> None:
+    def _replay(self, touched: dict[UUID, Any], applied: list[tuple[_Pending, Any]]) -> None:
         for recording_id in touched:
             self.store.forget(recording_id)
         for pending, _ in applied:

@@ -1,6 +1,7 @@
 """How the ledger's work reaches the store: the committer strategy it composes.
 
-The ledger turns each command into a unit of work (a ``Create`` or a ``Change``)
+The ledger turns each command into a unit of work (a ``Create``, a ``Change``, or the
+``Record`` of an access)
 and hands it to its committer. ``DirectCommitter`` stores each in its own
 transaction: load, apply, save, retry on a concurrent write. The adapters'
 ``GroupCommitter`` queues them and stores many in one transaction, falling back
@@ -16,6 +17,7 @@ from typing import Any, Protocol
 from uuid import UUID
 from weakref import WeakValueDictionary
 
+from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError
 
 from domain import errors
@@ -44,7 +46,15 @@ class Change:
     apply: Callable[[Recording], Any]
 
 
-Work = Create | Change
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A new aggregate that is never changed afterwards (an access record): stored as it is,
+    in the same transactions as the commands, instead of one of its own."""
+
+    aggregate: Aggregate
+
+
+Work = Create | Change | Record
 
 
 class RecordingStore(Protocol):
@@ -90,6 +100,9 @@ class DirectCommitter:
         self._locks_guard = Lock()
 
     def commit(self, work: Work) -> Any:
+        if isinstance(work, Record):
+            self.store.save(work.aggregate)
+            return work.aggregate.id
         if isinstance(work, Create):
             return self._create(work.build)
         return self._change(work.recording_id, work.apply)

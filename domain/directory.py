@@ -14,6 +14,7 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import errors
 from domain.access_record import AccessRecord, Outcome
+from domain.committer import Committer, Record
 from domain.identity import Team, User, team_id_for, user_id_for
 from domain.values import Actor
 
@@ -32,6 +33,7 @@ class DirectoryCommands(Application[UUID]):
     """Part of the ledger (RecordingLedger mixes it in): the Application gives save() and the repository."""
 
     if TYPE_CHECKING:
+        committer: Committer  # the ledger's
 
         @abstractmethod
         def forget(self, aggregate_id: UUID) -> None:
@@ -116,7 +118,9 @@ class DirectoryCommands(Application[UUID]):
             occurred_at=occurred_at,
             by=by,
         )
-        self.save(record)
+        # Through the committer: a server's reads record their accesses in the same group
+        # commits as the writes, instead of a transaction of their own each.
+        self.committer.commit(Record(record))
         return record.id
 
     def get_user(self, name: str) -> User:

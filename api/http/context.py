@@ -85,11 +85,12 @@ def request_context(app: ASGIApp) -> ASGIApp:
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                message["headers"] = [*message.get("headers", []), (b"x-request-id", request_id.encode())]
+                added = [(b"x-request-id", request_id.encode())]
                 if writing and message["status"] < 400:
                     # Where the log stood after this write: a read naming it shows the write, on any server.
                     position = scope["app"].state.components.ledger.logged_up_to()
-                    message["headers"].append((LOG_POSITION.encode(), str(position).encode()))
+                    added.append((LOG_POSITION.encode(), str(position).encode()))
+                message["headers"] = [*message.get("headers", []), *added]
             await send(message)
 
         started = time.perf_counter()
