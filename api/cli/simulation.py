@@ -3,7 +3,11 @@
 Per agent, calls arrive as a Poisson process over the shift; talk times are
 log-normal, after-call work exponential with a timeout, some calls are paused
 for card details, a sampled share records the screen in short segments (and,
-as in the field, a few segments never arrive).
+as in the field, a few segments never arrive), and legal may hold a few calls.
+
+``run_day`` commits one command at a time; given ``batch``, it hands the ledger
+that many commands at once (``execute_all``), which a group-committing ledger
+stores in shared transactions: the way to write many days quickly.
 """
 
 from __future__ import annotations
@@ -14,12 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from domain import commands
+from domain import commands, errors
 from domain.ledger import RecordingLedger
+from domain.recording import recording_id_for
 from domain.recording_policy import PolicyTerms
 from domain.values import Actor
 
 TELEPHONY = Actor("pbx-1", "telephony")
+LEGAL = Actor("legal-1", "legal")
 QUEUES = ("sales", "support", "billing", "retention")
 LANGUAGES = ("en", "de", "fr", "es")
 OUTCOMES = ("resolved", "callback", "escalated", "sale")
@@ -39,6 +45,11 @@ class DayPlan:
     segment_seconds: int = 15
     segment_loss: float = 0.01
     acw_timeout: timedelta = timedelta(seconds=120)
+    queues: tuple[str, ...] = QUEUES
+    # Distinct customers the calls draw from (0: 70% of the day's calls); the same
+    # names recur across days, so a smaller pool means more returning customers.
+    customers: int = 0
+    hold_share: float = 0.0  # calls legal places under hold once after-call work ends
 
 
 @dataclass(order=True)
@@ -89,7 +100,7 @@ def _one_call(
     interaction = f"sim-{plan.seed}-{number:06d}"
     talk = timedelta(seconds=max(20.0, rng.lognormvariate(5.3, 0.6)))
     end = start + talk
-    queue = rng.choice(QUEUES)
+    queue = rng.choice(plan.queues)
     screen = plan.sampling.selects_screen(interaction, queue)  # the ledger's own deterministic draw
     steps = [
         _step(
@@ -99,7 +110,7 @@ def _one_call(
             commands.StartCall,
             interaction_id=interaction,
             agent_id=agent,
-            customer_id=f"cust-{rng.randrange(max(plan.calls * 7 // 10, 1)):06d}",
+            customer_id=f"cust-{rng.randrange(plan.customers or max(plan.calls * 7 // 10, 1)):06d}",
             queue=queue,
             direction=rng.choice(("inbound", "inbound", "inbound", "outbound")),
             tags={"language": rng.choice(LANGUAGES), "campaign": f"c{rng.randrange(5)}"},
@@ -118,6 +129,10 @@ def _one_call(
     timed_out = acw > plan.acw_timeout
     acw_end = end + (plan.acw_timeout if timed_out else acw)
     steps.append(_step(acw_end, number, 5, commands.EndAcw, reason="timeout" if timed_out else "status_change"))
+    if plan.hold_share and rng.random() < plan.hold_share:
+        hold = _step(acw_end, number, 7, commands.PlaceHold, case_id=f"case-{rng.randrange(100):03d}", reason="dispute")
+        hold.by = LEGAL
+        steps.append(hold)
     if screen:
         steps.extend(_segments(plan, rng, number, agent, start, acw_end, pauses))
     return steps, acw_end
@@ -178,8 +193,16 @@ def command_of(step: Step, recordings: dict[int, Any]) -> commands.Command:
     return commands.StartCall(**fields)
 
 
-def run_day(ledger: RecordingLedger, steps: list[Step], progress: Callable[[int], None] | None = None) -> int:
-    """Applies the plan through the ledger's commands; returns events written."""
+def run_day(
+    ledger: RecordingLedger, steps: list[Step], progress: Callable[[int], None] | None = None, *, batch: int = 1
+) -> int:
+    """Applies the plan through the ledger's commands; returns events written.
+
+    With ``batch`` above 1, that many commands go to the ledger at once; the first
+    refusal among them is raised after the rest were applied, as ``execute_all`` answers.
+    """
+    if batch > 1:
+        return _run_batched(ledger, steps, progress, batch)
     recordings: dict[int, Any] = {}
     written = 0
     for step in steps:
@@ -189,4 +212,20 @@ def run_day(ledger: RecordingLedger, steps: list[Step], progress: Callable[[int]
         written += 1
         if progress is not None:
             progress(1)
+    return written
+
+
+def _run_batched(ledger: RecordingLedger, steps: list[Step], progress: Callable[[int], None] | None, batch: int) -> int:
+    # A recording's id derives from its interaction, so later steps need not wait for the start's answer.
+    recordings = {s.call: recording_id_for(s.args["interaction_id"]) for s in steps if s.command is commands.StartCall}
+    written = 0
+    for first in range(0, len(steps), batch):
+        chunk = steps[first : first + batch]
+        outcomes = ledger.execute_all([command_of(step, recordings) for step in chunk])
+        refusal = next((o for o in outcomes if isinstance(o, errors.DomainError)), None)
+        if refusal is not None:
+            raise refusal
+        written += len(chunk)
+        if progress is not None:
+            progress(len(chunk))
     return written
