@@ -20,6 +20,7 @@ from api.services.identity import Identity
 from api.services.reveal import RecordingOut, personal_filters, reveal_recordings
 from domain.access_record import Outcome
 from domain.errors import InvalidCommand, NotFound
+from domain.ledger import History as ReplayedHistory
 from domain.ledger import RecordingLedger
 from domain.permissions import Action, Principal, visible_agents
 
@@ -182,8 +183,7 @@ class Recordings:
         )
 
     def detail(self, principal: Principal, recording_id: UUID) -> RecordingDetail:
-        self._access.allow_recording(principal, Action.VIEW, recording_id)
-        events = self._ledger.history(recording_id).events
+        events = self._replayed_for(principal, Action.VIEW, recording_id).events
         self._access.record(principal, Action.VIEW, Outcome.ALLOWED, [recording_id])
         self._freshness.ensure("recordings")
         row = self._views.recording(recording_id)
@@ -192,14 +192,22 @@ class Recordings:
             events=[event_out(e) for e in events],
         )
 
+    def _replayed_for(self, principal: Principal, action: Action, recording_id: UUID) -> ReplayedHistory:
+        """The whole recording replayed once, and the caller's scope checked against its agent
+        (read from the same events, rather than loading the recording a second time)."""
+        replay = self._ledger.history(recording_id)
+        self._access.allow_agent(principal, action, recording_id, replay.recording.agent_id)
+        return replay
+
     def history(
         self, principal: Principal, recording_id: UUID, *, as_of: datetime | None = None, version: int | None = None
     ) -> History:
         """The recording replayed from its events as of a recorded time and/or version."""
-        self._access.allow_recording(principal, Action.HISTORY, recording_id)
         if as_of is not None and as_of.tzinfo is None:
             raise InvalidCommand("as_of must carry a time zone, e.g. 2026-11-23T09:00:00Z")
-        replay = self._ledger.history(recording_id, as_of=as_of, version=version)
+        replay = self._replayed_for(principal, Action.HISTORY, recording_id)
+        if as_of is not None or version is not None:
+            replay = self._ledger.history(recording_id, as_of=as_of, version=version)
         state = replay.recording
         detail = {k: str(v) for k, v in {"as_of": as_of, "version": version}.items() if v is not None}
         self._access.record(principal, Action.HISTORY, Outcome.ALLOWED, [recording_id], detail)
