@@ -12,10 +12,12 @@ import base64
 import hashlib
 import hmac
 import os
+from collections.abc import Iterable, Iterator
 from uuid import UUID
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
@@ -102,18 +104,31 @@ def open_field(field_key: bytes, token: str, aad: bytes) -> str:
 # -- media objects ---------------------------------------------------------
 
 
-def _media_nonce(recording_key: bytes, object_key: str, data: bytes) -> bytes:
+def _media_nonce(recording_key: bytes, object_key: str, digest: bytes) -> bytes:
     # Deterministic, so a retried upload encrypts to the same bytes and the
     # create-only media store sees a repeat rather than a conflict. The object
     # key is mixed in as well: under one key, a nonce must never serve two
     # different (AAD, plaintext) pairs, or GCM's authentication key leaks.
-    material = b"nonce" + hashlib.sha256(data).digest() + object_key.encode()
+    material = b"nonce" + digest + object_key.encode()
     return hmac.new(recording_key, material, hashlib.sha256).digest()[:NONCE_BYTES]
 
 
 def seal_media(recording_key: bytes, object_key: str, data: bytes) -> bytes:
-    nonce = _media_nonce(recording_key, object_key, data)
+    nonce = _media_nonce(recording_key, object_key, hashlib.sha256(data).digest())
     return MEDIA_MAGIC + nonce + _aead(recording_key).encrypt(nonce, data, object_key.encode())
+
+
+def seal_media_pieces(recording_key: bytes, object_key: str, digest: bytes, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``seal_media``'s very bytes, given piece by piece, for a body that is not held whole.
+    ``digest`` must be the SHA-256 of all the pieces together: the nonce is made from it."""
+    _aead(recording_key)  # the same check of the key's length
+    nonce = _media_nonce(recording_key, object_key, digest)
+    encryptor = Cipher(algorithms.AES(recording_key), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(object_key.encode())
+    yield MEDIA_MAGIC + nonce
+    for piece in pieces:
+        yield encryptor.update(piece)
+    yield encryptor.finalize() + encryptor.tag
 
 
 def open_media(recording_key: bytes, object_key: str, sealed: bytes) -> bytes:

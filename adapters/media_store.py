@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import errno
 import re
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -41,19 +42,23 @@ class MediaStore:
             # Credentials come from the provider's usual environment variables.
             self._store = from_url(location)
 
-    def put_new(self, key: str, data: bytes) -> bool:
-        """Stores the object; False if exactly these bytes were already there."""
+    def put_new(self, key: str, data: bytes | Callable[[], Iterator[bytes]]) -> bool:
+        """Stores the object; False if exactly these bytes were already there. ``data`` is the
+        bytes, or gives them piece by piece each time it is called (once more to compare them
+        with an object already there)."""
         try:
-            obstore.put(self._store, key, data, mode="create")
+            # A create-only write is a single request, never a multipart upload: obstore gathers
+            # the pieces into one buffer (outside Python's heap) and sends it.
+            obstore.put(self._store, key, data if isinstance(data, bytes) else data(), mode="create")
         except AlreadyExistsError:
-            if self.get(key) != data:
+            if self.get(key) != (data if isinstance(data, bytes) else b"".join(data())):
                 raise MediaConflict(f"another object is already stored at {key}") from None
             return False
         except GenericError as error:
             # obstore writes to a temporary file and links it into place only when complete,
             # so a write that ran out of space leaves no partial object behind.
             if (code := _OS_ERROR.search(str(error))) and int(code.group(1)) in _NO_SPACE:
-                raise StorageFull(f"the media store has no space left for {len(data)} bytes") from error
+                raise StorageFull(f"the media store has no space left for {key}") from error
             raise
         return True
 

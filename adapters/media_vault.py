@@ -21,6 +21,7 @@ import structlog
 from adapters import crypto
 from adapters.key_store import KeyStore
 from adapters.media_store import MediaStore
+from adapters.upload_body import UploadBody
 from domain.errors import MediaConflict, MediaPurged
 
 log = structlog.get_logger(__name__)
@@ -39,9 +40,13 @@ class MediaVault:
             raise MediaPurged(f"the media of recording {recording_id} was purged (its key is destroyed)")
         return keys.recording_key
 
-    def put_new(self, recording_id: UUID, key: str, data: bytes) -> bool:
-        """Stores the sealed object; False if it was already there (a retried upload)."""
-        return self._live.put_new(key, crypto.seal_media(self._recording_key(recording_id), key, data))
+    def put_new(self, recording_id: UUID, key: str, data: bytes | UploadBody) -> bool:
+        """Stores the sealed object; False if it was already there (a retried upload).
+        An upload's body is sealed piece by piece as the store reads it, to the same bytes."""
+        recording_key = self._recording_key(recording_id)
+        if isinstance(data, bytes):
+            return self._live.put_new(key, crypto.seal_media(recording_key, key, data))
+        return self._live.put_new(key, lambda: crypto.seal_media_pieces(recording_key, key, data.digest, data.pieces()))
 
     def get(self, recording_id: UUID, key: str) -> bytes:
         recording_key = self._recording_key(recording_id)

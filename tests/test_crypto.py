@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import uuid
 
 import pytest
@@ -107,3 +108,16 @@ def test_media_refuses_wrong_key_tampering_and_unsealed_bytes() -> None:
         crypto.open_media(key, "k", _flip_last_byte(sealed))
     with pytest.raises(crypto.CannotOpen, match="not a sealed media object"):
         crypto.open_media(key, "k", b"RIFF plain audio")
+
+
+@pytest.mark.parametrize("size", [0, 1, 65_535, 65_536, 700_001])
+def test_media_sealed_piece_by_piece_is_the_same_object(size: int) -> None:
+    """An upload sealed as it streams is byte for byte what sealing it whole gives, so a retry of
+    the same body is a repeat however it was sealed, and every reader opens it as before."""
+    key, data = crypto.new_key(), bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    pieces = [data[at : at + 65_536] for at in range(0, len(data), 65_536)]
+    streamed = b"".join(crypto.seal_media_pieces(key, "rec/1/seg", hashlib.sha256(data).digest(), pieces))
+    assert streamed == crypto.seal_media(key, "rec/1/seg", data)
+    assert crypto.open_media(key, "rec/1/seg", streamed) == data
+    with pytest.raises(ValueError, match="32 bytes"):
+        list(crypto.seal_media_pieces(b"short", "rec/1/seg", hashlib.sha256(data).digest(), pieces))

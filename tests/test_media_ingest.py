@@ -7,6 +7,7 @@ import io
 import json
 import subprocess
 import zipfile
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import quote
@@ -16,6 +17,8 @@ import av
 import httpx
 import pytest
 
+from adapters.media_probe import probe_segment
+from adapters.upload_body import IN_MEMORY
 from api.services.capture import AgentCommands
 from domain.commands import AddSegment, EndAcw, EndCall, Pause, RequestSnapshot, Resume, StartCall
 from domain.recording_policy import PolicyTerms
@@ -447,3 +450,85 @@ def test_a_retried_upload_with_a_bad_time_is_refused_not_answered_as_applied(
     assert [type(e).__name__ for e in events] == ["CallStarted", "ScreenSampled", "VoiceRecorded", "CaptureReported"]
     # Refusals of media are evidence (the audit trail), nothing else was written.
     assert api.components.ledger.recorder.max_notification_id() == stored + 2
+
+
+def first_keyframe_cut_short(segment: bytes) -> bytes:
+    """The segment cut in the middle of its first frame (an H.264 keyframe)."""
+    with av.open(io.BytesIO(segment)) as container:
+        first = next(p for p in container.demux(video=0) if p.size)
+        return segment[: first.pos + first.size // 2]
+
+
+def test_a_segment_whose_first_keyframe_is_cut_short_is_refused(api: Api, media: dict[str, bytes]) -> None:
+    """The digest matches (the client sent what it hashed), but a player could not show the start:
+    refused, though FFmpeg would conceal the missing part and show a frame."""
+    rid = call(api, "seg-cut-keyframe")
+    response = put_segment(api, rid, 0, first_keyframe_cut_short(media["segment"]))
+    assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+    assert "keyframe" in response.json()["detail"] or "decode" in response.json()["detail"], response.text
+    assert stored_files(api) == [] and len(api.components.ledger.history(rid).events) == 1
+
+
+def test_segment_probe_reads_size_and_duration_without_decoding_more_than_its_keyframe(
+    media: dict[str, bytes],
+) -> None:
+    info = probe_segment(io.BytesIO(media["segment"]))
+    assert (info.codec, info.width, info.height, info.duration_ms) == ("h264", 320, 240, 2000)
+    assert probe_segment(media["other"]) == info  # bytes as well as a file
+
+
+def test_a_segment_streamed_in_pieces_larger_than_memory_holds_is_stored_whole(
+    live_server: tuple[str, dict[str, str]], tmp_path: Path
+) -> None:
+    """Chunked transfer, no Content-Length, a body past what an upload keeps in memory: stored
+    sealed as the same object a whole upload makes, evented with its size; a retry is a repeat."""
+    base_url, tokens = live_server
+    segment = ffmpeg(
+        tmp_path, "big.ts", "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=5", "-t", "6",
+        "-c:v", "libx264", "-qp", "8", "-f", "mpegts",
+    )  # fmt: skip
+    assert len(segment) > IN_MEMORY
+    pbx, agent = ({"Authorization": f"Bearer {tokens[user]}"} for user in ("pbx", "agent-1"))
+    started = httpx.post(
+        f"{base_url}/v1/recordings",
+        headers=pbx,
+        json={
+            "interaction_id": "streamed-1",
+            "agent_id": "agent-1",
+            "customer_id": "c",
+            "queue": "q",
+            "direction": "inbound",
+            "occurred_at": T0.isoformat(),
+        },
+    )
+    rid = started.json()["recording_id"]
+    params = {
+        "sha256": sha(segment),
+        "captured_at": (T0 + timedelta(seconds=1)).isoformat(),
+        "start_offset_ms": 1000,
+        "duration_ms": 6000,
+        "monitor": 1,
+        "width": 1280,
+        "height": 720,
+        "fps": 5,
+    }
+
+    def pieces() -> Iterator[bytes]:
+        yield from (segment[at : at + 100_000] for at in range(0, len(segment), 100_000))
+
+    url = f"{base_url}/v1/recordings/{rid}/segments/0"
+    first = httpx.put(url, params=params, content=pieces(), headers=agent, timeout=30)
+    assert first.status_code == 201, first.text
+    again = httpx.put(url, params=params, content=pieces(), headers=agent, timeout=30)
+    assert (again.status_code, again.json()) == (200, {"applied": False})
+    [stored] = [p for p in (tmp_path / "media").rglob("*") if p.is_file()]
+    assert stored.stat().st_size == len(segment) + 4 + 12 + 16
+    exported = httpx.post(
+        f"{base_url}/v1/recordings/{rid}/exports",
+        headers={"Authorization": f"Bearer {tokens['lena']}"},
+        json={"reason": "case 9"},
+        timeout=60,
+    )
+    assert exported.status_code == 201, exported.text
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as bundle:
+        assert bundle.read(f"media/segments/000000-{sha(segment)}.ts") == segment

@@ -7,18 +7,23 @@ decodes as what it claims to be), then the recording's rules are asked whether
 its event may be added (``Recording.check_*``, on the committed state); only
 then is the object written (create-only) and its event appended. A refusal
 writes nothing, and leaves only its entry in the audit trail.
+
+A body comes as bytes or, from the HTTP API, as an ``UploadBody`` it streamed into
+(hashed as it arrived, kept in a spool that moves to disk past a megabyte): probed,
+sealed and stored from there piece by piece, so this process never holds it whole
+(the store's create-only put gathers the sealed object once, outside Python's heap).
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, Literal, TypeVar
 from uuid import UUID, uuid4
 
 from adapters.media_probe import MediaInfo, probe_audio, probe_image, probe_segment
 from adapters.media_vault import MediaVault
+from adapters.upload_body import UploadBody
 from api.services.access import AccessControl, actor
 from domain import commands
 from domain.access_record import Outcome
@@ -29,6 +34,9 @@ from domain.recording import Recording
 from domain.values import require_utc
 
 Upload = TypeVar("Upload", commands.AddSegment, commands.RecordVoice, commands.AddSnapshot)
+Body = bytes | UploadBody
+Kind = Literal["segment", "voice", "snapshot"]
+WHAT: dict[Kind, str] = {"segment": "segment", "voice": "voice recording", "snapshot": "snapshot"}
 
 
 class MediaIngest:
@@ -45,15 +53,21 @@ class MediaIngest:
         self._ledger = ledger
         self._media = media
         self._access = access
-        self._max_segment_bytes = max_segment_bytes
-        self._max_voice_bytes = max_voice_bytes
-        self._max_snapshot_bytes = max_snapshot_bytes
+        self._limits: dict[Kind, int] = {
+            "segment": max_segment_bytes,
+            "voice": max_voice_bytes,
+            "snapshot": max_snapshot_bytes,
+        }
+
+    def receive(self, kind: Kind) -> UploadBody:
+        """An empty body for an upload of this kind to stream into; it keeps no more than the kind's limit."""
+        return UploadBody(self._limits[kind])
 
     def add_segment(
         self,
         principal: Principal,
         recording_id: UUID,
-        body: bytes,
+        body: Body,
         *,
         sequence_number: int,
         sha256: str,
@@ -70,7 +84,7 @@ class MediaIngest:
         sha256 = sha256.lower()
         key = f"recordings/{recording_id}/segments/{sequence_number:06d}-{sha256}.ts"
 
-        def segment(info: MediaInfo) -> commands.AddSegment:
+        def segment(info: MediaInfo, size: int) -> commands.AddSegment:
             return commands.AddSegment(
                 recording_id,
                 sequence_number=sequence_number,
@@ -80,7 +94,7 @@ class MediaIngest:
                 width=width,
                 height=height,
                 codec=info.codec,
-                byte_size=len(body),
+                byte_size=size,
                 sha256=sha256,
                 media_key=key,
                 fps=fps,
@@ -96,26 +110,25 @@ class MediaIngest:
             body,
             sha256,
             captured_at,
-            self._max_segment_bytes,
             probe=probe_segment,
             command_for=segment,
             check=Recording.check_segment,
         )
 
     def record_voice(
-        self, principal: Principal, recording_id: UUID, body: bytes, *, sha256: str, recorded_at: datetime
+        self, principal: Principal, recording_id: UUID, body: Body, *, sha256: str, recorded_at: datetime
     ) -> bool:
         """The call's voice recording (WAV or Opus), one per call."""
         self._access.allow_recording(principal, Action.VOICE, recording_id)
         sha256 = sha256.lower()
         key = f"recordings/{recording_id}/voice/{sha256}"
 
-        def voice(info: MediaInfo) -> commands.RecordVoice:
+        def voice(info: MediaInfo, size: int) -> commands.RecordVoice:
             return commands.RecordVoice(
                 recording_id,
                 codec=info.codec,
                 duration_ms=info.duration_ms,
-                byte_size=len(body),
+                byte_size=size,
                 sha256=sha256,
                 media_key=key,
                 occurred_at=recorded_at,
@@ -126,11 +139,10 @@ class MediaIngest:
             principal,
             recording_id,
             Action.VOICE,
-            "voice recording",
+            "voice",
             body,
             sha256,
             recorded_at,
-            self._max_voice_bytes,
             probe=probe_audio,
             command_for=voice,
             check=Recording.check_voice,
@@ -141,7 +153,7 @@ class MediaIngest:
         principal: Principal,
         recording_id: UUID,
         snapshot_id: str,
-        body: bytes,
+        body: Body,
         *,
         sha256: str,
         taken_at: datetime,
@@ -152,14 +164,14 @@ class MediaIngest:
         sha256 = sha256.lower()
         key = f"recordings/{recording_id}/snapshots/{snapshot_id}-{sha256}.jpg"
 
-        def snapshot(info: MediaInfo) -> commands.AddSnapshot:
+        def snapshot(info: MediaInfo, size: int) -> commands.AddSnapshot:
             return commands.AddSnapshot(
                 recording_id,
                 snapshot_id=snapshot_id,
                 monitor=monitor,
                 width=info.width,
                 height=info.height,
-                byte_size=len(body),
+                byte_size=size,
                 sha256=sha256,
                 media_key=key,
                 occurred_at=taken_at,
@@ -174,7 +186,6 @@ class MediaIngest:
             body,
             sha256,
             taken_at,
-            self._max_snapshot_bytes,
             probe=probe_image,
             command_for=snapshot,
             check=Recording.check_snapshot,
@@ -202,27 +213,28 @@ class MediaIngest:
         principal: Principal,
         recording_id: UUID,
         action: Action,
-        what: str,
-        body: bytes,
+        kind: Kind,
+        body: Body,
         sha256: str,
         at: datetime,
-        limit: int,
         *,
-        probe: Callable[[bytes], MediaInfo],
-        command_for: Callable[[MediaInfo], Upload],
+        probe: Callable[[BinaryIO], MediaInfo],
+        command_for: Callable[[MediaInfo, int], Upload],
         check: Callable[[Recording, Upload], bool],
     ) -> bool:
         """The one path every media body takes: the request's checks, the recording's, then the write."""
+        what, limit = WHAT[kind], self._limits[kind]
+        upload = UploadBody.of(body) if isinstance(body, bytes) else body
         try:
             require_utc(at)
-            if len(body) > limit:
+            if upload.size > limit:
                 raise InvalidCommand(f"the {what} is larger than the limit of {limit} bytes")
-            if hashlib.sha256(body).hexdigest() != sha256:
+            if upload.digest.hex() != sha256:
                 raise InvalidCommand(f"the {what}'s SHA-256 does not match its body (tampered or truncated)")
-            command = command_for(probe(body))
+            command = command_for(probe(upload.file()), upload.size)
             if not check(self._ledger.get_recording(recording_id), command):
                 return False  # this very body is stored already: a retried upload
-            self._media.put_new(recording_id, command.media_key, body)
+            self._media.put_new(recording_id, command.media_key, upload)
             # Another writer may change the recording between the check and this append.
             # If the append is then refused, the object just written stays, referred to by
             # no event: it is not deleted, since the key (named by the body's hash) may be
@@ -232,4 +244,7 @@ class MediaIngest:
             detail = {"what": what, "sha256": sha256, "why": str(refusal)}
             self._access.record(principal, action, Outcome.REFUSED, [recording_id], detail, "refused")
             raise
+        finally:
+            if upload is not body:
+                upload.close()
         return bool(applied)

@@ -223,14 +223,14 @@ def write_endpoints(api: Api) -> list[Endpoint]:
             for method in sorted(set(handler.http_methods) & WRITES):
                 signature = handler.parsed_fn_signature.parameters
                 path_names = {p.name: p.type for p in route.path_parameters.values()}
-                # Litestar's reserved names: "data" is a decoded body, "body" the raw bytes.
-                body: Any = (
-                    signature["data"].annotation if "data" in signature else "raw" if "body" in signature else None
-                )
+                # Litestar's reserved names: "data" is a decoded body, "body" the raw bytes; an
+                # upload that streams its body (request.stream()) is marked by opt["upload"].
+                raw = "body" in signature or handler.opt.get("upload")
+                body: Any = signature["data"].annotation if "data" in signature else "raw" if raw else None
                 query = {
                     name: p.annotation
                     for name, p in signature.items()
-                    if name not in {"self", "data", "body", *handler.resolve_dependencies(), *path_names}
+                    if name not in {"self", "data", "body", "request", *handler.resolve_dependencies(), *path_names}
                 }
                 endpoints.append(Endpoint(method, route.path_format, path_names, body, query))
     return endpoints
