@@ -11,9 +11,9 @@ from capture_client.pointer import pointer_position
 
 @dataclass(frozen=True)
 class Shot:
-    """One grab: BGRA pixels, row after row without padding."""
+    """One grab: BGRA pixels, row after row without padding (a new buffer per grab)."""
 
-    bgra: bytes | bytearray
+    bgra: bytearray
     width: int
     height: int
     monitor: int  # mss numbering, 1-based

@@ -8,8 +8,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-import av
-
 from capture_client.adaptive import CpuMeter, Quality, QualityController
 from capture_client.deliveries import spool_segment
 from capture_client.encoder import SegmentEncoder
@@ -36,8 +34,7 @@ class PlannedSegment:
 
 @dataclass(frozen=True)
 class HeldFrame:
-    frame: av.VideoFrame  # already at the planned output size
-    monitor: int
+    shot: Shot  # converted to the planned output size as it is encoded: a dropped one costs nothing
     slot: float  # seconds from the recording start
     plan: PlannedSegment
 
@@ -70,10 +67,7 @@ class Segmenter:
     def add(self, shot: Shot, slot: float) -> None:
         plan = self._plan
         assert plan is not None, "quality() first"
-        size = (plan.quality.width, plan.quality.height)
-        if self._scaler is None or self._scaler.size != size:
-            self._scaler = FrameScaler(*size)
-        self._held.append(HeldFrame(self._scaler.convert(shot), shot.monitor, slot, plan))
+        self._held.append(HeldFrame(shot, slot, plan))
         if plan.start is None:
             plan.start = slot
         if slot + 1 / plan.quality.fps - plan.start >= self._segment_seconds - 1e-6:  # 1e-6: float sums
@@ -97,11 +91,13 @@ class Segmenter:
         self._plan = None
 
     def _encode(self, held: HeldFrame) -> None:
+        quality = held.plan.quality
         if self._encoder is None:
-            quality = held.plan.quality
             self._encoder = SegmentEncoder(quality.width, quality.height, quality.fps)
             self._cpu = CpuMeter()  # the segment's own cost decides the quality of later ones
-        self._encoder.add(held.frame, held.monitor, held.slot)
+        if self._scaler is None or self._scaler.size != (quality.width, quality.height):
+            self._scaler = FrameScaler(quality.width, quality.height)
+        self._encoder.add(self._scaler.convert(held.shot), held.shot.monitor, held.slot)
         if held.plan.complete and not (self._held and self._held[0].plan is held.plan):
             self._finish(cut_at=None)
 
