@@ -11,6 +11,9 @@ from uuid import UUID
 import msgspec
 from psycopg.types.json import Jsonb, set_json_dumps
 
+# Upserts of at least this many rows are staged (PostgresDialect.stages_upserts).
+STAGE_FROM_ROWS = 64
+
 # msgspec writes JSON several times faster than the json module psycopg uses by default.
 set_json_dumps(msgspec.json.encode)
 
@@ -46,6 +49,19 @@ class SQLiteDialect:
     def insert_many(cls, cursor: Any, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
         marks = ", ".join("?" * len(columns))
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+    @staticmethod
+    def staging(table: str) -> str:
+        return table  # never staged: see stages_upserts
+
+    @staticmethod
+    def stages_upserts(rows: int) -> bool:
+        """Whether to stage upserted rows in a table first (SQLite's statements cost no round trips)."""
+        return False
+
+    @staticmethod
+    def stage(cursor: Any, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+        raise NotImplementedError("SQLite upserts row by row")
 
     @staticmethod
     def tag_filter() -> str:
@@ -87,6 +103,24 @@ class PostgresDialect:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    @staticmethod
+    def staging(table: str) -> str:
+        return f"{table}_staged"
+
+    @staticmethod
+    def stages_upserts(rows: int) -> bool:
+        """Many rows go faster by COPY into a staging table and one INSERT … SELECT … ON CONFLICT
+        (twice as fast as pipelined INSERTs at 1000 recordings); a few (a request's own writes)
+        are cheaper as they are, in one round trip."""
+        return rows >= STAGE_FROM_ROWS
+
+    @classmethod
+    def stage(cls, cursor: Any, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
+        """Puts the rows into this session's staging table for ``table``, emptied when the transaction ends."""
+        staged = cls.staging(table)
+        cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {table}) ON COMMIT DELETE ROWS")
+        cls.insert_many(cursor, staged, columns, rows)
 
     @staticmethod
     def tag_filter() -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -62,12 +63,20 @@ def _columns(row_type: type[ViewRow]) -> tuple[str, ...]:
     return row_type.__struct_fields__
 
 
+@cache
+def _json_positions(row_type: type[ViewRow]) -> tuple[int, ...]:
+    return tuple(i for i, column in enumerate(_columns(row_type)) if column in _JSON_COLUMNS)
+
+
 class ViewStore:
     def __init__(self, tracking: TrackingRecorder, dialect: Dialect) -> None:
         self._tracking = tracking
         self._datastore: Any = tracking.datastore  # type: ignore[attr-defined]
         self._dialect = dialect
         self._upserts = {row_type: self._upsert_sql(row_type) for row_type in ROW_TABLES}
+        self._merges = {
+            row_type: self._upsert_sql(row_type, dialect.staging(ROW_TABLES[row_type][0])) for row_type in ROW_TABLES
+        }
 
     # -- writing ---------------------------------------------------------
 
@@ -87,9 +96,14 @@ class ViewStore:
         with self._datastore.transaction(commit=True) as cursor:
             for row_type, rows in _by_type(upserts).items():
                 # In key order, so that two processes applying the same rows cannot deadlock.
-                keys = ROW_TABLES[row_type][1]
+                table, keys = ROW_TABLES[row_type]
                 ordered = sorted(rows, key=lambda r: tuple(getattr(r, k) for k in keys))
-                cursor.executemany(self._upserts[row_type], [self._params(r) for r in ordered])
+                params = [self._params(r) for r in ordered]
+                if self._dialect.stages_upserts(len(params)):
+                    self._dialect.stage(cursor, table, _columns(row_type), params)
+                    cursor.execute(self._merges[row_type])
+                else:
+                    cursor.executemany(self._upserts[row_type], params)
             for row_type, rows in _by_type(appends).items():
                 self._dialect.insert_many(
                     cursor, APPEND_TABLES[row_type], _columns(row_type), [self._params(r) for r in rows]
@@ -248,14 +262,20 @@ class ViewStore:
         return msgspec.convert(raw, row_type, strict=False)
 
     def _params(self, row: ViewRow) -> list[Any]:
-        return [self._dialect.value(getattr(row, column)) for column in row.__struct_fields__]
+        return self._dialect.row_params(msgspec.structs.astuple(row), _json_positions(type(row)))
 
-    def _upsert_sql(self, row_type: type[ViewRow]) -> str:
+    def _upsert_sql(self, row_type: type[ViewRow], staged: str | None = None) -> str:
+        """Inserts or updates rows: given as parameters, or (``staged``) from a table holding them."""
         table, keys = ROW_TABLES[row_type]
         columns = _columns(row_type)
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
-        marks = ", ".join("?" * len(columns))
+        names = ", ".join(columns)
+        # Staged rows are taken in key order too, for the same reason as in commit.
+        source = (
+            f"VALUES ({', '.join('?' * len(columns))})"
+            if staged is None
+            else (f"SELECT {names} FROM {staged} ORDER BY {', '.join(keys)}")
+        )
         return self._dialect.sql(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks}) "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+            f"INSERT INTO {table} ({names}) {source} ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
         )

@@ -79,7 +79,7 @@ class Projections:
 
         Without ``on_failure`` the first failing batch is raised.
         """
-        active = [self.followers[name] for name in self._known(views)]
+        active = [self.followers[name] for name in self.check_names(views)]
         applied = 0
         reader = _LogReader(self.ledger, self.batch_size)
         try:
@@ -102,12 +102,13 @@ class Projections:
         return applied
 
     def rebuild(self, names: list[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
-        chosen = self._known(names)
+        chosen = self.check_names(names)
         for name in chosen:
             self.followers[name].reset()
         return self.catch_up(progress, views=chosen)
 
-    def _known(self, names: Iterable[str] | None) -> list[str]:
+    def check_names(self, names: Iterable[str] | None) -> list[str]:
+        """The views named (all if none), or KeyError naming those that do not exist."""
         chosen = list(names or self.names())
         unknown = set(chosen) - set(self.followers)
         if unknown:

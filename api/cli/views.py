@@ -8,6 +8,7 @@ from rich.table import Table
 
 from api.cli.context import Context, pass_context
 from api.cli.output import console, progress_bar
+from api.jobs import views_rebuild
 
 log = structlog.get_logger("callvault.cli")
 
@@ -34,11 +35,12 @@ def projections_rebuild(ctx: Context, views: tuple[str, ...]) -> None:
     """Empty views (default: all) and fold them again from the whole log."""
     runner = ctx.components.projections
     try:
-        chosen = list(views) or runner.names()
-        total = sum(runner.followers[v].lag().head for v in chosen if v in runner.followers)
-        with progress_bar("rebuilding", total) as advance:
-            applied = runner.rebuild(chosen, advance)
+        chosen = runner.check_names(views)
     except KeyError as error:
         raise click.ClickException(str(error.args[0])) from None
+    # Each process that rebuilds a share of the views reads the whole log once.
+    total = runner.followers[chosen[0]].lag().head * len(views_rebuild.shares(ctx.settings, chosen))
+    with progress_bar("rebuilding", total) as advance:
+        applied = views_rebuild.rebuild(ctx.settings, runner, chosen, advance)
     log.info("views rebuilt", views=chosen, events=applied)
     console.print(f"rebuilt {', '.join(chosen)} from {applied} events")
