@@ -10,7 +10,7 @@ from typing import Any
 
 from capture_client.adaptive import CpuMeter, Quality, QualityController
 from capture_client.deliveries import spool_segment
-from capture_client.encoder import SegmentEncoder
+from capture_client.encoder import SegmentEncoder, VideoEncoder
 from capture_client.grabber import Shot
 from capture_client.scaler import FrameScaler
 from capture_client.spool import Spool
@@ -55,6 +55,7 @@ class Segmenter:
         self._plan: PlannedSegment | None = None
         self._scaler: FrameScaler | None = None
         self._held: deque[HeldFrame] = deque()
+        self._video: VideoEncoder | None = None  # kept from segment to segment while the quality stays
         self._encoder: SegmentEncoder | None = None
         self._cpu = CpuMeter()
 
@@ -93,7 +94,10 @@ class Segmenter:
     def _encode(self, held: HeldFrame) -> None:
         quality = held.plan.quality
         if self._encoder is None:
-            self._encoder = SegmentEncoder(quality.width, quality.height, quality.fps)
+            video = self._video
+            if video is None or (video.width, video.height, video.fps) != (quality.width, quality.height, quality.fps):
+                self._video = video = VideoEncoder(quality.width, quality.height, quality.fps)
+            self._encoder = SegmentEncoder(video)
             self._cpu = CpuMeter()  # the segment's own cost decides the quality of later ones
         if self._scaler is None or self._scaler.size != (quality.width, quality.height):
             self._scaler = FrameScaler(quality.width, quality.height)

@@ -254,11 +254,11 @@ def test_the_decode_check_takes_a_frame_rate_that_changes_midway(tmp_path: Path)
     import av
 
     from adapters.media_combine import combine
-    from capture_client.encoder import SegmentEncoder
+    from capture_client.encoder import SegmentEncoder, VideoEncoder
 
     segments = []
     for start, frames, fps in ((0.0, 10, 5), (2.0, 4, 2), (4.0, 20, 10), (6.0, 4, 2)):
-        encoder = SegmentEncoder(64, 48, fps)
+        encoder = SegmentEncoder(VideoEncoder(64, 48, fps))
         for i in range(frames):
             encoder.add(av.VideoFrame(64, 48, "yuv420p"), 0, start + i / fps)
         segment = encoder.finish()
