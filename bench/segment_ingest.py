@@ -59,7 +59,14 @@ from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_s
 from adapters import crypto  # noqa: E402
 from adapters.media_probe import probe_segment  # noqa: E402
 from adapters.media_store import MediaStore  # noqa: E402
-from api.cli.demo_media import TICKS_PER_SECOND, TS_CLOCK, X264_OPTIONS, frame_rgba, frame_times  # noqa: E402
+from api.cli.demo_media import (  # noqa: E402
+    TICKS_PER_SECOND,
+    TS_CLOCK,
+    X264_OPTIONS,
+    frame_rgba,
+    frame_times,
+    screen_segment,
+)
 
 WIDTH, HEIGHT, FPS, SEGMENT_MS = 1920, 1080, 5, 5000
 BAND = 300  # rows of the demo's time-coded band at the top of the screen
@@ -113,17 +120,26 @@ def desktop_segment(start_ms: int, duration_ms: int, page: list[bytes], scroll_m
     return buffer.getvalue()
 
 
-def make_segments(folder: Path, large_seconds: int) -> tuple[list[bytes], bytes]:
-    """The distinct 5-s segments and the large one; made once, then read from ``folder``."""
+def make_segments(folder: Path, large_seconds: int, screen: str) -> tuple[list[bytes], bytes]:
+    """The distinct 5-s segments and the large one; made once, then read from ``folder``.
+    ``screen`` "flat": the demo's own frames instead (a coloured background and the time
+    code, nothing else: the cheapest keyframes to decode)."""
+    folder = folder / screen
     recipe = {"size": [WIDTH, HEIGHT], "fps": FPS, "segment_ms": SEGMENT_MS, "large_s": large_seconds, "v": 2}
     manifest, paths = folder / "manifest.json", [folder / f"segment-{n}.ts" for n in range(DISTINCT)]
     large = folder / "large.ts"
     if not (manifest.exists() and json.loads(manifest.read_text()) == recipe):
         folder.mkdir(parents=True, exist_ok=True)
         began, page = time.perf_counter(), [rgba(row) for row in text_page(WIDTH, 4 * HEIGHT)]
+
+        def segment(start_ms: int, duration_ms: int, scroll_ms: int = 1000) -> bytes:
+            if screen == "flat":
+                return screen_segment(start_ms, duration_ms, FPS, WIDTH, HEIGHT)
+            return desktop_segment(start_ms, duration_ms, page, scroll_ms)
+
         for n, path in enumerate(paths):
-            path.write_bytes(desktop_segment(n * SEGMENT_MS * 7, SEGMENT_MS, page))
-        large.write_bytes(desktop_segment(0, large_seconds * 1000, page, scroll_ms=1000 // FPS))
+            path.write_bytes(segment(n * SEGMENT_MS * 7, SEGMENT_MS))
+        large.write_bytes(segment(0, large_seconds * 1000, scroll_ms=1000 // FPS))
         manifest.write_text(json.dumps(recipe))
         print(f"# segments made in {time.perf_counter() - began:.0f} s")
     return [p.read_bytes() for p in paths], large.read_bytes()
@@ -318,15 +334,16 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 8])
     parser.add_argument("--engines", nargs="+", default=["sqlite", "postgresql"], choices=["sqlite", "postgresql"])
     parser.add_argument("--large-seconds", type=int, default=60, help="length of the large segment")
+    parser.add_argument("--screen", choices=["text", "flat"], default="text", help="what the segments show")
     parser.add_argument("--media-dir", type=Path, default=Path(tempfile.gettempdir()) / "callvault-segment-bench")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
     args = parser.parse_args()
 
-    bodies, large = make_segments(args.media_dir, args.large_seconds)
+    bodies, large = make_segments(args.media_dir, args.large_seconds, args.screen)
     sizes = [len(b) for b in bodies]
     print(f"# code: {ROOT} ({git_head()})")
     print(
-        f"# 5-s segments: {DISTINCT} distinct, {min(sizes) / 1e3:.0f}-{max(sizes) / 1e3:.0f} kB "
+        f"# 5-s segments ({args.screen} screen): {DISTINCT} distinct, {min(sizes) / 1e3:.0f}-{max(sizes) / 1e3:.0f} kB "
         f"(mean {statistics.mean(sizes) / 1e3:.0f} kB); large: {args.large_seconds} s, {len(large) / 1e6:.1f} MB"
     )
     print(
