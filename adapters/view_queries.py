@@ -1,7 +1,8 @@
-"""The WHERE clauses of the views' two searches: recordings (with legal and query holds) and the audit trail.
+"""The queries of the views' two searches: a page of recordings (with legal and query
+holds, and the caller's scope of agents) and the audit trail's WHERE clause.
 
-Each returns its terms (joined with AND) and their parameters, in order; the
-view store runs them, so the filters can be read apart from the transactions.
+Each returns SQL or its terms with their parameters, in order; the view store runs
+them, so the filters can be read apart from the transactions.
 """
 
 from __future__ import annotations
@@ -12,15 +13,40 @@ from adapters.sql_dialect import Dialect
 from adapters.view_rows import AuditQuery, RecordingQuery
 from domain.query_hold import HoldCriteria
 
+# Newest first; every index of the recordings view ends in these columns, so pages seek.
+RECORDINGS_ORDER = "started_at DESC, recording_id DESC"
+# Scopes of up to this many agents (a supervisor's teams) are read as one index scan per
+# agent, merged in order: an IN list would read every recording of those agents to sort
+# them (at a million recordings, 14 ms against 2–5 ms for 25 agents). Larger scopes
+# match enough rows that a scan of the time index meets a page soon.
+MERGED_SCOPE = 100
 
-def recordings_matching(query: RecordingQuery, dialect: Dialect) -> tuple[list[str], list[Any]] | None:
-    """None when the query can match nothing (an empty set of agents in scope)."""
+
+def recordings_page(query: RecordingQuery, dialect: Dialect, limit: int) -> tuple[str, list[Any]] | None:
+    """The SELECT of one page of recordings and its parameters; None when the query can
+    match nothing (an empty set of agents in scope)."""
+    scope = sorted(query.agent_ids) if query.agent_ids is not None else None
+    if scope is not None and not scope:
+        return None
+    where, params = _recordings_filters(query, dialect)
+    if scope is None or len(scope) > MERGED_SCOPE:
+        if scope is not None:
+            where.append(f"agent_id IN ({','.join('?' * len(scope))})")
+            params.extend(scope)
+        condition = f" WHERE {' AND '.join(where)}" if where else ""
+        return f"SELECT * FROM recordings{condition} ORDER BY {RECORDINGS_ORDER} LIMIT ?", [*params, limit]
+    branch = " AND ".join(["agent_id = ?", *where])
+    branches = " UNION ALL ".join(
+        f"SELECT * FROM (SELECT * FROM recordings WHERE {branch} ORDER BY {RECORDINGS_ORDER} LIMIT ?) AS agent{i}"
+        for i in range(len(scope))
+    )
+    merged_params = [p for agent in scope for p in (agent, *params, limit)]
+    return f"SELECT * FROM ({branches}) AS scoped ORDER BY {RECORDINGS_ORDER} LIMIT ?", [*merged_params, limit]
+
+
+def _recordings_filters(query: RecordingQuery, dialect: Dialect) -> tuple[list[str], list[Any]]:
+    """The filters of a search, but its scope of agents (``recordings_page`` adds that)."""
     where, params = _equal_to(query, ("agent_id", "customer_ref", "queue", "direction", "status"))
-    if query.agent_ids is not None:
-        if not query.agent_ids:
-            return None
-        where.append(f"agent_id IN ({','.join('?' * len(query.agent_ids))})")
-        params.extend(sorted(query.agent_ids))
     _started_within(where, params, query.started_from, query.started_until)
     for key, value in sorted(query.tag_refs.items()):
         where.append(dialect.tag_filter())

@@ -17,7 +17,7 @@ import msgspec
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from adapters.sql_dialect import Dialect
-from adapters.view_queries import audit_matching, recordings_matching
+from adapters.view_queries import audit_matching, recordings_page
 from adapters.view_rows import (
     AuditQuery,
     AuditRow,
@@ -204,11 +204,10 @@ class ViewStore:
     # -- queries ---------------------------------------------------------
 
     def search(self, query: RecordingQuery) -> list[RecordingRow]:
-        matching = recordings_matching(query, self._dialect)
-        if matching is None:
+        page = recordings_page(query, self._dialect, min(max(query.limit, 1), MAX_PAGE))
+        if page is None:
             return []
-        where, params = matching
-        rows = self._page(RecordingRow, "recordings", where, params, "started_at DESC, recording_id DESC", query.limit)
+        rows = self._select(RecordingRow, *page)
         for row in rows:
             cases = [f"{case} (query hold)" for case, hold in sorted(query.query_holds.items()) if hold.covers(row)]
             if cases:
