@@ -8,7 +8,7 @@ stands: no event is applied twice or skipped.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 from uuid import UUID
@@ -16,6 +16,7 @@ from uuid import UUID
 import msgspec
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
+from adapters.merkle_nodes import MerkleNodeRow, read_node_hashes
 from adapters.sql_dialect import Dialect
 from adapters.view_queries import audit_matching, recordings_page
 from adapters.view_rows import (
@@ -29,6 +30,7 @@ from adapters.view_rows import (
     UserRow,
     ViewRow,
 )
+from domain.transparency.tree_nodes import Node
 
 R = TypeVar("R", bound=ViewRow)
 
@@ -40,13 +42,17 @@ ROW_TABLES: dict[type[ViewRow], tuple[str, tuple[str, ...]]] = {
     ResponsibilityRow: ("responsibilities", ("team_id", "user_id")),
 }
 # Each appended (insert-only) row type: its table.
-APPEND_TABLES: dict[type[ViewRow], str] = {AuditRow: "audit_trail", LeafRow: "log_leaves"}
+APPEND_TABLES: dict[type[ViewRow], str] = {
+    AuditRow: "audit_trail",
+    LeafRow: "log_leaves",
+    MerkleNodeRow: "merkle_nodes",
+}
 # Which tables a view owns, for rebuilds.
 VIEW_TABLES = {
     "recordings": ("recordings",),
     "audit_trail": ("audit_trail",),
     "directory": ("users", "teams", "responsibilities"),
-    "log_leaves": ("log_leaves",),
+    "log_leaves": ("log_leaves", "merkle_nodes"),
 }
 _JSON_COLUMNS = {"missing_segments", "hold_cases", "tag_refs", "tags_sealed", "detail"}
 MAX_PAGE = 1000
@@ -169,8 +175,9 @@ class ViewStore:
             )
 
     def leaf_count(self) -> int:
+        # Indexes are gap-free from 0: the last one plus one, an index look-up (COUNT(*) scans them all).
         with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute("SELECT COUNT(*) AS n FROM log_leaves")
+            cursor.execute("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM log_leaves")
             return int(dict(cursor.fetchone())["n"])
 
     def leaf_hashes(self, size: int) -> list[bytes]:
@@ -180,6 +187,11 @@ class ViewStore:
                 self._dialect.sql("SELECT leaf_hash FROM log_leaves WHERE leaf_index < ? ORDER BY leaf_index"), [size]
             )
             return [bytes(row[0] if not isinstance(row, dict) else row["leaf_hash"]) for row in cursor.fetchall()]
+
+    def node_hashes(self, nodes: Collection[Node]) -> dict[Node, bytes]:
+        """Stored hashes of Merkle nodes (level 0: leaves): the NodeReader of domain/transparency/stored_tree.py."""
+        with self._datastore.transaction(commit=False) as cursor:
+            return read_node_hashes(cursor, self._dialect, nodes)
 
     def leaves_of(self, originator_id: UUID) -> list[LeafRow]:
         return self._select(

@@ -9,10 +9,12 @@ import threading
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime
+from typing import TypeVar
 from uuid import UUID
 
 from adapters.checkpoint_store import CheckpointStore
 from adapters.note_signing import NoteSigner
+from adapters.view_rows import LeafRow
 from adapters.view_store import ViewStore
 from api.services.log_alarm import LogAlarm, events_differ, root_differs
 from domain.errors import LogTampered, NotFound
@@ -20,11 +22,14 @@ from domain.ledger import RecordingLedger
 from domain.transparency.bundle_format import EventLine
 from domain.transparency.checkpoints import Checkpoint, checkpoint_of_note
 from domain.transparency.leaves import Leaf, LeafError
-from domain.transparency.merkle import MerkleTree, leaf_hash
+from domain.transparency.merkle import leaf_hash
+from domain.transparency.stored_tree import MissingNodes, StoredTree
+from domain.transparency.tree_nodes import Node, completed_in, hash_up, kept_children
 
 # Leaves whose stored events one self-audit run re-hashes; the runs resume where the
 # last one stopped, so a pass over the whole log takes (leaves / batch) intervals.
 SELF_AUDIT_BATCH = 10_000
+T = TypeVar("T")
 
 
 class TransparencyLog:
@@ -71,9 +76,10 @@ class TransparencyLog:
             latest = self.checkpoints.latest()
             if latest is not None and latest[0] >= size:
                 return latest
-            tree = MerkleTree(self.views.leaf_hashes(size))
-            root = tree.root()
-            if latest is not None and tree.prefix_root(latest[0]) != checkpoint_of_note(latest[1]).root:
+            # The new root and the last signed one's, from one read of O(log n) stored nodes.
+            tree = StoredTree(size, self.views)
+            root, signed_before = self._read(lambda: tree.prefix_roots([size, latest[0] if latest else 0]), size)
+            if latest is not None and signed_before != checkpoint_of_note(latest[1]).root:
                 raise self._alarm.sound(root_differs(latest[0]), found_by="signer")
             note = self.signer.sign_checkpoint(Checkpoint(self.origin, size, root))
             if not self.checkpoints.add(size, root, note, datetime.now(UTC)):
@@ -113,10 +119,14 @@ class TransparencyLog:
         """
         tree = self._tree_as_signed(*self.checkpoint(tree_size), found_by="proofs")
         stored = {e.originator_version: e for e in self.ledger.recorder.select_events(recording_id)}
+        rows = [
+            row
+            for row in self.views.leaves_of(recording_id)
+            if row.leaf_index < tree_size and (up_to_version is None or row.originator_version <= up_to_version)
+        ]
+        paths = self._read(lambda: tree.inclusion_proofs([row.leaf_index for row in rows]), tree_size)  # one read
         proofs = []
-        for row in self.views.leaves_of(recording_id):
-            if row.leaf_index >= tree_size or (up_to_version is not None and row.originator_version > up_to_version):
-                continue
+        for row, path in zip(rows, paths, strict=True):
             event = stored.get(row.originator_version)
             if event is None or hashlib.sha256(event.state).digest() != Leaf.decode(row.leaf_data).state_sha256:
                 raise self._alarm.sound(
@@ -130,7 +140,7 @@ class TransparencyLog:
                     event.topic,
                     recording_id,
                     row.originator_version,
-                    tree.inclusion_proof(row.leaf_index),
+                    path,
                 )
             )
         if not proofs:
@@ -140,18 +150,18 @@ class TransparencyLog:
     def consistency(self, old_size: int, new_size: int) -> list[bytes]:
         if not 0 <= old_size <= new_size:
             raise NotFound(f"no consistency proof from size {old_size} to {new_size}")
-        hashes = self.views.leaf_hashes(new_size)
-        if len(hashes) < new_size:
-            raise NotFound(f"the log holds fewer than {new_size} leaves")
-        return MerkleTree(hashes).consistency_proof(old_size)
+        tree = StoredTree(new_size, self.views)
+        return self._read(lambda: tree.consistency_proofs([old_size]), new_size)[0]
 
     def proofs_from_earlier(self, size: int, recent: int) -> list[tuple[int, bytes, list[bytes]]]:
         """The earlier checkpoints an auditor may have kept, smallest first, each as (its size,
         its signed note, the proof that the tree of ``size`` extends it): the last ``recent``
         before ``size`` and the first of every UTC month (docs/export-bundle.md says why)."""
         earlier = dict(self.checkpoints.before(size, recent)) | dict(self.checkpoints.first_of_each_month(size))
-        tree = MerkleTree(self.views.leaf_hashes(size))  # one tree: its subtree roots serve every proof
-        return [(old_size, note, tree.consistency_proof(old_size)) for old_size, note in sorted(earlier.items())]
+        chosen = sorted(earlier.items())
+        tree = StoredTree(size, self.views)
+        proofs = self._read(lambda: tree.consistency_proofs([old_size for old_size, _ in chosen]), size)  # one read
+        return [(old_size, note, proof) for (old_size, note), proof in zip(chosen, proofs, strict=True)]
 
     # -- the self-audit and the alarm ---------------------------------------
 
@@ -193,7 +203,30 @@ class TransparencyLog:
                 found_by="self-audit",
                 recording_ids=sorted(set(mismatched.values()), key=str),
             )
+        if nodes := self._nodes_differing(rows):
+            self._alarm.sound(
+                f"{len(nodes)} Merkle nodes from (level, index) {nodes[0]}: no longer the hashes of the nodes below",
+                found_by="self-audit",
+            )
         return sorted(mismatched)
+
+    def _nodes_differing(self, rows: list[LeafRow]) -> list[Node]:
+        """The stored nodes completed by these leaves that no longer hash from the nodes (or
+        leaves) below them: proofs and roots are read from the nodes, never from every leaf,
+        so each pass checks the chain leaf to node to node up to the signed root at its end.
+        A node missing is not an edit (a rebuild emptied the view meanwhile)."""
+        nodes = completed_in(rows[0].leaf_index, rows[-1].leaf_index + 1)
+        below = {node: kept_children(node) for node in nodes}
+        known = {(0, row.leaf_index): row.leaf_hash for row in rows}
+        wanted = {*nodes, *(child for children in below.values() for child in children)} - known.keys()
+        found = known | self.views.node_hashes(wanted)
+        return [
+            node
+            for node, children in below.items()
+            if node in found
+            and all(child in found for child in children)
+            and hash_up([found[child] for child in children]) != found[node]
+        ]
 
     def _check_signed_root(self) -> None:
         latest = self.checkpoints.latest()
@@ -202,14 +235,21 @@ class TransparencyLog:
             with suppress(LogTampered, NotFound):
                 self._tree_as_signed(*latest, found_by="self-audit")
 
-    def _tree_as_signed(self, size: int, note: bytes, *, found_by: str) -> MerkleTree:
+    def _tree_as_signed(self, size: int, note: bytes, *, found_by: str) -> StoredTree:
         """The tree of the first ``size`` leaves, if they still hash to the root signed for that size."""
-        tree = MerkleTree(self.views.leaf_hashes(size))
-        if tree.size < size:  # not evidence of an edit: the leaves are being rebuilt, or lag
-            raise NotFound(f"the log's leaves do not reach size {size} yet")
-        if tree.root() != checkpoint_of_note(note).root:
+        tree = StoredTree(size, self.views)
+        if self._read(tree.root, size) != checkpoint_of_note(note).root:
             raise self._alarm.sound(root_differs(size), found_by=found_by)
         return tree
+
+    @staticmethod
+    def _read(read: Callable[[], T], size: int) -> T:
+        """Reads the stored tree (O(log n) nodes). Missing nodes are not evidence of an edit:
+        the leaves lag, or are being rebuilt."""
+        try:
+            return read()
+        except MissingNodes as missing:
+            raise NotFound(f"the log's leaves do not reach size {size} yet") from missing
 
     def alarm(self) -> str | None:
         """Why the log is known tampered, or None."""

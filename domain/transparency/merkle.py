@@ -36,17 +36,64 @@ def _split_point(n: int) -> int:
 
 # --- generation (RFC 9162 §2.1.1, §2.1.3.1, §2.1.4.1) ---------------------
 
+# A proof is a list of subtree roots MTH(D[start:end]); which subtrees depends only on
+# the sizes, so the ranges are planned apart from the hashing. Every range is a complete
+# aligned subtree or the right edge [start, size) of the tree (stored_tree.py relies on it).
+Range = tuple[int, int]
+
+
+def inclusion_ranges(index: int, size: int) -> list[Range]:
+    """The subtrees of PATH(index, D[size]), from the leaf upwards."""
+    if not 0 <= index < size:
+        raise ValueError(f"leaf index {index} outside 0..{size - 1}")
+    path: list[Range] = []
+    start, end = 0, size
+    while end - start > 1:  # descend towards the leaf, collecting the other halves
+        mid = start + _split_point(end - start)
+        if index < mid:
+            path.append((mid, end))
+            end = mid
+        else:
+            path.append((start, mid))
+            start = mid
+    path.reverse()  # collected top-down; the RFC orders the path bottom-up
+    return path
+
+
+def consistency_ranges(old_size: int, size: int) -> list[Range]:
+    """The subtrees of PROOF(old_size, D[size]): none when old_size is 0 or the whole tree."""
+    if not 0 <= old_size <= size:
+        raise ValueError(f"old size {old_size} outside 0..{size}")
+    if old_size in (0, size):
+        return []
+    proof: list[Range] = []
+    # SUBPROOF(m, D[start:end], old_root_is_this_subtree), unrolled top-down.
+    m, start, end, is_old_root = old_size, 0, size, True
+    while m != end - start:
+        mid = start + _split_point(end - start)
+        if m <= mid - start:
+            proof.append((mid, end))
+            end = mid
+        else:
+            proof.append((start, mid))
+            m, start, is_old_root = m - (mid - start), mid, False
+    if not is_old_root:  # the verifier cannot know this subtree's root: send it
+        proof.append((start, end))
+    proof.reverse()
+    return proof
+
 
 class MerkleTree:
     """A tree over fixed leaf hashes, for many proofs: subtree roots of 64 leaves or
-    more are kept once computed, so k proofs cost O(n + k log n) hashes, not O(k n)."""
+    more are kept once computed, so k proofs cost O(n + k log n) hashes, not O(k n).
+    (stored_tree.StoredTree serves the same from the nodes the log_leaves view keeps.)"""
 
     CACHED_FROM = 64  # smaller subtrees are cheaper to rehash than to keep
 
     def __init__(self, leaf_hashes: Sequence[bytes]) -> None:
         self.leaf_hashes = leaf_hashes
         self.size = len(leaf_hashes)
-        self._roots: dict[tuple[int, int], bytes] = {}
+        self._roots: dict[Range, bytes] = {}
 
     def subtree_root(self, start: int, end: int) -> bytes:
         """MTH(D[start:end]) for a non-empty range."""
@@ -76,42 +123,11 @@ class MerkleTree:
 
     def inclusion_proof(self, index: int) -> list[bytes]:
         """PATH(index, D[size]): sibling subtree roots, from the leaf upwards."""
-        if not 0 <= index < self.size:
-            raise ValueError(f"leaf index {index} outside 0..{self.size - 1}")
-        path: list[bytes] = []
-        start, end = 0, self.size
-        while end - start > 1:  # descend towards the leaf, collecting the other halves
-            mid = start + _split_point(end - start)
-            if index < mid:
-                path.append(self.subtree_root(mid, end))
-                end = mid
-            else:
-                path.append(self.subtree_root(start, mid))
-                start = mid
-        path.reverse()  # collected top-down; the RFC orders the path bottom-up
-        return path
+        return [self.subtree_root(*r) for r in inclusion_ranges(index, self.size)]
 
     def consistency_proof(self, old_size: int) -> list[bytes]:
         """PROOF(old_size, D[size]): empty when old_size is 0 or the whole tree."""
-        if not 0 <= old_size <= self.size:
-            raise ValueError(f"old size {old_size} outside 0..{self.size}")
-        if old_size in (0, self.size):
-            return []
-        proof: list[bytes] = []
-        # SUBPROOF(m, D[start:end], old_root_is_this_subtree), unrolled top-down.
-        m, start, end, is_old_root = old_size, 0, self.size, True
-        while m != end - start:
-            mid = start + _split_point(end - start)
-            if m <= mid - start:
-                proof.append(self.subtree_root(mid, end))
-                end = mid
-            else:
-                proof.append(self.subtree_root(start, mid))
-                m, start, is_old_root = m - (mid - start), mid, False
-        if not is_old_root:  # the verifier cannot know this subtree's root: send it
-            proof.append(self.subtree_root(start, end))
-        proof.reverse()
-        return proof
+        return [self.subtree_root(*r) for r in consistency_ranges(old_size, self.size)]
 
 
 # --- verification (RFC 9162 §2.1.3.2, §2.1.4.2) ---------------------------

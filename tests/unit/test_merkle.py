@@ -23,6 +23,8 @@ from domain.transparency.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from domain.transparency.stored_tree import MissingNodes, StoredTree, read_subtrees
+from domain.transparency.tree_nodes import STORED_LEVEL_STEP, CompactRange, cover
 
 # --- known answers ----------------------------------------------------------
 
@@ -751,3 +753,93 @@ def _consistency_shape(m: int, n: int, b: bool = True) -> list[str]:
     if m <= k:
         return _consistency_shape(m, k, b) + ["new right subtree"]
     return _consistency_shape(m - k, n - k, False) + ["shared left subtree"]
+
+
+# --- the stored tree: roots and proofs from kept nodes (domain.transparency.stored_tree) --
+
+
+class NodeTable:
+    """What the log_leaves view stores, in memory: leaf hashes and the nodes a compact range
+    completed while the leaves were appended in batches; counts what each read asked for."""
+
+    def __init__(self, leaves: list[bytes], step: int = STORED_LEVEL_STEP, batch: int = 7) -> None:
+        self.nodes: dict[tuple[int, int], bytes] = {(0, i): h for i, h in enumerate(leaves)}
+        self.reads: list[int] = []
+        edge = CompactRange(0, [], step)
+        for start in range(0, len(leaves), batch):
+            for node, value in edge.append(leaves[start : start + batch]):
+                assert node not in self.nodes  # each completes once
+                self.nodes[node] = value
+        self.edge = edge
+
+    def node_hashes(self, nodes):
+        self.reads.append(len(nodes))
+        return {n: self.nodes[n] for n in nodes if n in self.nodes}
+
+
+SIZES = [*range(1, 301), 511, 512, 513, 1023, 1024, 1025, 4095, 4096, 4097]
+
+
+@pytest.mark.parametrize("step", [1, 2, 4])
+def test_stored_nodes_give_the_roots_and_proofs_of_the_whole_tree(step):
+    leaves = _leaves(SIZES[-1])
+    table = NodeTable(leaves, step)
+    assert {level for level, _ in table.nodes} == set(range(0, 13, step))
+    rng = random.Random(step)
+    for size in SIZES:
+        tree, stored = MerkleTree(leaves[:size]), StoredTree(size, table, step)
+        # every index and old size of the small trees; of the others, both ends and a sample
+        indexes = range(size) if size <= 64 else rng.sample(range(size), 16) + [0, size - 1]
+        olds = range(size + 1) if size <= 64 else rng.sample(range(size + 1), 16) + [0, 1, size - 1, size]
+        assert stored.root() == tree.root()
+        assert stored.prefix_roots(list(olds)) == [tree.prefix_root(m) for m in olds]
+        assert stored.inclusion_proofs(indexes) == [tree.inclusion_proof(i) for i in indexes]
+        assert stored.consistency_proofs(olds) == [tree.consistency_proof(m) for m in olds]
+
+
+def test_a_proof_reads_a_few_kept_nodes_once():
+    leaves = _leaves(4097)
+    table = NodeTable(leaves)
+    stored = StoredTree(4097, table)
+    stored.inclusion_proofs([2049])
+    stored.consistency_proofs([3000])
+    # one read each; a level between kept ones costs at most 8 nodes, and a path has 13 levels
+    assert len(table.reads) == 2 and max(table.reads) <= 8 * 13
+    assert StoredTree(0, table).root() == EMPTY_ROOT and table.reads[2:] == []
+
+
+def test_the_compact_range_is_the_right_edge_of_the_tree():
+    leaves = _leaves(300)
+    edge = CompactRange(0, [])
+    for size in range(1, 301):
+        edge.append(leaves[size - 1 : size])
+        assert edge.size == size and edge.root() == _reference_root(leaves[:size])
+        restored = CompactRange(size, read_subtrees(NodeTable(leaves[:size]), CompactRange.edge(size)))
+        assert restored.root() == edge.root()
+        assert restored.copy().append(leaves[:3]) == edge.copy().append(leaves[:3])
+    with pytest.raises(ValueError):
+        CompactRange(5, [leaves[0]])
+
+
+def test_a_missing_node_is_reported_not_guessed():
+    leaves = _leaves(40)
+    table = NodeTable(leaves)
+    del table.nodes[(4, 1)]
+    StoredTree(16, table).root()  # [0, 16) does not need it
+    with pytest.raises(MissingNodes):
+        StoredTree(40, table).root()
+    with pytest.raises(MissingNodes):
+        StoredTree(41, table).root()  # a leaf not there
+
+
+def test_only_ranges_of_a_tree_are_covered():
+    assert cover(0, 13) == [(3, 0), (2, 2), (0, 12)]
+    assert cover(8, 13) == [(2, 2), (0, 12)]
+    for start, end in ((1, 3), (4, 9), (3, 3), (2, 1)):
+        with pytest.raises(ValueError):
+            cover(start, end)
+
+
+def test_transparency_modules_stay_small():
+    for source in Path(merkle.__file__).parent.glob("*.py"):
+        assert len(source.read_text().splitlines()) < 230, source.name
