@@ -2,7 +2,8 @@
 
 Run by hand (never in tests):
     .venv/bin/python bench/ingest.py --calls 1000 --clients 16 [--admin-url postgresql://postgres@127.0.0.1/postgres]
-    .venv/bin/python bench/ingest.py --calls 25000 --reads-only   # views: catch-up and rebuild of a large log
+    .venv/bin/python bench/ingest.py --calls 20000 --reads-only   # views: catch-up and rebuild of a large log
+    .venv/bin/python bench/ingest.py --log-url URL   # the same reads again on a log kept by --keep
 
 Everything is measured in one run against one fresh database, since these
 machines are noisy; only ratios within a run mean much.
@@ -70,8 +71,20 @@ def main() -> None:
         action="store_true",
         help="write the log with group commit only (no write baselines), then time reads, catch-ups, a rebuild",
     )
+    parser.add_argument("--keep", action="store_true", help="keep the database (its URL is printed) for --log-url")
+    parser.add_argument(
+        "--log-url", help="time only the reads, on the log of this kept database (to compare two versions of the code)"
+    )
     args = parser.parse_args()
 
+    if args.log_url:
+        settings = Settings(database_url=args.log_url)
+        migrate(settings)
+        ledger = open_ledger(settings, group_commit=False)
+        print(f"# callvault ingest benchmark: reads of the log kept at {args.log_url}, PostgreSQL")
+        reads(ledger, args.log_url, settings)
+        ledger.close()
+        return
     name, url = create_scratch_database(args.admin_url)
     try:
         settings = Settings(database_url=url)
@@ -96,7 +109,10 @@ def main() -> None:
         reads(ledger, url, settings)
         ledger.close()
     finally:
-        drop_scratch_database(args.admin_url, name)
+        if args.keep:
+            print(f"kept: --log-url {url}")
+        else:
+            drop_scratch_database(args.admin_url, name)
 
 
 def writes(ledger: RecordingLedger, url: str, steps: list[Step], clients: int) -> None:
