@@ -1,7 +1,7 @@
 """BGRA grabs → yuv420p at their own size, converting again only the rows that changed.
 
 An agent's screen changes a few text lines between grabs (a timer, a typed word); converting
-the whole 1080p grab costs ~4 ms, comparing it with the previous one ~1.4 ms, and converting
+the whole 1080p grab costs ~4 ms, comparing it with the previous one ~0.4 ms, and converting
 the changed rows a fraction of a millisecond. The result is byte for byte the frame a whole
 conversion gives (tests/test_capture_changed_rows.py checks it).
 """
@@ -61,10 +61,11 @@ class ChangedRowsConverter:
     def _changed_runs(self, previous: bytearray, current: bytearray) -> list[tuple[int, int]]:
         """Rows [start, end) that differ, in whole tiles, neighbouring tiles joined."""
         runs: list[tuple[int, int]] = []
-        row = self._row_bytes
+        row, before = self._row_bytes, memoryview(previous)
         for start in range(0, self._height, TILE_ROWS):
             end = min(start + TILE_ROWS, self._height)
-            if previous[start * row : end * row] != current[start * row : end * row]:
+            # startswith at an offset is a memcmp of the two buffers, no copy (slices copy: 3x slower)
+            if not current.startswith(before[start * row : end * row], start * row):
                 if runs and runs[-1][1] == start:
                     runs[-1] = (runs[-1][0], end)
                 else:
