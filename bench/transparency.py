@@ -3,6 +3,8 @@
 Run by hand (never in tests):
     .venv/bin/python bench/transparency.py --events 10000 [--other-calls 500] [--live-seconds 20]
         [--admin-url postgresql://postgres@127.0.0.1/postgres]
+    .venv/bin/python bench/transparency.py --checkpoint-scaling [--sizes 10000,1000000,10000000]
+        [--old-up-to 1000000] [--repeat 5]   (bench/checkpoint_scaling.py says what it times)
 
 Everything is measured in one run against one fresh database, since these
 machines are noisy; only ratios within a run mean much.
@@ -59,6 +61,7 @@ from domain.values import Actor
 from projections.runner import Projections
 
 sys.path.insert(0, str(Path(__file__).parent))
+import checkpoint_scaling  # noqa: E402
 from ingest import rate, timed  # noqa: E402
 
 START = datetime(2026, 11, 23, 8, tzinfo=UTC)
@@ -327,6 +330,10 @@ def main() -> None:
     parser.add_argument("--live-calls", type=int, default=12_000, help="calls planned per live run (enough work)")
     parser.add_argument("--batch", type=int, default=5000, help="projection batch size")
     parser.add_argument("--admin-url", default=DEFAULT_ADMIN_URL)
+    parser.add_argument("--checkpoint-scaling", action="store_true", help="signing and proofs up to 10^7 leaves")
+    parser.add_argument("--sizes", default="10000,1000000,10000000", help="leaf counts, ascending")
+    parser.add_argument("--old-up-to", type=int, default=1_000_000, help="largest size timed the old way too")
+    parser.add_argument("--repeat", type=int, default=5)
     args = parser.parse_args()
 
     name, url = create_scratch_database(args.admin_url)
@@ -342,6 +349,10 @@ def main() -> None:
             )
             components = build(settings, serving=True)  # not started: catch-up and signing are driven from here
             print(f"# callvault transparency benchmark, PostgreSQL, database {name}")
+            if args.checkpoint_scaling:
+                sizes = [int(s) for s in args.sizes.split(",")]
+                checkpoint_scaling.run(components, url, sizes, args.old_up_to, args.repeat)
+                return
             part_one(components, args, tmp, url)
             part_two(components, settings, args, url)
     finally:
