@@ -25,8 +25,8 @@ Measured, one after the other, each for --seconds:
   2. client, default budgets (0.10 cores, 300 kbit/s): adaptive quality free to
      step down (skipped with --no-extra);
   3. ffmpeg, matched: `-f x11grab` with the client's x264 options (read from
-     capture_client/encoder.py) and its effective GOP: the client starts a new
-     encoder, hence a keyframe, every segment, so keyint = fps x segment seconds;
+     capture_client/encoder.py) and its effective GOP: the client starts every
+     segment with a keyframe, so keyint = fps x segment seconds;
   4. ffmpeg, one GOP: the same with keyint=infinite, as written in encoder.py
      (skipped with --no-extra);
   5. with --baseline-commit REV: the client as committed at REV (its
