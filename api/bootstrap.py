@@ -151,7 +151,7 @@ def build(settings: Settings, *, serving: bool) -> Components:
             max_snapshot_bytes=settings.max_snapshot_bytes,
         ),
         recordings=Recordings(ledger, views, freshness, identity, access),
-        audit_reports=AuditReports(ledger, views, freshness, access),
+        audit_reports=AuditReports(ledger, views, projections, access),
         policy=RecordingPolicies(ledger, access),
         retention=Retention(ledger, views, projections, keys, media, access),
         capture=CaptureCommands(ledger, views, access),

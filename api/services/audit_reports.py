@@ -12,12 +12,12 @@ import msgspec
 from adapters.view_rows import AuditQuery
 from adapters.view_store import ViewStore
 from api.services.access import AccessControl
-from api.services.freshness import ViewFreshness
 from api.services.reveal import AuditOut, reveal_audit
 from domain.access_record import Outcome
 from domain.errors import InvalidCommand
 from domain.ledger import RecordingLedger
 from domain.permissions import Action, Principal
+from projections.runner import Projections
 
 
 class AuditRequest(msgspec.Struct, kw_only=True, frozen=True):
@@ -67,18 +67,20 @@ def as_csv(rows: list[AuditOut]) -> str:
 
 class AuditReports:
     def __init__(
-        self, ledger: RecordingLedger, views: ViewStore, freshness: ViewFreshness, access: AccessControl
+        self, ledger: RecordingLedger, views: ViewStore, projections: Projections, access: AccessControl
     ) -> None:
         self._ledger = ledger
         self._views = views
-        self._freshness = freshness
+        self._projections = projections
         self._access = access
 
     def trail(self, principal: Principal, request: AuditRequest) -> AuditPage:
         """Entries in log order, with customer, interaction type and metadata of each recording."""
         filters = {k: str(v) for k, v in msgspec.structs.asdict(request).items() if v is not None}
         self._access.allow(principal, Action.AUDIT_READ, filters)
-        self._freshness.ensure("audit_trail")
+        # The trail as of now, whoever logged it: a report must not miss what another
+        # process recorded (the command line, another server), so it always catches up.
+        self._projections.catch_up(views=["audit_trail"])
         query = AuditQuery(
             actor=request.actor,
             recording_id=request.recording,
