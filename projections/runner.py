@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 
 import structlog
 
@@ -13,7 +12,7 @@ from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 from projections.audit_trail import AuditTrailView
 from projections.directory_view import DirectoryView
-from projections.follower import Follower, Lag, LogWindow, Projection, read_log
+from projections.follower import Follower, Lag, Projection, read_log
 from projections.log_leaves import LogLeavesView
 from projections.recordings_view import RecordingsView
 
@@ -25,33 +24,6 @@ OnFailure = Callable[[Follower, Exception], None]
 
 def all_projections() -> list[Projection]:
     return [RecordingsView(), AuditTrailView(), DirectoryView(), LogLeavesView()]
-
-
-class _LogReader:
-    """Windows of the log, in order. Once a window comes back full (more is likely to
-    follow), the next one is read in a thread while the views apply this one, so the
-    database answers while Python folds; a short catch-up starts no thread."""
-
-    def __init__(self, ledger: RecordingLedger, limit: int) -> None:
-        self._ledger = ledger
-        self._limit = limit
-        self._pool: ThreadPoolExecutor | None = None
-        self._ahead: Future[LogWindow] | None = None
-
-    def window(self, after: int) -> LogWindow:
-        ahead, self._ahead = self._ahead, None
-        window = ahead.result() if ahead is not None else None
-        if window is None or window.after != after:  # none read ahead, or the views stopped elsewhere
-            window = read_log(self._ledger, after, self._limit)
-        if len(window.events) == self._limit:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(1, thread_name_prefix="read-log")
-            self._ahead = self._pool.submit(read_log, self._ledger, window.events[-1].notification_id, self._limit)
-        return window
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
 
 
 class Projections:
@@ -81,24 +53,20 @@ class Projections:
         """
         active = [self.followers[name] for name in self.check_names(views)]
         applied = 0
-        reader = _LogReader(self.ledger, self.batch_size)
-        try:
-            while active:
-                window = reader.window(min(f.position() for f in active))
-                if not window.events:
-                    break
-                for follower in list(active):
-                    try:
-                        applied += follower.apply_window(window)
-                    except Exception as error:
-                        if on_failure is None:
-                            raise
-                        on_failure(follower, error)
-                        active.remove(follower)
-                if progress is not None:
-                    progress(len(window.events))
-        finally:
-            reader.close()
+        while active:
+            window = read_log(self.ledger, min(f.position() for f in active), self.batch_size)
+            if not window.events:
+                break
+            for follower in list(active):
+                try:
+                    applied += follower.apply_window(window)
+                except Exception as error:
+                    if on_failure is None:
+                        raise
+                    on_failure(follower, error)
+                    active.remove(follower)
+            if progress is not None:
+                progress(len(window.events))
         return applied
 
     def rebuild(self, names: list[str] | None = None, progress: Callable[[int], None] | None = None) -> int:
