@@ -51,7 +51,7 @@ from adapters.event_store import open_ledger
 from api.bootstrap import build
 
 sys.path.insert(0, str(Path(__file__).parent))
-from api_ingest import start_server, views_settle  # noqa: E402
+from api_ingest import cpu_seconds, start_server, views_settle  # noqa: E402
 from ingest import INSERT, RAW_TABLE  # noqa: E402
 
 DEEP_PAGE = 21
@@ -93,17 +93,19 @@ class Timer:
 class Row:
     def __init__(self, label: str, who: str, http: list[float], sql: list[float], rows: float) -> None:
         self.label, self.who, self.http, self.sql, self.rows = label, who, http, sql, rows
+        self.server_ms = float("nan")  # the server's CPU per request, its views worker included
 
     def line(self) -> str:
         h = percentiles(self.http)
         head = f"| {self.label} | {self.who} | {self.rows:.1f} | {h[0]:.1f} | {h[1]:.1f} | {h[2]:.1f} "
+        tail = f" {self.server_ms:.1f} |"
         if not self.sql:
-            return head + "| | | | |"
+            return head + "| | | | |" + tail
         s = percentiles(self.sql)
-        return head + f"| {s[0]:.2f} | {s[1]:.2f} | {s[2]:.2f} | {h[0] / s[0]:.1f}x |"
+        return head + f"| {s[0]:.2f} | {s[1]:.2f} | {s[2]:.2f} | {h[0] / s[0]:.1f}x |" + tail
 
 
-def measure(timer: Timer, kind: Kind, label: str | None = None) -> Row:
+def measure(timer: Timer, kind: Kind) -> Row:
     http, sql, rows = [], [], 0
     for probe in kind.probes:
         seconds, body = timer.get(probe)
@@ -111,7 +113,7 @@ def measure(timer: Timer, kind: Kind, label: str | None = None) -> Row:
         sql_seconds, found = timer.select(probe)
         sql.append(sql_seconds)
         rows += len(body["items"]) if "items" in body else found
-    return Row(label or kind.name, kind.who, http, sql, rows / len(kind.probes))
+    return Row(kind.name, kind.who, http, sql, rows / len(kind.probes))
 
 
 def first_and_repeated(timer: Timer, kind: Kind) -> list[Row]:
@@ -278,7 +280,14 @@ def run(population: Population, args: argparse.Namespace, log: Path) -> None:
                 lambda: [measure(timer, recording_reads(picker, recordings, n, history=True))],
                 lambda: start_calls(base, tokens["pbx-1"], sql, population, args.starts, rng),
             ]
-            rows = [row for step in measured for row in step()]
+            rows = []
+            for step in measured:
+                cpu = cpu_seconds(server.pid)
+                produced = step()
+                spent = cpu_seconds(server.pid) - cpu
+                for row in produced:
+                    row.server_ms = 1000 * spent / sum(len(r.http) for r in produced)
+                rows += produced
             timer.http.close()
         report(population, args, rows)
     finally:
@@ -306,8 +315,8 @@ def report(population: Population, args: argparse.Namespace, rows: list[Row]) ->
         f"{f['catch_up_events'] / f['catch_up_seconds']:,.0f} events/s"
     )
     print(f"\n{args.requests} requests per query ({args.starts} starts), one client, one request at a time; ms\n")
-    print("| query | caller | rows | HTTP p50 | p95 | p99 | SQL p50 | p95 | p99 | HTTP/SQL p50 |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| query | caller | rows | HTTP p50 | p95 | p99 | SQL p50 | p95 | p99 | HTTP/SQL p50 | server CPU/req |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         print(row.line())
 
