@@ -51,6 +51,11 @@ class SQLiteDialect:
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
 
     @staticmethod
+    def empty(tables: Sequence[str]) -> list[str]:
+        """Statements that empty the tables (in the caller's transaction)."""
+        return [f"DELETE FROM {table}" for table in tables]
+
+    @staticmethod
     def staging(table: str) -> str:
         return table  # never staged: see stages_upserts
 
@@ -103,6 +108,11 @@ class PostgresDialect:
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    @staticmethod
+    def empty(tables: Sequence[str]) -> list[str]:
+        """One TRUNCATE (transactional here): no dead rows left in the tables and their indexes."""
+        return [f"TRUNCATE {', '.join(tables)}"]
 
     @staticmethod
     def staging(table: str) -> str:
