@@ -58,9 +58,12 @@ class GroupCommitter:
         self._writer.join(timeout=10)
 
     def commit(self, work: Work) -> Any:
+        return self.submit(work).result()
+
+    def submit(self, work: Work) -> Future[Any]:
         pending = self._pending(work)
         self._enqueue(pending)
-        return pending.done.result()
+        return pending.done
 
     def commit_all(self, work: Sequence[Work]) -> list[Any]:
         """All queued before waiting on any, so one request's commands share a transaction."""

@@ -11,6 +11,7 @@ to a ``DirectCommitter`` when a batch meets another process's write.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from threading import Lock
 from typing import Any, Protocol
@@ -76,6 +77,10 @@ class Committer(Protocol):
         """The work's result (a create answers the recording's id), or its refusal raised."""
         ...
 
+    def submit(self, work: Work) -> Future[Any]:
+        """``commit`` without waiting: the caller does other work, then waits on the future."""
+        ...
+
     def commit_all(self, work: Sequence[Work]) -> list[Any]:
         """Each on its own, in order: its result, or the domain error that refused it."""
         ...
@@ -106,6 +111,15 @@ class DirectCommitter:
         if isinstance(work, Create):
             return self._create(work.build)
         return self._change(work.recording_id, work.apply)
+
+    def submit(self, work: Work) -> Future[Any]:
+        """Committed before it returns (there is no writer to hand it to)."""
+        done: Future[Any] = Future()
+        try:
+            done.set_result(self.commit(work))
+        except Exception as error:
+            done.set_exception(error)
+        return done
 
     def commit_all(self, work: Sequence[Work]) -> list[Any]:
         outcomes: list[Any] = []

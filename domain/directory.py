@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from abc import abstractmethod
+from concurrent.futures import Future
 from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
@@ -108,7 +109,11 @@ class DirectoryCommands(Application[UUID]):
         detail: dict[str, str] | None = None,
         occurred_at: datetime,
         by: Actor,
-    ) -> UUID:
+    ) -> Future[UUID]:
+        """The access, recorded once the future is done (its result: the record's id).
+
+        A reader may do its other work meanwhile, but answers only after the future
+        is done: no access goes unrecorded."""
         record = AccessRecord.record(
             action=action,
             outcome=outcome,
@@ -120,8 +125,7 @@ class DirectoryCommands(Application[UUID]):
         )
         # Through the committer: a server's reads record their accesses in the same group
         # commits as the writes, instead of a transaction of their own each.
-        self.committer.commit(Record(record))
-        return record.id
+        return self.committer.submit(Record(record))
 
     def get_user(self, name: str) -> User:
         try:

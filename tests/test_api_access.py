@@ -227,3 +227,7 @@ def test_search_is_scoped_by_hierarchy_and_audited(api: Api) -> None:
     assert api.call("lena", "GET", "/v1/recordings", params={"team": "nowhere"}).status_code == 404
     trail = api.call("aud", "GET", "/v1/audit", params={"actor": "sue", "action": "search"}).json()["items"]
     assert [UUID(row["recording_id"]) for row in trail] == [mine]
+    # One agent asked for: theirs if in reach, nothing if not.
+    for agent, expected in (("agent-n", {mine}), ("agent-s", set())):
+        found = api.call("sue", "GET", "/v1/recordings", params={"agent": agent}).json()["items"]
+        assert {UUID(r["recording_id"]) for r in found} == expected

@@ -8,6 +8,7 @@ Every access, allowed or refused, is evidence: it is recorded in the audit trail
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from uuid import UUID
 
@@ -38,7 +39,20 @@ class AccessControl:
         detail: dict[str, str] | None = None,
         reason_code: str = "",
     ) -> None:
-        self._ledger.record_access(
+        self.recording(principal, action, outcome, recording_ids, detail, reason_code).result()
+
+    def recording(
+        self,
+        principal: Principal,
+        action: Action,
+        outcome: Outcome,
+        recording_ids: list[UUID],
+        detail: dict[str, str] | None = None,
+        reason_code: str = "",
+    ) -> Future[UUID]:
+        """``record`` without waiting: the caller prepares its answer meanwhile, and waits
+        on the future before it answers (a read's record shares the next group commit)."""
+        return self._ledger.record_access(
             action=action.value,
             outcome=outcome,
             recording_ids=recording_ids,

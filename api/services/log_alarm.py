@@ -54,7 +54,7 @@ class LogAlarm:
                 detail={"reason": reason, "found_by": found_by},
                 occurred_at=now,
                 by=SYSTEM,
-            )
+            ).result()
         return LogTampered(f"the log no longer matches what it recorded or signed: {reason}")
 
 

@@ -156,6 +156,10 @@ class Recordings:
                 raise NotFound(f"no team named {request.team!r}")
             in_team = org.agents_of([org.team_names[request.team]])
             scope = in_team if scope is None else scope & in_team
+        if request.agent is not None and scope is not None:
+            # One agent asked for: in reach, the equality alone selects its rows (one index
+            # scan, not one per agent in scope); out of reach, nothing.
+            scope = None if request.agent in scope else frozenset()
         self._freshness.ensure("recordings")
         rows = self._views.search(
             RecordingQuery(
@@ -174,23 +178,31 @@ class Recordings:
                 limit=request.limit,
             )
         )
-        if rows:
-            self._access.record(principal, Action.SEARCH, Outcome.ALLOWED, [r.recording_id for r in rows], filters)
+        recorded = (
+            self._access.recording(principal, Action.SEARCH, Outcome.ALLOWED, [r.recording_id for r in rows], filters)
+            if rows
+            else None
+        )
         last = rows[-1] if len(rows) == request.limit else None
-        return SearchPage(
+        page = SearchPage(
             items=reveal_recordings(self._ledger, rows),
             next=f"{last.started_at.isoformat()}|{last.recording_id}" if last else None,
         )
+        if recorded is not None:
+            recorded.result()  # the page is answered only once its access is on the record
+        return page
 
     def detail(self, principal: Principal, recording_id: UUID) -> RecordingDetail:
         events = self._replayed_for(principal, Action.VIEW, recording_id).events
-        self._access.record(principal, Action.VIEW, Outcome.ALLOWED, [recording_id])
+        recorded = self._access.recording(principal, Action.VIEW, Outcome.ALLOWED, [recording_id])
         self._freshness.ensure("recordings")
         row = self._views.recording(recording_id)
-        return RecordingDetail(
+        detail = RecordingDetail(
             recording=reveal_recordings(self._ledger, [row])[0] if row else None,
             events=[event_out(e) for e in events],
         )
+        recorded.result()
+        return detail
 
     def _replayed_for(self, principal: Principal, action: Action, recording_id: UUID) -> ReplayedHistory:
         """The whole recording replayed once, and the caller's scope checked against its agent
