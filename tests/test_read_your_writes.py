@@ -13,30 +13,25 @@ import pytest
 
 from adapters.settings import Settings
 from api.bootstrap import Components, build
-from api.services.access import actor
 from api.services.freshness import client_position
 from api.services.recordings import SearchRequest
 from domain import commands
 from domain.permissions import Principal, Role
 from tests.support.api_client import Api
+from tests.support.calls import PBX, start_call
 
 LEGAL = Principal(user_id=uuid4(), name="lee", role=Role.LEGAL, team_id=None)
-PBX = Principal(user_id=uuid4(), name="pbx", role=Role.TELEPHONY, team_id=None)
 
 
 def start(components: Components, interaction: str) -> None:
-    components.lifecycle.start(
-        PBX,
-        commands.StartCall(
-            interaction_id=interaction,
-            agent_id="agent-7",
-            customer_id="cust-secret-9",
-            queue="billing",
-            direction="inbound",
-            tags={"lang": "fr"},
-            occurred_at=datetime.now(UTC),
-            by=actor(PBX),
-        ),
+    start_call(
+        components.ledger,
+        interaction,
+        agent_id="agent-7",
+        customer_id="cust-secret-9",
+        queue="billing",
+        tags={"lang": "fr"},
+        occurred_at=datetime.now(UTC),
     )
 
 
@@ -79,15 +74,14 @@ def test_search_shows_personal_fields_from_the_views_sealed_copies(
 ) -> None:
     writer, _ = two_servers
     start(writer, "sealed-1")
-    writer.lifecycle.change(
-        PBX,
+    writer.ledger.execute(
         commands.Tag(
             recording_id=writer.ledger.recording_id("sealed-1"),
             key="outcome",
             value="refund",
             occurred_at=datetime.now(UTC),
-            by=actor(PBX),
-        ),
+            by=PBX,
+        )
     )
     writer.projections.catch_up()
     row = writer.views.recording(writer.ledger.recording_id("sealed-1"))

@@ -4,19 +4,15 @@ whether its agents are read one index scan each and merged, or as one IN list.""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
 
 import pytest
 
 from adapters import view_queries
 from adapters.view_rows import RecordingQuery
 from api.bootstrap import build
-from api.services.access import actor
-from domain import commands
-from domain.permissions import Principal, Role
+from tests.support.calls import start_call
 from tests.support.view_contents import all_recordings
 
-PBX = Principal(user_id=uuid4(), name="pbx", role=Role.TELEPHONY, team_id=None)
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 
 
@@ -26,18 +22,14 @@ def components(settings, tmp_path):
     # Five agents; several calls start at the same instant, so the keyset's tie-break on
     # recording_id is exercised at page edges.
     for i in range(40):
-        built.lifecycle.start(
-            PBX,
-            commands.StartCall(
-                interaction_id=f"page-{i}",
-                agent_id=f"agent-{i % 5}",
-                customer_id=f"c-{i}",
-                queue="sales" if i % 3 else "support",
-                direction="inbound",
-                tags={},
-                occurred_at=T0 + timedelta(minutes=i // 4),
-                by=actor(PBX),
-            ),
+        start_call(
+            built.ledger,
+            f"page-{i}",
+            agent_id=f"agent-{i % 5}",
+            customer_id=f"c-{i}",
+            queue="sales" if i % 3 else "support",
+            tags={},
+            occurred_at=T0 + timedelta(minutes=i // 4),
         )
     built.projections.catch_up()
     yield built
