@@ -9,13 +9,15 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
-from psycopg.types.json import Jsonb, set_json_dumps
+from psycopg.types.json import Jsonb, set_json_dumps, set_json_loads
 
 # Upserts of at least this many rows are staged (PostgresDialect.stages_upserts).
 STAGE_FROM_ROWS = 64
 
-# msgspec writes JSON several times faster than the json module psycopg uses by default.
+# msgspec writes and reads JSON several times faster than the json module psycopg uses by
+# default (a page of 50 recordings with four JSON columns: 1.7 -> 1.0 ms to fetch).
 set_json_dumps(msgspec.json.encode)
+set_json_loads(msgspec.json.decode)
 
 
 class SQLiteDialect:
