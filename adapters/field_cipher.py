@@ -123,9 +123,14 @@ def _open(key: bytes | None, text: str, aad: bytes) -> str:
 
 
 def _each_text(value: Any, recording_id: UUID, field: str, convert: TextConverter) -> Any:
-    """Converts a str field, or each value of a dict field (whose keys stay in clear)."""
+    """Converts a str field, each value of a dict field (whose keys stay in clear), or each
+    item of a list field (bound to its position, so items cannot be reordered unnoticed)."""
     if isinstance(value, str):
         return convert(value, _aad(recording_id, field))
     if isinstance(value, dict):
         return {tag: convert(text, _aad(recording_id, field, tag)) for tag, text in value.items()}
-    raise TypeError(f"personal field {field!r} must be a str or a dict of str, not {type(value).__name__}")
+    if isinstance(value, list):
+        return [convert(text, _aad(recording_id, field, str(at))) for at, text in enumerate(value)]
+    raise TypeError(
+        f"personal field {field!r} must be a str, a dict of str or a list of str, not {type(value).__name__}"
+    )

@@ -23,6 +23,7 @@ class Grant(msgspec.Struct, frozen=True):
     recording_id: UUID
     parts: str  # "audio", "screen" or "audio,screen", as the Played event names them
     expires: int  # Unix seconds
+    unredacted: bool = False  # legal's playback of the spans where card data was spoken
 
 
 class BadGrant(ValueError):

@@ -68,6 +68,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # and for recordings the policy says are due for archive or purge.
     acw_check_seconds: float = 15.0
     retention_check_seconds: float = 3600.0
+    # The server's own transcriber of new voice uploads: "none", or "pocketsphinx" (needs the
+    # `speech` extra; ~0.3x real time per core, so a busy center runs it as its own process:
+    # `callvault transcribe`). Telephony or a speech service may put transcripts either way.
+    transcriber: str = "none"
+    transcribe_check_seconds: float = 30.0
     # A media URL's grant lasts this long past the recording's own length (enough to watch
     # it once through); a console session ends after this long without a request.
     playback_grant_seconds: float = 900.0

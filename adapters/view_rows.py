@@ -43,6 +43,10 @@ class RecordingFields(ViewRow, kw_only=True):
     expected_segments: int | None = None  # as the capture client reported
     voice_recorded: bool = False
     snapshots: int = 0
+    pause_count: int = 0
+    pause_ms: int = 0  # of the pauses that ended (resuming or hanging up ends one)
+    paused_since: datetime | None = None  # the pause still open, if any
+    acw_end_reason: str | None = None  # "status_change", or "timeout" when the scheduler ended it
 
 
 class RecordingRow(RecordingFields, kw_only=True):
@@ -106,6 +110,41 @@ class ResponsibilityRow(ViewRow, kw_only=True):
     team_id: UUID
     user_id: UUID
     active: bool
+
+
+class EvaluationRow(ViewRow, kw_only=True):
+    """One evaluation of a call, as its latest event left it (its comments stay in the log)."""
+
+    recording_id: UUID
+    evaluation_id: str
+    agent_id: str
+    evaluator: str
+    form_id: str
+    form_version: int
+    revision: int
+    score_percent: float
+    fatal_failed: bool
+    state: str  # "submitted", "revised", "acknowledged" or "disputed"
+    submitted_at: datetime
+    updated_at: datetime
+
+
+class EvaluationFormRow(ViewRow, kw_only=True):
+    """A form's latest version (each version stays in the log)."""
+
+    form_id: str
+    version: int
+    title: str
+    questions: int
+    published_at: datetime
+    published_by: str
+
+
+class EvaluationQuery(msgspec.Struct, kw_only=True, frozen=True):
+    agent_ids: frozenset[str] | None = None  # None: any agent
+    # Keyset cursor: the (submitted_at, recording_id, evaluation_id) of the last row already seen.
+    after: tuple[datetime, UUID, str] | None = None
+    limit: int = 50
 
 
 class RecordingQuery(msgspec.Struct, kw_only=True, frozen=True):

@@ -17,11 +17,15 @@ import msgspec
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from adapters.merkle_nodes import MerkleNodeRow, read_node_hashes
+from adapters.report_queries import REPORT_SQL, ReportQuery
 from adapters.sql_dialect import Dialect
 from adapters.view_queries import audit_matching, recordings_page
 from adapters.view_rows import (
     AuditQuery,
     AuditRow,
+    EvaluationFormRow,
+    EvaluationQuery,
+    EvaluationRow,
     LeafRow,
     RecordingQuery,
     RecordingRow,
@@ -40,6 +44,8 @@ ROW_TABLES: dict[type[ViewRow], tuple[str, tuple[str, ...]]] = {
     UserRow: ("users", ("user_id",)),
     TeamRow: ("teams", ("team_id",)),
     ResponsibilityRow: ("responsibilities", ("team_id", "user_id")),
+    EvaluationRow: ("evaluations", ("recording_id", "evaluation_id")),
+    EvaluationFormRow: ("evaluation_forms", ("form_id",)),
 }
 # Each appended (insert-only) row type: its table.
 APPEND_TABLES: dict[type[ViewRow], str] = {
@@ -53,6 +59,7 @@ VIEW_TABLES = {
     "audit_trail": ("audit_trail",),
     "directory": ("users", "teams", "responsibilities"),
     "log_leaves": ("log_leaves", "merkle_nodes"),
+    "evaluations": ("evaluations", "evaluation_forms"),
 }
 _JSON_COLUMNS = {"missing_segments", "hold_cases", "tag_refs", "tags_sealed", "detail"}
 MAX_PAGE = 1000
@@ -249,6 +256,44 @@ class ViewStore:
     def audit(self, query: AuditQuery) -> list[AuditRow]:
         where, params = audit_matching(query)
         return self._page(AuditRow, "audit_trail", where, params, "notification_id, item", query.limit)
+
+    def report(self, name: str, query: ReportQuery) -> list[dict[str, Any]]:
+        """The rows of one historical report's query (adapters/report_queries.py), as the engine
+        answers them but for JSON columns, decoded."""
+        sql, params = REPORT_SQL[name](query, self._dialect)
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(self._dialect.sql(sql), [self._dialect.value(p) for p in params])
+            rows = [dict(row) for row in cursor.fetchall()]
+        for row in rows:
+            for column in _JSON_COLUMNS.intersection(row):
+                row[column] = self._dialect.json_column(row[column])
+        return rows
+
+    def evaluations_of(self, recording_ids: Iterable[UUID]) -> list[EvaluationRow]:
+        ids = list(recording_ids)
+        if not ids:
+            return []
+        marks = ",".join("?" * len(ids))
+        sql = f"SELECT * FROM evaluations WHERE recording_id IN ({marks}) ORDER BY recording_id, evaluation_id"
+        return self._select(EvaluationRow, sql, ids)
+
+    def evaluations(self, query: EvaluationQuery) -> list[EvaluationRow]:
+        """Newest first; within the agents given (an empty set: none)."""
+        where: list[str] = []
+        params: list[Any] = []
+        if query.agent_ids is not None:
+            if not query.agent_ids:
+                return []
+            where.append(f"agent_id IN ({','.join('?' * len(query.agent_ids))})")
+            params.extend(sorted(query.agent_ids))
+        if query.after is not None:
+            where.append("(submitted_at, recording_id, evaluation_id) < (?, ?, ?)")
+            params.extend(query.after)
+        order = "submitted_at DESC, recording_id DESC, evaluation_id DESC"
+        return self._page(EvaluationRow, "evaluations", where, params, order, query.limit)
+
+    def evaluation_forms(self) -> list[EvaluationFormRow]:
+        return self._select(EvaluationFormRow, "SELECT * FROM evaluation_forms ORDER BY form_id", [])
 
     # -- plumbing --------------------------------------------------------
 

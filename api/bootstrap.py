@@ -25,13 +25,16 @@ from adapters.media_vault import MediaVault
 from adapters.migrate import migrate
 from adapters.playback_grants import GrantSigner
 from adapters.settings import Settings
+from adapters.speech import PocketsphinxTranscriber, Transcriber
 from adapters.view_store import ViewStore
 from api.jobs.scheduled import AcwTimeout, schedule
+from api.jobs.transcription import Transcription
 from api.jobs.views_worker import ViewsWorker
 from api.services.access import AccessControl
 from api.services.audit_reports import AuditReports
 from api.services.capture import CaptureCommands
 from api.services.console_sessions import ConsoleSessions
+from api.services.evaluations import Evaluations
 from api.services.exports import Exports
 from api.services.freshness import ViewFreshness
 from api.services.identity import Identity
@@ -40,7 +43,9 @@ from api.services.media import MediaIngest
 from api.services.playback import Playback
 from api.services.policy import RecordingPolicies
 from api.services.recordings import Recordings
+from api.services.reports import Reports
 from api.services.retention import Retention
+from api.services.transcripts import Transcripts
 from api.services.transparency import TransparencyLog
 from domain.ledger import RecordingLedger
 from projections.runner import Projections
@@ -62,6 +67,7 @@ class Components:
     media_ingest: MediaIngest
     recordings: Recordings
     audit_reports: AuditReports
+    reports: Reports
     policy: RecordingPolicies
     retention: Retention
     capture: CaptureCommands
@@ -70,6 +76,9 @@ class Components:
     playback: Playback
     console_sessions: ConsoleSessions
     acw_timeout: AcwTimeout
+    transcripts: Transcripts
+    evaluations: Evaluations
+    transcription: Transcription | None  # the server's own transcriber, when the settings name one
     _background: _Background = field(default_factory=lambda: _Background())
 
     def start(self) -> None:
@@ -84,7 +93,12 @@ class Components:
                 background.stopping, log_waiter(self.settings), self.settings.projection_gather_seconds
             )
         background.scheduler = schedule(
-            self.settings, self.acw_timeout, self.transparency, self.retention, background.views_worker
+            self.settings,
+            self.acw_timeout,
+            self.transparency,
+            self.retention,
+            background.views_worker,
+            self.transcription,
         )
         background.scheduler.start()
         log.info("server started", views=self.projections.names())
@@ -110,6 +124,15 @@ class _Background:
     scheduler: BackgroundScheduler | None = None
 
 
+def _transcriber(name: str) -> Transcriber | None:
+    """The server's own transcriber (CALLVAULT_TRANSCRIBER): another engine plugs in here."""
+    if name == "none":
+        return None
+    if name == "pocketsphinx":
+        return PocketsphinxTranscriber()
+    raise ValueError(f"bad CALLVAULT_TRANSCRIBER {name!r}: 'none' or 'pocketsphinx'")
+
+
 def build(settings: Settings, *, serving: bool) -> Components:
     """Everything callvault runs on, over the store the settings name (migrated first:
     the embedded default must work with nothing set up). A server writes through group
@@ -132,6 +155,7 @@ def build(settings: Settings, *, serving: bool) -> Components:
         settings.log_origin,
         lambda: projections.catch_up(views=["log_leaves"]),
     )
+    transcripts = Transcripts(ledger, access)
     return Components(
         settings=settings,
         ledger=ledger,
@@ -152,6 +176,7 @@ def build(settings: Settings, *, serving: bool) -> Components:
         ),
         recordings=Recordings(ledger, views, freshness, identity, access),
         audit_reports=AuditReports(ledger, views, projections, access),
+        reports=Reports(ledger, views, projections, identity, access),
         policy=RecordingPolicies(ledger, access),
         retention=Retention(ledger, views, projections, keys, media, access),
         capture=CaptureCommands(ledger, views, access),
@@ -168,4 +193,9 @@ def build(settings: Settings, *, serving: bool) -> Components:
             identity, crypto.purpose_key(master_key, "console-sessions"), settings.console_idle_seconds
         ),
         acw_timeout=AcwTimeout(ledger, views),
+        transcripts=transcripts,
+        evaluations=Evaluations(ledger, views, freshness, access),
+        transcription=Transcription(ledger, views, media, transcripts, transcriber)
+        if (transcriber := _transcriber(settings.transcriber))
+        else None,
     )

@@ -18,7 +18,9 @@ from dataclasses import KW_ONLY, dataclass
 from datetime import datetime
 from uuid import UUID
 
+from domain.evaluation_form import Comment
 from domain.recording import recording_id_for
+from domain.transcript import Utterance
 from domain.values import Actor
 
 
@@ -150,6 +152,7 @@ class RecordPlayback(RecordingCommand):
     reason_code: str
     what: str  # comma-separated values.PLAY_PARTS
     viewing_id: str = ""
+    unredacted: bool = False  # card data spoken in the call is heard and seen (legal only)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -157,6 +160,55 @@ class RecordExport(RecordingCommand):
     reason_code: str
     what: str  # one of values.EXPORT_PARTS
     manifest_sha256: str = ""  # binds an export bundle's manifest to the log
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RecordTranscript(RecordingCommand):
+    """A transcript of the call (a new version supersedes the one before); ``occurred_at`` is
+    when it was produced. Card numbers spoken in it are masked and their spans recorded."""
+
+    source: str  # who produced it: "telephony", a speech service, our transcriber
+    utterances: tuple[Utterance, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EvaluationContent(RecordingCommand):
+    """An evaluation's answers and comments against one version of a form (the ledger reads
+    that version from the log and hands it to the Recording, which computes the score)."""
+
+    evaluation_id: str
+    form_id: str
+    form_version: int
+    answers: dict[str, str]  # question id -> the chosen answer's id
+    comments: tuple[Comment, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SubmitEvaluation(EvaluationContent):
+    """A quality manager's evaluation of a finished call (a retry of the same is a no-op)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReviseEvaluation(EvaluationContent):
+    """The evaluator's next revision of an evaluation."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AcknowledgeEvaluation(RecordingCommand):
+    """The call's agent accepts the current revision of an evaluation."""
+
+    evaluation_id: str
+    revision: int
+    comment: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DisputeEvaluation(RecordingCommand):
+    """The call's agent disputes the current revision of an evaluation, saying why."""
+
+    evaluation_id: str
+    revision: int
+    comment: str
 
 
 # What the ledger executes; the changes answer True/False (applied, or a retry) or None.

@@ -29,10 +29,12 @@ from eventsourcing.persistence import IntegrityError
 
 from domain import errors
 from domain.commands import (
+    AcknowledgeEvaluation,
     AddSegment,
     AddSnapshot,
     Annotate,
     Command,
+    DisputeEvaluation,
     EndAcw,
     EndCall,
     Pause,
@@ -40,16 +42,20 @@ from domain.commands import (
     RecordExport,
     RecordingCommand,
     RecordPlayback,
+    RecordTranscript,
     RecordVoice,
     ReleaseHold,
     ReportCapture,
     RequestSnapshot,
     Resume,
+    ReviseEvaluation,
     StartCall,
+    SubmitEvaluation,
     Tag,
 )
 from domain.committer import Change, Committer, ConcurrentChange, Create, DirectCommitter, RecordingStore, Work
 from domain.directory import DirectoryCommands
+from domain.evaluation_form import EvaluationForm, FormNotFound, FormVersion, Question, form_uuid
 from domain.recording import Recording, recording_id_for, without_personal
 from domain.recording_policy import DEFAULT_TERMS, POLICY_ID, PolicyTerms, RecordingPolicy
 from domain.retention import RetentionCommands
@@ -59,7 +65,8 @@ from domain.values import Actor, require_tags, require_text
 POLICY_REFRESH_SECONDS = 2.0
 
 # Each command against an existing recording, and the Recording method that judges it
-# (Tag is not here: the ledger adds the blind index of its value, see _tagger).
+# (Tag is not here: the ledger adds the blind index of its value, see _tagger; nor are
+# SubmitEvaluation and ReviseEvaluation: the ledger adds the form version they cite, see _evaluator).
 RECORDING_METHOD: dict[type[RecordingCommand], Callable[[Recording, Any], Any]] = {
     Pause: Recording.pause,
     Resume: Recording.resume,
@@ -75,6 +82,9 @@ RECORDING_METHOD: dict[type[RecordingCommand], Callable[[Recording, Any], Any]] 
     ReportCapture: Recording.report_capture,
     RecordPlayback: Recording.record_playback,
     RecordExport: Recording.record_export,
+    RecordTranscript: Recording.record_transcript,
+    AcknowledgeEvaluation: Recording.acknowledge_evaluation,
+    DisputeEvaluation: Recording.dispute_evaluation,
 }
 
 
@@ -154,6 +164,8 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
             return Create(self._builder(command))
         if isinstance(command, Tag):
             return Change(command.recording_id, self._tagger(command))
+        if isinstance(command, SubmitEvaluation | ReviseEvaluation):
+            return Change(command.recording_id, self._evaluator(command))
         try:
             method = RECORDING_METHOD[type(command)]
         except KeyError:
@@ -186,6 +198,35 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
             return recording.tag(tag, self.tag_ref(tag.key, tag.value))
 
         return apply
+
+    def _evaluator(self, command: SubmitEvaluation | ReviseEvaluation) -> Callable[[Recording], bool]:
+        """The evaluation command, with the form version it cites (read here, in the caller's
+        thread, not in a group committer's writer; a version never changes once published)."""
+        form = self.form_version(command.form_id, command.form_version)
+        if isinstance(command, SubmitEvaluation):
+            return lambda recording: recording.submit_evaluation(command, form)
+        return lambda recording: recording.revise_evaluation(command, form)
+
+    def publish_form(
+        self, *, form_id: str, title: str, questions: Sequence[Question], occurred_at: datetime, by: Actor
+    ) -> tuple[int, bool]:
+        """A new version of the form (the first creates it); answers the latest version and
+        whether this publish added it (False: the latest already says exactly this)."""
+        try:
+            form = self.get_form(form_id)
+        except FormNotFound:
+            form = EvaluationForm.first(
+                form_id=form_id, title=title, questions=questions, occurred_at=occurred_at, by=by
+            )
+            added = True
+        else:
+            added = form.publish(title=title, questions=questions, occurred_at=occurred_at, by=by)
+        try:
+            self.save(form)
+        except IntegrityError:
+            self.forget(form.id)
+            raise ConcurrentChange(f"form {form_id!r} was published at the same moment; try again") from None
+        return form.latest.version, added
 
     def set_policy(self, *, terms: PolicyTerms, reason: str, occurred_at: datetime, by: Actor) -> int:
         """A new policy version (or, for terms already in force, the current one); returns the version."""
@@ -257,6 +298,21 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
         for domain_event in newer:
             fresh = domain_event.mutate(fresh or copy.deepcopy(recording))
         return fresh or recording
+
+    def get_form(self, form_id: str) -> EvaluationForm:
+        """The form with every version published so far, by any process (a copy: the caller may change it)."""
+        try:
+            form: EvaluationForm = self.repository.get(form_uuid(form_id))
+        except AggregateNotFoundError:
+            raise FormNotFound(f"no evaluation form {form_id!r}") from None
+        newer: Iterable[Any] = self.events.get(form.id, gt=form.version)
+        for domain_event in newer:
+            domain_event.mutate(form)
+        return form
+
+    def form_version(self, form_id: str, version: int | None = None) -> FormVersion:
+        """One version of a form (None: the latest)."""
+        return self.get_form(form_id).version_of(version)
 
     def agent_of(self, recording_id: UUID) -> str:
         """Whose call it is, for access checks: fixed when the call starts, so the cached

@@ -42,6 +42,14 @@ class Action(StrEnum):
     POLICY_CHANGE = "policy_change"
     ERASE = "erase"  # a data subject's erasure request (GDPR Art. 17)
     RETENTION_RUN = "retention_run"
+    TRANSCRIBE = "transcribe"  # a transcript of the call, from telephony, a speech service or our transcriber
+    READ_TRANSCRIPT = "read_transcript"
+    PLAY_UNREDACTED = "play_unredacted"  # hear and see the spans where card data was spoken
+    MANAGE_FORMS = "manage_forms"  # publish versions of evaluation forms
+    EVALUATE = "evaluate"  # submit and revise evaluations of calls
+    RESPOND_EVALUATION = "respond_evaluation"  # acknowledge or dispute an evaluation of one's own call
+    READ_EVALUATIONS = "read_evaluations"  # evaluations of the calls within reach, and the forms they cite
+    REPORT_READ = "historical_report"  # the supervisors' and QA leads' reports over a time range
 
 
 _R = Role
@@ -71,6 +79,18 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.POLICY_CHANGE: frozenset({_R.ADMIN}),
     Action.ERASE: frozenset({_R.LEGAL}),
     Action.RETENTION_RUN: frozenset({_R.ADMIN}),
+    Action.TRANSCRIBE: frozenset({_R.TELEPHONY}),
+    # Whoever may hear the call may read it; an agent its own call.
+    Action.READ_TRANSCRIPT: frozenset({_R.AGENT, _R.SUPERVISOR, _R.QUALITY, _R.LEGAL}),
+    # Spoken card data is muted and blanked for everyone else (PCI DSS): legal only, and each such playback says so.
+    Action.PLAY_UNREDACTED: frozenset({_R.LEGAL}),
+    Action.MANAGE_FORMS: frozenset({_R.QUALITY}),
+    Action.EVALUATE: frozenset({_R.QUALITY}),
+    Action.RESPOND_EVALUATION: frozenset({_R.AGENT}),
+    # An agent its own evaluations, supervisors and quality managers their teams', legal and auditors all.
+    Action.READ_EVALUATIONS: frozenset({_R.AGENT, _R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),
+    # Figures over a team's calls: supervisors and quality managers for their teams, legal and auditors all.
+    Action.REPORT_READ: frozenset({_R.SUPERVISOR, _R.QUALITY, _R.LEGAL, _R.AUDITOR}),
 }
 # Roles whose reach over recordings has no org limit.
 UNSCOPED = frozenset({Role.TELEPHONY, Role.LEGAL, Role.AUDITOR})

@@ -16,14 +16,27 @@ before any media is written, whether an upload's event may be added.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
 from domain import errors
+from domain.card_data import scan_for_cards
+from domain.evaluation_form import (
+    Comment,
+    EvaluationConflict,
+    EvaluationState,
+    EvaluationUnknown,
+    FormVersion,
+    NotTheEvaluator,
+    score,
+)
+from domain.transcript import Span, Utterance, Word, require_utterances
 from domain.values import (
     ACW_END_REASONS,
     DIRECTIONS,
@@ -46,6 +59,7 @@ if TYPE_CHECKING:
 
 # Fixed forever: recording ids of every deployment derive from it.
 RECORDING_NAMESPACE = UUID("5f0c6a52-3b1e-4d0e-9a57-6a1f3c2b7e10")
+MAX_EVALUATION_COMMENTS = 200
 
 
 def recording_id_for(interaction_id: str) -> UUID:
@@ -91,6 +105,10 @@ class Recording(Aggregate):
         snapshot_requests: dict[str, tuple[str, str, datetime]]  # id -> taker, annotation, when
         reported_segments: int | None
         media: dict[str, str]  # media key -> SHA-256 of every object the recording stored
+        transcript_version: int  # 0: none yet
+        transcript_digest: str  # of the current version: a retry of it is a no-op
+        card_spans: set[tuple[int, int]]  # where card data was spoken, ms on the call's clock
+        evaluations: dict[str, EvaluationState]  # by evaluation id
 
     class Event(Aggregate.Event):
         occurred_at: datetime  # when the source says it happened
@@ -124,6 +142,8 @@ class Recording(Aggregate):
             recording.archived = recording.purged = False
             recording.voice_sha256, recording.reported_segments = None, None
             recording.snapshots, recording.snapshot_requests, recording.media = {}, {}, {}
+            recording.transcript_version, recording.transcript_digest = 0, ""
+            recording.card_spans, recording.evaluations = set(), {}
 
     class ScreenSampled(Event):
         sequence_number: int
@@ -217,6 +237,7 @@ class Recording(Aggregate):
         reason_code: str
         what: str  # the parts it may play: "audio", "screen" or "audio,screen"
         viewing_id: str = ""  # the grant's viewing; empty in events from before grants
+        unredacted: bool = False  # spans of card data spoken played too (legal); False in older events
 
     class Exported(Event):
         reason_code: str
@@ -237,6 +258,113 @@ class Recording(Aggregate):
         def apply(self, recording: Recording) -> None:
             recording.tags[self.key] = self.value
             recording.tag_refs[self.key] = self.value_ref
+
+    # -- quality management: transcripts, card data spoken, evaluations ----------
+
+    class TranscriptRecorded(Event):
+        """One version of the call's transcript; a later version supersedes it (both stay
+        in the history). Utterances by column; the words of utterance i are ``texts[i].split()``,
+        timed by ``word_starts_ms[i]``/``word_ends_ms[i]`` when the source gave timings (else empty)."""
+
+        personal: ClassVar[tuple[str, ...]] = ("texts",)
+        version: int
+        source: str  # who produced it: "telephony", a speech service, "pocketsphinx 5.1.1", ...
+        speakers: list[str]
+        starts_ms: list[int]
+        ends_ms: list[int]
+        word_starts_ms: list[list[int]]
+        word_ends_ms: list[list[int]]
+        texts: list[str]  # card numbers found in them are masked before they are stored
+
+        def apply(self, recording: Recording) -> None:
+            recording.transcript_version = self.version
+            recording.transcript_digest = _digest(self.source, _transcript_columns_of(self))
+
+    class CardDataDetected(Event):
+        """Card data was spoken outside a pause: where on the call's clock, never what."""
+
+        start_ms: int
+        end_ms: int
+        transcript_version: int  # the transcript it was found in
+
+        def apply(self, recording: Recording) -> None:
+            recording.card_spans.add((self.start_ms, self.end_ms))
+
+    class EvaluationSubmitted(Event):
+        """A quality manager's evaluation of the call against one version of a form."""
+
+        personal: ClassVar[tuple[str, ...]] = ("comments",)
+        evaluation_id: str
+        agent_id: str  # the call's, so the evaluations view needs no other event to list it
+        form_id: str
+        form_version: int
+        answers: dict[str, str]  # question id -> the chosen answer's id
+        score_percent: float  # computed from the form's weights (0 when a fatal question failed)
+        fatal_failed: bool
+        comment_offsets_ms: list[int]  # each comment pinned to a moment of the call
+        comments: list[str]
+
+        def apply(self, recording: Recording) -> None:
+            recording.evaluations[self.evaluation_id] = EvaluationState(
+                evaluator=self.actor,
+                form_id=self.form_id,
+                revision=1,
+                state="submitted",
+                digest=_evaluation_digest(self),
+                score_percent=self.score_percent,
+                fatal_failed=self.fatal_failed,
+            )
+
+    class EvaluationRevised(Event):
+        """The evaluator's new answers and comments; every revision stays in the history."""
+
+        personal: ClassVar[tuple[str, ...]] = ("comments",)
+        evaluation_id: str
+        revision: int  # 2, 3, ...
+        form_id: str
+        form_version: int
+        answers: dict[str, str]
+        score_percent: float
+        fatal_failed: bool
+        comment_offsets_ms: list[int]
+        comments: list[str]
+
+        def apply(self, recording: Recording) -> None:
+            recording.evaluations[self.evaluation_id] = dataclasses.replace(
+                recording.evaluations[self.evaluation_id],
+                form_id=self.form_id,
+                revision=self.revision,
+                state="revised",
+                digest=_evaluation_digest(self),
+                score_percent=self.score_percent,
+                fatal_failed=self.fatal_failed,
+            )
+
+    class EvaluationAcknowledged(Event):
+        """The evaluated agent has read this revision and accepts it."""
+
+        personal: ClassVar[tuple[str, ...]] = ("comment",)
+        evaluation_id: str
+        revision: int
+        comment: str
+
+        def apply(self, recording: Recording) -> None:
+            recording.evaluations[self.evaluation_id] = dataclasses.replace(
+                recording.evaluations[self.evaluation_id], revision=self.revision, state="acknowledged"
+            )
+
+    class EvaluationDisputed(Event):
+        """The evaluated agent disputes this revision, saying why."""
+
+        personal: ClassVar[tuple[str, ...]] = ("comment",)
+        evaluation_id: str
+        revision: int
+        comment: str
+
+        def apply(self, recording: Recording) -> None:
+            recording.evaluations[self.evaluation_id] = dataclasses.replace(
+                recording.evaluations[self.evaluation_id], revision=self.revision, state="disputed"
+            )
 
     class LegalHoldPlaced(Event):
         case_id: str
@@ -574,6 +702,139 @@ class Recording(Aggregate):
         self.trigger_event(self.Tagged, **recorded(tag, value_ref=value_ref, occurred_at=at))
         return True
 
+    # -- quality management ----------------------------------------------
+
+    def record_transcript(self, transcript: commands.RecordTranscript) -> bool:
+        """Stores a new version of the transcript with every card number spoken in it masked,
+        and records where each was spoken outside a pause (never the number). False when
+        the same transcript is already the current version (a retried request)."""
+        self._refuse_if_purged()
+        source, at = require_text("source", transcript.source), require_utc(transcript.occurred_at)
+        scan = scan_for_cards(require_utterances(transcript.utterances))
+        columns = _transcript_columns(scan.utterances)
+        if self.transcript_version and _digest(source, columns) == self.transcript_digest:
+            return False
+        version = self.transcript_version + 1
+        fields = {"actor": transcript.by.name, "role": transcript.by.role, "occurred_at": at}
+        self.trigger_event(self.TranscriptRecorded, version=version, source=source, **columns, **fields)
+        for span in scan.spans:
+            if (span.start_ms, span.end_ms) not in self.card_spans and not self._paused_over(span):
+                self.trigger_event(
+                    self.CardDataDetected,
+                    start_ms=span.start_ms,
+                    end_ms=span.end_ms,
+                    transcript_version=version,
+                    **fields,
+                )
+        return True
+
+    def _paused_over(self, span: Span) -> bool:
+        """Was recording paused for the whole span (then nothing of it was recorded)?"""
+        start = self.started_at + timedelta(milliseconds=span.start_ms)
+        end = self.started_at + timedelta(milliseconds=span.end_ms)
+        return any(paused <= start and (resumed is None or end <= resumed) for paused, resumed in self.pauses)
+
+    # Evaluations: judged against the form version the ledger read for the command.
+
+    def submit_evaluation(self, submission: commands.SubmitEvaluation, form: FormVersion) -> bool:
+        """A quality manager's evaluation of the ended call; False for a retry of the same submission."""
+        self._refuse_if_purged()
+        fields = self._evaluation_fields(submission, form)
+        if (known := self.evaluations.get(fields["evaluation_id"])) is not None:
+            if known.evaluator == submission.by.name and known.digest == _evaluation_digest(fields):
+                return False
+            raise EvaluationConflict(f"evaluation {submission.evaluation_id!r} was already submitted")
+        self.trigger_event(self.EvaluationSubmitted, agent_id=self.agent_id, **fields)
+        return True
+
+    def revise_evaluation(self, revision: commands.ReviseEvaluation, form: FormVersion) -> bool:
+        """The evaluator's next revision; False when it says what the current one says (a retry)."""
+        self._refuse_if_purged()
+        known = self._evaluation(revision.evaluation_id)
+        if revision.by.name != known.evaluator:
+            raise NotTheEvaluator(f"only {known.evaluator} may revise evaluation {revision.evaluation_id!r}")
+        if revision.form_id != known.form_id:
+            raise errors.InvalidCommand(f"a revision answers the evaluation's own form, {known.form_id!r}")
+        fields = self._evaluation_fields(revision, form)
+        if _evaluation_digest(fields) == known.digest:
+            return False
+        self.trigger_event(self.EvaluationRevised, revision=known.revision + 1, **fields)
+        return True
+
+    def acknowledge_evaluation(self, ack: commands.AcknowledgeEvaluation) -> bool:
+        comment = optional_text("comment", ack.comment)
+        return self._respond(ack, self.EvaluationAcknowledged, "acknowledged", comment)
+
+    def dispute_evaluation(self, dispute: commands.DisputeEvaluation) -> bool:
+        comment = require_text("comment", dispute.comment)  # a dispute says why
+        return self._respond(dispute, self.EvaluationDisputed, "disputed", comment)
+
+    def _respond(
+        self,
+        response: commands.AcknowledgeEvaluation | commands.DisputeEvaluation,
+        event_class: type[Recording.Event],
+        outcome: str,
+        comment: str,
+    ) -> bool:
+        """The agent's answer to the current revision, once (the same answer again is a no-op)."""
+        self._refuse_if_purged()
+        at = require_utc(response.occurred_at)
+        known = self._evaluation(response.evaluation_id)
+        if response.by.name != self.agent_id:
+            raise NotTheEvaluator("only the call's agent acknowledges or disputes its evaluation")
+        if response.revision != known.revision:
+            raise EvaluationConflict(f"revision {response.revision} is not the current one ({known.revision})")
+        if known.state == outcome:
+            return False
+        if known.state in ("acknowledged", "disputed"):
+            raise EvaluationConflict(f"revision {known.revision} was already {known.state}")
+        self.trigger_event(event_class, **recorded(response, comment=comment, occurred_at=at))
+        return True
+
+    def _evaluation(self, evaluation_id: str) -> EvaluationState:
+        try:
+            return self.evaluations[evaluation_id]
+        except KeyError:
+            raise EvaluationUnknown(f"this recording has no evaluation {evaluation_id!r}") from None
+
+    def _evaluation_fields(self, content: commands.EvaluationContent, form: FormVersion) -> dict[str, Any]:
+        """The checked fields of a submission or revision, with its score."""
+        evaluation_id, at = require_id("evaluation_id", content.evaluation_id), require_utc(content.occurred_at)
+        if (form.form_id, form.version) != (content.form_id, content.form_version):
+            raise errors.InvalidCommand("the form version given is not the one the evaluation cites")
+        if self.ended_at is None:
+            raise errors.CallNotEnded("a call is evaluated once it has ended")
+        scored = score(form, content.answers)
+        offsets, texts = self._pinned(content.comments)
+        return {
+            "evaluation_id": evaluation_id,
+            "form_id": form.form_id,
+            "form_version": form.version,
+            "answers": dict(content.answers),
+            "score_percent": scored.percent,
+            "fatal_failed": scored.fatal_failed,
+            "comment_offsets_ms": offsets,
+            "comments": texts,
+            "occurred_at": at,
+            "actor": content.by.name,
+            "role": content.by.role,
+        }
+
+    def _pinned(self, comments: Iterable[Comment]) -> tuple[list[int], list[str]]:
+        """Comments as the events store them, each pinned within the call (after-call work included)."""
+        assert self.ended_at is not None
+        end = self.acw_ended_at or self.ended_at
+        duration_ms = int((end - self.started_at).total_seconds() * 1000)
+        listed = list(comments)
+        if len(listed) > MAX_EVALUATION_COMMENTS:
+            raise errors.InvalidCommand(f"an evaluation holds at most {MAX_EVALUATION_COMMENTS} comments")
+        for comment in listed:
+            if isinstance(comment.at_ms, bool) or not isinstance(comment.at_ms, int):
+                raise errors.InvalidCommand("a comment's at_ms must be a whole number of milliseconds")
+            if not 0 <= comment.at_ms <= duration_ms:
+                raise errors.InvalidCommand(f"a comment must be pinned within the call: 0 to {duration_ms} ms")
+        return [c.at_ms for c in listed], [require_text("comment", c.text) for c in listed]
+
     # -- retention -------------------------------------------------------
 
     def place_hold(self, hold: commands.PlaceHold) -> bool:
@@ -649,6 +910,57 @@ class Recording(Aggregate):
             raise errors.LegalHoldActive(f"cannot {action}: legal hold by case(s) {cases}")
 
 
+def _transcript_columns(utterances: Iterable[Utterance]) -> dict[str, list[Any]]:
+    """Utterances as TranscriptRecorded stores them: one list per field."""
+    listed = list(utterances)
+    return {
+        "speakers": [u.speaker for u in listed],
+        "starts_ms": [u.start_ms for u in listed],
+        "ends_ms": [u.end_ms for u in listed],
+        "word_starts_ms": [[w.start_ms for w in u.words] for u in listed],
+        "word_ends_ms": [[w.end_ms for w in u.words] for u in listed],
+        "texts": [u.text for u in listed],
+    }
+
+
+def _transcript_columns_of(event: Recording.TranscriptRecorded) -> dict[str, list[Any]]:
+    names = ("speakers", "starts_ms", "ends_ms", "word_starts_ms", "word_ends_ms", "texts")
+    return {name: getattr(event, name) for name in names}
+
+
+def utterances_of(event: Recording.TranscriptRecorded) -> list[Utterance]:
+    """The stored transcript back as utterances (texts as the reader's keys open them)."""
+    return [
+        Utterance(
+            speaker,
+            start,
+            end,
+            text,
+            tuple(Word(*timed) for timed in zip(text.split(), word_starts, word_ends, strict=False)),
+        )
+        for speaker, start, end, text, word_starts, word_ends in zip(
+            event.speakers,
+            event.starts_ms,
+            event.ends_ms,
+            event.texts,
+            event.word_starts_ms,
+            event.word_ends_ms,
+            strict=True,
+        )
+    ]
+
+
+def _digest(source: str, columns: dict[str, list[Any]]) -> str:
+    return hashlib.sha256(json.dumps([source, columns], sort_keys=True).encode()).hexdigest()
+
+
+def _evaluation_digest(content: Any) -> str:
+    """Of a revision's content (an event, or the fields of one): a retry is recognised by it."""
+    names = ("form_id", "form_version", "answers", "comment_offsets_ms", "comments")
+    fields = content if isinstance(content, dict) else vars(content)
+    return _digest("evaluation", {name: fields[name] for name in names})
+
+
 def without_personal(event: Any) -> Any:
     """The event with its personal fields read as after a purge (names kept, values REDACTED)."""
     fields = getattr(type(event), "personal", ())
@@ -656,9 +968,13 @@ def without_personal(event: Any) -> Any:
         return event
     return dataclasses.replace(
         event,
-        **{
-            name: {key: REDACTED for key in value} if isinstance(value, dict) else REDACTED
-            for name in fields
-            if (value := getattr(event, name)) is not None
-        },
+        **{name: _redacted(value) for name in fields if (value := getattr(event, name)) is not None},
     )
+
+
+def _redacted(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: REDACTED for key in value}
+    if isinstance(value, list):
+        return [REDACTED for _ in value]
+    return REDACTED

@@ -19,7 +19,7 @@ from domain.recording import Recording
 
 @dataclass(frozen=True, slots=True)
 class Span:
-    kind: str  # "pause", "missing", "acw" or "hold"
+    kind: str  # "pause", "missing", "acw", "hold" or "card" (card data spoken: muted and blanked)
     start_ms: int
     end_ms: int
     label: str
@@ -27,10 +27,10 @@ class Span:
 
 @dataclass(frozen=True, slots=True)
 class Mark:
-    kind: str  # "annotation" or "snapshot"
+    kind: str  # "annotation", "snapshot" or "evaluation" (a comment of an evaluation's latest revision)
     at_ms: int
     label: str
-    ref: str = ""  # the snapshot's id
+    ref: str = ""  # the snapshot's or the evaluation's id
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +62,8 @@ class _Reader:
         self.holds: dict[str, str] = {}
         self.marks: list[Mark] = []
         self.snapshot_notes: dict[str, str] = {}
+        self.evaluation_marks: dict[str, list[Mark]] = {}  # by evaluation: its latest revision's comments
+        self.card_spans: set[tuple[int, int]] = set()
         self.purged = False
 
     def at(self, moment: datetime) -> int:
@@ -104,6 +106,13 @@ class _Reader:
             case Recording.SnapshotTaken():
                 note = self.snapshot_notes.get(event.snapshot_id, "")
                 self.marks.append(Mark("snapshot", self.at(event.occurred_at), note, event.snapshot_id))
+            case Recording.EvaluationSubmitted() | Recording.EvaluationRevised():
+                self.evaluation_marks[event.evaluation_id] = [
+                    Mark("evaluation", at_ms, comment, event.evaluation_id)
+                    for at_ms, comment in zip(event.comment_offsets_ms, event.comments, strict=True)
+                ]
+            case Recording.CardDataDetected():
+                self.card_spans.add((event.start_ms, event.end_ms))
             case Recording.Purged():
                 self.purged = True
 
@@ -111,15 +120,17 @@ class _Reader:
         ends = [end for _, end in self.segments.values()]
         call_ms = self.acw_ended_ms if self.acw_ended_ms is not None else self.ended_ms
         duration = max([self.voice_ms, *ends, call_ms or 0])
+        evaluated = [mark for marks in self.evaluation_marks.values() for mark in marks]
+        marks = sorted([*self.marks, *evaluated], key=lambda mark: mark.at_ms)
         if self.purged:
-            return Timeline(duration, False, False, (), tuple(self.marks))
+            return Timeline(duration, False, False, (), tuple(marks))
         spans = [Span("pause", start, duration if end is None else end, reason) for start, end, reason in self.pauses]
         spans += self._missing(duration)
         if self.ended_ms is not None and (self.acw_ended_ms or duration) > self.ended_ms:
             spans.append(Span("acw", self.ended_ms, self.acw_ended_ms or duration, "after-call work"))
         spans += [Span("hold", 0, duration, f"legal hold {case}: {reason}") for case, reason in self.holds.items()]
+        spans += [Span("card", start, end, "card data spoken") for start, end in sorted(self.card_spans)]
         spans.sort(key=lambda span: (span.start_ms, span.kind))
-        marks = sorted(self.marks, key=lambda mark: mark.at_ms)
         return Timeline(duration, bool(self.segments), self.voice_ms > 0, tuple(spans), tuple(marks))
 
     def _missing(self, duration: int) -> list[Span]:

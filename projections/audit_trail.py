@@ -40,6 +40,11 @@ _DETAIL_FIELDS = (
     "missing",
     "snapshot_id",
     "codec",
+    "unredacted",  # a playback of the spans where card data was spoken
+    "source",  # who produced a transcript
+    "start_ms",  # where card data was spoken (never what)
+    "end_ms",
+    "transcript_version",
 )
 
 

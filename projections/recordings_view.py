@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import msgspec
@@ -53,16 +54,21 @@ def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
             row.voice_recorded = True
         case Recording.SnapshotTaken():
             row.snapshots += 1
-        case Recording.Paused():
+        case Recording.Paused(occurred_at=paused):
             row.status = RecordingStatus.PAUSED.value
-        case Recording.Resumed():
+            row.pause_count += 1
+            row.paused_since = paused
+        case Recording.Resumed(occurred_at=resumed):
             row.status = RecordingStatus.ACTIVE.value
+            _end_pause(row, resumed)
         case Recording.CallEnded(occurred_at=ended):
+            _end_pause(row, ended)  # hanging up ends any pause
             row.ended_at = ended
             row.duration_ms = int((ended - row.started_at).total_seconds() * 1000)
             row.status = RecordingStatus.ACW.value
-        case Recording.AcwEnded(occurred_at=acw_ended):
+        case Recording.AcwEnded(occurred_at=acw_ended, reason=reason):
             row.acw_ended_at = acw_ended
+            row.acw_end_reason = reason
             row.status = RecordingStatus.COMPLETE.value
         case Recording.Played() | Recording.Exported():
             row.last_access_at = event.occurred_at
@@ -80,6 +86,12 @@ def fold(row: RecordingRow | None, event: Recording.Event) -> RecordingRow:
         case Recording.Purged():
             row.status = RecordingStatus.PURGED.value
     return row
+
+
+def _end_pause(row: RecordingRow, at: datetime) -> None:
+    if row.paused_since is not None:
+        row.pause_ms += (at - row.paused_since) // timedelta(milliseconds=1)
+        row.paused_since = None
 
 
 def _expect_segments(row: RecordingRow, count: int) -> None:

@@ -12,6 +12,7 @@ from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 from projections.audit_trail import AuditTrailView
 from projections.directory_view import DirectoryView
+from projections.evaluations_view import EvaluationsView
 from projections.follower import Follower, Lag, Projection, read_log
 from projections.log_leaves import LogLeavesView
 from projections.recordings_view import RecordingsView
@@ -23,7 +24,7 @@ OnFailure = Callable[[Follower, Exception], None]
 
 
 def all_projections() -> list[Projection]:
-    return [RecordingsView(), AuditTrailView(), DirectoryView(), LogLeavesView()]
+    return [RecordingsView(), AuditTrailView(), DirectoryView(), LogLeavesView(), EvaluationsView()]
 
 
 class Projections:

@@ -249,6 +249,7 @@ def test_openapi_schema_is_served(api: Api) -> None:
         "audit_trail",
         "directory",
         "log_leaves",
+        "evaluations",
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime
+from uuid import UUID
 
 import msgspec
 import pytest
@@ -118,3 +119,26 @@ def test_retention_run_and_the_audit_report(run, settings: Settings, tmp_path) -
     # Recorded as any audit report is, naming the operator who ran it and what was asked.
     assert len(as_csv) - 1 == purged
     assert all(",cli:" in line and '""format"":""json""' in line for line in as_csv[1:])
+
+
+def test_demo_records_a_call_with_its_transcript_card_span_and_an_evaluation_form(
+    run, settings: Settings, tmp_path
+) -> None:
+    result = run("demo")
+    assert result.exit_code == 0, result.output
+    recording_id = re.search(r"recorded demo call ([0-9a-f-]{36})", result.output).group(1)  # type: ignore[union-attr]
+    assert {"demo-sue", "demo-quinn", "demo-lena", "demo-agent"} <= set(
+        re.findall(r"^  (demo-\S+)", result.output, re.M)
+    )
+    ledger = open_ledger(msgspec.structs.replace(settings, master_key_file=str(tmp_path / "master_key_file")))
+    try:
+        history = ledger.history(UUID(recording_id))
+        kinds = [type(e).__name__ for e in history.events]
+        assert kinds.count("TranscriptRecorded") == 1
+        # The card number read out after the pause: its span, and the number masked.
+        assert history.recording.card_spans == {(20_000, 21_900)}
+        [transcript] = [e for e in history.events if type(e).__name__ == "TranscriptRecorded"]
+        assert "[card] [card] [card] [card]" in transcript.texts and not any("4111" in t for t in transcript.texts)
+        assert ledger.form_version("demo-inbound", None).title == "Inbound support call"
+    finally:
+        ledger.close()

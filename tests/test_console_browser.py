@@ -31,6 +31,7 @@ once per engine); each engine's run takes about a minute on two cores, half of i
 from __future__ import annotations
 
 import bisect
+import io
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -41,6 +42,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 from uuid import UUID
 
+import av
 import httpx
 import pytest
 
@@ -49,7 +51,10 @@ from api.cli.demo import CallPlan, record_call
 from api.cli.demo_media import TIME_CODE_JS, frame_times
 from api.http.app import create_app
 from bench.scratch_databases import create_scratch_database, drop_scratch_database
+from domain.commands import RecordTranscript
+from domain.evaluation_form import Answer, Question
 from domain.recording import Recording
+from domain.transcript import Utterance, Word
 from domain.values import Actor
 from tests.support.browser import chromium, fresh_context, run  # noqa: F401  (fixtures: browser, browser_context)
 from tests.support.in_process_server import serving
@@ -75,6 +80,7 @@ USERS = [
     ("sam", "supervisor", None),  # answers for support only
     ("quinn", "quality", None),  # answers for sales-east
     ("aud", "auditor", None),
+    ("lena", "legal", None),
 ]
 RESPONSIBLE = [("sales", "sue"), ("support", "sam"), ("sales-east", "quinn")]
 SETUP = Actor("test-setup", "admin")
@@ -339,10 +345,19 @@ def sign_in(page: Any, base: str, token: str) -> None:
     assert session["httpOnly"] and session["sameSite"] == "Strict"
 
 
-def open_player(page: Any, console: Console, reason: str, parts: tuple[str, ...] = ("audio", "screen")) -> str:
-    """From the search page to the recording's page, then "open the player" with ``reason``;
-    the viewing's grant (from the page's URL). The video is ready to show a frame."""
-    base, rid = console.base, console.recording_id
+def open_player(
+    page: Any,
+    console: Console,
+    reason: str,
+    parts: tuple[str, ...] = ("audio", "screen"),
+    *,
+    recording_id: UUID | None = None,
+    unredacted: bool = False,
+) -> str:
+    """From the search page to the recording's page (the module's call unless another is named),
+    then "open the player" with ``reason``; the viewing's grant (from the page's URL). The video
+    is ready to show a frame."""
+    base, rid = console.base, recording_id or console.recording_id
     page.goto(f"{base}/search")
     page.click(f'table#results tr[data-recording-id="{rid}"] a.open')
     page.wait_for_url(f"{base}/recordings/{rid}")
@@ -350,6 +365,8 @@ def open_player(page: Any, console: Console, reason: str, parts: tuple[str, ...]
     form.locator("select[name=reason_code]").select_option(reason)
     for part in ("audio", "screen"):
         form.locator(f"input[name=parts][value={part}]").set_checked(part in parts)
+    if unredacted:
+        form.locator("input[name=unredacted]").check()
     form.locator("button[type=submit]").click()
     page.wait_for_url(f"{base}/recordings/{rid}?viewing=*")
     grant = parse_qs(urlparse(page.url).query)["viewing"][0]
@@ -755,3 +772,213 @@ def test_an_expired_grant_is_refused(tmp_path: Path, settings: Settings, browser
         assert again is not None and again.status == 403
         expired = "the grant has expired; open the player again"
         assert refusals(console, "sue") == [("play", expired)] * 2
+
+
+# -- a second call, in which the customer reads out a card number ------------------------------
+
+CARD_SPAN = (25_000, 26_900)  # four groups of digits, half a second apart
+
+
+@pytest.fixture(scope="module")
+def card_call(console: Console) -> UUID:
+    """The same media as the module's call; its transcript (from telephony) has the customer read
+    a card number at 25-26.9 s, outside the pause: one CardDataDetected span."""
+    components = console.components
+    pbx, ann = components.identity.principal_named("pbx"), components.identity.principal_named("ann")
+    plan = CallPlan("browser-card", CALL_MS, tuple(SEGMENTS), max(n for n, _, _ in SEGMENTS) + 1, PAUSE)
+    rid = record_call(components, plan, pbx=pbx, agent=ann, started_at=datetime.now(UTC) - timedelta(minutes=9))
+    card = "4111 1111 1111 1111".split()
+    words = tuple(Word(group, CARD_SPAN[0] + 500 * i, CARD_SPAN[0] + 500 * i + 400) for i, group in enumerate(card))
+    utterances = (
+        Utterance("agent", 1000, 3000, "thank you for calling how can I help"),
+        Utterance("customer", 5000, 7000, "I would like to pay my bill"),
+        Utterance("customer", CARD_SPAN[0], CARD_SPAN[1], " ".join(card), words),
+        Utterance("agent", 28_000, 30_000, "thank you that is done"),
+    )
+    stored = components.transcripts.record(
+        pbx,
+        RecordTranscript(
+            rid, source="telephony", utterances=utterances, occurred_at=datetime.now(UTC), by=Actor("pbx", "telephony")
+        ),
+    )
+    assert [(s.start_ms, s.end_ms) for s in stored.card_spans] == [CARD_SPAN]
+    components.projections.catch_up()
+    return rid
+
+
+def screen_brightness(page: Any) -> float:
+    """The mean grey level (0-255) of the screen as the user sees it (the video and anything over it)."""
+    with av.open(io.BytesIO(page.locator("#screen").screenshot())) as image:
+        grey = bytes(next(image.decode(video=0)).reformat(format="gray").planes[0])
+    return sum(grey) / len(grey)
+
+
+# Seeks, plays for ``seconds`` and counts the beeps heard meanwhile (the worklet of ``listen``).
+BEEPS_WHILE_PLAYING_JS = """async ([at, seconds]) => {
+  const v = document.getElementById("player");
+  const seeked = new Promise((r) => v.addEventListener("seeked", r, {once: true}));
+  v.currentTime = at;
+  await seeked;
+  const before = window.__seen.onsets.length;
+  await v.play();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  v.pause();
+  return {beeps: window.__seen.onsets.length - before, currentTime: v.currentTime};
+}"""
+
+
+def test_the_transcript_follows_playback_and_a_click_seeks(
+    console: Console, card_call: UUID, browser_context: Any
+) -> None:
+    page = browser_context.new_page()
+    sign_in(page, console.base, console.tokens["quinn"])
+    open_player(page, console, "quality_evaluation", recording_id=card_call)
+    utterances = page.locator("#utterances li")
+    utterances.nth(3).wait_for(timeout=10_000)
+    assert [utterances.nth(i).get_attribute("data-speaker") for i in range(4)] == [
+        "agent",
+        "customer",
+        "customer",
+        "agent",
+    ]
+    assert "[card] [card] [card] [card]" in utterances.nth(2).inner_text()
+    assert "1111" not in page.content()
+    # A click on an utterance seeks to it, and it is the one highlighted.
+    utterances.nth(1).click()
+    at = run(page, WAIT_SEEKED_JS, seconds=5)
+    assert at == pytest.approx(5.0, abs=0.05)
+    page.wait_for_selector('#utterances li.speaking[data-start-ms="5000"]', timeout=5000)
+    # While playing, the highlight moves on with the voice.
+    run(page, BEEPS_WHILE_PLAYING_JS.replace("window.__seen.onsets.length", "0"), [27.5, 1.2], seconds=10)
+    page.wait_for_selector('#utterances li.speaking[data-start-ms="28000"]', timeout=5000)
+    assert page.locator("#utterances li.speaking").count() == 1
+
+
+def test_card_data_is_muted_and_blank_for_a_supervisor_and_heard_by_legal_unredacted(
+    console: Console, card_call: UUID, browser_context: Any
+) -> None:
+    sue = browser_context.new_page()
+    sign_in(sue, console.base, console.tokens["sue"])
+    open_player(sue, console, "dispute", recording_id=card_call)
+    assert sue.locator('#timeline-items li[data-kind="card"]').count() == 1
+    cover = sue.locator("#redacted")
+    run(sue, SEEK_JS, [12.0], seconds=5)
+    assert not cover.is_visible() and screen_brightness(sue) > 30  # the demo's coloured frames
+    run(sue, SEEK_JS, [25.5], seconds=5)
+    cover.wait_for(state="visible", timeout=5000)
+    assert sue.evaluate("() => document.getElementById('player').muted")
+    assert screen_brightness(sue) < 8, "the screen must be blank where card data was spoken"
+    # Played through: the beeps of 25 s and 26 s are not heard, those around them are.
+    listen(sue, console.base)
+    heard = run(sue, BEEPS_WHILE_PLAYING_JS, [23.5, 5.0], seconds=15)
+    assert heard["currentTime"] > 28.1, heard
+    assert heard["beeps"] == 3, heard  # 24, 27 and 28 s
+    assert not cover.is_visible()
+    browser_context.clear_cookies()
+
+    lena = browser_context.new_page()
+    sign_in(lena, console.base, console.tokens["lena"])
+    open_player(lena, console, "legal_request", recording_id=card_call, unredacted=True)
+    assert lena.locator("#unredacted-note").is_visible()
+    run(lena, SEEK_JS, [25.5], seconds=5)
+    assert not lena.locator("#redacted").is_visible() and screen_brightness(lena) > 30
+    listen(lena, console.base)
+    heard = run(lena, BEEPS_WHILE_PLAYING_JS, [23.5, 5.0], seconds=15)
+    assert heard["beeps"] == 5, heard  # 24 to 28 s
+    played = [
+        (e.actor, e.unredacted)
+        for e in console.components.ledger.history(card_call).events
+        if isinstance(e, Recording.Played) and e.actor in ("sue", "lena")
+    ]
+    assert played == [("sue", False), ("lena", True)]
+
+
+def test_a_quality_manager_evaluates_with_a_pinned_comment_and_the_agent_disputes(
+    console: Console, card_call: UUID, browser_context: Any
+) -> None:
+    """As a new user would: quinn opens the call, reads the transcript while it plays, answers the
+    form with a comment pinned at the playhead; ann, the agent, disputes; the recording's history
+    shows the viewing, the evaluation and the dispute, in that order."""
+    components = console.components
+    quinn = components.identity.principal_named("quinn")
+    components.evaluations.publish_form(
+        quinn,
+        "browser-qa",
+        "Inbound support",
+        [
+            Question(
+                "greeting",
+                "Greeted the customer by the script",
+                1,
+                False,
+                (Answer("yes", "Yes", 100), Answer("no", "No", 0)),
+            ),
+            Question(
+                "pci",
+                "Asked the customer to use the keypad for card details",
+                2,
+                True,
+                (Answer("yes", "Yes", 100), Answer("no", "No", 0)),
+            ),
+        ],
+    )
+    page = browser_context.new_page()
+    sign_in(page, console.base, console.tokens["quinn"])
+    open_player(page, console, "quality_evaluation", recording_id=card_call)
+    page.locator("#utterances li").nth(3).wait_for(timeout=10_000)
+    run(page, SEEK_JS, [26.0], seconds=5)
+    evaluate = page.locator("form#evaluate")
+    evaluate.locator("input[name='answer:greeting'][value=yes]").check()
+    evaluate.locator("input[name='answer:pci'][value=no]").check()
+    page.click("#pin-comment")
+    pinned = evaluate.locator(".comment-row").last
+    assert pinned.locator("input[name=comment_at_ms]").input_value() == "26000"
+    pinned.locator("textarea").fill("card number read out loud: offer the keypad")
+    evaluate.locator("button[type=submit]").click()
+    page.wait_for_url(f"{console.base}/recordings/{card_call}?viewing=*")
+    article = page.locator("#evaluations article.evaluation")
+    assert article.count() == 1
+    assert "0%" in article.locator(".score").inner_text()  # the fatal question failed
+    comment = article.locator(".comments li")
+    assert "offer the keypad" in comment.inner_text()
+    comment.locator("button.seek").click()
+    assert run(page, WAIT_SEEKED_JS, seconds=5) == pytest.approx(26.0, abs=0.05)
+    browser_context.clear_cookies()
+
+    ann = browser_context.new_page()
+    sign_in(ann, console.base, console.tokens["ann"])
+    ann.goto(f"{console.base}/recordings/{card_call}")
+    respond = ann.locator("#evaluations form.respond")
+    respond.locator("textarea[name=comment]").fill("I did offer the keypad; the customer read it out anyway")
+    respond.locator("button[value=dispute]").click()
+    ann.wait_for_url(f"{console.base}/recordings/{card_call}")
+    assert ann.locator("#evaluations .response[data-kind=disputed]").count() == 1
+    assert ann.locator("#evaluations form.respond").count() == 0  # one response per revision
+    steps = [
+        (row.get_attribute("data-type"), row.locator("td").nth(3).inner_text().split()[0])
+        for row in ann.locator("#history tbody tr").all()
+        if row.get_attribute("data-type") in ("Played", "EvaluationSubmitted", "EvaluationDisputed")
+    ]
+    assert [s for s in steps if s[1] in ("quinn", "ann")] == [
+        ("Played", "quinn"),
+        ("EvaluationSubmitted", "quinn"),
+        ("EvaluationDisputed", "ann"),
+    ]
+    browser_context.clear_cookies()
+
+    # The evaluator revises, from the form prefilled with the revision disputed; both stay.
+    again = browser_context.new_page()
+    sign_in(again, console.base, console.tokens["quinn"])
+    again.goto(f"{console.base}/recordings/{card_call}")
+    again.click("#evaluations a.revise")
+    revise = again.locator("form#evaluate")
+    assert revise.locator("input[name='answer:greeting'][value=yes]").is_checked()
+    assert "offer the keypad" in revise.locator("textarea[name=comment_text]").first.input_value()
+    revise.locator("input[name='answer:pci'][value=yes]").check()
+    revise.locator("button[type=submit]").click()
+    again.wait_for_url(f"{console.base}/recordings/{card_call}")
+    assert "100%" in again.locator("#evaluations .score").inner_text()
+    assert again.locator("#evaluations li.revision").count() == 2
+    types = [row.get_attribute("data-type") for row in again.locator("#history tbody tr").all()]
+    quality_steps = [t for t in types if t.startswith("Evaluation")]
+    assert quality_steps == ["EvaluationSubmitted", "EvaluationDisputed", "EvaluationRevised"]

@@ -176,6 +176,7 @@ def test_killed_projection_resumes_exactly_once_and_rebuild_agrees(ledger: Recor
         "audit_trail": committed,
         "directory": committed,
         "log_leaves": committed,
+        "evaluations": committed,
     }
     assert sum(r.version for r in all_recordings(restarted.store)) == committed
     restarted.catch_up()
@@ -227,7 +228,7 @@ def test_two_followers_taking_turns_never_fold_onto_stale_rows(ledger: Recording
     )
 
 
-@pytest.mark.parametrize("view", ["recordings", "audit_trail", "directory", "log_leaves"])
+@pytest.mark.parametrize("view", ["recordings", "audit_trail", "directory", "log_leaves", "evaluations"])
 def test_a_follower_beaten_to_a_batch_by_another_process_skips_it(ledger: RecordingLedger, view: str) -> None:
     """The server's request threads and its views worker may apply the same batch at once."""
     ours = Projections(ledger, open_view_store(ledger), batch_size=50)

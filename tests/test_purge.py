@@ -9,11 +9,9 @@ import io
 import subprocess
 import uuid
 import zipfile
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from adapters.note_signing import verify_checkpoint
@@ -21,6 +19,7 @@ from adapters.settings import Settings
 from domain.transparency.merkle import leaf_hash, verify_inclusion
 from domain.values import REDACTED
 from tests.support.api_client import Api
+from tests.support.raw_bytes import database_files, raw_hits
 
 
 @pytest.fixture(scope="module")
@@ -110,32 +109,6 @@ def purge_immediately(api: Api) -> None:
         ).status_code
         == 200
     )
-
-
-def database_files(settings: Settings) -> Iterator[Path]:
-    """Every file that holds this database's data: the SQLite file and its journal, or the
-    PostgreSQL database's relation files and the whole write-ahead log."""
-    if not settings.database_url:
-        yield from Path(settings.sqlite_path).parent.glob(Path(settings.sqlite_path).name + "*")
-        return
-    with psycopg.connect(settings.database_url, autocommit=True) as conn:
-        conn.execute("CHECKPOINT")
-        data = Path(conn.execute("SHOW data_directory").fetchone()[0])
-        relations = conn.execute(
-            "SELECT pg_relation_filepath(oid) FROM pg_class WHERE pg_relation_filepath(oid) IS NOT NULL"
-        ).fetchall()
-    for (relative,) in relations:
-        yield from data.glob(relative + "*")  # main fork, segments, free-space and visibility maps
-    yield from (data / "pg_wal").glob("0*")
-
-
-def raw_hits(paths: Iterator[Path], needles: list[bytes]) -> list[tuple[str, bytes]]:
-    hits = []
-    for path in paths:
-        if path.is_file():
-            body = path.read_bytes()
-            hits += [(str(path), n) for n in needles if n in body]
-    return hits
 
 
 def test_purge_destroys_media_and_personal_fields_and_keeps_the_record(

@@ -21,7 +21,9 @@ from api.cli.context import Context, cli_actor, pass_context
 from api.cli.demo_media import call_voice, screen_segment
 from domain import commands
 from domain.errors import DomainError
+from domain.evaluation_form import Answer, Question
 from domain.permissions import Principal
+from domain.transcript import Utterance, Word
 from domain.values import Actor
 
 FPS = 10
@@ -137,6 +139,65 @@ def record_call(components: Any, plan: CallPlan, *, pbx: Principal, agent: Princ
     return rid
 
 
+# What telephony says was said in the demo call; the customer reads a card number out loud after
+# the pause (20-22 s), so it is masked in the transcript and muted and blanked in playback.
+DEMO_TRANSCRIPT = (
+    ("agent", 500, 3500, "Thank you for calling broadband support, this is Dana"),
+    ("customer", 4000, 8500, "Hi, I would like to pay my overdue bill please"),
+    ("agent", 9000, 9800, "Of course, one moment"),
+    ("agent", 14_500, 17_000, "Thanks for waiting. How would you like to pay?"),
+    ("customer", 17_500, 19_500, "By card, the number is"),
+    ("customer", 20_000, 22_000, "4111 1111 1111 1111"),
+    ("agent", 22_500, 26_000, "Please use your phone's keypad for card numbers next time"),
+)
+DEMO_FORM = [
+    Question(
+        "greeting", "Greeted the customer by the script", 1, False, (Answer("yes", "Yes", 100), Answer("no", "No", 0))
+    ),
+    Question(
+        "pci",
+        "Kept card data off the recording (keypad entry, or paused)",
+        3,
+        True,
+        (Answer("yes", "Yes", 100), Answer("no", "No", 0)),
+    ),
+    Question(
+        "resolution",
+        "Resolved the customer's request",
+        2,
+        False,
+        (
+            Answer("full", "Fully", 100),
+            Answer("partly", "Partly", 50),
+            Answer("no", "No", 0),
+            Answer("na", "n/a", None),
+        ),
+    ),
+]
+
+
+def add_quality_demo(components: Any, recording_id: UUID, *, pbx: Principal, quality: Principal) -> None:
+    """The demo call's transcript from telephony, and an evaluation form to evaluate it with."""
+    utterances = tuple(
+        Utterance(
+            speaker,
+            start,
+            end,
+            text,
+            tuple(Word(t, start + i * 500, start + i * 500 + 400) for i, t in enumerate(text.split()))
+            if text[0].isdigit()
+            else (),
+        )
+        for speaker, start, end, text in DEMO_TRANSCRIPT
+    )
+    by = Actor(pbx.name, pbx.role.value)
+    command = commands.RecordTranscript(
+        recording_id, source="telephony", utterances=utterances, occurred_at=datetime.now(UTC), by=by
+    )
+    components.transcripts.record(pbx, command)
+    components.evaluations.publish_form(quality, "demo-inbound", "Inbound support call", DEMO_FORM)
+
+
 @click.command()
 @click.option("--url", default=None, help="Where the console is served (default: the settings' host and port).")
 @pass_context
@@ -162,11 +223,14 @@ def demo(ctx: Context, url: str | None) -> None:
         plan = demo_plan(f"demo-{datetime.now(UTC):%Y%m%d-%H%M%S}")
         started = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         recording_id = record_call(components, plan, pbx=pbx, agent=agent, started_at=started)
+        quinn = identity.principal_for(tokens["demo-quinn"])
+        assert quinn is not None
+        add_quality_demo(components, recording_id, pbx=pbx, quality=quinn)
     except DomainError as error:
         raise click.ClickException(str(error)) from None
     components.projections.catch_up()
     console_url = url or f"http://{ctx.settings.host}:{ctx.settings.port}/"
     click.echo(f"recorded demo call {recording_id} of demo-agent ({plan.duration_ms // 1000} s, screen and voice)")
     click.echo(f"sign in at {console_url} with one of these tokens (shown once):")
-    for name in ("demo-sue", "demo-quinn", "demo-lena"):
+    for name in ("demo-sue", "demo-quinn", "demo-lena", "demo-agent"):
         click.echo(f"  {name:<11} {tokens[name]}")

@@ -16,8 +16,10 @@ from api.cli.directory import teams, users
 from api.cli.log import keys, verify
 from api.cli.output import console, progress_bar
 from api.cli.recordings import history, search
+from api.cli.reports import add_reports
 from api.cli.retention import report, retention
 from api.cli.simulation import DayPlan, plan_day, run_day
+from api.cli.transcription import transcribe
 from api.cli.views import projections
 
 log = structlog.get_logger("callvault.cli")
@@ -123,6 +125,7 @@ def checkpoint(ctx: Context) -> None:
 main.add_command(keys)
 main.add_command(verify)
 main.add_command(retention)
+add_reports(report)
 main.add_command(report)
 main.add_command(search)
 main.add_command(history)
@@ -130,3 +133,4 @@ main.add_command(users)
 main.add_command(teams)
 main.add_command(projections)
 main.add_command(demo)
+main.add_command(transcribe)

@@ -32,7 +32,7 @@ def retention_run(ctx: Context, at: str | None) -> None:
 
 @click.group()
 def report() -> None:
-    """Compliance reports."""
+    """Compliance and historical reports."""
 
 
 @report.command("audit")

@@ -21,9 +21,10 @@ from adapters.settings import Settings
 from api.bootstrap import Components, build
 from api.http.audit import AuditTrail
 from api.http.capture_commands import capture_commands
-from api.http.console import TEMPLATES, Console, static_files
+from api.http.console import TEMPLATES, Console, ReportPages, static_files
 from api.http.context import current_principal, request_context
 from api.http.directory import Directory
+from api.http.evaluations import EvaluationRoutes
 from api.http.lifecycle_batch import post_batch
 from api.http.media import MediaIngestRoutes
 from api.http.playback import PlaybackRoutes
@@ -31,8 +32,10 @@ from api.http.policy import RecordingPolicyRoutes
 from api.http.problems import EXCEPTION_HANDLERS
 from api.http.recordings_ingest import RecordingIngest
 from api.http.recordings_read import RecordingRead
+from api.http.reports import ReportRoutes
 from api.http.retention import LegalHolds, RetentionRoutes
 from api.http.schemas import Health
+from api.http.transcripts import TranscriptRoutes
 from api.http.transparency_log import TransparencyLogRoutes, export, public_key
 from api.logging import configure_logging
 
@@ -102,7 +105,11 @@ def create_app(settings: Settings) -> Litestar:
             LegalHolds,
             RetentionRoutes,
             PlaybackRoutes,
+            ReportRoutes,
+            TranscriptRoutes,
+            EvaluationRoutes,
             Console,
+            ReportPages,
             static_files,
         ],
         template_config=TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine),

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import anyio.to_thread
 import msgspec
@@ -27,13 +27,16 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from litestar.static_files import create_static_files_router
 
+from api.console.charts import report_chart
 from api.http.context import SESSION_COOKIE, principal_of, session_of
 from api.http.playback import media_urls
 from api.http.problems import problem, status_of
 from api.services.access import actor
 from api.services.recordings import SearchRequest, parse_tags
+from api.services.reports import REPORTS, ReportRequest
 from domain import commands
 from domain.errors import DomainError, Forbidden, InvalidCommand
+from domain.evaluation_form import Comment
 from domain.permissions import ALLOWED, Action, Principal
 from domain.values import PLAY_PARTS
 
@@ -211,7 +214,12 @@ class Console(Controller):
 
     @get("/recordings/{recording_id:uuid}")
     async def recording(
-        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], viewing: FromQuery[str | None] = None
+        self,
+        request: Request[Any, Any, Any],
+        recording_id: FromPath[UUID],
+        viewing: FromQuery[str | None] = None,
+        form: FromQuery[str | None] = None,
+        revise: FromQuery[str | None] = None,
     ) -> Template:
         principal = _signed_in(request)
         components = _components(request)
@@ -220,6 +228,8 @@ class Console(Controller):
         timeline = await _run(lambda: components.playback.timeline(recording_id))
         purge = next((e for e in detail.events if e.type == "Purged"), None)
         _, terms = components.ledger.current_policy()
+        ended = purge is None and any(e.type == "CallEnded" for e in detail.events)
+        quality = await _run(lambda: _evaluations_of(components, principal, recording_id, form, revise, ended=ended))
         return _page(
             request,
             "recording.html",
@@ -228,7 +238,10 @@ class Console(Controller):
             timeline=timeline,
             purge=purge,
             player=player,
+            viewing=viewing,
+            **quality,
             may_play=principal.role in ALLOWED[Action.PLAY],
+            may_unredact=principal.role in ALLOWED[Action.PLAY_UNREDACTED],
             reasons=terms.playback_reasons,
             parts=PLAY_PARTS,
             snapshots=[m for m in timeline.marks if m.kind == "snapshot"],
@@ -251,7 +264,12 @@ class Console(Controller):
         reason, parts = str(form.get("reason_code") or ""), [str(p) for p in form.getall("parts", [])]
         if not parts:
             raise InvalidCommand("choose what to play: audio, screen or both")
-        viewing = await _run(lambda: _components(request).playback.open_viewing(principal, recording_id, reason, parts))
+        unredacted = form.get("unredacted") == "yes"
+        viewing = await _run(
+            lambda: _components(request).playback.open_viewing(
+                principal, recording_id, reason, parts, unredacted=unredacted
+            )
+        )
         return Redirect(f"/recordings/{recording_id}?viewing={viewing.grant}", status_code=303)
 
     @post("/recordings/{recording_id:uuid}/annotations")
@@ -282,6 +300,49 @@ class Console(Controller):
         # pages send no Referer, so it cannot leak through one).
         return Redirect(f"/recordings/{recording_id}", status_code=303)
 
+    @post("/recordings/{recording_id:uuid}/evaluations")
+    async def evaluate(self, request: Request[Any, Any, Any], recording_id: FromPath[UUID]) -> Redirect:
+        """The evaluation form: an answer per question, comments pinned at moments of the call."""
+        principal = _signed_in(request)
+        form = await request.form()
+        await _check_csrf(request, form.get("csrf_token"))
+        command = commands.SubmitEvaluation(recording_id, evaluation_id=str(uuid4()), **_answered(form, principal))
+        await _run(lambda: _components(request).evaluations.evaluate(principal, command))
+        return _back_to(recording_id, form.get("viewing"))
+
+    @post("/recordings/{recording_id:uuid}/evaluations/{evaluation_id:str}/revisions")
+    async def revise(
+        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], evaluation_id: FromPath[str]
+    ) -> Redirect:
+        """The evaluator's next revision of its evaluation (the form, prefilled with the current one)."""
+        principal = _signed_in(request)
+        form = await request.form()
+        await _check_csrf(request, form.get("csrf_token"))
+        command = commands.ReviseEvaluation(recording_id, evaluation_id=evaluation_id, **_answered(form, principal))
+        await _run(lambda: _components(request).evaluations.evaluate(principal, command))
+        return _back_to(recording_id, form.get("viewing"))
+
+    @post("/recordings/{recording_id:uuid}/evaluations/{evaluation_id:str}/response")
+    async def respond(
+        self, request: Request[Any, Any, Any], recording_id: FromPath[UUID], evaluation_id: FromPath[str]
+    ) -> Redirect:
+        """The agent acknowledges or disputes the evaluation of its call."""
+        principal = _signed_in(request)
+        form = await request.form()
+        await _check_csrf(request, form.get("csrf_token"))
+        acknowledged = form.get("response") == "acknowledge"
+        response = commands.AcknowledgeEvaluation if acknowledged else commands.DisputeEvaluation
+        command = response(
+            recording_id,
+            evaluation_id=evaluation_id,
+            revision=_whole("revision", form.get("revision")),
+            comment=str(form.get("comment") or "").strip(),
+            occurred_at=datetime.now(UTC),
+            by=actor(principal),
+        )
+        await _run(lambda: _components(request).evaluations.respond(principal, command))
+        return _back_to(recording_id, form.get("viewing"))
+
     @staticmethod
     def _player(
         request: Request[Any, Any, Any], principal: Principal, recording_id: UUID, token: str
@@ -307,6 +368,14 @@ class Console(Controller):
                     for s in timeline.spans
                 ],
                 "markers": [{"kind": m.kind, "at_ms": m.at_ms, "label": m.label} for m in timeline.marks],
+                # Where card data was spoken: the media is silent and frameless there, the player blank.
+                "hidden_spans": []
+                if grant.unredacted
+                else [[s.start_ms, s.end_ms] for s in timeline.spans if s.kind == "card"],
+                "unredacted": grant.unredacted,
+                "transcript_url": f"/v1/recordings/{recording_id}/transcript"
+                if principal.role in ALLOWED[Action.READ_TRANSCRIPT]
+                else None,
                 "annotate_url": f"/recordings/{recording_id}/annotations" if may_annotate else None,
                 "csrf_token": components.console_sessions.csrf_token(session_of(request))
                 if session_of(request)
@@ -324,6 +393,72 @@ class AnnotationIn(msgspec.Struct, forbid_unknown_fields=True):
     media_offset_ms: int
 
 
+def _evaluations_of(
+    components: Any,
+    principal: Principal,
+    recording_id: UUID,
+    chosen_form: str | None,
+    revised: str | None,
+    *,
+    ended: bool,
+) -> dict[str, Any]:
+    """The recording page's evaluations, the form versions they cite, and for a quality manager
+    the form to fill in: to evaluate the call (the form chosen, or the first), or to revise one
+    of its own evaluations (the latest version of that evaluation's form, with its answers)."""
+    if principal.role not in ALLOWED[Action.READ_EVALUATIONS]:
+        return {"evaluations": [], "form_versions": {}, "evaluation_form": None, "forms": []}
+    evaluations = components.evaluations.of_recording(principal, recording_id)
+    cited = {(r.form_id, r.form_version) for e in evaluations for r in e.revisions}
+    form_versions = {key: components.evaluations.form(principal, *key) for key in cited}
+    may_evaluate = principal.role in ALLOWED[Action.EVALUATE] and ended
+    forms = components.evaluations.forms(principal) if may_evaluate else []
+    revising = next((e for e in evaluations if e.evaluation_id == revised and e.evaluator == principal.name), None)
+    if revising is not None and may_evaluate:
+        latest = revising.revisions[-1]
+        evaluation_form = components.evaluations.form(principal, latest.form_id)
+        preset = {"answers": latest.answers, "comments": latest.comments}
+    else:
+        chosen = next((f for f in forms if f.form_id == chosen_form), forms[0] if forms else None)
+        evaluation_form = components.evaluations.form(principal, chosen.form_id) if chosen else None
+        preset = {"answers": {}, "comments": []}
+    return {
+        "evaluations": evaluations,
+        "form_versions": form_versions,
+        "forms": forms,
+        "evaluation_form": evaluation_form,
+        "revising": revising if may_evaluate else None,
+        "preset": preset,
+        "may_evaluate": may_evaluate,
+        "may_respond": principal.role in ALLOWED[Action.RESPOND_EVALUATION],
+    }
+
+
+def _answered(form: Any, principal: Principal) -> dict[str, Any]:
+    """An evaluation form's fields as its command takes them: an answer per question, and the
+    comments pinned at moments of the call (rows left empty are none)."""
+    pinned = zip(form.getall("comment_at_ms", []), form.getall("comment_text", []), strict=False)
+    return {
+        "form_id": str(form.get("form_id") or ""),
+        "form_version": _whole("form_version", form.get("form_version")),
+        "answers": {
+            str(name).removeprefix("answer:"): str(value)
+            for name, value in form.multi_items()
+            if str(name).startswith("answer:")
+        },
+        "comments": tuple(
+            Comment(_whole("comment_at_ms", at), str(text).strip()) for at, text in pinned if str(text).strip()
+        ),
+        "occurred_at": datetime.now(UTC),
+        "by": actor(principal),
+    }
+
+
+def _back_to(recording_id: UUID, viewing: Any) -> Redirect:
+    """Back to the recording's page, with the player the form was sent from (its grant) if any."""
+    query = f"?{urlencode({'viewing': viewing})}" if viewing else ""
+    return Redirect(f"/recordings/{recording_id}{query}", status_code=303)
+
+
 def _moment(name: str, text: str) -> datetime | None:
     if not text:
         return None
@@ -339,3 +474,84 @@ def _whole(name: str, text: Any) -> int:
         return int(str(text))
     except ValueError:
         raise InvalidCommand(f"{name} must be a whole number") from None
+
+
+# -- historical reports ----------------------------------------------------------
+
+
+class ReportPages(Controller):
+    """The reports page and one report's page: its chart (SVG drawn here), its table and its
+    CSV, which the API serves (a GET, so the session cookie is enough)."""
+
+    path = "/reports"
+    include_in_schema = False
+    exception_handlers = Console.exception_handlers
+
+    @get("/")
+    async def reports(self, request: Request[Any, Any, Any]) -> Template:
+        principal = _signed_in(request)
+        await _run(lambda: _components(request).access.allow(principal, Action.REPORT_READ))
+        form = _report_form(request)
+        return _page(request, "reports.html", reports=REPORTS, form=form, query=urlencode(form))
+
+    @get("/{name:str}")
+    async def report(self, request: Request[Any, Any, Any], name: FromPath[str]) -> Template:
+        principal = _signed_in(request)
+        form = _report_form(request)
+        started_from, through = _moment("from", form["from"]), _moment("through", form["through"])
+        if started_from is None or through is None or through.date() == date.max:
+            raise InvalidCommand("choose the first and the last day")
+        asked = ReportRequest(
+            started_from=started_from,
+            started_until=through + timedelta(days=1),  # through that whole day
+            agent=form["agent"] or None,
+            team=form["team"] or None,
+            queue=form["queue"] or None,
+            format="html",  # the console's page; its CSV link is an access of its own
+        )
+        produced = await _run(lambda: _components(request).reports.produce(principal, name, asked))
+        api_query = [("from", asked.started_from.isoformat()), ("to", asked.started_until.isoformat())]
+        api_query += [(k, v) for k, v in form.items() if k in ("agent", "team", "queue") and v]
+        rows = msgspec.to_builtins(produced.rows)
+        return _page(
+            request,
+            "reports_view.html",
+            report_name=name,
+            kind=REPORTS[name],
+            report=produced,
+            form=form,
+            query=urlencode(form),
+            chart=report_chart(produced),
+            columns=REPORTS[name].row.__struct_fields__,
+            headings=[_heading(column) for column in REPORTS[name].row.__struct_fields__],
+            cells=[[_cell(column, value) for column, value in row.items()] for row in rows],
+            csv_url=f"/v1/reports/{name}?" + urlencode([*api_query, ("format", "csv")]),
+            json_url=f"/v1/reports/{name}?" + urlencode(api_query),
+        )
+
+
+REPORT_FORM = ("from", "through", "agent", "team", "queue")
+REPORT_DAYS = 7  # the range a report page opens with: the last week, today included
+
+
+def _report_form(request: Request[Any, Any, Any]) -> dict[str, str]:
+    query = request.query_params
+    today = datetime.now(UTC).date()
+    defaults = {"from": (today - timedelta(days=REPORT_DAYS - 1)).isoformat(), "through": today.isoformat()}
+    return {name: query.get(name) or defaults.get(name, "") for name in REPORT_FORM}
+
+
+def _heading(column: str) -> str:
+    return column.removesuffix("_ms").replace("_", " ") + (" (h:mm:ss)" if column.endswith("_ms") else "")
+
+
+def _cell(column: str, value: Any) -> str:
+    """A table cell as a person reads it: durations as h:mm:ss, times to the second."""
+    if column.endswith("_ms") and isinstance(value, int):
+        seconds = value // 1000
+        return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+    if column.endswith("_at") and isinstance(value, str):
+        return value[:19].replace("T", " ")
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    return str(value)

@@ -30,6 +30,7 @@ Part = Annotated[str, msgspec.Meta(pattern="^(audio|screen)$")]
 class ViewingIn(Body, kw_only=True):
     reason_code: Annotated[str, msgspec.Meta(min_length=1, max_length=128)]
     parts: Annotated[list[Part], msgspec.Meta(max_length=2)] = []  # default: every part the recording has
+    unredacted: bool = False  # hear and see where card data was spoken (legal only; recorded as such)
 
 
 class ViewingOut(msgspec.Struct):
@@ -65,7 +66,9 @@ class PlaybackRoutes(Controller):
         principal: Caller,
         playback: NamedDependency[Playback],
     ) -> ViewingOut:
-        viewing = playback.open_viewing(principal, recording_id, data.reason_code, data.parts)
+        viewing = playback.open_viewing(
+            principal, recording_id, data.reason_code, data.parts, unredacted=data.unredacted
+        )
         playable, peaks = media_urls(recording_id, viewing.grant)
         return ViewingOut(
             viewing.viewing_id,

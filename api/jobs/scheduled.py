@@ -1,5 +1,5 @@
 """The server's scheduled jobs: after-call-work timeouts, checkpoints, the log's self-audit,
-retention, and the watch over the views worker process."""
+retention, the watch over the views worker process, and the transcriber (when one is set)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters.settings import Settings
 from adapters.view_store import ViewStore
+from api.jobs.transcription import Transcription
 from api.jobs.views_worker import ViewsWorker
 from api.services.retention import Retention
 from api.services.transparency import TransparencyLog
@@ -59,6 +60,7 @@ def schedule(
     transparency: TransparencyLog,
     retention: Retention,
     views_worker: ViewsWorker | None,
+    transcription: Transcription | None,
 ) -> BackgroundScheduler:
     """A scheduler with every job added, not yet started."""
     scheduler = BackgroundScheduler(timezone="UTC")
@@ -73,4 +75,6 @@ def schedule(
     every(settings.checkpoint_interval_seconds, transparency.scheduled_checkpoint, "checkpoint")
     every(settings.log_self_audit_seconds, transparency.self_audit, "log-self-audit")
     every(settings.retention_check_seconds, lambda: retention.run(datetime.now(UTC)), "retention")
+    if transcription is not None:
+        every(settings.transcribe_check_seconds, transcription.run, "transcription")
     return scheduler

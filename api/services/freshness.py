@@ -25,6 +25,7 @@ client_position: ContextVar[int] = ContextVar("client_position", default=0)
 # is not here: a report catches it up every time (api/services/audit_reports.py).
 SHOWN_IN_VIEW: dict[str, tuple[str, ...]] = {
     "recordings": ("Recording",),
+    "evaluations": ("Recording", "EvaluationForm"),
 }
 
 

@@ -91,11 +91,20 @@ class Playback:
     # -- opening the player ------------------------------------------------
 
     def open_viewing(
-        self, principal: Principal, recording_id: UUID, reason_code: str, parts: Sequence[str] = ()
+        self,
+        principal: Principal,
+        recording_id: UUID,
+        reason_code: str,
+        parts: Sequence[str] = (),
+        *,
+        unredacted: bool = False,
     ) -> Viewing:
-        """Records one Played (who, role, why, which parts) and grants the media for this viewing.
-        ``parts`` defaults to every part the recording has."""
+        """Records one Played (who, role, why, which parts, whether unredacted) and grants the media
+        for this viewing. ``parts`` defaults to every part the recording has. Where card data was
+        spoken the media is silent and blank unless ``unredacted`` (legal only)."""
         self._access.allow_recording(principal, Action.PLAY, recording_id)
+        if unredacted:
+            self._access.allow_recording(principal, Action.PLAY_UNREDACTED, recording_id)
         _, terms = self._ledger.current_policy()
         try:
             terms.check_playback(reason_code, by_agent=principal.role is Role.AGENT)
@@ -115,6 +124,7 @@ class Playback:
                 reason_code=reason_code,
                 what=",".join(chosen),
                 viewing_id=str(viewing_id),
+                unredacted=unredacted,
                 occurred_at=now,
                 by=actor(principal),
             )
@@ -122,7 +132,7 @@ class Playback:
         # Long enough to watch the whole recording once, and the grant's own margin on top.
         length = timeline_of(self._ledger.history(recording_id).events).duration_ms / 1000
         expires = int(time.time() + length + self._grant_seconds)
-        grant = Grant(viewing_id, principal.user_id, recording_id, ",".join(chosen), expires)
+        grant = Grant(viewing_id, principal.user_id, recording_id, ",".join(chosen), expires, unredacted)
         return Viewing(viewing_id, recording_id, chosen, self._grants.sign(grant), datetime.fromtimestamp(expires, UTC))
 
     @staticmethod
@@ -162,7 +172,7 @@ class Playback:
         key = self._viewed.get(grant.viewing_id)
         film = self._media.open_derived(recording_id, key) if key else None
         if key is None or film is None:
-            key = self._built(recording_id, tuple(grant.parts.split(",")))
+            key = self._built(recording_id, tuple(grant.parts.split(",")), redacted=not grant.unredacted)
             film = self._media.open_derived(recording_id, key)
             assert film is not None  # just built
             with self._viewed_guard:
@@ -224,8 +234,9 @@ class Playback:
                 self._media.put_derived(recording_id, peaks_key, msgspec.json.encode(peaks))
         return track_key, peaks_key
 
-    def _built(self, recording_id: UUID, parts: tuple[str, ...]) -> str:
-        """The key of the playable file of this media and these parts, built if it is not.
+    def _built(self, recording_id: UUID, parts: tuple[str, ...], *, redacted: bool) -> str:
+        """The key of the playable file of this media and these parts, built if it is not;
+        ``redacted``: silent and without frames where card data was spoken.
 
         Every byte range a player asks for comes here, so the file is found from the
         recording's state (cached, brought up to the log) without reading its history:
@@ -237,12 +248,15 @@ class Playback:
             raise MediaPurged(f"the media of recording {recording_id} was purged")
         segments = sorted(recording.segments.items()) if "screen" in parts else []
         with_voice = "audio" in parts and recording.voice_sha256 is not None
+        hidden = sorted(recording.card_spans) if redacted else []
         fingerprint = hashlib.sha256(
             "\n".join(f"{number} {digest}" for number, digest in segments).encode()
             + f"\0{recording.voice_sha256 if with_voice else ''}".encode()
+            + f"\0{hidden}".encode()
         ).hexdigest()[:32]
         key = f"{self._media.derived_prefix(recording_id)}{fingerprint}/{'-'.join(parts)}.mp4"
-        track = self._voice_prepared(recording_id)[0] if with_voice else None  # before the lock: it takes one too
+        # Before the lock: these take one too.
+        track = self._voice_track(recording_id, hidden) if with_voice else None
         with self._building[int(fingerprint, 16) % BUILD_LOCKS]:
             if self._media.open_derived(recording_id, key) is None:
                 events = self._ledger.history(recording_id).events if segments else []
@@ -252,8 +266,27 @@ class Playback:
                     if isinstance(e, Recording.ScreenSampled)
                 ]
                 voice = self._media.get_derived(recording_id, track) if track else None
-                self._media.put_derived(recording_id, key, combine(sources, voice))
+                self._media.put_derived(recording_id, key, combine(sources, voice, blanked=hidden))
         return key
+
+    def _voice_track(self, recording_id: UUID, silenced: list[tuple[int, int]]) -> str:
+        """The key of the voice's AAC track, silent over ``silenced`` (made once per set of spans)."""
+        track_key = self._voice_prepared(recording_id)[0]
+        if not silenced:
+            return track_key
+        muted_key = (
+            track_key.removesuffix(".m4a") + f".muted-{hashlib.sha256(str(silenced).encode()).hexdigest()[:16]}.m4a"
+        )
+        recording = self._ledger.get_recording(recording_id)
+        assert recording.voice_sha256 is not None  # _voice_prepared found it
+        with self._building[int(recording.voice_sha256[:8], 16) % BUILD_LOCKS]:
+            if self._media.open_derived(recording_id, muted_key) is None:
+                [voice] = [
+                    e for e in self._ledger.history(recording_id).events if isinstance(e, Recording.VoiceRecorded)
+                ]
+                raw = self._media.get(recording_id, voice.media_key)
+                self._media.put_derived(recording_id, muted_key, voice_track(raw, silenced))
+        return muted_key
 
     def _reader(self, recording_id: UUID, media_key: str) -> Callable[[], bytes]:
         return lambda: self._media.get(recording_id, media_key)

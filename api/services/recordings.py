@@ -23,6 +23,7 @@ from domain.errors import InvalidCommand, NotFound
 from domain.ledger import History as ReplayedHistory
 from domain.ledger import RecordingLedger
 from domain.permissions import Action, Principal, visible_agents
+from domain.recording import Recording
 
 # What every stored event carries besides its own data.
 EVENT_ENVELOPE = frozenset(
@@ -89,6 +90,12 @@ class History(msgspec.Struct):
 
 
 def event_out(event: Any) -> EventOut:
+    if isinstance(event, Recording.TranscriptRecorded):
+        # What the call said is read through the transcript (an access of its own, by the roles
+        # that may hear the call), not through the history, which auditors read too.
+        data: dict[str, Any] = {"version": event.version, "source": event.source, "utterances": len(event.texts)}
+    else:
+        data = {k: v for k, v in vars(event).items() if k not in EVENT_ENVELOPE}
     return EventOut(
         version=event.originator_version,
         type=type(event).__name__,
@@ -96,7 +103,7 @@ def event_out(event: Any) -> EventOut:
         occurred_at=event.occurred_at,
         actor=event.actor,
         role=event.role,
-        data={k: v for k, v in vars(event).items() if k not in EVENT_ENVELOPE},
+        data=data,
     )
 
 

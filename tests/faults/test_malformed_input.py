@@ -61,6 +61,11 @@ ACTOR = {
     "/v1/holds": "lena",
     "/v1/holds/{case_id}/release": "lena",
     "/v1/erasures": "lena",
+    "/v1/evaluation-forms/{form_id}/versions": "quinn",
+    "/v1/recordings/{recording_id}/evaluations": "quinn",
+    "/v1/recordings/{recording_id}/evaluations/{evaluation_id}/revisions": "quinn",
+    "/v1/recordings/{recording_id}/evaluations/{evaluation_id}/acknowledgement": "agent-n",
+    "/v1/recordings/{recording_id}/evaluations/{evaluation_id}/dispute": "agent-n",
 }
 WRONG_ROLE = "aud"  # auditors read; they may write nothing
 
@@ -437,6 +442,8 @@ def ids(api: Api, tmp_path: Path) -> dict[str, Any]:
         "sequence_number": 7,
         "snapshot_id": "snap1",
         "case_id": "CASE-1",
+        "evaluation_id": "ev-1",
+        "form_id": "fault-form",
         "name": "agent-n",
         "user": "quinn",
         "segment": segment,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.view_rows import AuditQuery, AuditRow, RecordingQuery, RecordingRow
+from adapters.view_rows import AuditQuery, AuditRow, EvaluationQuery, EvaluationRow, RecordingQuery, RecordingRow
 from adapters.view_store import ViewStore
 
 
@@ -27,6 +27,17 @@ def all_audit(store: ViewStore) -> list[AuditRow]:
     return rows
 
 
-def snapshot(store: ViewStore) -> tuple[list[Any], list[Any]]:
-    """Both views' whole contents, to compare a view store with another or with itself later."""
-    return all_recordings(store), all_audit(store)
+def all_evaluations(store: ViewStore) -> list[EvaluationRow]:
+    rows: list[EvaluationRow] = []
+    while True:
+        after = (rows[-1].submitted_at, rows[-1].recording_id, rows[-1].evaluation_id) if rows else None
+        page = store.evaluations(EvaluationQuery(after=after, limit=5))
+        rows.extend(page)
+        if len(page) < 5:
+            return rows
+
+
+def snapshot(store: ViewStore) -> tuple[list[Any], list[Any], list[Any], list[Any]]:
+    """The recordings, audit and evaluations views' whole contents, to compare a view store
+    with another or with itself later."""
+    return all_recordings(store), all_audit(store), all_evaluations(store), store.evaluation_forms()

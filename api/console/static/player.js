@@ -20,8 +20,10 @@ const DEFAULT_COLOURS = {
   missing: "rgba(200, 40, 40, 0.28)",
   acw: "rgba(40, 110, 200, 0.22)",
   hold: "rgba(120, 60, 170, 0.25)",
+  card: "rgba(0, 0, 0, 0.45)",
   annotation: "#0a7d55",
   snapshot: "#444",
+  evaluation: "#8a4b00",
 };
 
 const $ = (selector) => document.querySelector(selector);
@@ -243,7 +245,7 @@ async function start() {
   const addMarker = (marker) => {
     addItem(marker.kind, marker.at_ms, marker.label);
     const content = document.createElement("span"); // a short sign; the label is its tooltip
-    content.textContent = marker.kind === "snapshot" ? "▣" : "✎";
+    content.textContent = { snapshot: "▣", evaluation: "✔" }[marker.kind] ?? "✎";
     content.title = marker.label;
     addShape({ start: marker.at_ms / 1000, color: colourOf(root, marker.kind), content }); // no end: a marker
   };
@@ -287,6 +289,48 @@ async function start() {
     $("#waveform").append(note);
   }
 
+  // --- where card data was spoken: blank and silent for this viewing ------------------------------
+  // The server already left those frames and sounds out of the file; the player covers the held
+  // frame and mutes too, checking every painted frame (timeupdate alone comes only ~4 times a second).
+  const hidden = data.hidden_spans.map(([start, end]) => [start / 1000, end / 1000]);
+  if (hidden.length) {
+    const cover = $("#redacted");
+    const inHidden = (t) => hidden.some(([start, end]) => t >= start && t < end);
+    let covered = null;
+    const watch = () => {
+      const now = inHidden(video.currentTime);
+      if (now !== covered) {
+        covered = now;
+        cover.classList.toggle("off", !now);
+        video.muted = now;
+      }
+    };
+    const everyFrame = () => {
+      watch();
+      requestAnimationFrame(everyFrame);
+    };
+    video.addEventListener("seeking", watch);
+    video.addEventListener("timeupdate", watch);
+    requestAnimationFrame(everyFrame);
+  }
+
+  // --- the transcript beside the player: the utterance being spoken is highlighted; click = seek ---
+  if (data.transcript_url) showTranscript(data.transcript_url, video, seek);
+
+  // --- evaluations: comments seek; a new comment is pinned at the playhead ---------------------
+  document.addEventListener("click", (event) => {
+    const button = event.target.closest("[data-seek-ms]");
+    if (button) seek(Number(button.dataset.seekMs) / 1000);
+  });
+  const pin = $("#pin-comment");
+  pin?.addEventListener("click", () => {
+    const row = document.querySelector("#evaluation-comments .comment-row").cloneNode(true);
+    row.querySelector("input[name=comment_at_ms]").value = String(Math.round(video.currentTime * 1000));
+    row.querySelector("textarea").value = "";
+    pin.before(row);
+    row.querySelector("textarea").focus();
+  });
+
   // --- annotate at the playhead ----------------------------------------------------------------
   const form = $("#annotate");
   if (form && data.annotate_url) {
@@ -325,6 +369,78 @@ async function start() {
       }
     });
   }
+}
+
+/** Loads the transcript (reading it is recorded) and keeps the spoken utterance highlighted. */
+async function showTranscript(url, video, seek) {
+  const list = $("#utterances");
+  const status = $("#transcript-status");
+  let transcript;
+  try {
+    const response = await fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } });
+    if (response.status === 404) {
+      status.textContent = "No transcript yet.";
+      return;
+    }
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    transcript = await response.json();
+  } catch (error) {
+    status.textContent = `The transcript could not be loaded (${error.message}).`;
+    return;
+  }
+  status.textContent = "";
+  $("#transcript-source").textContent = `version ${transcript.version} of ${transcript.versions}, from ${transcript.source}`;
+  const rows = transcript.utterances.map((utterance) => {
+    const li = document.createElement("li");
+    li.dataset.startMs = String(utterance.start_ms);
+    li.dataset.endMs = String(utterance.end_ms);
+    li.dataset.speaker = utterance.speaker;
+    li.tabIndex = 0;
+    const time = document.createElement("time");
+    time.textContent = formatTime(utterance.start_ms / 1000);
+    const who = document.createElement("span");
+    who.className = "speaker";
+    who.textContent = utterance.speaker;
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = utterance.text;
+    li.append(time, " ", who, " ", text);
+    list.append(li);
+    return li;
+  });
+  const seekTo = (event) => {
+    const li = event.target.closest("li[data-start-ms]");
+    if (li) seek(Number(li.dataset.startMs) / 1000);
+  };
+  list.addEventListener("click", seekTo);
+  list.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" || event.key === " ") {
+      event.preventDefault();
+      event.stopPropagation();
+      seekTo(event);
+    }
+  });
+  let current = null;
+  const highlight = () => {
+    const ms = video.currentTime * 1000;
+    // The last utterance started by now that has not ended: overlapping speakers show the later one.
+    const speaking = rows.findLast((li) => Number(li.dataset.startMs) <= ms && ms < Number(li.dataset.endMs)) ?? null;
+    if (speaking === current) return;
+    current?.classList.remove("speaking");
+    current?.removeAttribute("aria-current");
+    current = speaking;
+    if (current) {
+      current.classList.add("speaking");
+      current.setAttribute("aria-current", "true");
+      const top = current.offsetTop - list.offsetTop;
+      if (top < list.scrollTop || top > list.scrollTop + list.clientHeight - current.clientHeight) {
+        list.scrollTop = top - list.clientHeight / 3;
+      }
+    }
+  };
+  video.addEventListener("timeupdate", highlight);
+  video.addEventListener("seeked", highlight);
+  highlight();
 }
 
 start();
