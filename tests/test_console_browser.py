@@ -47,9 +47,11 @@ import httpx
 import pytest
 
 from adapters.settings import Settings
+from adapters.speech import PocketsphinxTranscriber
 from api.cli.demo import CallPlan, record_call
 from api.cli.demo_media import TIME_CODE_JS, frame_times
 from api.http.app import create_app
+from api.jobs.transcription import Transcription
 from bench.scratch_databases import create_scratch_database, drop_scratch_database
 from domain.commands import RecordTranscript
 from domain.evaluation_form import Answer, Question
@@ -58,6 +60,7 @@ from domain.transcript import Utterance, Word
 from domain.values import Actor
 from tests.support.browser import chromium, fresh_context, run  # noqa: F401  (fixtures: browser, browser_context)
 from tests.support.in_process_server import serving
+from tests.support.speech import spoken_call
 
 pytestmark = pytest.mark.timeout(120)  # each test is meant to take under a minute; none may hang CI
 
@@ -226,6 +229,20 @@ class Onsets extends AudioWorkletProcessor {
   }
 }
 registerProcessor("onsets", Onsets);
+// The loudest sample heard since it was last asked (each message answers it, then starts again).
+class Peak extends AudioWorkletProcessor {
+  constructor() {
+    super();
+    this.peak = 0;
+    this.port.onmessage = () => { this.port.postMessage(this.peak); this.peak = 0; };
+  }
+  process(inputs) {
+    const samples = inputs[0] && inputs[0][0];
+    if (samples) for (let i = 0; i < samples.length; i++) this.peak = Math.max(this.peak, Math.abs(samples[i]));
+    return true;
+  }
+}
+registerProcessor("peak", Peak);
 """
 WORKLET_PATH = "/__browser_test__/onsets.js"
 
@@ -982,3 +999,82 @@ def test_a_quality_manager_evaluates_with_a_pinned_comment_and_the_agent_dispute
     types = [row.get_attribute("data-type") for row in again.locator("#history tbody tr").all()]
     quality_steps = [t for t in types if t.startswith("Evaluation")]
     assert quality_steps == ["EvaluationSubmitted", "EvaluationDisputed", "EvaluationRevised"]
+
+
+# -- a synthesized call: real speech, our transcriber, the span it finds muted in Chromium -----
+
+CARD_WORDS = "four one one one one one one one one one one one one one one one"  # 4111 1111 1111 1111
+
+# Plays [at, at + seconds) of the video through the "peak" worklet: the loudest sample heard.
+PEAK_WHILE_PLAYING_JS = """async ([workletUrl, at, seconds]) => {
+  const v = document.getElementById("player");
+  if (!window.__peak) {
+    const ctx = new AudioContext();
+    await ctx.audioWorklet.addModule(workletUrl);
+    const node = new AudioWorkletNode(ctx, "peak");
+    ctx.createMediaElementSource(v).connect(node);
+    node.connect(ctx.destination);
+    if (ctx.state !== "running") await ctx.resume();
+    window.__peak = () => new Promise((r) => { node.port.onmessage = (e) => r(e.data); node.port.postMessage(0); });
+  }
+  const seeked = new Promise((r) => v.addEventListener("seeked", r, {once: true}));
+  v.currentTime = at;
+  await seeked;
+  await window.__peak();  // forget what was heard before
+  await v.play();
+  await new Promise((r) => setTimeout(r, seconds * 1000));
+  v.pause();
+  return {peak: await window.__peak(), currentTime: v.currentTime};
+}"""
+
+
+@pytest.fixture(scope="module")
+def spoken_card_call(console: Console) -> tuple[UUID, tuple[int, int]]:
+    """A call whose voice is espeak-ng speech (the agent's greeting at 0.5 s, the customer reading
+    a card number from 3 s), transcribed by our own transcriber (pocketsphinx): the recording and
+    the span where it found the card."""
+    components = console.components
+    pbx, ann = components.identity.principal_named("pbx"), components.identity.principal_named("ann")
+    speech = spoken_call(
+        [("agent", "thank you for calling how can I help", 0.5), ("customer", CARD_WORDS, 3.0)],
+        seconds=CALL_MS / 1000,
+    )
+    plan = CallPlan("browser-spoken", CALL_MS, tuple(SEGMENTS), max(n for n, _, _ in SEGMENTS) + 1, PAUSE)
+    started = datetime.now(UTC) - timedelta(minutes=8)
+    rid = record_call(components, plan, pbx=pbx, agent=ann, started_at=started, voice=speech.wav)
+    job = Transcription(
+        components.ledger, components.views, components.media, components.transcripts, PocketsphinxTranscriber()
+    )
+    assert job.run() >= 1
+    [span] = components.ledger.get_recording(rid).card_spans
+    card = speech.placed[1]
+    assert card.start_ms - 500 <= span[0] < span[1] <= card.end_ms + 500, (span, card)
+    components.projections.catch_up()
+    return rid, span
+
+
+def test_a_synthesized_card_number_is_silent_and_blank_for_a_supervisor_and_heard_by_legal(
+    console: Console, spoken_card_call: tuple[UUID, tuple[int, int]], browser_context: Any
+) -> None:
+    rid, (start_ms, end_ms) = spoken_card_call
+    worklet = f"{console.base}{WORKLET_PATH}"
+    inside = [start_ms / 1000 + 0.3, (end_ms - start_ms) / 1000 - 0.6]  # where to start, how long to play
+
+    sue = browser_context.new_page()
+    sign_in(sue, console.base, console.tokens["sue"])
+    open_player(sue, console, "quality_evaluation", recording_id=rid)
+    greeting = run(sue, PEAK_WHILE_PLAYING_JS, [worklet, 0.6, 1.5], seconds=15)
+    assert greeting["peak"] > 0.05, greeting  # the agent's greeting is heard
+    heard = run(sue, PEAK_WHILE_PLAYING_JS, [worklet, *inside], seconds=20)
+    assert heard["peak"] < 0.005, heard  # the card number is not
+    run(sue, SEEK_JS, [(start_ms + end_ms) / 2000], seconds=5)
+    assert sue.locator("#redacted").is_visible() and screen_brightness(sue) < 8
+    browser_context.clear_cookies()
+
+    lena = browser_context.new_page()
+    sign_in(lena, console.base, console.tokens["lena"])
+    open_player(lena, console, "legal_request", recording_id=rid, unredacted=True)
+    heard = run(lena, PEAK_WHILE_PLAYING_JS, [worklet, *inside], seconds=20)
+    assert heard["peak"] > 0.05, heard
+    played = console.audit(action="played", actor="lena", recording=str(rid))
+    assert [row["detail"].get("unredacted") for row in played] == [True]

@@ -12,10 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from api.cli.main import main
+from api.jobs.transcription import Transcription
 from domain.commands import EndCall, StartCall
+from domain.transcript import Utterance
 from domain.values import Actor
 from tests.support.api_client import Api
-from tests.support.speech import spoken_call
+from tests.support.speech import silent_call, spoken_call
 
 pytestmark = pytest.mark.timeout(180)
 CARD_WORDS = "four one one one one one one one one one one one one one one one"  # 4111 1111 1111 1111
@@ -85,3 +87,45 @@ def test_new_voices_are_transcribed_once_as_the_system_with_card_numbers_masked(
         (e["type"], e["actor"], e["role"]) for e in events if e["type"] in ("TranscriptRecorded", "CardDataDetected")
     ]
     assert recorded == [("TranscriptRecorded", "transcriber", "system"), ("CardDataDetected", "transcriber", "system")]
+
+
+class FailsOnSilence:
+    """An engine that fails on some voices: the job must log it and go on to the next."""
+
+    name = "test-engine 1"
+
+    def transcribe(self, voice: bytes) -> list[Utterance]:
+        if max(voice[44:]) == 0:  # nothing but silence after the WAV header
+            raise RuntimeError("the engine gave up on this voice")
+        return [Utterance("unknown", 0, 500, "hello")]
+
+
+def test_a_voice_the_engine_fails_on_is_skipped_and_the_next_is_transcribed(api: Api) -> None:
+    components = api.components
+    pbx = components.identity.principal_for(api.tokens["pbx"])
+    by = Actor("pbx", "telephony")
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    recordings = []
+    for interaction, voice in (
+        ("silent-1", silent_call(2.0)),
+        ("spoken-2", spoken_call([("agent", "hello", 0.2)]).wav),
+    ):
+        start = StartCall(
+            interaction_id=interaction,
+            agent_id="agent-n",
+            customer_id="cust-8",
+            queue="billing",
+            direction="inbound",
+            tags={},
+            occurred_at=started,
+            by=by,
+        )
+        rid = components.lifecycle.start(pbx, start)
+        sha256 = hashlib.sha256(voice).hexdigest()
+        components.media_ingest.record_voice(pbx, rid, voice, sha256=sha256, recorded_at=started + timedelta(seconds=3))
+        recordings.append(rid)
+    job = Transcription(components.ledger, components.views, components.media, components.transcripts, FailsOnSilence())
+    assert job.run() == 1
+    assert components.ledger.get_recording(recordings[0]).transcript_version == 0
+    assert components.ledger.get_recording(recordings[1]).transcript_version == 1
+    assert job.run() == 0  # its position moved past both

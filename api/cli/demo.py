@@ -88,9 +88,18 @@ def _voice(call_ms: int, pause: tuple[int, int] | None) -> bytes:
     return call_voice(call_ms, silences=[pause] if pause else [])
 
 
-def record_call(components: Any, plan: CallPlan, *, pbx: Principal, agent: Principal, started_at: datetime) -> UUID:
+def record_call(
+    components: Any,
+    plan: CallPlan,
+    *,
+    pbx: Principal,
+    agent: Principal,
+    started_at: datetime,
+    voice: bytes | None = None,
+) -> UUID:
     """The call, with its media, ingested through the application's services as telephony and
-    the agent's capture client would send it; returns the recording's id."""
+    the agent's capture client would send it (``voice``: the demo's beeps unless another is
+    given); returns the recording's id."""
     by_pbx, by_agent = Actor(pbx.name, pbx.role.value), Actor(agent.name, agent.role.value)
     lifecycle, media = components.lifecycle, components.media_ingest
 
@@ -132,7 +141,7 @@ def record_call(components: Any, plan: CallPlan, *, pbx: Principal, agent: Princ
         rid, segments=plan.reported_segments, occurred_at=at(plan.call_ms + plan.acw_ms), by=by_agent
     )
     media.report_capture(agent, report)
-    voice = _voice(plan.call_ms, plan.pause)
+    voice = voice or _voice(plan.call_ms, plan.pause)
     media.record_voice(pbx, rid, voice, sha256=hashlib.sha256(voice).hexdigest(), recorded_at=at(plan.call_ms))
     wrapped_up = at(plan.call_ms + plan.acw_ms)
     lifecycle.change(pbx, commands.EndAcw(rid, reason="status_change", occurred_at=wrapped_up, by=by_pbx))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get, post
@@ -21,7 +21,7 @@ from api.services.access import actor
 from api.services.evaluations import Evaluated, EvaluationOut, EvaluationPage, Evaluations, FormPublished
 from domain import commands
 from domain.evaluation_form import MAX_ANSWERS, MAX_QUESTIONS, MAX_WEIGHT, Answer, Comment, FormVersion, Question
-from domain.permissions import Action
+from domain.permissions import Action, Principal
 from domain.recording import MAX_EVALUATION_COMMENTS
 
 Offset = Annotated[int, Meta(ge=0, le=7 * 24 * 3600 * 1000)]  # ms on the call's clock, a week at most
@@ -73,8 +73,16 @@ class DisputeIn(Body, kw_only=True):
     comment: LongText  # why
 
 
-def _comments(comments: list[CommentIn]) -> tuple[Comment, ...]:
-    return tuple(Comment(c.at_ms, c.text) for c in comments)
+def _content(data: RevisionIn, principal: Principal) -> dict[str, Any]:
+    """What a submission and a revision both carry (commands.EvaluationContent), from the body."""
+    return {
+        "form_id": data.form_id,
+        "form_version": data.form_version,
+        "answers": dict(data.answers),
+        "comments": tuple(Comment(c.at_ms, c.text) for c in data.comments),
+        "occurred_at": datetime.now(UTC),
+        "by": actor(principal),
+    }
 
 
 class EvaluationRoutes(Controller):
@@ -141,14 +149,7 @@ class EvaluationRoutes(Controller):
         evaluations: NamedDependency[Evaluations],
     ) -> Evaluated:
         command = commands.SubmitEvaluation(
-            recording_id,
-            evaluation_id=data.evaluation_id or str(uuid.uuid4()),
-            form_id=data.form_id,
-            form_version=data.form_version,
-            answers=dict(data.answers),
-            comments=_comments(data.comments),
-            occurred_at=datetime.now(UTC),
-            by=actor(principal),
+            recording_id, evaluation_id=data.evaluation_id or str(uuid.uuid4()), **_content(data, principal)
         )
         return evaluations.evaluate(principal, command)
 
@@ -167,16 +168,7 @@ class EvaluationRoutes(Controller):
         principal: Caller,
         evaluations: NamedDependency[Evaluations],
     ) -> Evaluated:
-        command = commands.ReviseEvaluation(
-            recording_id,
-            evaluation_id=evaluation_id,
-            form_id=data.form_id,
-            form_version=data.form_version,
-            answers=dict(data.answers),
-            comments=_comments(data.comments),
-            occurred_at=datetime.now(UTC),
-            by=actor(principal),
-        )
+        command = commands.ReviseEvaluation(recording_id, evaluation_id=evaluation_id, **_content(data, principal))
         return evaluations.evaluate(principal, command)
 
     @post(

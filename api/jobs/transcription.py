@@ -16,7 +16,6 @@ from uuid import UUID
 
 import structlog
 
-from adapters.media_probe import UndecodableMedia
 from adapters.media_vault import MediaVault
 from adapters.speech import Transcriber
 from adapters.view_store import ViewStore
@@ -70,21 +69,24 @@ class Transcription:
         if recording.purged or recording.transcript_version:
             return 0
         [voice] = [e for e in history.events if isinstance(e, Recording.VoiceRecorded)]
+        audio = self._media.get(recording_id, voice.media_key)  # a store outage stops the run: retried
         try:
-            utterances = self._transcriber.transcribe(self._media.get(recording_id, voice.media_key))
-            self._transcripts.record_trusted(
-                RecordTranscript(
-                    recording_id,
-                    source=self._transcriber.name,
-                    utterances=tuple(utterances),
-                    occurred_at=datetime.now(UTC),
-                    by=TRANSCRIBER,
-                )
-            )
-        except (UndecodableMedia, DomainError) as refusal:
-            # A voice that cannot be read, or a recording purged meanwhile: nothing to transcribe,
-            # and no reason to hold up the voices after it.
-            log.warning("voice not transcribed", recording_id=str(recording_id), why=str(refusal))
+            utterances = self._transcriber.transcribe(audio)
+        except Exception:  # noqa: BLE001 — the engine failed on this voice (unreadable, or its own fault)
+            # Logged, and the voices after it go on: one bad file must not hold up every other.
+            log.exception("voice not transcribed", recording_id=str(recording_id))
+            return 0
+        command = RecordTranscript(
+            recording_id,
+            source=self._transcriber.name,
+            utterances=tuple(utterances),
+            occurred_at=datetime.now(UTC),
+            by=TRANSCRIBER,
+        )
+        try:
+            self._transcripts.record_trusted(command)
+        except DomainError as refusal:  # purged meanwhile, say: nothing to transcribe any more
+            log.warning("transcript not recorded", recording_id=str(recording_id), why=str(refusal))
             return 0
         log.info("voice transcribed", recording_id=str(recording_id), utterances=len(utterances))
         return 1
