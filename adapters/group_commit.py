@@ -26,6 +26,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError
 
+from adapters.metrics import GROUP_COMMIT_BATCH
 from domain import errors
 from domain.committer import Create, DirectCommitter, Record, RecordingStore, Work, refuse_other_start
 from domain.recording import Recording
@@ -33,6 +34,8 @@ from domain.recording import Recording
 log = structlog.get_logger(__name__)
 
 MAX_BATCH = 500
+# How long close waits for the batches queued before it (each bounded by the store's own timeouts).
+CLOSE_SECONDS = 30
 
 
 @dataclass
@@ -50,12 +53,23 @@ class GroupCommitter:
         self.store = store
         self._direct = DirectCommitter(store)  # the replay path, one command per transaction
         self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
+        # Held while queueing and while closing, so no command lands behind the stop mark
+        # (where nothing would ever answer it).
+        self._closing = threading.Lock()
+        self._closed = False
         self._writer = threading.Thread(target=self._write_loop, name="group-commit", daemon=True)
         self._writer.start()
 
     def close(self) -> None:
-        self._queue.put(None)
-        self._writer.join(timeout=10)
+        """Commits (or answers with its refusal or error) every command queued so far, then stops."""
+        with self._closing:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(None)
+        self._writer.join(timeout=CLOSE_SECONDS)
+        if self._writer.is_alive():  # the store hangs: closing it next fails the batch, which answers its callers
+            log.warning("group commit still writing at close", waited_seconds=CLOSE_SECONDS)
 
     def commit(self, work: Work) -> Any:
         return self.submit(work).result()
@@ -97,9 +111,10 @@ class GroupCommitter:
         return _Pending(work, work.recording_id)
 
     def _enqueue(self, pending: _Pending) -> None:
-        if not self._writer.is_alive():
-            raise RuntimeError("the ledger is closed")
-        self._queue.put(pending)
+        with self._closing:
+            if self._closed or not self._writer.is_alive():
+                raise RuntimeError("the ledger is closed")
+            self._queue.put(pending)
 
     # -- the writer thread ----------------------------------------------
 
@@ -118,6 +133,7 @@ class GroupCommitter:
                     self._queue.put(None)  # finish this batch, then stop
                     break
                 batch.append(item)
+            GROUP_COMMIT_BATCH.observe(len(batch))
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:

@@ -79,8 +79,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     console_idle_seconds: float = 1800.0
     host: str = "127.0.0.1"
     port: int = 8000
+    # /metrics answers requests from these networks (CIDR, comma-separated), and any request
+    # bearing `Authorization: Bearer <metrics_token>` (empty: no token is accepted).
+    metrics_allowed_networks: str = "127.0.0.1/32,::1/128"
+    metrics_token: str = ""
     log_level: str = "INFO"
-    log_json: bool = True
+    # JSON lines (for a collector) or human-readable lines; unset: readable on a terminal only.
+    log_json: bool | None = None
 
     @property
     def uses_postgres(self) -> bool:

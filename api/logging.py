@@ -1,8 +1,8 @@
-"""structlog setup: JSON lines with request id and actor bound per request or command.
+"""structlog setup: JSON lines (or readable lines on a terminal) with request id and actor bound per request or command.
 
 Libraries that log through the standard library (uvicorn, APScheduler,
 eventsourcing) are rendered by the same processors, so every line of the
-process is one JSON object carrying the request's context.
+process is one line (JSON unless a person reads it) carrying the request's context.
 """
 
 from __future__ import annotations
@@ -21,8 +21,12 @@ QUIETER = {"apscheduler": logging.WARNING, "yoyo": logging.WARNING}
 
 def configure_logging(settings: Settings) -> None:
     level = logging.getLevelNamesMapping().get(settings.log_level.upper(), logging.INFO)
+    # structlog's own convention: readable (and coloured) for a person at a terminal, JSON for
+    # whatever collects the output otherwise; CALLVAULT_LOG_JSON=true/false forces either.
+    terminal = sys.stderr.isatty()
+    as_json = (not terminal) if settings.log_json is None else settings.log_json
     renderer: structlog.typing.Processor = (
-        structlog.processors.JSONRenderer() if settings.log_json else structlog.dev.ConsoleRenderer()
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=terminal)
     )
     context: list[structlog.typing.Processor] = [
         structlog.contextvars.merge_contextvars,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import replace
 from datetime import UTC, datetime, time
+from types import FrameType
 
 import click
 import structlog
@@ -93,6 +95,10 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
 
     app = create_app(ctx.settings)
     tune_for_service()
+    # On SIGTERM uvicorn stops listening, finishes the requests in flight, then shuts the app
+    # down (the group committer stores what is queued) and raises SIGTERM again once its own
+    # handler is gone: this one makes that, or a SIGTERM before uvicorn listens, a clean exit.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     uvicorn.run(
         app,
         host=host or ctx.settings.host,
@@ -100,6 +106,11 @@ def serve(ctx: Context, host: str | None, port: int | None) -> None:
         log_config=None,
         access_log=False,  # structlog writes one line per request
     )
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    log.info("server stopped", signal=signal.Signals(signum).name)
+    raise SystemExit(0)
 
 
 @main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True}, add_help_option=False)

@@ -27,6 +27,7 @@ from api.http.directory import Directory
 from api.http.evaluations import EvaluationRoutes
 from api.http.lifecycle_batch import post_batch
 from api.http.media import MediaIngestRoutes
+from api.http.metrics import ServiceCollector, metrics_routes, request_metrics
 from api.http.playback import PlaybackRoutes
 from api.http.policy import RecordingPolicyRoutes
 from api.http.problems import EXCEPTION_HANDLERS
@@ -38,6 +39,8 @@ from api.http.schemas import Health
 from api.http.transcripts import TranscriptRoutes
 from api.http.transparency_log import TransparencyLogRoutes, export, public_key
 from api.logging import configure_logging
+
+SWAGGER_UI = "/static/vendor/swagger-ui"  # under the console's static files router
 
 
 class Recordings(RecordingIngest, RecordingRead):
@@ -83,6 +86,7 @@ def create_app(settings: Settings) -> Litestar:
         components = await anyio.to_thread.run_sync(lambda: build(settings, serving=True))
         await anyio.to_thread.run_sync(components.start)
         app.state.components = components
+        app.state.metrics = ServiceCollector(components)
         try:
             yield
         finally:
@@ -92,6 +96,7 @@ def create_app(settings: Settings) -> Litestar:
         route_handlers=[
             health,
             ready,
+            metrics_routes(settings),
             Recordings,
             post_batch,
             MediaIngestRoutes,
@@ -116,13 +121,22 @@ def create_app(settings: Settings) -> Litestar:
         dependencies={"principal": Provide(current_principal, sync_to_thread=False)},
         lifespan=[lifespan],
         logging_config=None,  # configure_logging routes the standard library's logging through structlog
-        middleware=[request_context],
+        middleware=[request_context, request_metrics()],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=OpenAPIConfig(
             title="callvault",
             version="1",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
+            # Swagger UI from the server itself (vendored by scripts/vendor-frontend), never a CDN:
+            # an air-gapped deployment's explorer works, and nothing tells a third party it is used.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    js_url=f"{SWAGGER_UI}/swagger-ui-bundle.js",
+                    css_url=f"{SWAGGER_UI}/swagger-ui.css",
+                    standalone_preset_js_url=f"{SWAGGER_UI}/swagger-ui-standalone-preset.js",
+                    favicon=f"<link rel='icon' type='image/png' href='{SWAGGER_UI}/favicon-32x32.png'>",
+                )
+            ],
             description="Compliance-grade recording ledger: ingest, search, history replay and audit trail.",
         ),
     )

@@ -57,6 +57,9 @@ LOG_POSITION = "callvault-log-position"
 WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 
+METRICS_PATH = "/metrics"
+
+
 def request_context(app: ASGIApp) -> ASGIApp:
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -74,7 +77,10 @@ def request_context(app: ASGIApp) -> ASGIApp:
             return
         client_position.set(int(seen))
         writing = scope["method"] in WRITE_METHODS
-        principal = await _authenticate(scope, headers.get("authorization", ""))
+        # /metrics takes its own token (api/http/metrics.py), never a user's: no directory look-up.
+        principal = (
+            None if scope["path"] == METRICS_PATH else await _authenticate(scope, headers.get("authorization", ""))
+        )
         cookies = headers.get("cookie", "")
         if principal is None and (session_id := _session_cookie(scope["path"], scope["method"], cookies)):
             principal = await _from_session(scope, session_id)

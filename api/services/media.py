@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any, BinaryIO, Literal, TypeVar
 from uuid import UUID, uuid4
 
+from adapters import metrics
 from adapters.media_probe import MediaInfo, probe_audio, probe_image, probe_segment
 from adapters.media_vault import MediaVault
 from adapters.upload_body import UploadBody
@@ -240,7 +241,10 @@ class MediaIngest:
             # no event: it is not deleted, since the key (named by the body's hash) may be
             # the very object a concurrent identical upload's event refers to.
             applied: Any = self._ledger.execute(command)
+            if applied:
+                metrics.stored_upload(kind, upload.size)
         except DomainError as refusal:
+            metrics.refused_upload(kind, refusal)
             detail = {"what": what, "sha256": sha256, "why": str(refusal)}
             self._access.record(principal, action, Outcome.REFUSED, [recording_id], detail, "refused")
             raise
