@@ -28,6 +28,10 @@ from domain.ledger import RecordingLedger
 from domain.values import Actor
 from projections.runner import Projections
 from tests.support.api_client import Api
+
+# One Chromium for the whole session, shared by every browser test module: Playwright's sync API
+# cannot run two instances in one thread, so each module must not start its own.
+from tests.support.browser import chromium, fresh_context  # noqa: F401  (fixtures: browser, browser_context)
 from tests.support.display import two_monitors  # noqa: F401  (a fixture: the X display of the capture tests)
 from tests.support.in_process_server import serving
 from tests.support.provisioning import provision

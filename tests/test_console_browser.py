@@ -58,7 +58,7 @@ from domain.evaluation_form import Answer, Question
 from domain.recording import Recording
 from domain.transcript import Utterance, Word
 from domain.values import Actor
-from tests.support.browser import chromium, fresh_context, run  # noqa: F401  (fixtures: browser, browser_context)
+from tests.support.browser import run
 from tests.support.in_process_server import serving
 from tests.support.speech import spoken_call
 

@@ -17,8 +17,6 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 import pytest
 
-from tests.support.browser import chromium, fresh_context  # noqa: F401  (fixtures: browser, browser_context)
-
 pytestmark = pytest.mark.timeout(120)
 
 CONSOLE = Path(__file__).resolve().parents[1] / "api" / "console"
