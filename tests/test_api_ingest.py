@@ -113,6 +113,10 @@ def test_detail_shows_view_and_events_and_is_audited(api: Api) -> None:
     trail = api.call("aud", "GET", "/v1/audit", params={"recording": str(rid)}).json()["items"]
     assert [(row["action"], row["actor"]) for row in trail] == [("call_started", "pbx"), ("view", "lena")]
     assert trail[1]["customer_id"] == "cust-42" and trail[1]["interaction_id"] == "detail-1"
+    # Reads show in the view once its follower folds them: read-your-writes covers the
+    # recording's own events, not the access records every read writes (each read would
+    # otherwise wait for the one before it).
+    api.components.projections.catch_up(views=["recordings"])
     row = api.call("lena", "GET", f"/v1/recordings/{rid}").json()["recording"]
     assert row["last_access_at"] is not None
 
