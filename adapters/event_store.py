@@ -30,6 +30,7 @@ from adapters.checkpoint_store import CheckpointStore
 from adapters.event_codec import MsgspecMapper
 from adapters.field_cipher import FieldCipher
 from adapters.group_commit import GroupCommitter
+from adapters.job_claims import JobClaims
 from adapters.key_store import KeyStore
 from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
@@ -264,9 +265,48 @@ def _postgres_page(datastore: PostgresDatastore, after: int, limit: int) -> list
         return cursor.fetchall()
 
 
+RECORDING_EVENTS = (
+    f"SELECT notification_id, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
+    "WHERE originator_id = %s AND notification_id > %s AND notification_id <= %s AND topic = ANY(%s) "
+    "ORDER BY notification_id"
+)
+# eventsourcing's SQLite table has no notification_id column: the rowid is the position.
+SQLITE_RECORDING_EVENTS = (
+    f"SELECT rowid, originator_id, originator_version, topic, state FROM {EVENTS_TABLE} "
+    "WHERE originator_id = ? AND rowid > ? AND rowid <= ? AND topic IN ({}) ORDER BY rowid"
+)
+
+
+def read_recording_rows(
+    ledger: RecordingLedger, recording_id: UUID, after: int, upto: int, topics: Sequence[str]
+) -> list[StoredRow]:
+    """One aggregate's stored events of the given topics in positions (after, upto], in log
+    order, undecoded: one query on the primary key's index (originator id first)."""
+    datastore = _database(ledger)
+    if isinstance(datastore, PostgresDatastore):
+        return _postgres_recording_rows(datastore, recording_id, after, upto, list(topics))
+    statement = SQLITE_RECORDING_EVENTS.format(", ".join("?" * len(topics)))
+    with datastore.transaction(commit=False) as cursor:
+        cursor.execute(statement, [recording_id.hex, after, upto, *topics])
+        return [(row[0], UUID(row[1]), row[2], row[3], row[4]) for row in cursor.fetchall()]
+
+
+@retry_lost_connection
+def _postgres_recording_rows(
+    datastore: PostgresDatastore, recording_id: UUID, after: int, upto: int, topics: list[str]
+) -> list[StoredRow]:
+    with datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row, binary=True) as cursor:
+        cursor.execute(RECORDING_EVENTS, [recording_id, after, upto, topics], prepare=True)
+        return cursor.fetchall()
+
+
 def open_checkpoint_store(ledger: RecordingLedger, settings: Settings) -> CheckpointStore:
     mirror = MediaStore(settings.checkpoint_mirror_url) if settings.checkpoint_mirror_url else None
     return CheckpointStore(_database(ledger), _dialect(ledger), mirror)
+
+
+def open_job_claims(ledger: RecordingLedger) -> JobClaims:
+    return JobClaims(_database(ledger), _dialect(ledger))
 
 
 def check_store(ledger: RecordingLedger, timeout: float) -> None:

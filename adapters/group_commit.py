@@ -139,30 +139,41 @@ class GroupCommitter:
     def _commit(self, batch: list[_Pending]) -> None:
         touched: dict[UUID, Any] = {}  # the recordings changed, and the access records
         applied: list[tuple[_Pending, Any]] = []
+        refused: list[_Pending] = []
+        unanswered: list[_Pending] = []  # applied or refused, in the batch's order
         for index, pending in enumerate(batch):
             try:
-                applied.append((pending, self._apply(pending, touched)))
+                result = self._apply(pending, touched)
             except (OperationalError, InterfaceError) as error:
                 # The store did not answer (each read waited up to the pool timeout):
                 # the rest of the batch would wait as long, one by one, to fail alike.
-                self._fail(touched, [p for p, _ in applied] + batch[index:], error)
+                self._fail(touched, unanswered + batch[index:], error)
                 self._fail_queued(error)
                 return
-            except Exception as error:  # refused: answered now, changed nothing
+            except errors.DomainError:
+                # Refused on cached state that another server may have moved on: judged
+                # again on the log, one by one, once the batch is stored (refusals are rare).
+                refused.append(pending)
+                unanswered.append(pending)
+            except Exception as error:  # a fault, not a rule: answered now, changed nothing
                 pending.done.set_exception(error)
+            else:
+                applied.append((pending, result))
+                unanswered.append(pending)
         try:
             self.store.save(*touched.values())
         except IntegrityError:
-            log.info("group commit met a concurrent writer; replaying one by one", commands=len(applied))
-            self._replay(touched, applied)
+            log.info("group commit met a concurrent writer; replaying one by one", commands=len(unanswered))
+            self._replay(touched, unanswered)
             return
         except Exception as error:
-            self._fail(touched, [p for p, _ in applied], error)
+            self._fail(touched, unanswered, error)
             if isinstance(error, (OperationalError, InterfaceError)):
                 self._fail_queued(error)
             return
         for pending, result in applied:
             pending.done.set_result(result)
+        self._replay({}, refused)
 
     def _fail(self, touched: dict[UUID, Any], pendings: list[_Pending], error: Exception) -> None:
         for recording_id in touched:
@@ -207,10 +218,10 @@ class GroupCommitter:
             refuse_other_start(recording, pending.new)
         return pending.recording_id
 
-    def _replay(self, touched: dict[UUID, Any], applied: list[tuple[_Pending, Any]]) -> None:
+    def _replay(self, touched: dict[UUID, Any], pendings: list[_Pending]) -> None:
         for recording_id in touched:
             self.store.forget(recording_id)
-        for pending, _ in applied:
+        for pending in pendings:
             try:
                 result = self._direct.commit(pending.work)
             except Exception as error:

@@ -9,6 +9,7 @@ import psycopg
 from psycopg import sql
 
 from adapters.event_store import EVENTS_TABLE
+from adapters.pg_session import service_session
 from adapters.settings import Settings
 
 STOP_CHECK_SECONDS = 0.25
@@ -56,14 +57,7 @@ class NotifyWaiter:
 
     def _connect(self) -> psycopg.Connection:
         if self._conn is None or self._conn.closed:
-            assert self._settings.database_url is not None
-            options = f"-c role={self._settings.database_role}" if self._settings.database_role else ""
-            self._conn = psycopg.connect(
-                self._settings.database_url,
-                autocommit=True,
-                options=options,
-                connect_timeout=self._settings.database_connect_timeout_seconds,
-            )
+            self._conn = service_session(self._settings)
             self._conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(EVENTS_TABLE)))
         return self._conn
 

@@ -8,6 +8,8 @@ collaborators it uses; HTTP handlers receive each service by name (api/http/cont
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 from dataclasses import dataclass, field
 
@@ -16,7 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from adapters import crypto
 from adapters.checkpoint_store import load_signer
-from adapters.event_store import key_store_of, open_checkpoint_store, open_ledger, open_view_store
+from adapters.event_store import key_store_of, open_checkpoint_store, open_job_claims, open_ledger, open_view_store
 from adapters.key_store import KeyStore
 from adapters.log_waiter import log_waiter
 from adapters.master_key import load_master_key
@@ -26,8 +28,9 @@ from adapters.migrate import migrate
 from adapters.playback_grants import GrantSigner
 from adapters.settings import Settings
 from adapters.speech import PocketsphinxTranscriber, Transcriber
+from adapters.view_leases import view_leases
 from adapters.view_store import ViewStore
-from api.jobs.scheduled import AcwTimeout, schedule
+from api.jobs.scheduled import AcwTimeout, OncePerCluster, schedule
 from api.jobs.transcription import Transcription
 from api.jobs.views_worker import ViewsWorker
 from api.services.access import AccessControl
@@ -90,10 +93,14 @@ class Components:
             background.views_worker.ensure_running()
         else:
             background.follower = self.projections.follow(
-                background.stopping, log_waiter(self.settings), self.settings.projection_gather_seconds
+                background.stopping,
+                log_waiter(self.settings),
+                view_leases(self.settings),
+                self.settings.projection_gather_seconds,
             )
         background.scheduler = schedule(
             self.settings,
+            OncePerCluster(open_job_claims(self.ledger), f"{socket.gethostname()}:{os.getpid()}"),
             self.acw_timeout,
             self.transparency,
             self.retention,

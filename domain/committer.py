@@ -145,8 +145,11 @@ class DirectCommitter:
         """Runs the work against the latest state, retrying on a concurrent write.
 
         Re-running it on fresher state is safe: it either applies or raises the rule it now breaks.
+        A change the cached state allows is saved only if nobody wrote since (the version
+        check); one it refuses is judged again on the log before the refusal is answered.
         """
         with self._lock_for(recording_id):
+            rejudged = False
             for _ in range(CONFLICT_ATTEMPTS):
                 recording = self.store.working_copy(recording_id)
                 try:
@@ -154,6 +157,15 @@ class DirectCommitter:
                     self.store.save(recording)
                 except IntegrityError:
                     self.store.forget(recording_id)  # another process wrote first
+                    continue
+                except errors.DomainError:
+                    # Judged on the cached state, which another server may have moved on
+                    # (a resume refused as "not paused" when it paused the call): a refusal
+                    # stands only once judged on what the log holds.
+                    if rejudged:
+                        raise
+                    rejudged = True
+                    self.store.forget(recording_id)
                     continue
                 return result
         raise ConcurrentChange(f"recording {recording_id} kept changing; try again")

@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterable
 import structlog
 
 from adapters.log_waiter import LogWaiter, StopSignal
+from adapters.view_leases import ViewLeases
 from adapters.view_store import ViewStore
 from domain.ledger import RecordingLedger
 from projections.audit_trail import AuditTrailView
@@ -21,6 +22,8 @@ log = structlog.get_logger(__name__)
 
 # Called with a view whose batch failed; the others go on without it until the next round.
 OnFailure = Callable[[Follower, Exception], None]
+# How often a follower without a lease asks for one: the takeover time after a holder dies.
+LEASE_RETRY_SECONDS = 2.0
 
 
 def all_projections() -> list[Projection]:
@@ -84,32 +87,42 @@ class Projections:
             raise KeyError(f"no such view: {', '.join(sorted(unknown))}")
         return chosen
 
-    def follow(self, stop: threading.Event, waiter: LogWaiter, gather_seconds: float = 0.0) -> threading.Thread:
+    def follow(
+        self, stop: threading.Event, waiter: LogWaiter, leases: ViewLeases, gather_seconds: float = 0.0
+    ) -> threading.Thread:
         """``follow_until`` in a thread of its own; returns it started."""
         thread = threading.Thread(
-            target=self.follow_until, args=(stop, waiter, gather_seconds), name="follow-views", daemon=True
+            target=self.follow_until, args=(stop, waiter, leases, gather_seconds), name="follow-views", daemon=True
         )
         thread.start()
         return thread
 
-    def follow_until(self, stop: StopSignal, waiter: LogWaiter, gather_seconds: float = 0.0) -> None:
-        """Keeps every view caught up until ``stop`` is set.
+    def follow_until(
+        self, stop: StopSignal, waiter: LogWaiter, leases: ViewLeases, gather_seconds: float = 0.0
+    ) -> None:
+        """Keeps the views this process holds the lease of caught up until ``stop`` is set.
 
         After a wake-up it lets ``gather_seconds`` pass before reading, so that a
         burst of appends (one NOTIFY each) becomes one batch instead of many tiny ones.
         A failing batch is logged and retried on the next round, never skipped.
+        A standby (no lease held) asks for the leases every ``LEASE_RETRY_SECONDS``.
         """
         try:
             while not stop.is_set():
-                if not self._follow_round():
+                views = leases.held(self.names())
+                if not views:
+                    stop.wait(LEASE_RETRY_SECONDS)
+                    continue
+                if not self._follow_round(views):
                     stop.wait(1.0)  # back off before retrying what failed
                 waiter.wait(stop)
                 stop.wait(gather_seconds)
         finally:
             waiter.close()
+            leases.close()
 
-    def _follow_round(self) -> bool:
-        """One catch-up of every view; False if anything failed (logged, and retried next round)."""
+    def _follow_round(self, views: list[str]) -> bool:
+        """One catch-up of these views; False if anything failed (logged, and retried next round)."""
         failed: list[Follower] = []
 
         def note(follower: Follower, _error: Exception) -> None:
@@ -117,7 +130,7 @@ class Projections:
             failed.append(follower)
 
         try:
-            applied = self.catch_up(on_failure=note)
+            applied = self.catch_up(views=views, on_failure=note)
         except Exception:
             log.exception("reading the log for the views failed; will retry")
             return False

@@ -257,11 +257,12 @@ def test_followers_wake_and_apply_new_events(ledger: RecordingLedger, settings) 
     import time
 
     from adapters.log_waiter import log_waiter
+    from adapters.view_leases import view_leases
 
     followed = Projections(ledger, open_view_store(ledger), batch_size=50)
     stop = threading.Event()
     polling = msgspec_replace(settings, projection_poll_seconds=0.05 if not settings.uses_postgres else 30.0)
-    thread = followed.follow(stop, log_waiter(polling))
+    thread = followed.follow(stop, log_waiter(polling), view_leases(settings))
     try:
         time.sleep(0.3)  # let the followers reach their first wait
         rid = ledger.execute(

@@ -20,6 +20,7 @@ from eventsourcing.persistence import OperationalError
 from adapters.event_store import key_store_of, open_ledger
 from adapters.migrate import migrate
 from adapters.settings import Settings
+from domain import errors
 from domain.commands import AddSegment, EndAcw, EndCall, Pause, PlaceHold, RequestSnapshot, Resume, StartCall
 from domain.ledger import RecordingLedger
 from domain.values import REDACTED, Actor, RecordingStatus
@@ -84,6 +85,35 @@ def two_processes(settings: Settings) -> Iterator[tuple[RecordingLedger, Recordi
     yield first, second
     first.close()
     second.close()
+
+
+@pytest.mark.parametrize("stale", [0, 1], ids=["plain-stale", "group-commit-stale"])
+def test_a_command_refused_on_a_stale_cache_is_judged_again_on_the_log(
+    two_processes: tuple[RecordingLedger, RecordingLedger], stale: int
+) -> None:
+    """Two servers behind a load balancer: one started the call (and caches it active), the
+    other paused it. The first must accept the resume, not refuse it as "not paused"."""
+    ledgers = list(two_processes)
+    starter, other = ledgers[stale], ledgers[1 - stale]
+    start = StartCall(
+        interaction_id=f"stale-{stale}",
+        agent_id="agent-1",
+        customer_id="c-1",
+        queue="sales",
+        direction="inbound",
+        tags={},
+        occurred_at=T0,
+        by=PBX,
+    )
+    rid = starter.execute(start)
+    assert starter.cached(rid) is not None and not starter.cached(rid).paused  # type: ignore[union-attr]
+    other.execute(Pause(rid, reason="card details", occurred_at=T0 + timedelta(minutes=1), by=PBX))
+    starter.execute(Resume(rid, reason="", occurred_at=T0 + timedelta(minutes=2), by=PBX))
+    assert [type(e).__name__ for e in starter.history(rid).events][-2:] == ["Paused", "Resumed"]
+    # A refusal that holds on the log still stands (and changes nothing).
+    with pytest.raises(errors.NotPaused):
+        starter.execute(Resume(rid, reason="", occurred_at=T0 + timedelta(minutes=3), by=PBX))
+    assert other.get_recording(rid).version == 3
 
 
 def test_a_purge_shows_at_once_in_another_process_with_a_warm_cache(

@@ -85,26 +85,53 @@ def simulate(ctx: Context, agents: int, calls: int, seed: int, day: str | None, 
 @main.command()
 @click.option("--host", default=None, help="Default CALLVAULT_HOST (127.0.0.1).")
 @click.option("--port", default=None, type=int, help="Default CALLVAULT_PORT (8000).")
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Server processes sharing the port, to use every core (PostgreSQL only).",
+)
 @pass_context
-def serve(ctx: Context, host: str | None, port: int | None) -> None:
+def serve(ctx: Context, host: str | None, port: int | None, workers: int) -> None:
     """Run the HTTP API (migrates the store first; OpenAPI at /schema)."""
     import uvicorn
 
     from api.gc_tuning import tune_for_service
     from api.http.app import create_app
 
-    app = create_app(ctx.settings)
-    tune_for_service()
     # On SIGTERM uvicorn stops listening, finishes the requests in flight, then shuts the app
     # down (the group committer stores what is queued) and raises SIGTERM again once its own
     # handler is gone: this one makes that, or a SIGTERM before uvicorn listens, a clean exit.
     signal.signal(signal.SIGTERM, _exit_cleanly)
+    if workers == 1:
+        app = create_app(ctx.settings)
+        tune_for_service()
+        uvicorn.run(
+            app,
+            host=host or ctx.settings.host,
+            port=port or ctx.settings.port,
+            log_config=None,
+            access_log=False,  # structlog writes one line per request
+        )
+        return
+    if not ctx.settings.uses_postgres:
+        raise click.UsageError(
+            "--workers needs PostgreSQL (CALLVAULT_DATABASE_URL): the embedded store is one process's"
+        )
+    # The workers would race to migrate and to create the key files on a new store: done once, here.
+    ctx.components  # noqa: B018  (built for what building does)
+    ctx.close()
+    # Each worker is a server of its own, as on another machine: they share the views and the
+    # scheduled jobs through the store (adapters/view_leases.py, adapters/job_claims.py).
     uvicorn.run(
-        app,
+        "api.http.app:app_from_environment",
+        factory=True,
+        workers=workers,
         host=host or ctx.settings.host,
         port=port or ctx.settings.port,
         log_config=None,
-        access_log=False,  # structlog writes one line per request
+        access_log=False,
     )
 
 

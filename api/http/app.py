@@ -19,6 +19,7 @@ from litestar.template.config import TemplateConfig
 from adapters.event_store import check_store
 from adapters.settings import Settings
 from api.bootstrap import Components, build
+from api.gc_tuning import tune_for_service
 from api.http.audit import AuditTrail
 from api.http.capture_commands import capture_commands
 from api.http.console import TEMPLATES, Console, ReportPages, static_files
@@ -75,6 +76,12 @@ def readiness(components: Components) -> Response[Health]:
             Health(status=f"degraded: log tampered: {tampered}", views=lags), status_code=HTTP_503_SERVICE_UNAVAILABLE
         )
     return Response(Health(status="ready", views=lags))
+
+
+def app_from_environment() -> Litestar:
+    """One worker of `callvault serve --workers N`: its settings read from the environment, as the parent's were."""
+    tune_for_service()
+    return create_app(Settings.from_env())
 
 
 def create_app(settings: Settings) -> Litestar:

@@ -21,6 +21,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError
 from adapters.event_store import open_ledger, open_view_store
 from adapters.log_waiter import log_waiter
 from adapters.settings import Settings
+from adapters.view_leases import view_leases
 from api.gc_tuning import tune_for_service
 from api.logging import configure_logging
 from domain.ledger import RecordingLedger
@@ -51,7 +52,7 @@ def follow_views(settings: Settings, parent_pid: int) -> None:
     try:
         projections = Projections(ledger, open_view_store(ledger), batch_size=settings.projection_batch_size)
         log.info("views worker started", views=projections.names())
-        projections.follow_until(stop, log_waiter(settings), settings.projection_gather_seconds)
+        projections.follow_until(stop, log_waiter(settings), view_leases(settings), settings.projection_gather_seconds)
     finally:
         ledger.close()
 

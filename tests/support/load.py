@@ -79,10 +79,30 @@ class Figures:
         }
 
 
+class Servers:
+    """Behind a load balancer that is not sticky: each request goes to the next server, so a
+    call's events are spread over all of them, and one that is gone costs one failed request."""
+
+    def __init__(self, base_urls: list[str], headers: dict[str, str], timeout: float, *, first: int) -> None:
+        self._clients = [httpx.Client(base_url=url, headers=headers, timeout=timeout) for url in base_urls]
+        self._next = first
+
+    def post(self, url: str, *, json: dict[str, Any]) -> httpx.Response:
+        self._next += 1
+        return self._clients[self._next % len(self._clients)].post(url, json=json)
+
+    def __enter__(self) -> Servers:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for client in self._clients:
+            client.close()
+
+
 class Load:
     def __init__(
         self,
-        base_url: str,
+        base_url: str | list[str],
         token: str,
         *,
         clients: int,
@@ -90,7 +110,7 @@ class Load:
         retry_seconds: float = 60.0,
         name: str = "load",
     ) -> None:
-        self.base_url = base_url
+        self.base_urls = [base_url] if isinstance(base_url, str) else base_url
         self.headers = {"Authorization": f"Bearer {token}"}
         self.clients = clients
         self.request_timeout = request_timeout
@@ -131,7 +151,7 @@ class Load:
         return joiner
 
     def _client(self, n: int, stop_at: float, give_up_at: float) -> None:
-        with httpx.Client(base_url=self.base_url, headers=self.headers, timeout=self.request_timeout) as http:
+        with Servers(self.base_urls, self.headers, self.request_timeout, first=n) as http:
             call = 0
             while time.monotonic() < stop_at:
                 interaction = f"{self.name}-{n}-{call}"
@@ -159,7 +179,7 @@ class Load:
             body |= {"reason": "card details"}
         return body
 
-    def _per_event(self, http: httpx.Client, interaction: str, at: datetime, give_up_at: float) -> bool:
+    def _per_event(self, http: Servers, interaction: str, at: datetime, give_up_at: float) -> bool:
         recording_id = recording_id_for(interaction)
         for offset, (step, event, path, _) in enumerate(STEPS):
             when = at + timedelta(seconds=offset)
@@ -170,7 +190,7 @@ class Load:
             self._ack(Ack(recording_id, event, when))
         return True
 
-    def _batch(self, http: httpx.Client, interaction: str, at: datetime, give_up_at: float) -> bool:
+    def _batch(self, http: Servers, interaction: str, at: datetime, give_up_at: float) -> bool:
         recording_id = recording_id_for(interaction)
         items = []
         for offset, (step, _, _, item_type) in enumerate(STEPS):
@@ -191,7 +211,7 @@ class Load:
                     self.figures.unexpected.append(f"batch item {event}: {result}")
         return complete
 
-    def _send(self, http: httpx.Client, url: str, body: dict[str, Any], give_up_at: float) -> httpx.Response | None:
+    def _send(self, http: Servers, url: str, body: dict[str, Any], give_up_at: float) -> httpx.Response | None:
         """The 2xx answer, sending again after a 503 or a lost connection; None if refused or out of time."""
         while time.monotonic() < give_up_at:
             sent = time.monotonic()

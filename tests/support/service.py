@@ -57,8 +57,9 @@ def run_cli(settings: Settings, *args: str, timeout: float = 120.0) -> subproces
 class Service:
     """One server process at a time on a fixed port; its output (and its views worker's) in one file."""
 
-    def __init__(self, settings: Settings, workdir: Path) -> None:
+    def __init__(self, settings: Settings, workdir: Path, *options: str) -> None:
         self.settings = settings
+        self.options = options  # of `callvault serve`
         self.workdir = workdir
         self.log_path = workdir / "server.log"
         self.base_url = f"http://{settings.host}:{settings.port}"
@@ -67,7 +68,7 @@ class Service:
     def start(self) -> None:
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [CALLVAULT, "serve"],
+                [CALLVAULT, "serve", *self.options],
                 env=service_env(self.settings),
                 cwd=self.workdir,
                 stdout=log,
@@ -101,19 +102,10 @@ class Service:
             self.process.wait(timeout=30)
 
     def views_worker_pid(self) -> int | None:
-        """The server's child that folds the views (multiprocessing's spawn entry point)."""
+        """The server's child that folds the views."""
         assert self.process is not None
-        # Listed under the thread that started the child (the server's scheduler or its start-up).
-        tasks = Path(f"/proc/{self.process.pid}/task")
-        children = [pid for task in tasks.iterdir() for pid in _read(task / "children").split()]
-        for pid in children:
-            try:
-                cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-            except FileNotFoundError:
-                continue
-            if b"spawn_main" in cmdline:
-                return int(pid)
-        return None
+        children = spawned_children(self.process.pid)
+        return children[0] if children else None
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
@@ -132,6 +124,22 @@ class Service:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"views did not catch up in {timeout} s: {self.log_tail()}")
+
+
+def spawned_children(pid: int) -> list[int]:
+    """A process's children started by multiprocessing (its spawn entry point): a server's views
+    worker, or the workers of `callvault serve --workers N`."""
+    # Listed under the thread that started the child (the server's scheduler or its start-up).
+    tasks = Path(f"/proc/{pid}/task")
+    children = [int(child) for task in tasks.iterdir() for child in _read(task / "children").split()]
+    spawned = []
+    for child in children:
+        try:
+            if b"spawn_main" in Path(f"/proc/{child}/cmdline").read_bytes():
+                spawned.append(child)
+        except FileNotFoundError:
+            continue
+    return spawned
 
 
 def _read(path: Path) -> str:
