@@ -3,11 +3,13 @@
 With many calls live at once, one transaction (and one WAL flush) per command
 caps ingest at the database's commit rate. Here a single writer thread takes
 every command queued since its last commit, applies them in order to the
-recordings in memory (a refused command is answered at once and changes
-nothing), and stores all resulting events in one transaction. Each caller
-blocks until its own event is durable. If the transaction meets a concurrent
-writer from another process, the batch is replayed one command at a time
-through the direct committer's retrying path, so nothing is lost or doubled.
+recordings in memory, and stores all resulting events in one transaction. A
+command refused on cached state is judged again on the log in its place (the
+commands before it are stored first), since another server may have moved the
+recording on. Each caller blocks until its own event is durable. If the
+transaction meets a concurrent writer from another process, the batch is
+replayed one command at a time through the direct committer's retrying path,
+so nothing is lost or doubled.
 
 The ledger composes it (``RecordingLedger(env, committer=GroupCommitter)``): the
 ledger builds each command's work, this decides how it reaches the store.
@@ -137,43 +139,58 @@ class GroupCommitter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
+        rest = batch
+        while rest:
+            rest = self._commit_until_refusal(rest)
+
+    def _commit_until_refusal(self, batch: list[_Pending]) -> list[_Pending]:
+        """Commits the batch up to its first refusal and judges that one again; returns the rest."""
         touched: dict[UUID, Any] = {}  # the recordings changed, and the access records
         applied: list[tuple[_Pending, Any]] = []
-        refused: list[_Pending] = []
-        unanswered: list[_Pending] = []  # applied or refused, in the batch's order
         for index, pending in enumerate(batch):
             try:
                 result = self._apply(pending, touched)
             except (OperationalError, InterfaceError) as error:
                 # The store did not answer (each read waited up to the pool timeout):
                 # the rest of the batch would wait as long, one by one, to fail alike.
-                self._fail(touched, unanswered + batch[index:], error)
+                self._fail(touched, [p for p, _ in applied] + batch[index:], error)
                 self._fail_queued(error)
-                return
+                return []
             except errors.DomainError:
-                # Refused on cached state that another server may have moved on: judged
-                # again on the log, one by one, once the batch is stored (refusals are rare).
-                refused.append(pending)
-                unanswered.append(pending)
+                # Refused on cached state that another server may have moved on. The
+                # commands before it are stored, then it is judged again on the log, in
+                # its place: a resume after a pause in the same batch still sees it.
+                unavailable = self._save(touched, applied)
+                if unavailable is not None:
+                    self._fail({}, batch[index:], unavailable)
+                    return []
+                self._replay({}, [pending])
+                return batch[index + 1 :]
             except Exception as error:  # a fault, not a rule: answered now, changed nothing
                 pending.done.set_exception(error)
             else:
                 applied.append((pending, result))
-                unanswered.append(pending)
+        self._save(touched, applied)
+        return []
+
+    def _save(self, touched: dict[UUID, Any], applied: list[tuple[_Pending, Any]]) -> Exception | None:
+        """Stores and answers the applied commands; returns the error if the store is unavailable."""
         try:
-            self.store.save(*touched.values())
+            if touched:  # a retried start changes nothing, and is answered all the same
+                self.store.save(*touched.values())
         except IntegrityError:
-            log.info("group commit met a concurrent writer; replaying one by one", commands=len(unanswered))
-            self._replay(touched, unanswered)
-            return
+            log.info("group commit met a concurrent writer; replaying one by one", commands=len(applied))
+            self._replay(touched, [pending for pending, _ in applied])
+            return None
         except Exception as error:
-            self._fail(touched, unanswered, error)
+            self._fail(touched, [pending for pending, _ in applied], error)
             if isinstance(error, (OperationalError, InterfaceError)):
                 self._fail_queued(error)
-            return
+                return error
+            return None
         for pending, result in applied:
             pending.done.set_result(result)
-        self._replay({}, refused)
+        return None
 
     def _fail(self, touched: dict[UUID, Any], pendings: list[_Pending], error: Exception) -> None:
         for recording_id in touched:
