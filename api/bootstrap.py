@@ -36,6 +36,7 @@ from api.jobs.views_worker import ViewsWorker
 from api.services.access import AccessControl
 from api.services.audit_reports import AuditReports
 from api.services.capture import CaptureCommands
+from api.services.capture_hub import CaptureHub
 from api.services.console_sessions import ConsoleSessions
 from api.services.evaluations import Evaluations
 from api.services.exports import Exports
@@ -108,6 +109,7 @@ class Components:
             self.transcription,
         )
         background.scheduler.start()
+        self.capture.hub.start()  # capture commands fan out to this server's streams
         log.info("server started", views=self.projections.names())
 
     def close(self) -> None:
@@ -116,6 +118,7 @@ class Components:
         if background.scheduler is not None:
             background.scheduler.shutdown(wait=True)
         background.stopping.set()
+        self.capture.hub.stop()
         if background.follower is not None:
             background.follower.join(timeout=5)
         if background.views_worker is not None:
@@ -186,7 +189,7 @@ def build(settings: Settings, *, serving: bool) -> Components:
         reports=Reports(ledger, views, projections, identity, access),
         policy=RecordingPolicies(ledger, access),
         retention=Retention(ledger, views, projections, keys, media, access),
-        capture=CaptureCommands(ledger, views, access),
+        capture=CaptureCommands(ledger, views, access, CaptureHub(ledger, settings)),
         transparency=transparency,
         exports=Exports(ledger, media, transparency, access),
         playback=Playback(
