@@ -18,13 +18,14 @@ from tests.support.ports import free_port
 from tests.support.service import Service
 
 
-def start_nodes(settings: Settings, workdir: Path, count: int) -> list[Service]:
-    """``count`` servers on one store, each on its own port and with its own log file.
+def start_nodes(settings: Settings, workdir: Path, count: int, *, first: int = 0) -> list[Service]:
+    """``count`` servers on one store, each on its own port and with its own log file
+    (``node-<first>``, ``node-<first + 1>`` …).
 
     Started one after another: the first migrates the store, the others find it migrated.
     """
     nodes = []
-    for n in range(count):
+    for n in range(first, first + count):
         directory = workdir / f"node-{n}"
         directory.mkdir()
         node = Service(msgspec.structs.replace(settings, port=free_port()), directory)
