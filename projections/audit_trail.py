@@ -85,6 +85,7 @@ def _plain(value: Any) -> Any:
 
 class AuditTrailView:
     name = "audit_trail"
+    fold_cost = 37.0
 
     def __init__(self, cache_size: int = 50_000) -> None:
         # Interaction and customer (by blind index) of a recording never change, so this cache

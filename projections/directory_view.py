@@ -16,6 +16,7 @@ from projections.follower import LoggedEvent
 
 class DirectoryView:
     name = "directory"
+    fold_cost = 1.0
 
     def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
         events = [

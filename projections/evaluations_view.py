@@ -65,6 +65,7 @@ def fold(row: EvaluationRow | None, event: Recording.Event) -> EvaluationRow:
 
 class EvaluationsView:
     name = "evaluations"
+    fold_cost = 1.0
 
     def apply(self, store: ViewStore, batch: Sequence[LoggedEvent], previous: int, position: int) -> None:
         # Only these kinds are decoded; the rest of the log passes by as topics.

@@ -27,6 +27,7 @@ from projections.follower import LoggedEvent
 
 class LogLeavesView:
     name = "log_leaves"
+    fold_cost = 14.0
 
     def __init__(self) -> None:
         self._edge: CompactRange | None = None  # the tree's right edge as of _at_position
@@ -47,7 +48,7 @@ class LogLeavesView:
                 originator_id,
                 stored.originator_version,
                 stored.topic,
-                logged.event.timestamp,
+                logged.timestamp,
                 stored.state,
             ).encode()
             hashed = leaf_hash(data)

@@ -133,6 +133,7 @@ class RecordingsView:
     """Keeps the rows it last committed, so catching up rarely reads the view back."""
 
     name = "recordings"
+    fold_cost = 22.0
 
     def __init__(self, cache_size: int = 20_000) -> None:
         self._cache: OrderedDict[UUID, RecordingRow] = OrderedDict()

@@ -35,7 +35,7 @@ def test_a_rebuild_in_shares_equals_the_incremental_fold(
     folded = contents(projections)
     head = ledger.recorder.max_notification_id()
     small_windows = msgspec.structs.replace(settings, projection_batch_size=40)  # many windows per process
-    shares = views_rebuild.shares(small_windows, projections.names())
+    shares = views_rebuild.shares(small_windows, projections, projections.names())
     # One process per core on PostgreSQL (at most one per view), all in this one on SQLite.
     cores = len(os.sched_getaffinity(0))
     assert len(shares) == (min(cores, len(projections.names())) if settings.uses_postgres else 1)
@@ -62,3 +62,26 @@ def test_a_rebuild_of_some_views_leaves_the_others(ledger: RecordingLedger, proj
     assert projections.store.directory() == ([], [], [])
     with pytest.raises(KeyError):
         views_rebuild.rebuild(settings, projections, ["nonsense"])
+
+
+def test_the_views_are_shared_out_by_their_fold_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rebuild lasts as long as its slowest process: the heaviest folds go to different
+    processes, and the light ones fill up the lighter share."""
+    costs = {"heavy": 37.0, "medium": 22.0, "light": 14.0, "tiny": 1.0, "tinier": 0.5}
+
+    class Fold:
+        def __init__(self, cost: float) -> None:
+            self.fold_cost = cost
+
+    class Followers:
+        followers = {name: type("Follower", (), {"projection": Fold(cost)})() for name, cost in costs.items()}
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _pid: {0, 1})
+    on_postgres = Settings(database_url="postgresql://callvault@127.0.0.1/callvault")
+
+    groups = views_rebuild.shares(on_postgres, Followers(), list(costs))  # type: ignore[arg-type]
+
+    assert sorted(map(sorted, groups)) == [["heavy", "tinier"], ["light", "medium", "tiny"]]
+    loads = [sum(costs[name] for name in group) for group in groups]
+    assert max(loads) == 37.5  # the best split there is: the heaviest alone could not do better than 37
+    assert views_rebuild.shares(Settings(), Followers(), list(costs)) == [list(costs)]  # SQLite: one process

@@ -39,7 +39,7 @@ def projections_rebuild(ctx: Context, views: tuple[str, ...]) -> None:
     except KeyError as error:
         raise click.ClickException(str(error.args[0])) from None
     # Each process that rebuilds a share of the views reads the whole log once.
-    total = runner.followers[chosen[0]].lag().head * len(views_rebuild.shares(ctx.settings, chosen))
+    total = runner.followers[chosen[0]].lag().head * len(views_rebuild.shares(ctx.settings, runner, chosen))
     with progress_bar("rebuilding", total) as advance:
         applied = views_rebuild.rebuild(ctx.settings, runner, chosen, advance)
     log.info("views rebuilt", views=chosen, events=applied)

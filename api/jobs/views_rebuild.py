@@ -39,7 +39,7 @@ def rebuild(
     folded: over the whole rebuild it adds up to the log's length times ``len(shares(...))``.
     """
     chosen = projections.check_names(names)
-    groups = shares(settings, chosen)
+    groups = shares(settings, projections, chosen)
     if len(groups) < 2:
         return projections.rebuild(chosen, progress)
     updates = _CONTEXT.Queue()
@@ -51,10 +51,23 @@ def rebuild(
         return sum(f.result() for f in futures)  # a child's failure is raised here
 
 
-def shares(settings: Settings, names: list[str]) -> list[list[str]]:
-    """The views each process rebuilds: one process on SQLite, else one per core (at most one per view)."""
+def shares(settings: Settings, projections: Projections, names: list[str]) -> list[list[str]]:
+    """The views each process rebuilds: one process on SQLite, else one per core (at most one per view).
+
+    The shares are balanced by each view's fold cost, heaviest first onto the lightest share:
+    a rebuild lasts as long as its slowest process. Views that decode every event
+    (audit trail, recordings) are thereby kept apart from the one that needs only the
+    events' times (log leaves) wherever the costs allow it.
+    """
     processes = min(len(os.sched_getaffinity(0)), len(names)) if settings.uses_postgres else 1
-    return [names[k::processes] for k in range(processes)]
+    groups: list[list[str]] = [[] for _ in range(processes)]
+    loads = [0.0] * processes
+    cost = {name: projections.followers[name].projection.fold_cost for name in names}
+    for name in sorted(names, key=lambda n: cost[n], reverse=True):
+        lightest = loads.index(min(loads))
+        groups[lightest].append(name)
+        loads[lightest] += cost[name]
+    return groups
 
 
 def _all_done(futures: list[Future[int]]) -> bool:
