@@ -23,6 +23,7 @@ from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from api.cli.simulation import DayPlan, Step, plan_day, run_day
+from api.gc_tuning import tune_for_service
 from api.jobs import views_rebuild
 from domain.ledger import RecordingLedger
 from projections.runner import Projections
@@ -161,6 +162,7 @@ def reads(ledger: RecordingLedger, url: str, settings: Settings) -> None:
 
     The raw read is timed before and after the views, so drift over the run shows.
     """
+    tune_for_service()  # as the views worker and a rebuild's processes do
     read_s, read_count = timed(lambda: raw_read(url))
     # Built as api/bootstrap.py builds it; the rebuild is `callvault projections rebuild`'s.
     projections = Projections(ledger, open_view_store(ledger), batch_size=settings.projection_batch_size)

@@ -8,6 +8,7 @@ from rich.table import Table
 
 from api.cli.context import Context, pass_context
 from api.cli.output import console, progress_bar
+from api.gc_tuning import tune_for_service
 from api.jobs import views_rebuild
 
 log = structlog.get_logger("callvault.cli")
@@ -40,6 +41,7 @@ def projections_rebuild(ctx: Context, views: tuple[str, ...]) -> None:
         raise click.ClickException(str(error.args[0])) from None
     # Each process that rebuilds a share of the views reads the whole log once.
     total = runner.followers[chosen[0]].lag().head * len(views_rebuild.shares(ctx.settings, runner, chosen))
+    tune_for_service()  # on SQLite the views are folded in this process
     with progress_bar("rebuilding", total) as advance:
         applied = views_rebuild.rebuild(ctx.settings, runner, chosen, advance)
     log.info("views rebuilt", views=chosen, events=applied)

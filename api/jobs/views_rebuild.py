@@ -18,6 +18,7 @@ from typing import Any
 
 from adapters.event_store import open_ledger, open_view_store
 from adapters.settings import Settings
+from api.gc_tuning import tune_for_service
 from api.logging import configure_logging
 from projections.runner import Projections
 
@@ -93,6 +94,7 @@ def _child(updates: Any) -> None:
 
 def _rebuild_share(settings: Settings, names: list[str]) -> int:
     configure_logging(settings)
+    tune_for_service()
     ledger = open_ledger(settings, group_commit=False)
     try:
         projections = Projections(ledger, open_view_store(ledger), batch_size=settings.projection_batch_size)
