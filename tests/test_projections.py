@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from adapters.view_rows import AuditQuery
 from adapters.view_store import ViewStore
 from domain.commands import AddSegment, EndCall, Pause, PlaceHold, StartCall, Tag
 from domain.ledger import RecordingLedger
+from domain.transparency.leaves import Leaf
 from domain.values import Actor
 from projections.audit_trail import AuditTrailView
 from projections.directory_view import DirectoryView
@@ -391,3 +393,21 @@ def test_large_batches_write_the_same_rows_as_small_ones(ledger: RecordingLedger
     large.rebuild()
     assert (snapshot(large.store), large.store.directory()) == in_small_batches
     assert len(in_small_batches[0][0]) == 160
+
+
+def test_each_leaf_commits_to_its_stored_event_and_the_time_it_was_recorded(
+    ledger: RecordingLedger, projections: Projections
+) -> None:
+    """The leaves read an event's recorded time without decoding the rest of it; what they
+    commit to must be the decoded event's own time, and its bytes exactly as stored."""
+    simulate(ledger, calls=12)
+    projections.catch_up(views=["log_leaves"])
+    stored = read_log(ledger, 0, 10_000).events
+    leaves = {leaf.notification_id: leaf for e in stored for leaf in projections.store.leaves_of(e.originator_id)}
+
+    assert len(leaves) == len(stored) > 12 * 4
+    for index, logged in enumerate(stored):
+        leaf = Leaf.decode(leaves[logged.notification_id].leaf_data)
+        assert leaf.index == index
+        assert leaf.recorded_at == logged.event.timestamp
+        assert leaf.state_sha256 == hashlib.sha256(logged.state).digest()
