@@ -1,5 +1,6 @@
 """A scoped search pages through exactly the rows a plain filter would, newest first,
-whether its agents are read one index scan each and merged, or as one IN list."""
+whether its agents are read one index scan each and merged, or as one IN list; the audit
+trail pages through every row once, in log order."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from adapters import view_queries
-from adapters.view_rows import RecordingQuery
+from adapters.view_rows import AuditQuery, RecordingQuery
 from api.bootstrap import build
+from domain.access_record import Outcome
+from domain.values import Actor
 from tests.support.calls import start_call
 from tests.support.view_contents import all_recordings
 
@@ -55,3 +58,26 @@ def test_scoped_pages_are_the_filtered_rows_in_order(components, monkeypatch, me
         ((r.started_at, r.recording_id) for r in everything), reverse=True
     )
     assert components.views.search(RecordingQuery(agent_ids=frozenset())) == []
+
+
+def test_audit_pages_cut_through_an_access_of_many_recordings_and_lose_or_repeat_no_row(components) -> None:
+    # One access record of 13-14 recordings is 13-14 rows of one log position (item 0, 1, …):
+    # pages of 5 end between its items, so the keyset's tie-break on item is exercised.
+    recordings = [r.recording_id for r in components.views.search(RecordingQuery(limit=1000))]
+    legal = Actor("lena", "legal")
+    for share in range(3):
+        components.ledger.record_access(
+            action="search", outcome=Outcome.ALLOWED, recording_ids=recordings[share::3], occurred_at=T0, by=legal
+        ).result()
+    components.projections.catch_up()
+    paged, after = [], None
+    for _ in range(100):  # bounded: a cursor that repeats its last row would never end
+        page = components.views.audit(AuditQuery(after=after, limit=5))
+        paged.extend(page)
+        if not page:
+            break
+        after = (page[-1].notification_id, page[-1].item)
+    keys = [(row.notification_id, row.item) for row in paged]
+    assert keys == sorted(set(keys))
+    assert paged == components.views.audit(AuditQuery(limit=1000))
+    assert sorted(row.recording_id for row in paged if row.action == "search") == sorted(recordings)
