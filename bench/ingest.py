@@ -12,6 +12,7 @@ machines are noisy; only ratios within a run mean much.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -22,7 +23,8 @@ from scratch_databases import DEFAULT_ADMIN_URL, create_scratch_database, drop_s
 from adapters.event_store import open_ledger, open_view_store
 from adapters.migrate import migrate
 from adapters.settings import Settings
-from adapters.view_store import VIEW_TABLES
+from adapters.view_rows import AuditQuery
+from adapters.view_store import VIEW_TABLES, ViewStore
 from api.cli.simulation import DayPlan, Step, plan_day, run_day
 from api.gc_tuning import tune_for_service
 from api.jobs import views_rebuild
@@ -179,6 +181,31 @@ def raw_write(url: str, tables: tuple[str, ...]) -> float:
     return seconds
 
 
+def audit_pages(store: ViewStore, url: str, requests: int = 50) -> tuple[float, float, int]:
+    """Median ms of the audit trail's first page and of the page halfway through it (an auditor
+    paging through it all), and how many rows come before that page. Halfway is the keyset's
+    worst case when it is a filter: the planner takes the key's order and drops every row before
+    the page, where for a page near the end it would gather the few rows after it and sort them."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("ANALYZE audit_trail")  # as autovacuum soon would, after the rebuild refilled it
+        (rows,) = conn.execute("SELECT count(*) FROM audit_trail").fetchone()
+        notification_id, item = conn.execute(
+            "SELECT notification_id, item FROM audit_trail ORDER BY notification_id, item OFFSET %s LIMIT 1",
+            [rows // 2 - 1],
+        ).fetchone()
+        depth = rows // 2
+
+    def median_ms(query: AuditQuery) -> float:
+        times = []
+        for _ in range(requests):
+            began = time.perf_counter()
+            store.audit(query)
+            times.append(time.perf_counter() - began)
+        return statistics.median(times) * 1000
+
+    return median_ms(AuditQuery(limit=50)), median_ms(AuditQuery(after=(notification_id, item), limit=50)), depth
+
+
 def reads(ledger: RecordingLedger, url: str, settings: Settings) -> None:
     """Raw read, each view caught up alone from an empty view, then a whole rebuild as the CLI runs it.
 
@@ -196,6 +223,7 @@ def reads(ledger: RecordingLedger, url: str, settings: Settings) -> None:
         written[view] = raw_write(url, VIEW_TABLES[view])
     rebuild_s, _ = timed(lambda: views_rebuild.rebuild(settings, projections))
     read_again_s, _ = timed(lambda: raw_read(url))
+    first_page_ms, deep_page_ms, depth = audit_pages(projections.store, url)
     baseline = read_count / min(read_s, read_again_s)
     print(f"raw read of the log (1000-row pages):              {rate(read_count, read_s)}")
     print(f"raw read again, after the views:                   {rate(read_count, read_again_s)}")
@@ -210,6 +238,10 @@ def reads(ledger: RecordingLedger, url: str, settings: Settings) -> None:
     print(
         f"rebuild of all views (log events):                 {rate(read_count, rebuild_s)}"
         f"  {read_count / rebuild_s / baseline:.2f}x raw read"
+    )
+    print(
+        f"audit trail, 50 rows: first page {first_page_ms:.2f} ms, page after row {depth:,} {deep_page_ms:.2f} ms"
+        f"  ({deep_page_ms / first_page_ms:.1f}x the first)"
     )
 
 
