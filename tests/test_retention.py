@@ -9,6 +9,8 @@ from uuid import UUID
 
 import pytest
 
+from adapters.event_store import open_ledger
+from adapters.settings import Settings
 from adapters.view_rows import RecordingQuery
 from domain.commands import PlaceHold, Tag
 from domain.ledger import RecordingLedger
@@ -64,3 +66,23 @@ def test_the_search_views_hold_filter_shows_what_query_holds_cover(
     } == {before_hold, free}
     ledger.release_query_hold(case_id="CASE-A", reason="closed", occurred_at=T0 + timedelta(days=1), by=LEGAL)
     assert set(search(True)) == {held_by_hand, by_tag}
+
+
+def test_query_holds_placed_and_released_by_another_process_are_seen_at_once(
+    ledger: RecordingLedger, settings: Settings
+) -> None:
+    # Each process keeps the holds it last read and reads only newer events: a purge
+    # here must still never miss a hold placed there a moment ago.
+    other = open_ledger(settings, group_commit=False)
+    try:
+        assert ledger.active_query_holds() == {}
+        by_agent, by_queue = HoldCriteria(agent_id="agent-7"), HoldCriteria(queue="sales")
+        other.place_query_hold(case_id="CASE-A", reason="fraud", criteria=by_agent, occurred_at=T0, by=LEGAL)
+        assert ledger.active_query_holds() == {"CASE-A": by_agent}
+        ledger.place_query_hold(case_id="CASE-B", reason="dispute", criteria=by_queue, occurred_at=T0, by=LEGAL)
+        other.release_query_hold(case_id="CASE-A", reason="settled", occurred_at=T0, by=LEGAL)
+        assert ledger.active_query_holds() == other.active_query_holds() == {"CASE-B": by_queue}
+        holds = ledger.query_holds()
+        assert holds is not None and holds.version == other.query_holds().version == 4  # type: ignore[union-attr]
+    finally:
+        other.close()
