@@ -34,6 +34,7 @@ from adapters.job_claims import JobClaims
 from adapters.key_store import KeyStore
 from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
+from adapters.pg_pool_check import PooledConnectionCheck
 from adapters.postgres_recorders import AppendFunctionRecorder, ViewPositionRecorder, retry_lost_connection
 from adapters.settings import Settings
 from adapters.sql_dialect import PostgresDialect, SQLiteDialect
@@ -150,6 +151,11 @@ class ServiceRoleFactory(SealingMapperFactory, PostgresFactory):
         # outage it came back only at its next attempt. Given up this soon instead, the
         # next caller that waits starts a fresh attempt at once: recovery within a request.
         pool.reconnect_timeout = pool.timeout
+        # Every pooled connection is checked as it is handed out, so one the server dropped
+        # (a restart) is replaced before a statement is lost on it; the check sends a query
+        # only when the socket shows the server left. psycopg_pool takes the check only as a
+        # constructor argument, and eventsourcing offers none but its pre-ping.
+        pool._check = PooledConnectionCheck(pool)  # noqa: SLF001
 
     def application_recorder(self) -> AppendFunctionRecorder:
         # One log table name on both engines, as created by the migrations.
@@ -178,9 +184,6 @@ def ledger_env(settings: Settings) -> dict[str, str]:
             POSTGRES_POOL_SIZE=str(settings.database_pool_size),
             POSTGRES_MAX_OVERFLOW=str(settings.database_pool_size),
             POSTGRES_LOCK_TIMEOUT="10",
-            # Every pooled connection is checked as it is handed out, so one the server
-            # dropped (a restart) is replaced by a fresh one before a statement is lost on it.
-            POSTGRES_PRE_PING="y",
             CALLVAULT_DATABASE_ROLE=settings.database_role,
             **{
                 CONNECT_TIMEOUT_ENV: str(settings.database_connect_timeout_seconds),
