@@ -11,6 +11,7 @@ from typing import Any
 
 from adapters.sql_dialect import Dialect
 from adapters.view_rows import AuditQuery, RecordingQuery
+from domain.access_record import Outcome
 from domain.query_hold import HoldCriteria
 
 # Newest first; every index of the recordings view ends in these columns, so pages seek.
@@ -67,7 +68,11 @@ def _recordings_filters(query: RecordingQuery, dialect: Dialect) -> tuple[list[s
 
 
 def audit_matching(query: AuditQuery) -> tuple[list[str], list[Any]]:
-    where, params = _equal_to(query, ("actor", "recording_id", "action", "outcome"))
+    where, params = _equal_to(query, ("actor", "recording_id", "action"))
+    if query.outcome is not None:
+        # Written out, not bound: neither planner matches a bound value to the partial
+        # index of refusals. Safe as SQL, being one of the enum's own values.
+        where.append(f"outcome = '{Outcome(query.outcome).value}'")
     if query.since is not None:
         where.append("recorded_at >= ?")
         params.append(query.since)
