@@ -47,6 +47,16 @@ def search_sql(where: list[str], params: list[Any]) -> tuple[str, list[Any]]:
     return f"SELECT * FROM recordings WHERE {' AND '.join(where)} {ORDER}", params
 
 
+def merged_search_sql(agents: list[str], where: list[str], params: list[Any]) -> tuple[str, list[Any]]:
+    """A page over a set of agents read as one index scan per agent, merged in order: how the
+    API reads a team's rows when a filter the index does not hold (a tag) leaves few of them,
+    and what a DBA would write. With the agents as an IN list, PostgreSQL reads every row of
+    the tag through its GIN index instead (52 ms a page at 1,000,000 recordings)."""
+    branch = f"SELECT * FROM recordings WHERE {' AND '.join(['agent_id = %s', *where])} {ORDER}"
+    branches = " UNION ALL ".join(f"SELECT * FROM ({branch}) AS agent{i}" for i in range(len(agents)))
+    return f"SELECT * FROM ({branches}) AS scoped {ORDER}", [p for agent in agents for p in (agent, *params)]
+
+
 def within(agents: list[str]) -> tuple[str, list[str]]:
     """The scope term, as the API spells it (an IN list of the agents the caller reaches)."""
     return f"agent_id IN ({','.join(['%s'] * len(agents))})", agents
@@ -133,8 +143,8 @@ def tag_searches(picker: Picker, n: int, tag_ref: Any) -> Kind:
     key, value = TAG
     for _ in range(n):
         team = picker.team()
-        scope, names = within(picker.population.agents_of_team(team))
-        sql = search_sql([scope, "tag_refs @> %s"], [*names, Jsonb({key: tag_ref(key, value)})])
+        agents = picker.population.agents_of_team(team)
+        sql = merged_search_sql(agents, ["tag_refs @> %s"], [Jsonb({key: tag_ref(key, value)})])
         probes.append(Probe(team_supervisor(team), "/v1/recordings", {"tag": f"{key}={value}"}, [sql]))
     return Kind(f"search by tag {key}={value}", "team supervisor (20 agents)", probes)
 
