@@ -28,7 +28,9 @@ from adapters.view_store import VIEW_TABLES, ViewStore
 from api.cli.simulation import DayPlan, Step, plan_day, run_day
 from api.gc_tuning import tune_for_service
 from api.jobs import views_rebuild
+from domain.access_record import Outcome
 from domain.ledger import RecordingLedger
+from domain.values import Actor
 from projections.runner import Projections
 
 RAW_TABLE = """CREATE TABLE raw_events (
@@ -206,6 +208,35 @@ def audit_pages(store: ViewStore, url: str, requests: int = 50) -> tuple[float, 
     return median_ms(AuditQuery(limit=50)), median_ms(AuditQuery(after=(notification_id, item), limit=50)), depth
 
 
+def following(ledger: RecordingLedger, projections: Projections, url: str, events: int = 200) -> dict[str, float]:
+    """Median ms for each view to take one new event, as the views worker does while the log
+    grows one request at a time: the event is a search's access record naming 50 recordings.
+    Beside it, "raw read": reading that one row the way the baseline reads the log. Run after the
+    catch-ups, so each view holds the caches it built on the way (as a long-running worker does).
+    Appends ``events`` access records to the log it runs on."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        ids = [row[0] for row in conn.execute("SELECT recording_id FROM recordings ORDER BY started_at LIMIT 50")]
+        times: dict[str, list[float]] = {"raw read": [], **{view: [] for view in projections.names()}}
+        for _ in range(events):
+            written = ledger.record_access(
+                action="search",
+                outcome=Outcome.ALLOWED,
+                recording_ids=ids,
+                occurred_at=datetime.now(UTC),
+                by=Actor("bench-supervisor", "supervisor"),
+            )
+            written.result()
+            began = time.perf_counter()
+            conn.execute(
+                "SELECT * FROM stored_events WHERE notification_id > %s ORDER BY notification_id LIMIT 1000",
+                [ledger.logged_up_to() - 1],
+            ).fetchall()
+            times["raw read"].append(time.perf_counter() - began)
+            for view in projections.names():
+                times[view].append(timed(lambda view=view: projections.catch_up(views=[view]))[0])
+    return {what: statistics.median(seconds) * 1000 for what, seconds in times.items()}
+
+
 def reads(ledger: RecordingLedger, url: str, settings: Settings) -> None:
     """Raw read, each view caught up alone from an empty view, then a whole rebuild as the CLI runs it.
 
@@ -224,6 +255,7 @@ def reads(ledger: RecordingLedger, url: str, settings: Settings) -> None:
     rebuild_s, _ = timed(lambda: views_rebuild.rebuild(settings, projections))
     read_again_s, _ = timed(lambda: raw_read(url))
     first_page_ms, deep_page_ms, depth = audit_pages(projections.store, url)
+    follow_ms = following(ledger, projections, url)
     baseline = read_count / min(read_s, read_again_s)
     print(f"raw read of the log (1000-row pages):              {rate(read_count, read_s)}")
     print(f"raw read again, after the views:                   {rate(read_count, read_again_s)}")
@@ -242,6 +274,10 @@ def reads(ledger: RecordingLedger, url: str, settings: Settings) -> None:
     print(
         f"audit trail, 50 rows: first page {first_page_ms:.2f} ms, page after row {depth:,} {deep_page_ms:.2f} ms"
         f"  ({deep_page_ms / first_page_ms:.1f}x the first)"
+    )
+    print(
+        "following the log, one search's access record (50 recordings) at a time, median ms: "
+        + ", ".join(f"{what} {ms:.2f}" for what, ms in follow_ms.items())
     )
 
 

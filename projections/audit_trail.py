@@ -97,8 +97,10 @@ class AuditTrailView:
         for e in batch:
             if isinstance(e.event, Recording.CallStarted):
                 self._subjects[e.event.originator_id] = (e.event.interaction_id, e.event.customer_ref)
-        mentioned = {rid for e in batch for rid in _recording_ids(e.event)}
-        self._subjects.update(store.audit_subjects(mentioned - self._subjects.keys()))
+        # Asked of the cache one by one: `mentioned - self._subjects.keys()` would iterate the
+        # whole cache (an OrderedDict's keys are no set), hashing every id it holds per batch.
+        unknown = {rid for e in batch for rid in _recording_ids(e.event) if rid not in self._subjects}
+        self._subjects.update(store.audit_subjects(unknown))
         rows = [row for e in batch for row in self._rows(e)]
         store.commit(self.name, previous, position, appends=rows)
         while len(self._subjects) > self._cache_size:
