@@ -129,9 +129,12 @@ class Follower:
                 return 0
             try:
                 self.projection.apply(self.store, unseen, previous, unseen[-1].notification_id)
-            except IntegrityError:
-                # Refused (its rows or position were taken): fine if another process applied these first.
-                if self.position() > previous:
+            except (IntegrityError, LookupError):
+                # Refused (its rows or position were taken), or folded on rows that a rebuild's
+                # reset emptied after the position was read (an event of a recording no longer
+                # there): the view moved under this batch, which is given up; the next round
+                # goes on from where the view is now.
+                if self.position() != previous:
                     return 0
                 raise
             return len(unseen)
