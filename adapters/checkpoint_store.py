@@ -12,6 +12,7 @@ import msgspec
 
 from adapters.media_store import MediaStore
 from adapters.note_signing import NoteSigner, generate_key
+from adapters.read_cursor import read_cursor
 from adapters.settings import Settings
 from adapters.sql_dialect import Dialect
 from adapters.view_rows import LeafRow
@@ -102,7 +103,7 @@ class CheckpointStore:
         return sorted(chosen.items())
 
     def _signed_at(self, size: int) -> datetime:
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(self._dialect.sql("SELECT signed_at FROM checkpoints WHERE tree_size = ?"), [size])
             value = dict(cursor.fetchone())["signed_at"]
         return value if isinstance(value, datetime) else datetime.fromisoformat(value)
@@ -123,7 +124,7 @@ class CheckpointStore:
 
     def alarm(self) -> str | None:
         """The first finding still recorded, or None when the log is not known tampered."""
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute("SELECT reason FROM log_alarms ORDER BY raised_at, reason LIMIT 1")
             row = cursor.fetchone()
         return dict(row)["reason"] if row else None
@@ -132,7 +133,7 @@ class CheckpointStore:
 
     def leaves(self, start: int, limit: int) -> list[LeafRow]:
         """Up to ``limit`` leaves from index ``start`` on, in index order."""
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(
                 self._dialect.sql("SELECT * FROM log_leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?"),
                 [start, limit],
@@ -140,7 +141,7 @@ class CheckpointStore:
             return [msgspec.convert(dict(r), LeafRow, strict=False) for r in cursor.fetchall()]
 
     def _rows(self, sql: str, params: list[Any]) -> list[tuple[int, bytes]]:
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(self._dialect.sql(sql), params)
             return [(int(dict(r)["tree_size"]), dict(r)["note"].encode()) for r in cursor.fetchall()]
 

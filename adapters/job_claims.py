@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from adapters.read_cursor import read_cursor
 from adapters.sql_dialect import Dialect
 
 KEPT_FOR = timedelta(days=7)
@@ -37,7 +38,7 @@ class JobClaims:
 
     def runs(self, job: str) -> list[tuple[datetime | str, str]]:
         """The due times claimed for a job, oldest first, with the node that claimed each."""
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(
                 self._dialect.sql("SELECT due_at, node FROM scheduled_runs WHERE job = ? ORDER BY due_at"), [job]
             )

@@ -25,6 +25,7 @@ from uuid import UUID
 import structlog
 
 from adapters import crypto
+from adapters.read_cursor import read_cursor
 from adapters.sql_dialect import Dialect
 
 log = structlog.get_logger(__name__)
@@ -154,7 +155,7 @@ class KeyStore:
             else:
                 missing.append(recording_id)
         if missing:
-            with self._datastore.transaction(commit=False) as cursor:
+            with read_cursor(self._datastore) as cursor:
                 found |= self._select_keys(cursor, missing, generation)
         return found
 
@@ -181,7 +182,7 @@ class KeyStore:
 
     def recordings_of_customer(self, customer_ref: str) -> list[UUID]:
         """Recordings whose key still exists, of one customer."""
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(
                 self._sql("SELECT recording_id FROM recording_keys WHERE customer_ref = ? ORDER BY recording_id"),
                 [customer_ref],

@@ -9,6 +9,7 @@ from typing import Any
 
 from adapters.event_codec import event_class_of
 from adapters.event_store import EVENTS_TABLE, _database, _dialect
+from adapters.read_cursor import read_cursor
 from domain.ledger import RecordingLedger
 
 # How far one scrape reads the log past what it counted: a server that starts beside a
@@ -61,7 +62,7 @@ class MetricReads:
         return int(rows[0]["tree_size"]), signed_at if signed_at.tzinfo else signed_at.replace(tzinfo=UTC)
 
     def _fetch(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(self._dialect.sql(sql), params)
             return [dict(row) for row in cursor.fetchall()]
 

@@ -17,6 +17,7 @@ import msgspec
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from adapters.merkle_nodes import MerkleNodeRow, read_node_hashes
+from adapters.read_cursor import read_cursor
 from adapters.report_queries import REPORT_SQL, ReportQuery
 from adapters.sql_dialect import Dialect
 from adapters.view_queries import audit_matching, recordings_page
@@ -100,7 +101,7 @@ class ViewStore:
         """The positions of several views in one query (0 for a view never applied)."""
         marks = ",".join("?" * len(views))
         sql = f"SELECT application_name, notification_id FROM tracking WHERE application_name IN ({marks})"
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(self._dialect.sql(sql), list(views))
             found = {row["application_name"]: row["notification_id"] for row in cursor.fetchall()}
         return {view: found.get(view, 0) for view in views}
@@ -194,13 +195,13 @@ class ViewStore:
 
     def leaf_count(self) -> int:
         # Indexes are gap-free from 0: the last one plus one, an index look-up (COUNT(*) scans them all).
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute("SELECT COALESCE(MAX(leaf_index) + 1, 0) AS n FROM log_leaves")
             return int(dict(cursor.fetchone())["n"])
 
     def leaf_hashes(self, size: int) -> list[bytes]:
         """The first ``size`` leaf hashes, in index order (all the Merkle tree needs)."""
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(
                 self._dialect.sql("SELECT leaf_hash FROM log_leaves WHERE leaf_index < ? ORDER BY leaf_index"), [size]
             )
@@ -208,7 +209,7 @@ class ViewStore:
 
     def node_hashes(self, nodes: Collection[Node]) -> dict[Node, bytes]:
         """Stored hashes of Merkle nodes (level 0: leaves): the NodeReader of domain/transparency/stored_tree.py."""
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             return read_node_hashes(cursor, self._dialect, nodes)
 
     def leaves_of(self, originator_id: UUID) -> list[LeafRow]:
@@ -226,7 +227,7 @@ class ViewStore:
             "SELECT recording_id, interaction_id, customer_ref FROM audit_trail "
             f"WHERE action = 'call_started' AND recording_id IN ({marks})"
         )
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(sql, [self._dialect.value(i) for i in ids])
             rows = [dict(r) for r in cursor.fetchall()]
         return {UUID(str(r["recording_id"])): (r["interaction_id"], r["customer_ref"]) for r in rows}
@@ -270,7 +271,7 @@ class ViewStore:
         """The rows of one historical report's query (adapters/report_queries.py), as the engine
         answers them but for JSON columns, decoded."""
         sql, params = REPORT_SQL[name](query, self._dialect)
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             cursor.execute(self._dialect.sql(sql), [self._dialect.value(p) for p in params])
             rows = [dict(row) for row in cursor.fetchall()]
         for row in rows:
@@ -316,7 +317,7 @@ class ViewStore:
         return self._select(row_type, sql, [*params, min(max(limit, 1), MAX_PAGE)])
 
     def _select(self, row_type: type[R], sql: str, params: list[Any]) -> list[R]:
-        with self._datastore.transaction(commit=False) as cursor:
+        with read_cursor(self._datastore) as cursor:
             return self._fetch(cursor, row_type, sql, params)
 
     def _fetch(self, cursor: Any, row_type: type[R], sql: str, params: list[Any]) -> list[R]:
