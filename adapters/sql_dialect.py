@@ -22,6 +22,8 @@ set_json_loads(msgspec.json.decode)
 
 class SQLiteDialect:
     name = "sqlite"
+    # A transaction's reads already share one snapshot (WAL mode: from its first read on).
+    one_snapshot: str | None = None
 
     @staticmethod
     def sql(statement: str) -> str:
@@ -81,6 +83,8 @@ class SQLiteDialect:
 
 class PostgresDialect:
     name = "postgresql"
+    # READ COMMITTED gives each statement of a transaction a snapshot of its own.
+    one_snapshot: str | None = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
     @staticmethod
     def sql(statement: str) -> str:

@@ -185,8 +185,11 @@ class ViewStore:
         return rows[0] if rows else None
 
     def directory(self) -> tuple[list[UserRow], list[TeamRow], list[ResponsibilityRow]]:
-        """The whole org chart: small, and read together so it is consistent."""
-        with self._datastore.transaction(commit=False) as cursor:
+        """The whole org chart: small, and read from one snapshot so it is consistent."""
+        # Committed, not rolled back: psycopg forgets a connection's prepared statements at a ROLLBACK.
+        with self._datastore.transaction(commit=True) as cursor:
+            if self._dialect.one_snapshot:
+                cursor.execute(self._dialect.one_snapshot)
             return (
                 self._fetch(cursor, UserRow, "SELECT * FROM users ORDER BY name", []),
                 self._fetch(cursor, TeamRow, "SELECT * FROM teams ORDER BY name", []),
