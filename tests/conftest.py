@@ -60,6 +60,16 @@ def postgres_url(postgres_admin: str) -> Iterator[str]:
         drop_scratch_database(postgres_admin, name)
 
 
+@pytest.fixture
+def pg_ledger(postgres_url: str, tmp_path) -> Iterator[RecordingLedger]:
+    """A plain ledger on PostgreSQL alone, for what only a server engine has (its pool, its sessions)."""
+    settings = Settings(database_url=postgres_url, master_key_file=str(tmp_path / "master.key"), views_process=False)
+    migrate(settings)
+    ledger = open_ledger(settings, group_commit=False)
+    yield ledger
+    ledger.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def settings(request: pytest.FixtureRequest, tmp_path) -> Settings:
     # Not var/ in the checkout. Views follow in a thread: a process per test app would cost

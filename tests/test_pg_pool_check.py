@@ -6,26 +6,12 @@ PostgreSQL only: SQLite has no server to drop a connection, and its pool checks 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import psycopg
-import pytest
 
-from adapters.event_store import _database, open_ledger
-from adapters.migrate import migrate
-from adapters.settings import Settings
+from adapters.event_store import _database
 from domain.ledger import RecordingLedger
-
-
-@pytest.fixture
-def pg_ledger(postgres_url: str, tmp_path: Path) -> Iterator[RecordingLedger]:
-    settings = Settings(database_url=postgres_url, master_key_file=str(tmp_path / "master.key"), views_process=False)
-    migrate(settings)
-    ledger = open_ledger(settings, group_commit=False)
-    yield ledger
-    ledger.close()
 
 
 def _backends(admin: psycopg.Connection, ledger: RecordingLedger) -> dict[int, datetime]:

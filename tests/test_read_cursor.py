@@ -9,26 +9,11 @@ prepares nothing on the server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 
-import pytest
-
-from adapters.event_store import _database, open_ledger, open_view_store
-from adapters.migrate import migrate
-from adapters.settings import Settings
+from adapters.event_store import _database, open_view_store
 from adapters.view_rows import AuditQuery, RecordingQuery
 from domain.ledger import RecordingLedger
-
-
-@pytest.fixture
-def pg_ledger(postgres_url: str, tmp_path: Path) -> Iterator[RecordingLedger]:
-    settings = Settings(database_url=postgres_url, master_key_file=str(tmp_path / "master.key"), views_process=False)
-    migrate(settings)
-    ledger = open_ledger(settings, group_commit=False)
-    yield ledger
-    ledger.close()
 
 
 def test_a_read_repeated_is_prepared_once_and_stays_prepared(pg_ledger: RecordingLedger) -> None:
