@@ -135,7 +135,11 @@ class CheckpointStore:
         """Up to ``limit`` leaves from index ``start`` on, in index order."""
         with read_cursor(self._datastore) as cursor:
             cursor.execute(
-                self._dialect.sql("SELECT * FROM log_leaves WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?"),
+                # Columns by name, as the view store reads rows (adapters/view_store.py, _by_name).
+                self._dialect.sql(
+                    f"SELECT {', '.join(LeafRow.__struct_fields__)} FROM log_leaves "
+                    "WHERE leaf_index >= ? ORDER BY leaf_index LIMIT ?"
+                ),
                 [start, limit],
             )
             return [msgspec.convert(dict(r), LeafRow, strict=False) for r in cursor.fetchall()]

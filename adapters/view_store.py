@@ -77,6 +77,17 @@ def _columns(row_type: type[ViewRow]) -> tuple[str, ...]:
     return row_type.__struct_fields__
 
 
+def _by_name(sql: str, row_type: type[ViewRow]) -> str:
+    """The statement's outermost ``SELECT *`` as the row type's columns, by name.
+
+    Reads are prepared (adapters/read_cursor.py), and PostgreSQL refuses to run a statement
+    prepared with ``*`` once a migration has added a column to its table ("cached plan must not
+    change result type"): a server still running would fail every such read until restarted.
+    Named, the result keeps its shape and PostgreSQL just plans the statement again.
+    """
+    return sql.replace("SELECT *", f"SELECT {', '.join(_columns(row_type))}", 1)
+
+
 @cache
 def _json_positions(row_type: type[ViewRow]) -> tuple[int, ...]:
     return tuple(i for i, column in enumerate(_columns(row_type)) if column in _JSON_COLUMNS)
@@ -324,7 +335,7 @@ class ViewStore:
             return self._fetch(cursor, row_type, sql, params)
 
     def _fetch(self, cursor: Any, row_type: type[R], sql: str, params: list[Any]) -> list[R]:
-        cursor.execute(self._dialect.sql(sql), [self._dialect.value(p) for p in params])
+        cursor.execute(self._dialect.sql(_by_name(sql, row_type)), [self._dialect.value(p) for p in params])
         return [self._row(row_type, dict(row)) for row in cursor.fetchall()]
 
     def _row(self, row_type: type[R], raw: dict[str, Any]) -> R:
