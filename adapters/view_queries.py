@@ -89,8 +89,10 @@ def audit_matching(query: AuditQuery) -> tuple[list[str], list[Any]]:
 
 def _held(holds: dict[str, HoldCriteria], dialect: Dialect) -> tuple[str, list[Any]]:
     """SQL for "under a hold": held one by one, or matched by an active query hold."""
-    terms: list[str] = ["legal_hold = ?"]
-    params: list[Any] = [True]
+    # The column itself, not compared with a bound value: a plan PostgreSQL keeps for any value
+    # (a prepared statement's, from its sixth run) can then use the partial index of held rows.
+    terms: list[str] = ["legal_hold"]
+    params: list[Any] = []
     for _, hold in sorted(holds.items()):
         clauses: list[str] = []
         for column, value in (

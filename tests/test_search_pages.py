@@ -13,6 +13,7 @@ from adapters import view_queries
 from adapters.view_rows import AuditQuery, RecordingQuery
 from api.bootstrap import build
 from domain.access_record import Outcome
+from domain.commands import PlaceHold
 from domain.values import Actor
 from tests.support.calls import start_call
 from tests.support.view_contents import all_recordings
@@ -94,6 +95,30 @@ def test_a_page_of_refusals_is_read_from_their_own_index(components, monkeypatch
     components.projections.catch_up()
     everything = components.views.audit(AuditQuery(limit=1000))
 
+    executed = spy_on_reads(components, monkeypatch)
+    first = components.views.audit(AuditQuery(outcome="refused", limit=3))
+    rest = components.views.audit(AuditQuery(outcome="refused", after=(first[-1].notification_id, first[-1].item)))
+    assert first + rest == [row for row in everything if row.outcome == "refused"]
+    assert len(first + rest) == 5
+
+    assert "audit_trail_refused_idx" in generic_plan(components.views, "audit_trail", *executed[0])
+
+
+def test_a_page_of_held_recordings_is_read_from_their_own_index(components, monkeypatch) -> None:
+    everything = components.views.search(RecordingQuery(limit=1000))
+    for row in everything[::9]:
+        components.ledger.execute(
+            PlaceHold(row.recording_id, case_id="CASE-7", reason="dispute", occurred_at=T0, by=Actor("lena", "legal"))
+        )
+    components.projections.catch_up()
+    executed = spy_on_reads(components, monkeypatch)
+    held = components.views.search(RecordingQuery(legal_hold=True, limit=1000))
+    assert [r.recording_id for r in held] == [r.recording_id for r in everything[::9]]
+    assert "recordings_held_idx" in generic_plan(components.views, "recordings", *executed[0])
+
+
+def spy_on_reads(components, monkeypatch) -> list[tuple[str, list]]:
+    """The statements the view store runs from now on, with their parameters as sent."""
     executed: list[tuple[str, list]] = []
     fetch = type(components.views)._fetch
 
@@ -102,25 +127,22 @@ def test_a_page_of_refusals_is_read_from_their_own_index(components, monkeypatch
         return fetch(self, cursor, row_type, sql, params)
 
     monkeypatch.setattr(type(components.views), "_fetch", spying)
-    first = components.views.audit(AuditQuery(outcome="refused", limit=3))
-    rest = components.views.audit(AuditQuery(outcome="refused", after=(first[-1].notification_id, first[-1].item)))
-    assert first + rest == [row for row in everything if row.outcome == "refused"]
-    assert len(first + rest) == 5
+    return executed
 
-    sql, params = executed[0]
-    with components.views._datastore.transaction(commit=False) as cursor:  # noqa: SLF001
-        if components.views._dialect.name == "sqlite":  # noqa: SLF001
+
+def generic_plan(views, table: str, sql: str, params: list) -> str:
+    """The statement's plan: on PostgreSQL prepared, and planned as the server may plan it from
+    its sixth run on, once for any value of its parameters (SQLite plans each run)."""
+    with views._datastore.transaction(commit=False) as cursor:  # noqa: SLF001
+        if views._dialect.name == "sqlite":  # noqa: SLF001
             cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
         else:
-            cursor.execute("ANALYZE audit_trail")
-            # Prepared, and planned as the server may plan it from its sixth run on: once,
-            # for any value of its parameters.
+            cursor.execute(f"ANALYZE {table}")
             numbered = sql.split("%s")
             cursor.execute(
-                "PREPARE refusals AS " + numbered[0] + "".join(f"${i}{part}" for i, part in enumerate(numbered[1:], 1))
+                "PREPARE probed AS " + numbered[0] + "".join(f"${i}{part}" for i, part in enumerate(numbered[1:], 1))
             )
             cursor.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             values = ", ".join(Literal(p).as_string(cursor.connection) for p in params)
-            cursor.execute(f"EXPLAIN EXECUTE refusals({values})")
-        plan = " ".join(str(value) for row in cursor.fetchall() for value in dict(row).values())
-    assert "audit_trail_refused_idx" in plan, plan
+            cursor.execute(f"EXPLAIN EXECUTE probed({values})" if params else "EXPLAIN EXECUTE probed")
+        return " ".join(str(value) for row in cursor.fetchall() for value in dict(row).values())
