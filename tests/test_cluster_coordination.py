@@ -41,19 +41,22 @@ def test_each_due_time_runs_on_one_server_however_many_ask(ledger: RecordingLedg
 
         return OncePerCluster(claims, node).wrap("retention", 0.2, job)
 
-    for _ in range(3):  # three due times: each runs once
-        due = due_time(datetime.now(UTC), 0.2)
+    for _ in range(3):  # three rounds of eight, each round in a due time of its own
         threads = [threading.Thread(target=job_of(f"node-{i}")) for i in range(8)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        # Wait into the next due time (all eight fired within this one).
-        while due_time(datetime.now(UTC), 0.2) == due:
+        # Wait into a due time none of the eight can have claimed. On a loaded machine a round
+        # may cross into the next due time (some of its eight then claim that one): counting
+        # from the due time before the round, the next round started in a due time already run.
+        last_seen = due_time(datetime.now(UTC), 0.2)
+        while due_time(datetime.now(UTC), 0.2) == last_seen:
             threading.Event().wait(0.01)
     runs = claims.runs("retention")
-    assert len(ran) == 3 and len(runs) == 3
-    assert [node for _, node in runs] == ran  # the one that ran is the one that claimed
+    assert len(runs) >= 3  # every round ran its due time (two, if it crossed into the next)
+    assert len({due for due, _ in runs}) == len(runs)  # one claim per due time...
+    assert sorted(ran) == sorted(node for _, node in runs)  # ...and one run each, by the claimer
 
 
 def test_claims_older_than_a_week_are_pruned_by_the_next_claim(ledger: RecordingLedger) -> None:
