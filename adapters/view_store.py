@@ -89,6 +89,11 @@ def _by_name(sql: str, row_type: type[ViewRow]) -> str:
 
 
 @cache
+def _changed_mark(view: str) -> str:
+    """The tracking row that holds where the view's rows last changed (beside its position's row)."""
+    return f"{view}.changed"
+
+
 def _json_positions(row_type: type[ViewRow]) -> tuple[int, ...]:
     return tuple(i for i, column in enumerate(_columns(row_type)) if column in _JSON_COLUMNS)
 
@@ -125,8 +130,14 @@ class ViewStore:
         *,
         upserts: Sequence[ViewRow] = (),
         appends: Sequence[ViewRow] = (),
+        marks_change: bool = False,
     ) -> None:
-        """A batch folded on the view as of ``previous``: its rows and its position, or nothing."""
+        """A batch folded on the view as of ``previous``: its rows and its position, or nothing.
+
+        With ``marks_change``, a batch that writes rows also records its position as the view's
+        last change (``changed_at``), for readers that keep the whole view and re-read it only
+        when it changed.
+        """
         with self._datastore.transaction(commit=True) as cursor:
             for row_type, rows in _by_type(upserts).items():
                 # In key order, so that two processes applying the same rows cannot deadlock.
@@ -142,7 +153,20 @@ class ViewStore:
                 self._dialect.insert_many(
                     cursor, APPEND_TABLES[row_type], _columns(row_type), [self._params(r) for r in rows]
                 )
+            if marks_change and (upserts or appends):
+                cursor.execute(
+                    self._dialect.sql(
+                        "INSERT INTO tracking (application_name, notification_id) VALUES (?, ?) "
+                        "ON CONFLICT (application_name) DO UPDATE SET notification_id = excluded.notification_id"
+                    ),
+                    [_changed_mark(view), position],
+                )
             self._advance(cursor, view, previous, position)
+
+    def changed_at(self, view: str) -> int:
+        """The position of the last batch that changed the view's rows (0: none since it was emptied),
+        for a view whose batches say so (``marks_change``)."""
+        return self.positions([_changed_mark(view)])[_changed_mark(view)]
 
     def _advance(self, cursor: Any, view: str, previous: int, position: int) -> None:
         """Moves the view from ``previous`` to ``position``, or refuses if another applier moved it first.
@@ -174,7 +198,9 @@ class ViewStore:
             # the tracking row's, so the two wait for each other in one order, never a cycle.
             for statement in self._dialect.empty(VIEW_TABLES[view]):
                 cursor.execute(statement)
-            cursor.execute(self._dialect.sql("DELETE FROM tracking WHERE application_name = ?"), [view])
+            cursor.execute(
+                self._dialect.sql("DELETE FROM tracking WHERE application_name IN (?, ?)"), [view, _changed_mark(view)]
+            )
 
     # -- reading rows by key ---------------------------------------------
 

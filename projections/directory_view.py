@@ -55,7 +55,8 @@ class DirectoryView:
                     key = (event.originator_id, user_id)
                     responsibilities[key] = ResponsibilityRow(team_id=key[0], user_id=user_id, active=active)
         changed: list[ViewRow] = [*users.values(), *teams.values(), *responsibilities.values()]
-        store.commit(self.name, previous, position, upserts=changed)
+        # Servers keep the org chart whole and re-read it only when a batch changed it.
+        store.commit(self.name, previous, position, upserts=changed, marks_change=True)
 
 
 def _next(row: UserRow, event: User.Event, **changes: object) -> UserRow:
