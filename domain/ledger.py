@@ -28,6 +28,7 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import IntegrityError
 
 from domain import errors
+from domain.access_record import AccessRecord
 from domain.commands import (
     AcknowledgeEvaluation,
     AddSegment,
@@ -364,11 +365,24 @@ class RecordingLedger(DirectoryCommands, RetentionCommands, Application[UUID]):
 
     def _record(self, processing_event: Any) -> Any:
         recordings = super()._record(processing_event)
+        self._uncache_written_once(processing_event.aggregates)
         with self._logged_guard:
             for recording in recordings:
                 kind = aggregate_kind(recording.domain_event)
                 self._logged[kind] = max(self._logged.get(kind, 0), recording.notification.id)
         return recordings
+
+    def _uncache_written_once(self, aggregates: Mapping[UUID, Any]) -> None:
+        """An access record is never commanded again: kept in the aggregate cache (every search
+        saves one) it only pushed recordings out, and gave each full garbage collection its 50
+        recording ids and more to walk."""
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id, aggregate in aggregates.items():
+            if isinstance(aggregate, AccessRecord):
+                with suppress(KeyError):
+                    cache.get(aggregate_id, evict=True)
 
     def logged_up_to(self, kinds: Iterable[str] | None = None) -> int:
         """The log position of the last event of these aggregates (``aggregate_kind``; None: of

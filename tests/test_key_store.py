@@ -150,6 +150,23 @@ def test_destroy_in_another_store_is_seen_after_the_cache_time(
     assert watcher.keys_for(rid) is None
 
 
+def test_expired_keys_leave_the_cache_as_new_ones_come(ledgers: list[RecordingLedger], settings: Settings) -> None:
+    """Keys are kept a moment (a destroy elsewhere must be seen soon after); held past it
+    until asked for again, they filled the cache and weighed on every full garbage collection."""
+    store = key_store_of(ledgers[0])
+    reader = KeyStore(ledgers[1].factory.datastore, _dialect(ledgers[1]), cache_seconds=0.2)
+    reader.unlock(load_master_key(settings))
+    early = [uuid.uuid4() for _ in range(20)]
+    later = uuid.uuid4()
+    for rid in [*early, later]:
+        store.ensure_recording(rid, "cust-1")
+    assert len(reader.keys_for_many(early)) == 20
+    assert len(reader._cache) == 20  # noqa: SLF001
+    time.sleep(0.3)
+    assert reader.keys_for(later) is not None
+    assert list(reader._cache) == [later]  # noqa: SLF001
+
+
 def test_keys_do_not_open_under_another_master_key(ledgers: list[RecordingLedger]) -> None:
     store = key_store_of(ledgers[0])
     rid = uuid.uuid4()

@@ -10,6 +10,7 @@ import pytest
 from adapters.event_store import open_ledger
 from adapters.settings import Settings
 from domain import errors
+from domain.access_record import Outcome
 from domain.commands import AddSegment, EndAcw, EndCall, Pause, Resume, Tag
 from domain.ledger import RecordingLedger
 from domain.values import Actor, RecordingStatus
@@ -28,6 +29,21 @@ def test_lifecycle_is_stored_in_order_and_read_back(ledger: RecordingLedger) -> 
     assert history.events[0].tags == {"language": "en"}
     assert ledger.get_recording(rid).status is RecordingStatus.COMPLETE
     assert rid == ledger.recording_id("int-1")
+
+
+def test_the_aggregate_cache_keeps_recordings_not_access_records(ledger: RecordingLedger) -> None:
+    """Every search saves an access record, which nothing commands again: cached, they pushed
+    recordings out and gave the garbage collector their recording ids to walk."""
+    rid = start_call(ledger)
+    record_id = ledger.record_access(
+        action="search", outcome=Outcome.ALLOWED, recording_ids=[rid], occurred_at=T0, by=PBX
+    ).result(timeout=10)
+    cache = ledger.repository.cache
+    assert cache is not None
+    assert cache.get(rid).id == rid
+    with pytest.raises(KeyError):
+        cache.get(record_id)
+    assert ledger.repository.get(record_id).recording_ids == [rid]  # still read from the log
 
 
 def test_concurrent_change_is_retried_on_fresh_state(

@@ -1,0 +1,89 @@
+"""What a server's caches leave for the garbage collector to walk after N searches.
+
+Run by hand (never in tests), beside the same script run on the code before a change:
+    .venv/bin/python bench/gc_heap.py --searches 10000
+    (cd /tmp/wt-before && PYTHONPATH=/tmp/wt-before /work/main/.venv/bin/python /work/main/bench/gc_heap.py)
+
+A search as the server makes one, without HTTP: the keys of its 50 recordings looked up
+and its access record saved through the ledger (the embedded SQLite default). Then:
+the objects the collector tracks beyond those start-up froze, and the pause of a full
+collection (median of 5), which a server pays on whichever request is running when one
+comes due.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+from adapters.event_store import key_store_of, open_ledger
+from adapters.master_key import load_master_key
+from adapters.migrate import migrate
+from adapters.settings import Settings
+from api.gc_tuning import tune_for_service
+from domain.access_record import Outcome
+from domain.commands import StartCall
+from domain.values import Actor
+
+PAGE = 50
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--searches", type=int, default=10_000)
+    parser.add_argument("--recordings", type=int, default=2_000)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as scratch:
+        settings = Settings(sqlite_path=str(Path(scratch) / "bench.db"), master_key_file=str(Path(scratch) / "key"))
+        migrate(settings)
+        ledger = open_ledger(settings, group_commit=False, master_key=load_master_key(settings))
+        keys = key_store_of(ledger)
+        pbx, supervisor = Actor("pbx", "telephony"), Actor("sup", "supervisor")
+        now = datetime.now(UTC)
+        recordings = [
+            ledger.execute(
+                StartCall(
+                    interaction_id=f"call-{n}",
+                    agent_id=f"agent-{n % 50}",
+                    customer_id=f"cust-{n}",
+                    queue="sales",
+                    direction="inbound",
+                    tags={},
+                    occurred_at=now,
+                    by=pbx,
+                )
+            )
+            for n in range(args.recordings)
+        ]
+        tune_for_service()
+        tracked_before = len(gc.get_objects())
+        began = time.perf_counter()
+        for n in range(args.searches):
+            # New id objects, as each search decodes its page's rows anew.
+            page = [UUID(bytes=recordings[(n * PAGE + k) % len(recordings)].bytes) for k in range(PAGE)]
+            keys.keys_for_many(page)
+            ledger.record_access(
+                action="search", outcome=Outcome.ALLOWED, recording_ids=page, occurred_at=now, by=supervisor
+            ).result()
+        searching = time.perf_counter() - began
+        pauses = []
+        for _ in range(5):
+            started = time.perf_counter()
+            gc.collect()
+            pauses.append(time.perf_counter() - started)
+        tracked = len(gc.get_objects()) - tracked_before
+        print(
+            f"{args.searches} searches in {searching:.1f} s; objects tracked beyond start-up: {tracked:,}; "
+            f"full collection: {1000 * statistics.median(pauses):.1f} ms (median of 5)"
+        )
+        ledger.close()
+
+
+if __name__ == "__main__":
+    main()
