@@ -4,15 +4,14 @@ whenever its time is up (on both engines, two servers on one store)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 
 import msgspec
 import pytest
 
 from adapters.settings import Settings
 from api.bootstrap import Components, build
-from domain.commands import StartCall
 from domain.values import Actor
+from tests.support.calls import start_call
 
 ADMIN = Actor("test-setup", "admin")
 
@@ -52,18 +51,7 @@ def test_the_chart_is_read_again_only_when_the_directory_changed(
 
     # The log grows and the directory view moves past it, changing none of its rows.
     marked = second.views.changed_at("directory")
-    first.ledger.execute(
-        StartCall(
-            interaction_id="call-1",
-            agent_id="amy",
-            customer_id="cust-1",
-            queue="sales",
-            direction="inbound",
-            tags={},
-            occurred_at=datetime.now(UTC),
-            by=Actor("pbx", "telephony"),
-        )
-    )
+    start_call(first.ledger, agent_id="amy")
     first.projections.catch_up()
     assert second.views.position("directory") > marked == second.views.changed_at("directory")
     assert second.identity.org().agents_in[team] == {"amy"}
