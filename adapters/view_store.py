@@ -17,7 +17,7 @@ import msgspec
 from eventsourcing.persistence import IntegrityError, TrackingRecorder
 
 from adapters.merkle_nodes import MerkleNodeRow, read_node_hashes
-from adapters.read_cursor import read_cursor
+from adapters.read_cursor import read_cursor, write_cursor
 from adapters.report_queries import REPORT_SQL, ReportQuery
 from adapters.sql_dialect import Dialect
 from adapters.view_queries import audit_matching, recordings_page
@@ -138,6 +138,12 @@ class ViewStore:
         last change (``changed_at``), for readers that keep the whole view and re-read it only
         when it changed.
         """
+        if not (upserts or appends):
+            # Only the position moves (a batch of events the view takes nothing from, as most
+            # views do a search's access record): the one statement needs no transaction block.
+            with write_cursor(self._datastore) as cursor:
+                self._advance(cursor, view, previous, position)
+            return
         with self._datastore.transaction(commit=True) as cursor:
             for row_type, rows in _by_type(upserts).items():
                 # In key order, so that two processes applying the same rows cannot deadlock.

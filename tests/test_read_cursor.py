@@ -1,4 +1,4 @@
-"""Reads of one statement keep what the connection prepared.
+"""Reads of one statement keep what the connection prepared; a write of one statement commits alone.
 
 psycopg forgets every statement it prepared on a connection when that connection rolls a
 transaction back (and deallocates them on the server). The stores' reads used to run in a
@@ -13,10 +13,13 @@ from contextlib import ExitStack
 from uuid import uuid4
 
 import psycopg
+import pytest
 
 from adapters.event_store import _database, open_view_store
 from adapters.view_rows import AuditQuery, RecordingQuery
 from domain.ledger import RecordingLedger
+from projections.runner import Projections
+from tests.support.calls import start_call
 
 
 def prepared_statements(ledger: RecordingLedger) -> set[str]:
@@ -68,3 +71,30 @@ def test_a_prepared_read_still_runs_after_a_migration_adds_a_column(
     for _ in range(40):
         for read in reads:
             assert read() == []
+
+
+def test_a_view_that_takes_nothing_from_a_batch_moves_by_one_statement(
+    pg_ledger: RecordingLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Most views take nothing from a search's access record, and the views worker follows the
+    log one request at a time: their positions move by a statement that commits alone, not by a
+    transaction block of three round trips each."""
+    projections = Projections(pg_ledger, open_view_store(pg_ledger))
+    start_call(pg_ledger)
+    projections.catch_up()
+    start_call(pg_ledger, "int-2")
+    blocks: list[bool] = []
+    datastore = _database(pg_ledger)
+    transaction = datastore.transaction
+
+    def counted(*, commit: bool = False):  # type: ignore[no-untyped-def]
+        blocks.append(commit)
+        return transaction(commit=commit)
+
+    monkeypatch.setattr(datastore, "transaction", counted)
+    assert projections.catch_up(views=["evaluations", "directory"]) == 2
+    head = pg_ledger.recorder.max_notification_id()
+    assert projections.store.positions(["evaluations", "directory"]) == {"evaluations": head, "directory": head}
+    assert blocks == []
+    assert projections.catch_up(views=["recordings"]) == 1  # a row to write: in a transaction, as ever
+    assert blocks == [True]
