@@ -25,7 +25,7 @@ from uuid import UUID
 import structlog
 
 from adapters import crypto
-from adapters.read_cursor import read_cursor
+from adapters.read_cursor import read_cursor, write_cursor
 from adapters.sql_dialect import Dialect
 
 log = structlog.get_logger(__name__)
@@ -108,34 +108,42 @@ class KeyStore:
         if not missing:
             return found
         now = self._dialect.value(datetime.now(UTC))
+        master = self._locked_or(self._master)
         # Sorted, so that concurrent transactions take the rows' locks in one order.
-        new_customers = [
-            [ref, crypto.wrap_key(self._locked_or(self._master), _customer_key_id(ref), crypto.new_key()), now]
-            for ref in sorted(set(missing.values()))
-        ]
-        new_recordings = [
-            [
-                self._dialect.value(rid),
-                ref,
-                crypto.wrap_key(self._locked_or(self._master), _recording_key_id(rid), crypto.new_key()),
-                now,
-            ]
-            for rid, ref in sorted(missing.items())
-        ]
+        customer_refs = sorted(set(missing.values()))
+        customer_wrapped = [crypto.wrap_key(master, _customer_key_id(ref), crypto.new_key()) for ref in customer_refs]
+        recordings = sorted(missing.items())
+        recording_wrapped = [crypto.wrap_key(master, _recording_key_id(rid), crypto.new_key()) for rid, _ in recordings]
+        if self._dialect.name == "postgresql":
+            # Both inserts and the read-back in one statement (migrations/postgresql/0017):
+            # one round trip and one commit.
+            with write_cursor(self._datastore) as cursor:
+                cursor.execute(
+                    "SELECT * FROM callvault_ensure_keys(%s, %s, %s, %s, %s, %s)",
+                    [
+                        customer_refs,
+                        customer_wrapped,
+                        [rid for rid, _ in recordings],
+                        [ref for _, ref in recordings],
+                        recording_wrapped,
+                        now,
+                    ],
+                    prepare=True,
+                )
+                return found | self._unwrap(cursor.fetchall(), generation)
         with self._datastore.transaction(commit=True) as cursor:
             cursor.executemany(
-                self._sql(
-                    "INSERT INTO customer_keys (customer_ref, wrapped, created_at) VALUES (?, ?, ?) "
-                    "ON CONFLICT (customer_ref) DO NOTHING"
-                ),
-                new_customers,
+                "INSERT INTO customer_keys (customer_ref, wrapped, created_at) VALUES (?, ?, ?) "
+                "ON CONFLICT (customer_ref) DO NOTHING",
+                [[ref, wrapped, now] for ref, wrapped in zip(customer_refs, customer_wrapped, strict=True)],
             )
             cursor.executemany(
-                self._sql(
-                    "INSERT INTO recording_keys (recording_id, customer_ref, wrapped, created_at) VALUES (?, ?, ?, ?) "
-                    "ON CONFLICT (recording_id) DO NOTHING"
-                ),
-                new_recordings,
+                "INSERT INTO recording_keys (recording_id, customer_ref, wrapped, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (recording_id) DO NOTHING",
+                [
+                    [self._dialect.value(rid), ref, wrapped, now]
+                    for (rid, ref), wrapped in zip(recordings, recording_wrapped, strict=True)
+                ],
             )
             return found | self._select_keys(cursor, list(missing), generation)
 
@@ -205,8 +213,12 @@ class KeyStore:
             ),
             [self._dialect.value(rid) for rid in recording_ids],
         )
+        return self._unwrap(cursor.fetchall(), generation)
+
+    def _unwrap(self, rows: Iterable[Any], generation: int) -> dict[UUID, RecordingKeys]:
+        """Rows of (recording_id, recording_wrapped, customer_wrapped, customer_ref), unwrapped and cached."""
         found = {}
-        for row in map(dict, cursor.fetchall()):
+        for row in map(dict, rows):
             recording_id, ref = UUID(str(row["recording_id"])), row["customer_ref"]
             found[recording_id] = RecordingKeys(
                 recording_key=crypto.unwrap_key(

@@ -14,7 +14,7 @@ import msgspec
 import psycopg
 import pytest
 
-from adapters.event_store import _dialect, key_store_of, open_ledger
+from adapters.event_store import _database, _dialect, key_store_of, open_ledger
 from adapters.key_store import KeyStore
 from adapters.master_key import load_master_key
 from adapters.migrate import migrate
@@ -106,6 +106,39 @@ def test_concurrent_ensures_end_with_one_key(ledgers: list[RecordingLedger]) -> 
     assert len(results) == 8 and results[0] is not None
     assert all(result == results[0] for result in results)
     assert (_count(stores[0], "customer_keys"), _count(stores[0], "recording_keys")) == (1, 5)
+
+
+def test_postgres_makes_a_calls_keys_by_one_statement_that_commits_alone(
+    pg_ledger: RecordingLedger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Starting a call made its keys in a transaction block of five round trips (BEGIN, two
+    inserts, the read-back, COMMIT): a third of the call start. On PostgreSQL one statement
+    (migrations/postgresql/0017) inserts and reads them back, for a known customer too."""
+    store = key_store_of(pg_ledger)
+    known = store.ensure_recording(uuid.uuid4(), "cust-known")
+    assert known is not None
+    blocks: list[bool] = []
+    datastore = _database(pg_ledger)
+    transaction = datastore.transaction
+
+    def counted(*, commit: bool = False):  # type: ignore[no-untyped-def]
+        blocks.append(commit)
+        return transaction(commit=commit)
+
+    monkeypatch.setattr(datastore, "transaction", counted)
+    made = {uuid.uuid4(): "cust-known", uuid.uuid4(): "cust-new"}
+    keys = store.ensure_recordings(made)
+    assert blocks == []
+    fresh = KeyStore(datastore, _dialect(pg_ledger))  # another process: nothing cached
+    fresh.unlock(store._master)  # noqa: SLF001
+    assert fresh.keys_for_many(made) == keys
+    assert {rid: k.customer_ref for rid, k in keys.items()} == {
+        rid: store.customer_ref_of(c) for rid, c in made.items()
+    }
+    rids = list(made)
+    assert keys[rids[0]].customer_key == known.customer_key  # the customer's key is shared, not remade
+    assert keys[rids[1]].customer_key != known.customer_key
+    assert (_count(store, "customer_keys"), _count(store, "recording_keys")) == (2, 3)
 
 
 def test_destroyed_recording_key_is_gone_for_every_store(ledgers: list[RecordingLedger]) -> None:
