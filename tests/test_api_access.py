@@ -200,6 +200,26 @@ def test_without_a_valid_token_every_endpoint_says_401(api: Api) -> None:
     assert api.call(None, "GET", "/health").status_code == 200
 
 
+def test_a_cached_caller_is_known_without_a_look_up_in_a_worker_thread(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The caller of nearly every request is in the token cache; the event loop answers it
+    itself. Only a token not cached (or not valid) is looked up, in a worker thread."""
+    identity = api.components.identity
+    looked_up: list[str] = []
+    principal_for = identity.principal_for
+    monkeypatch.setattr(identity, "principal_for", lambda token: looked_up.append(token) or principal_for(token))
+    identity.directory_changed()  # nothing cached
+    assert [api.call("sam", "GET", "/v1/recordings").status_code for _ in range(3)] == [200, 200, 200]
+    assert looked_up == [api.tokens["sam"]]
+    api.tokens["forged"] = "cv_not-a-token"
+    assert [api.call("forged", "GET", "/v1/recordings").status_code for _ in range(2)] == [401, 401]
+    assert looked_up == [api.tokens["sam"], "cv_not-a-token", "cv_not-a-token"]  # a refusal is never cached
+    identity.directory_changed()  # e.g. sam's token rotated: asked again
+    assert api.call("sam", "GET", "/v1/recordings").status_code == 200
+    assert looked_up[-1] == api.tokens["sam"] and len(looked_up) == 4
+
+
 def test_supervisor_asking_for_another_teams_recording_is_refused_and_audited(api: Api) -> None:
     north_east = fresh_call(api, "ne-1")
     south = fresh_call(api, "s-1", agent="agent-s")

@@ -63,15 +63,22 @@ class Identity:
 
     def principal_for(self, token: str) -> Principal | None:
         """The token's user, from a short-lived cache (every request needs it)."""
+        if (cached := self.cached_principal(token)) is not None:
+            return cached
         digest = token_digest(token)
-        cached = self._principals.get(digest)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
         principal = self._look_up(digest)
         if principal is not None:
             with self._guard:
                 self._principals[digest] = (principal, time.monotonic() + self._cache_seconds)
         return principal
+
+    def cached_principal(self, token: str) -> Principal | None:
+        """The token's user if the cache still holds it, else None; never reads the store, so an
+        event loop may ask without handing the request to a thread."""
+        cached = self._principals.get(token_digest(token))
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        return None
 
     def principal_named(self, name: str) -> Principal | None:
         """An active user by name (the command line's ``--as``)."""
