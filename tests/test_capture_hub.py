@@ -8,6 +8,7 @@ READ_SPACING_SECONDS, however many appends woke it, and nothing is missed.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +22,7 @@ from adapters.settings import Settings
 from api.services.capture_hub import READ_SPACING_SECONDS, CaptureHub
 from domain.ledger import RecordingLedger
 from projections.follower import LogWindow
-from tests.support.calls import start_call
+from tests.support.calls import start_call, start_command
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -64,5 +65,32 @@ def test_a_stream_of_appends_is_read_in_spaced_batches_and_all_of_it(
         elapsed = time.monotonic() - began
         # Reads begin READ_SPACING_SECONDS apart at the least (one read per NOTIFY: one per append).
         assert len(reads) <= 2 + elapsed / READ_SPACING_SECONDS, (len(reads), elapsed)
+    finally:
+        hub.stop()
+
+
+def test_what_the_hub_remembers_of_each_recording_gives_the_collector_nothing_to_walk(
+    ledger: RecordingLedger, settings: Settings
+) -> None:
+    """The hub remembers up to 100,000 recordings' agents, and a full garbage collection walks
+    every object the collector tracks: what it keeps per recording must be none of them (a
+    UUID is tracked; its integer is not)."""
+    calls = 1000
+    hub = CaptureHub(ledger, settings)
+    hub.start()
+    try:
+        for first in range(0, calls, 250):
+            ledger.execute_all(
+                [start_command(f"int-{n}", agent_id=f"agent-{n % 50}") for n in range(first, first + 250)]
+            )
+        deadline = time.monotonic() + 60
+        while len(hub._agents) < calls and time.monotonic() < deadline:  # noqa: SLF001
+            time.sleep(0.05)
+        memory = (hub._agents, hub._started)  # noqa: SLF001
+        assert len(memory[0]) == calls, "the hub did not read every start"
+        assert {agent for agent in memory[0].values() if agent} <= {f"agent-{n}" for n in range(50)}
+        assert len(memory[1]) == 50
+        per_recording = [*memory[0].keys(), *memory[0].values(), *(r for recent in memory[1].values() for r in recent)]
+        assert [type(item).__name__ for item in per_recording if gc.is_tracked(item)] == []
     finally:
         hub.stop()

@@ -99,8 +99,10 @@ class CaptureHub:
         self._waiter: LogWaiter = log_waiter(msgspec.structs.replace(settings, projection_poll_seconds=POLL_SECONDS))
         self._lock = threading.Lock()
         self._streams: dict[str, set[Subscription]] = {}
-        self._agents: OrderedDict[UUID, str | None] = OrderedDict()  # None: no screen to capture
-        self._started: OrderedDict[str, list[UUID]] = OrderedDict()  # agent -> recordings, newest last
+        # Recordings by their id's integer, not the UUID: the garbage collector tracks every UUID
+        # object and walks them all in each full collection (100,000 of them here), never ints.
+        self._agents: OrderedDict[int, str | None] = OrderedDict()  # None: no screen to capture
+        self._started: OrderedDict[str, tuple[int, ...]] = OrderedDict()  # agent -> recordings, newest last
         self._position = 0
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -139,7 +141,7 @@ class CaptureHub:
     def started(self, agent: str) -> list[UUID]:
         """The agent's latest screen recordings whose start the hub has seen."""
         with self._lock:
-            return list(self._started.get(agent, ()))
+            return [UUID(int=recording) for recording in self._started.get(agent, ())]
 
     def take(self, subscription: Subscription) -> tuple[set[UUID], int]:
         # Under the lock that _announce holds: every event of the agent's up to the
@@ -185,14 +187,14 @@ class CaptureHub:
             if not started.screen_selected:
                 return self._remember(recording_id, None)
             with self._lock:
-                recent = self._started.pop(started.agent_id, [])
-                self._started[started.agent_id] = [*recent, recording_id][-STARTED_PER_AGENT:]
+                recent = self._started.pop(started.agent_id, ())
+                self._started[started.agent_id] = (*recent, recording_id.int)[-STARTED_PER_AGENT:]
                 if len(self._started) > KNOWN_AGENTS:
                     self._started.popitem(last=False)
             return self._remember(recording_id, started.agent_id)
-        if recording_id in self._agents:
-            self._agents.move_to_end(recording_id)
-            return self._agents[recording_id]
+        if recording_id.int in self._agents:
+            self._agents.move_to_end(recording_id.int)
+            return self._agents[recording_id.int]
         try:  # started before this process followed the log, or forgotten since
             recording = self._ledger.get_recording(recording_id)
         except errors.RecordingNotFound:
@@ -200,7 +202,7 @@ class CaptureHub:
         return self._remember(recording_id, recording.agent_id if recording.screen_selected else None)
 
     def _remember(self, recording_id: UUID, agent: str | None) -> str | None:
-        self._agents[recording_id] = agent
+        self._agents[recording_id.int] = agent
         if len(self._agents) > KNOWN_RECORDINGS:
             self._agents.popitem(last=False)
         return agent

@@ -14,7 +14,7 @@ T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 PBX = Actor("pbx", "telephony")
 
 
-def start_call(ledger: RecordingLedger, interaction: str = "int-1", **overrides: Any) -> UUID:
+def start_command(interaction: str = "int-1", **overrides: Any) -> StartCall:
     """A sales call of agent-1 started at T0; ``overrides`` replace any of StartCall's fields."""
     args: dict[str, Any] = dict(
         interaction_id=interaction,
@@ -27,7 +27,13 @@ def start_call(ledger: RecordingLedger, interaction: str = "int-1", **overrides:
         by=PBX,
     )
     args.update(overrides)
-    return ledger.execute(StartCall(**args))
+    return StartCall(**args)
+
+
+def start_call(ledger: RecordingLedger, interaction: str = "int-1", **overrides: Any) -> UUID:
+    """Starts ``start_command(interaction, **overrides)``; the recording's id."""
+    recording_id: UUID = ledger.execute(start_command(interaction, **overrides))
+    return recording_id
 
 
 def paused_call(ledger: RecordingLedger, label: str) -> UUID:
