@@ -55,23 +55,9 @@ def main() -> None:
             measure_hub(ledger, settings, args.hub_starts)
             return
         keys = key_store_of(ledger)
-        pbx, supervisor = Actor("pbx", "telephony"), Actor("sup", "supervisor")
+        supervisor = Actor("sup", "supervisor")
         now = datetime.now(UTC)
-        recordings = [
-            ledger.execute(
-                StartCall(
-                    interaction_id=f"call-{n}",
-                    agent_id=f"agent-{n % 50}",
-                    customer_id=f"cust-{n}",
-                    queue="sales",
-                    direction="inbound",
-                    tags={},
-                    occurred_at=now,
-                    by=pbx,
-                )
-            )
-            for n in range(args.recordings)
-        ]
+        recordings = [ledger.execute(call(n, agents=50, at=now)) for n in range(args.recordings)]
         tune_for_service()
         tracked_before = len(gc.get_objects())
         began = time.perf_counter()
@@ -82,18 +68,14 @@ def main() -> None:
             ledger.record_access(
                 action="search", outcome=Outcome.ALLOWED, recording_ids=page, occurred_at=now, by=supervisor
             ).result()
-        searching = time.perf_counter() - began
-        print(
-            f"{args.searches} searches in {searching:.1f} s; objects tracked beyond start-up: "
-            f"{len(gc.get_objects()) - tracked_before:,}; full collection: {full_collection_ms():.1f} ms (median of 5)"
-        )
+        print(f"{args.searches} searches in {time.perf_counter() - began:.1f} s; {collector_load(tracked_before)}")
         ledger.close()
 
 
 def measure_hub(reader: RecordingLedger, settings: Settings, starts: int) -> None:
     """The hub follows the log through ``reader``; the calls are written through a ledger of
     their own, dropped before counting, so that only what the hub keeps is counted."""
-    pbx, now = Actor("pbx", "telephony"), datetime.now(UTC)
+    now = datetime.now(UTC)
     hub = CaptureHub(reader, settings)
     hub.start()
     tune_for_service()
@@ -101,21 +83,7 @@ def measure_hub(reader: RecordingLedger, settings: Settings, starts: int) -> Non
     began = time.perf_counter()
     writer = open_ledger(settings, group_commit=False, master_key=load_master_key(settings))
     for first in range(0, starts, 500):
-        writer.execute_all(
-            [
-                StartCall(
-                    interaction_id=f"call-{n}",
-                    agent_id=f"agent-{n % 5000}",
-                    customer_id=f"cust-{n}",
-                    queue="sales",
-                    direction="inbound",
-                    tags={},
-                    occurred_at=now,
-                    by=pbx,
-                )
-                for n in range(first, min(first + 500, starts))
-            ]
-        )
+        writer.execute_all([call(n, agents=5000, at=now) for n in range(first, min(first + 500, starts))])
     last = writer.recorder.max_notification_id()
     writer.close()
     del writer
@@ -123,20 +91,32 @@ def measure_hub(reader: RecordingLedger, settings: Settings, starts: int) -> Non
     while hub._position < last:  # noqa: SLF001 - until the hub has read every start
         time.sleep(0.1)
     hub.stop()
-    print(
-        f"{starts} starts read by the hub in {time.perf_counter() - began:.1f} s; objects tracked beyond "
-        f"start-up: {len(gc.get_objects()) - tracked_before:,}; full collection: {full_collection_ms():.1f} ms"
-        " (median of 5)"
+    print(f"{starts} starts read by the hub in {time.perf_counter() - began:.1f} s; {collector_load(tracked_before)}")
+
+
+def call(n: int, *, agents: int, at: datetime) -> StartCall:
+    """The n-th call of the bench: a customer of its own, agents taking turns."""
+    return StartCall(
+        interaction_id=f"call-{n}",
+        agent_id=f"agent-{n % agents}",
+        customer_id=f"cust-{n}",
+        queue="sales",
+        direction="inbound",
+        tags={},
+        occurred_at=at,
+        by=Actor("pbx", "telephony"),
     )
 
 
-def full_collection_ms() -> float:
+def collector_load(tracked_before: int) -> str:
+    """A full collection's pause (median of 5), then the objects it still tracks beyond start-up."""
     pauses = []
     for _ in range(5):
         started = time.perf_counter()
         gc.collect()
         pauses.append(time.perf_counter() - started)
-    return 1000 * statistics.median(pauses)
+    tracked = len(gc.get_objects()) - tracked_before
+    return f"objects tracked beyond start-up: {tracked:,}; full collection: {1000 * statistics.median(pauses):.1f} ms"
 
 
 if __name__ == "__main__":

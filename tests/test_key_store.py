@@ -20,6 +20,7 @@ from adapters.master_key import load_master_key
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain.ledger import RecordingLedger
+from tests.support.transactions import transaction_blocks
 
 
 @pytest.fixture
@@ -117,15 +118,8 @@ def test_postgres_makes_a_calls_keys_by_one_statement_that_commits_alone(
     store = key_store_of(pg_ledger)
     known = store.ensure_recording(uuid.uuid4(), "cust-known")
     assert known is not None
-    blocks: list[bool] = []
     datastore = _database(pg_ledger)
-    transaction = datastore.transaction
-
-    def counted(*, commit: bool = False):  # type: ignore[no-untyped-def]
-        blocks.append(commit)
-        return transaction(commit=commit)
-
-    monkeypatch.setattr(datastore, "transaction", counted)
+    blocks = transaction_blocks(monkeypatch, datastore)
     made = {uuid.uuid4(): "cust-known", uuid.uuid4(): "cust-new"}
     keys = store.ensure_recordings(made)
     assert blocks == []

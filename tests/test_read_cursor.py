@@ -20,6 +20,7 @@ from adapters.view_rows import AuditQuery, RecordingQuery
 from domain.ledger import RecordingLedger
 from projections.runner import Projections
 from tests.support.calls import start_call
+from tests.support.transactions import transaction_blocks
 
 
 def prepared_statements(ledger: RecordingLedger) -> set[str]:
@@ -83,15 +84,8 @@ def test_a_view_that_takes_nothing_from_a_batch_moves_by_one_statement(
     start_call(pg_ledger)
     projections.catch_up()
     start_call(pg_ledger, "int-2")
-    blocks: list[bool] = []
     datastore = _database(pg_ledger)
-    transaction = datastore.transaction
-
-    def counted(*, commit: bool = False):  # type: ignore[no-untyped-def]
-        blocks.append(commit)
-        return transaction(commit=commit)
-
-    monkeypatch.setattr(datastore, "transaction", counted)
+    blocks = transaction_blocks(monkeypatch, datastore)
     assert projections.catch_up(views=["evaluations", "directory"]) == 2
     head = pg_ledger.recorder.max_notification_id()
     assert projections.store.positions(["evaluations", "directory"]) == {"evaluations": head, "directory": head}
