@@ -20,7 +20,8 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import Cipher, Compressor, Mapper, MapperDeserialisationError, StoredEvent, Transcoder
 from eventsourcing.utils import get_topic, resolve_topic
 
-from adapters.field_cipher import FieldCipher
+from adapters.field_cipher import NO_NEW_KEYS, FieldCipher
+from adapters.key_store import SealingKeys
 
 # Stored beside the payload by eventsourcing itself, not in it.
 _ENVELOPE = frozenset({"originator_id", "originator_version"})
@@ -57,10 +58,13 @@ class MsgspecMapper(Mapper[Any]):
         super().__init__(transcoder, compressor, cipher)
         self.fields = fields
 
-    def to_stored_event(self, domain_event: DomainEventProtocol[Any]) -> StoredEvent:
+    def to_stored_event(
+        self, domain_event: DomainEventProtocol[Any], sealing: SealingKeys = NO_NEW_KEYS
+    ) -> StoredEvent:
+        """``sealing``: keys made for new recordings by ``FieldCipher.prepare``, not stored yet."""
         state = {k: v for k, v in vars(domain_event).items() if k not in _ENVELOPE}
         if self.fields:
-            state = self.fields.seal(type(domain_event), domain_event.originator_id, state)
+            state = self.fields.seal(type(domain_event), domain_event.originator_id, state, sealing)
         payload = _encoder.encode(state)
         if self.compressor:
             payload = self.compressor.compress(payload)

@@ -18,8 +18,9 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
+import structlog
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import EventStore, Mapper, OperationalError, Recording, Transcoder
+from eventsourcing.persistence import EventStore, Mapper, Notification, OperationalError, Recording, Transcoder
 from eventsourcing.postgres import PostgresDatastore, PostgresFactory
 from eventsourcing.sqlite import SQLiteDatastore, SQLiteFactory
 from eventsourcing.utils import get_topic
@@ -31,7 +32,7 @@ from adapters.event_codec import MsgspecMapper
 from adapters.field_cipher import FieldCipher
 from adapters.group_commit import GroupCommitter
 from adapters.job_claims import JobClaims
-from adapters.key_store import KeyStore
+from adapters.key_store import KeysChanged, KeyStore, SealingKeys
 from adapters.master_key import load_master_key
 from adapters.media_store import MediaStore
 from adapters.pg_pool_check import PooledConnectionCheck
@@ -42,6 +43,8 @@ from adapters.view_store import ViewStore
 from domain.committer import DirectCommitter
 from domain.ledger import RecordingLedger
 
+log = structlog.get_logger(__name__)
+
 EVENTS_TABLE = "stored_events"
 TRACKING_TABLE = "tracking"
 # Seconds a SQLite statement waits for another connection's lock (the busy timeout).
@@ -51,12 +54,45 @@ POOL_TIMEOUT_ENV = "CALLVAULT_DATABASE_POOL_TIMEOUT"
 
 
 class SealingEventStore(EventStore[Any]):
-    """Makes the keys of the new recordings in one save together, before its events are sealed."""
+    """Makes the keys of a save's new recordings together, before its events are sealed, and
+    stores them with the events where the recorder can (PostgreSQL: one statement, one commit)."""
 
     def put(self, domain_events: Sequence[DomainEventProtocol[Any]], **kwargs: Any) -> list[Recording[Any]]:
         assert isinstance(self.mapper, MsgspecMapper) and self.mapper.fields is not None
-        self.mapper.fields.prepare(domain_events)
-        return super().put(domain_events, **kwargs)
+        try:
+            return self._put(domain_events, self.mapper.fields.prepare(domain_events), kwargs)
+        except KeysChanged:
+            # Between reading a customer's key and storing: a concurrent start made the same new
+            # customer's key first, or an erasure destroyed it. Nothing was stored; the keys are
+            # made (or found) in their own commit this time, and the events sealed again with them.
+            log.info("keys changed while sealing a save; sealing again", events=len(domain_events))
+            return self._put(domain_events, self.mapper.fields.prepare(domain_events, store_keys_first=True), kwargs)
+
+    def _put(
+        self, domain_events: Sequence[DomainEventProtocol[Any]], sealing: SealingKeys, kwargs: dict[str, Any]
+    ) -> list[Recording[Any]]:
+        """EventStore.put, sealing with the keys given, which the recorder stores if not stored yet."""
+        assert isinstance(self.mapper, MsgspecMapper) and self.mapper.fields is not None
+        stored_events = [self.mapper.to_stored_event(event, sealing) for event in domain_events]
+        if sealing.unstored is not None:
+            kwargs = {**kwargs, "new_keys": sealing.unstored}
+        notification_ids = self.recorder.insert_events(stored_events, **kwargs)
+        self.mapper.fields.key_store.stored(sealing)
+        if not notification_ids:  # a recorder without notification ids, as EventStore.put allows
+            return []
+        return [
+            Recording(
+                event,
+                Notification(
+                    originator_id=stored.originator_id,
+                    originator_version=stored.originator_version,
+                    topic=stored.topic,
+                    state=stored.state,
+                    id=notification_id,
+                ),
+            )
+            for event, stored, notification_id in zip(domain_events, stored_events, notification_ids, strict=True)
+        ]
 
 
 class SealingMapperFactory:

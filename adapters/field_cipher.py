@@ -17,10 +17,12 @@ from uuid import UUID
 import structlog
 
 from adapters import crypto
-from adapters.key_store import KeyStore, RecordingKeys
+from adapters.key_store import KeyStore, RecordingKeys, SealingKeys
 from domain.values import REDACTED
 
 log = structlog.get_logger(__name__)
+
+NO_NEW_KEYS = SealingKeys({})
 
 # Turns one text of a personal field, with its associated data, into what is stored or read.
 TextConverter = Callable[[str, bytes], str]
@@ -38,26 +40,30 @@ class FieldCipher:
     def __init__(self, key_store: KeyStore) -> None:
         self.key_store = key_store
 
-    def prepare(self, events: Sequence[Any]) -> None:
-        """Readies the keys for events about to be stored together (a group commit): makes
-        those of new recordings in one transaction and fetches the others' in one query,
-        rather than one round trip each as the events are sealed."""
+    def prepare(self, events: Sequence[Any], *, store_keys_first: bool = False) -> SealingKeys:
+        """Readies the keys for events about to be stored together (a group commit): those of
+        new recordings are made at once (stored with the events, on PostgreSQL) and the
+        others' fetched in one query, rather than one round trip each as the events are sealed."""
         customers = {e.originator_id: e.customer_id for e in events if "customer_id" in personal_fields(type(e))}
-        if customers:
-            self.key_store.ensure_recordings(customers)
+        sealing = self.key_store.keys_to_seal(customers, store_first=store_keys_first) if customers else NO_NEW_KEYS
         self.key_store.keys_for_many(
             e.originator_id for e in events if personal_fields(type(e)) and e.originator_id not in customers
         )
+        return sealing
 
-    def seal(self, event_class: type, recording_id: UUID, state: dict[str, Any]) -> dict[str, Any]:
-        """A copy of the event's state with its personal fields sealed."""
+    def seal(
+        self, event_class: type, recording_id: UUID, state: dict[str, Any], sealing: SealingKeys = NO_NEW_KEYS
+    ) -> dict[str, Any]:
+        """A copy of the event's state with its personal fields sealed, with the keys ``prepare``
+        made for its recording if it is new."""
         fields = personal_fields(event_class)
         if not fields:
             return state
-        # The event that names the customer makes the keys; later ones use them.
-        if "customer_id" in fields:
+        keys = sealing.keys.get(recording_id)
+        if keys is None and "customer_id" in fields:
+            # The event that names the customer makes the keys; later ones use them.
             keys = self.key_store.ensure_recording(recording_id, state["customer_id"])
-        else:
+        elif keys is None:
             keys = self.key_store.keys_for(recording_id)
         if keys is None:
             # The keys were destroyed (a purge or an erasure): whatever personal

@@ -41,6 +41,41 @@ class RecordingKeys:
     customer_ref: str
 
 
+class KeysChanged(Exception):
+    """The keys some events were sealed with were made or destroyed by another writer before
+    they could be stored with them: nothing was stored, and the events must be sealed again."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnstoredKeys:
+    """Keys made for new recordings, to be stored by the statement that appends their events."""
+
+    customers: dict[str, bytes]  # customer ref -> wrapped key, for customers who had none
+    recordings: dict[UUID, tuple[str, bytes, bytes]]  # -> (customer ref, wrapped key, customer's wrapped key)
+    generation: int  # the key store's destroy count when they were made
+
+    def columns(self) -> list[list[Any]]:
+        """The arrays callvault_append_with_keys takes after the events', in key order."""
+        customers = sorted(self.customers.items())
+        recordings = sorted(self.recordings.items())
+        return [
+            [ref for ref, _ in customers],
+            [wrapped for _, wrapped in customers],
+            [rid for rid, _ in recordings],
+            [ref for _, (ref, _, _) in recordings],
+            [wrapped for _, (_, wrapped, _) in recordings],
+            [customer_wrapped for _, (_, _, customer_wrapped) in recordings],
+        ]
+
+
+@dataclass(frozen=True, slots=True)
+class SealingKeys:
+    """The keys a save seals its new recordings' events with, and those of them not stored yet."""
+
+    keys: Mapping[UUID, RecordingKeys]
+    unstored: UnstoredKeys | None = None
+
+
 def _recording_key_id(recording_id: UUID) -> bytes:
     return b"recording:" + recording_id.bytes
 
@@ -96,15 +131,7 @@ class KeyStore:
 
     def ensure_recordings(self, customers: Mapping[UUID, str]) -> dict[UUID, RecordingKeys]:
         """ensure_recording for many recordings (a group commit's new calls) in one transaction."""
-        found: dict[UUID, RecordingKeys] = {}
-        missing: dict[UUID, str] = {}
-        generation = self._destroyed
-        for recording_id, customer_id in customers.items():
-            cached, _ = self._cached(recording_id)
-            if cached is not None:
-                found[recording_id] = cached
-            else:
-                missing[recording_id] = self.customer_ref_of(customer_id)
+        found, missing, generation = self._split_cached(customers)
         if not missing:
             return found
         now = self._dialect.value(datetime.now(UTC))
@@ -146,6 +173,55 @@ class KeyStore:
                 ],
             )
             return found | self._select_keys(cursor, list(missing), generation)
+
+    def keys_to_seal(self, customers: Mapping[UUID, str], *, store_first: bool = False) -> SealingKeys:
+        """The keys to seal these recordings' events with, made for those that have none.
+
+        On PostgreSQL the keys made here are not stored yet: the statement that appends the
+        events they seal stores them too (``SealingKeys.unstored``, migrations/postgresql/0018),
+        so a call's start is one commit, not two. Customers' keys are read first; one made here
+        is only for a customer who had none. SQLite (or ``store_first``) stores them at once.
+        """
+        if store_first or self._dialect.name != "postgresql":
+            return SealingKeys(self.ensure_recordings(customers))
+        found, missing, generation = self._split_cached(customers)
+        if not missing:
+            return SealingKeys(found)
+        master = self._locked_or(self._master)
+        refs = sorted(set(missing.values()))
+        with read_cursor(self._datastore) as cursor:
+            cursor.execute(
+                "SELECT customer_ref, wrapped FROM customer_keys WHERE customer_ref = ANY(%s)", [refs], prepare=True
+            )
+            stored = {row["customer_ref"]: bytes(row["wrapped"]) for row in map(dict, cursor.fetchall())}
+        customer_keys: dict[str, tuple[bytes, bytes]] = {}  # ref -> (key, wrapped)
+        new_customers: dict[str, bytes] = {}
+        for ref in refs:
+            if ref in stored:
+                wrapped = stored[ref]
+                customer_keys[ref] = (crypto.unwrap_key(master, _customer_key_id(ref), wrapped), wrapped)
+            else:
+                key = crypto.new_key()
+                new_customers[ref] = crypto.wrap_key(master, _customer_key_id(ref), key)
+                customer_keys[ref] = (key, new_customers[ref])
+        keys = dict(found)
+        new_recordings: dict[UUID, tuple[str, bytes, bytes]] = {}
+        for recording_id, ref in sorted(missing.items()):
+            key = crypto.new_key()
+            customer_key, customer_wrapped = customer_keys[ref]
+            keys[recording_id] = RecordingKeys(recording_key=key, customer_key=customer_key, customer_ref=ref)
+            new_recordings[recording_id] = (
+                ref,
+                crypto.wrap_key(master, _recording_key_id(recording_id), key),
+                customer_wrapped,
+            )
+        return SealingKeys(keys, UnstoredKeys(new_customers, new_recordings, generation))
+
+    def stored(self, sealing: SealingKeys) -> None:
+        """The keys made by ``keys_to_seal`` were committed with the events: cached from now on."""
+        if sealing.unstored is not None:
+            new = {rid: sealing.keys[rid] for rid in sealing.unstored.recordings}
+            self._remember(new, sealing.unstored.generation)
 
     def keys_for(self, recording_id: UUID) -> RecordingKeys | None:
         """None when either key was destroyed, or never made."""
@@ -198,6 +274,19 @@ class KeyStore:
             return [UUID(str(dict(row)["recording_id"])) for row in cursor.fetchall()]
 
     # -- plumbing --------------------------------------------------------
+
+    def _split_cached(self, customers: Mapping[UUID, str]) -> tuple[dict[UUID, RecordingKeys], dict[UUID, str], int]:
+        """The cached keys, the customer refs of the recordings not cached, and the destroy count."""
+        found: dict[UUID, RecordingKeys] = {}
+        missing: dict[UUID, str] = {}
+        generation = self._destroyed
+        for recording_id, customer_id in customers.items():
+            cached, _ = self._cached(recording_id)
+            if cached is not None:
+                found[recording_id] = cached
+            else:
+                missing[recording_id] = self.customer_ref_of(customer_id)
+        return found, missing, generation
 
     def _sql(self, statement: str) -> str:
         return self._dialect.sql(statement)

@@ -11,14 +11,17 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any
 
 import psycopg
 import structlog
-from eventsourcing.persistence import IntegrityError, InterfaceError, OperationalError, StoredEvent
+from eventsourcing.persistence import DatabaseError, IntegrityError, InterfaceError, OperationalError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
 from psycopg_pool import PoolTimeout
+
+from adapters.key_store import KeysChanged, UnstoredKeys
 
 log = structlog.get_logger(__name__)
 
@@ -78,13 +81,22 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
     transaction, events sent as binary arrays, commit order kept by the function."""
 
     APPEND = "SELECT n AS notification_id FROM callvault_append(%b, %b, %b, %b) AS n"
+    # The same, storing first the keys of new recordings that the events were sealed with (0018).
+    APPEND_WITH_KEYS = (
+        "SELECT n AS notification_id FROM callvault_append_with_keys(%b, %b, %b, %b, %b, %b, %b, %b, %b, %b, %b) AS n"
+    )
+    KEYS_CHANGED = "CVK01"
     STORED = (
         "SELECT originator_id, originator_version, state, notification_id FROM stored_events "
         "WHERE (originator_id, originator_version) IN (SELECT * FROM unnest(%b::uuid[], %b::bigint[]))"
     )
 
-    def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
-        """Appends the events; if the connection is lost meanwhile, finds out whether they committed.
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], *, new_keys: UnstoredKeys | None = None, **kwargs: Any
+    ) -> Sequence[int] | None:
+        """Appends the events (with ``new_keys``, the keys they were sealed with that are not
+        stored yet, in the same statement); if the connection is lost meanwhile, finds out
+        whether they committed.
 
         A lost connection leaves the outcome unknown. The log is asked (on a fresh
         connection) for these exact stored bytes: found, the append committed and
@@ -95,7 +107,7 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
             return []
         for attempt in range(1, LOST_CONNECTION_ATTEMPTS + 1):
             try:
-                return self._append(stored_events)
+                return self._append(stored_events, new_keys)
             except (InterfaceError, OperationalError) as error:
                 if attempt == LOST_CONNECTION_ATTEMPTS or not connection_lost(error):
                     raise
@@ -109,16 +121,25 @@ class AppendFunctionRecorder(PostgresApplicationRecorder):
                     return committed
         raise AssertionError("unreachable")
 
-    def _append(self, stored_events: Sequence[StoredEvent]) -> list[int]:
-        columns = (
+    def _append(self, stored_events: Sequence[StoredEvent], new_keys: UnstoredKeys | None) -> list[int]:
+        columns: list[Any] = [
             [e.originator_id for e in stored_events],
             [e.originator_version for e in stored_events],
             [e.topic for e in stored_events],
             [e.state for e in stored_events],
-        )
-        with self.datastore.get_connection() as conn, conn.cursor() as cursor:
-            cursor.execute(self.APPEND, columns, prepare=True)
-            return [row["notification_id"] for row in cursor.fetchall()]
+        ]
+        statement = self.APPEND
+        if new_keys is not None:
+            statement = self.APPEND_WITH_KEYS
+            columns += [*new_keys.columns(), datetime.now(UTC)]
+        try:
+            with self.datastore.get_connection() as conn, conn.cursor() as cursor:
+                cursor.execute(statement, columns, prepare=True)
+                return [row["notification_id"] for row in cursor.fetchall()]
+        except DatabaseError as error:
+            if isinstance(error.__cause__, psycopg.Error) and error.__cause__.sqlstate == self.KEYS_CHANGED:
+                raise KeysChanged(str(error.__cause__)) from error
+            raise
 
     @retry_lost_connection
     def _committed(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:

@@ -8,7 +8,9 @@ import stat
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import msgspec
 import psycopg
@@ -20,6 +22,8 @@ from adapters.master_key import load_master_key
 from adapters.migrate import migrate
 from adapters.settings import Settings
 from domain.ledger import RecordingLedger
+from domain.values import REDACTED
+from tests.support.calls import start_call
 from tests.support.transactions import transaction_blocks
 
 
@@ -133,6 +137,100 @@ def test_postgres_makes_a_calls_keys_by_one_statement_that_commits_alone(
     assert keys[rids[0]].customer_key == known.customer_key  # the customer's key is shared, not remade
     assert keys[rids[1]].customer_key != known.customer_key
     assert (_count(store, "customer_keys"), _count(store, "recording_keys")) == (2, 3)
+
+
+@pytest.fixture
+def pg_ledgers(postgres_url: str, tmp_path: Path) -> Iterator[list[RecordingLedger]]:
+    """Two ledgers on one PostgreSQL database, each with its own key store: two processes."""
+    settings = Settings(database_url=postgres_url, master_key_file=str(tmp_path / "master.key"), views_process=False)
+    migrate(settings)
+    opened = [open_ledger(settings, group_commit=False) for _ in range(3)]
+    yield opened
+    for ledger in opened:
+        ledger.close()
+
+
+def _customer_of(reader: RecordingLedger, recording_id: uuid.UUID) -> str:
+    """The recording's customer as a process that has cached nothing reads it from the log."""
+    return reader.get_recording(recording_id).customer_id
+
+
+def test_postgres_stores_a_calls_keys_with_its_events_in_one_statement(
+    pg_ledgers: list[RecordingLedger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Making the keys in a commit of their own, before the events' append, was a round trip and
+    a commit more on every call start: the append's statement (migrations/postgresql/0018)
+    stores them now, for a new customer and for one whose key the writer read first."""
+    writer, reader, _ = pg_ledgers
+    known = start_call(writer, "int-known", customer_id="cust-known")
+    store = key_store_of(writer)
+    monkeypatch.setattr(store, "ensure_recordings", lambda *_: pytest.fail("keys made in a commit of their own"))
+    blocks = transaction_blocks(monkeypatch, _database(writer))
+    new = start_call(writer, "int-new", customer_id="cust-new")
+    again = start_call(writer, "int-again", customer_id="cust-known")
+    assert blocks == []
+    assert [_customer_of(reader, rid) for rid in (known, new, again)] == ["cust-known", "cust-new", "cust-known"]
+    keys = key_store_of(reader)
+    assert keys.keys_for(again).customer_key == keys.keys_for(known).customer_key  # shared, not remade
+    assert keys.keys_for(new).customer_key != keys.keys_for(known).customer_key
+    assert (_count(store, "customer_keys"), _count(store, "recording_keys")) == (2, 3)
+
+
+def _meanwhile(monkeypatch: pytest.MonkeyPatch, store: KeyStore, other_writer: Callable[[], object]) -> list[bool]:
+    """Runs ``other_writer`` once, after ``store`` has made keys to seal with and before they are
+    stored; returns, for each time ``store`` is asked for keys, whether it was to store them first."""
+    made, asked = store.keys_to_seal, []
+
+    def and_meanwhile(customers: Any, *, store_first: bool = False) -> Any:
+        sealing = made(customers, store_first=store_first)
+        asked.append(store_first)
+        if len(asked) == 1:
+            other_writer()
+        return sealing
+
+    monkeypatch.setattr(store, "keys_to_seal", and_meanwhile)
+    return asked
+
+
+def test_postgres_start_seals_again_when_another_writer_made_the_new_customers_key_first(
+    pg_ledgers: list[RecordingLedger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, reader = pg_ledgers
+    other: list[uuid.UUID] = []
+    _meanwhile(
+        monkeypatch, key_store_of(second), lambda: other.append(start_call(first, "int-1", customer_id="cust-x"))
+    )
+    mine = start_call(second, "int-2", customer_id="cust-x")
+    assert [_customer_of(reader, rid) for rid in (other[0], mine)] == ["cust-x", "cust-x"]
+    keys = key_store_of(reader)
+    assert keys.keys_for(mine).customer_key == keys.keys_for(other[0]).customer_key
+    assert (_count(keys, "customer_keys"), _count(keys, "recording_keys")) == (1, 2)
+
+
+def test_postgres_start_never_brings_back_a_customer_key_erased_while_it_was_sealed(
+    pg_ledgers: list[RecordingLedger], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second, reader = pg_ledgers
+    earlier = start_call(first, "int-earlier", customer_id="cust-erased")
+    ref = key_store_of(first).customer_ref_of("cust-erased")
+    asked = _meanwhile(monkeypatch, key_store_of(second), lambda: key_store_of(first).destroy_customer_key(ref))
+    later = start_call(second, "int-later", customer_id="cust-erased")
+    assert asked == [False, True]
+    assert _customer_of(reader, earlier) == REDACTED  # the key read before the erasure is not stored again
+    assert _customer_of(reader, later) == "cust-erased"  # sealed again, under a key made after it
+    assert _count(key_store_of(reader), "customer_keys") == 1
+
+
+def test_a_start_repeated_by_another_process_keeps_the_first_ones_keys(ledgers: list[RecordingLedger]) -> None:
+    """The second process has not cached the recording, so it makes keys for it as for a new one;
+    they must give way to the stored ones, and the start be answered as the same recording."""
+    first, second = ledgers
+    rid = start_call(first, "int-twice")
+    stored = key_store_of(first).keys_for(rid)
+    assert start_call(second, "int-twice") == rid
+    assert key_store_of(second).keys_for(rid) == stored
+    assert (_count(key_store_of(first), "customer_keys"), _count(key_store_of(first), "recording_keys")) == (1, 1)
+    assert second.get_recording(rid).version == 1
 
 
 def test_destroyed_recording_key_is_gone_for_every_store(ledgers: list[RecordingLedger]) -> None:

@@ -183,8 +183,9 @@ def lost(message: str) -> Exception:
 
 
 @pytest.mark.parametrize("committed", [True, False], ids=["committed", "not-committed"])
+@pytest.mark.parametrize("lost_at", [1, 2], ids=["start-with-its-keys", "annotation"])
 def test_an_append_whose_connection_was_lost_is_stored_once(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, committed: bool
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, committed: bool, lost_at: int
 ) -> None:
     migrate(settings)
     ledger = open_ledger(settings, group_commit=False)
@@ -192,13 +193,13 @@ def test_an_append_whose_connection_was_lost_is_stored_once(
         append = AppendFunctionRecorder._append
         calls = []
 
-        def flaky(recorder, stored_events):  # type: ignore[no-untyped-def]
+        def flaky(recorder, stored_events, new_keys):  # type: ignore[no-untyped-def]
             calls.append(len(stored_events))
-            if len(calls) == 2:  # the annotation's append
+            if len(calls) == lost_at:
                 if committed:
-                    append(recorder, stored_events)  # stored, but the answer never arrived
+                    append(recorder, stored_events, new_keys)  # stored, but the answer never arrived
                 raise lost("server closed the connection unexpectedly")
-            return append(recorder, stored_events)
+            return append(recorder, stored_events, new_keys)
 
         monkeypatch.setattr(AppendFunctionRecorder, "_append", flaky)
         by = Actor("pbx", "telephony")
@@ -220,5 +221,11 @@ def test_an_append_whose_connection_was_lost_is_stored_once(
         events = list(ledger.events.get(rid))
         assert [type(e).__name__ for e in events] == ["CallStarted", "Annotated"]
         assert len(calls) == (2 if committed else 3)  # committed: found by the check, not sent again
+        # The start's keys were stored with it (once): another process reads the customer.
+        reader = open_ledger(settings, group_commit=False)
+        try:
+            assert reader.get_recording(rid).customer_id == "c"
+        finally:
+            reader.close()
     finally:
         ledger.close()
