@@ -21,6 +21,7 @@ from domain.commands import EndAcw, EndCall, Pause, Resume, StartCall, Tag
 from domain.committer import Change
 from domain.ledger import RecordingLedger
 from domain.values import Actor
+from tests.support.calls import start_command
 
 PBX = Actor("pbx-1", "telephony")
 T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -95,17 +96,7 @@ def test_a_lone_writer_commits_in_its_own_thread_and_others_queue_behind_it(
         return save(*aggregates, **kwargs)
 
     monkeypatch.setattr(counting, "save", noted_save)
-    lifecycle_start = StartCall(
-        interaction_id="lone",
-        agent_id="a",
-        customer_id="c",
-        queue="q",
-        direction="inbound",
-        tags={},
-        occurred_at=T0,
-        by=PBX,
-    )
-    rid = counting.execute(lifecycle_start)
+    rid = counting.execute(start_command("lone", tags={}))
     assert saved_in == [threading.current_thread().name]  # committed here, not by the writer
     with ThreadPoolExecutor(max_workers=4, thread_name_prefix="client") as pool:
         first = pool.submit(counting.execute, Tag(rid, key="k0", value="v", occurred_at=T0, by=PBX))

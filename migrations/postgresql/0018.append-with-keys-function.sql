@@ -12,7 +12,7 @@
 -- the keys as they are. A customer key that was read is never inserted again: that would bring
 -- back a key an erasure had just destroyed.
 --
--- Keys are inserted before the append takes its lock, in key order like callvault_ensure_keys,
+-- Keys are inserted (by callvault_ensure_keys, in key order) before the append takes its lock,
 -- so that concurrent starts take the rows' locks in one order and never while holding it.
 
 CREATE OR REPLACE FUNCTION callvault_append_with_keys(
@@ -23,22 +23,16 @@ CREATE OR REPLACE FUNCTION callvault_append_with_keys(
 )
 RETURNS SETOF bigint
 LANGUAGE plpgsql AS $$
-#variable_conflict use_column
 BEGIN
-    INSERT INTO customer_keys AS c (customer_ref, wrapped, created_at)
-        SELECT n.ref, n.wrapped, made_at FROM unnest(new_customer_refs, new_customer_keys) AS n(ref, wrapped)
-        ORDER BY n.ref
-        ON CONFLICT (customer_ref) DO NOTHING;
-    INSERT INTO recording_keys AS r (recording_id, customer_ref, wrapped, created_at)
-        SELECT n.id, n.ref, n.wrapped, made_at
-        FROM unnest(new_recording_ids, new_recording_refs, new_recording_keys) AS n(id, ref, wrapped)
-        ORDER BY n.id
-        ON CONFLICT (recording_id) DO NOTHING;
+    -- callvault_ensure_keys inserts what is new and reads back what is stored, by then.
     IF (SELECT count(*)
-        FROM unnest(new_recording_ids, new_recording_refs, new_recording_keys, sealing_customer_keys)
+        FROM callvault_ensure_keys(
+            new_customer_refs, new_customer_keys, new_recording_ids, new_recording_refs, new_recording_keys, made_at
+        ) AS k
+        JOIN unnest(new_recording_ids, new_recording_refs, new_recording_keys, sealing_customer_keys)
             AS s(id, ref, wrapped, customer_wrapped)
-        JOIN recording_keys r ON r.recording_id = s.id AND r.customer_ref = s.ref AND r.wrapped = s.wrapped
-        JOIN customer_keys c ON c.customer_ref = s.ref AND c.wrapped = s.customer_wrapped
+            ON k.recording_id = s.id AND k.customer_ref = s.ref
+            AND k.recording_wrapped = s.wrapped AND k.customer_wrapped = s.customer_wrapped
     ) <> cardinality(new_recording_ids) THEN
         RAISE EXCEPTION 'the keys these events were sealed with were made or destroyed meanwhile'
             USING ERRCODE = 'CVK01';
