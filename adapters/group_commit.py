@@ -98,17 +98,17 @@ class GroupCommitter:
                 queued.append(self._pending(each))
             except errors.DomainError as refusal:
                 queued.append(refusal)
-        valid = [pending for pending in queued if isinstance(pending, _Pending)]
+        valid = [each for each in queued if isinstance(each, _Pending)]
         if not self._commit_here(valid):
             for pending in valid:
                 self._enqueue(pending)
         outcomes: list[Any] = []
-        for pending in queued:
-            if isinstance(pending, errors.DomainError):
-                outcomes.append(pending)
+        for outcome in queued:
+            if isinstance(outcome, errors.DomainError):
+                outcomes.append(outcome)
                 continue
             try:
-                outcomes.append(pending.done.result())
+                outcomes.append(outcome.done.result())
             except errors.DomainError as refusal:
                 outcomes.append(refusal)
         return outcomes
