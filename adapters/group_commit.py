@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ class _Pending:
     recording_id: UUID
     new: Recording | None = None  # a create's recording, built in the caller's thread
     done: Future[Any] = field(default_factory=Future)
+    queued_at: float = 0.0  # monotonic; set when handed to the writer
 
 
 class GroupCommitter:
@@ -65,6 +67,8 @@ class GroupCommitter:
         self._in_flight = 0
         # Held by whichever thread is committing: the writer, or a caller committing its own.
         self._committing = threading.Lock()
+        # When the store was last found unavailable, and how (under _committing).
+        self._unavailable: tuple[float, Exception] | None = None
         self._writer = threading.Thread(target=self._write_loop, name="group-commit", daemon=True)
         self._writer.start()
 
@@ -126,6 +130,7 @@ class GroupCommitter:
         with self._closing:
             self._refuse_if_closed()
             self._in_flight += 1
+            pending.queued_at = time.monotonic()
             self._queue.put(pending)
 
     def _commit_here(self, pendings: list[_Pending]) -> bool:
@@ -177,7 +182,8 @@ class GroupCommitter:
                         self._queue.put(None)  # finish this batch, then stop
                         break
                     batch.append(item)
-                self._commit(batch)
+                if live := self._fail_if_queued_before_unavailable(batch):
+                    self._commit(live)
             self._settled(len(batch))
 
     def _commit(self, batch: list[_Pending]) -> None:
@@ -248,6 +254,7 @@ class GroupCommitter:
         the pool timeout again to learn the same; their callers answer 503 now, and
         the commands after them try the store afresh.
         """
+        self._unavailable = (time.monotonic(), error)
         while True:
             try:
                 item = self._queue.get_nowait()
@@ -258,6 +265,18 @@ class GroupCommitter:
                 return
             item.done.set_exception(error)
             self._settled(1)
+
+    def _fail_if_queued_before_unavailable(self, batch: list[_Pending]) -> list[_Pending]:
+        """The batch but for the commands that queued before the store was last found
+        unavailable, which are failed with that error: the writer had taken them from the
+        queue while a caller committing its own found it so, so _fail_queued missed them."""
+        if self._unavailable is None:
+            return batch
+        found_at, error = self._unavailable
+        for pending in batch:
+            if pending.queued_at <= found_at:
+                pending.done.set_exception(error)
+        return [pending for pending in batch if pending.queued_at > found_at]
 
     def _apply(self, pending: _Pending, touched: dict[UUID, Any]) -> Any:
         if isinstance(pending.work, Record):

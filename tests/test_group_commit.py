@@ -227,11 +227,13 @@ def test_a_start_another_process_stored_is_found_when_its_batch_is_replayed(
         other.close()
 
 
+@pytest.mark.parametrize("first_by", ["writer", "caller"])
 def test_a_store_failure_fails_its_batch_and_what_queued_meanwhile_at_once(
-    counting: CountingLedger, monkeypatch: pytest.MonkeyPatch
+    counting: CountingLedger, monkeypatch: pytest.MonkeyPatch, first_by: str
 ) -> None:
     """While the database is down each read waits the pool timeout: the commands of a batch,
-    and those that queued while it waited, must not wait it once more each."""
+    and those that queued while it waited, must not wait it once more each; nor when the
+    first was committed by its caller, and the writer took the next one while it waited."""
     rids = [
         counting.execute(
             StartCall(
@@ -261,12 +263,16 @@ def test_a_store_failure_fails_its_batch_and_what_queued_meanwhile_at_once(
     committer = counting.committer
     assert isinstance(committer, GroupCommitter)
     first = committer._pending(Change(rids[0], pause))  # noqa: SLF001
-    committer._enqueue(first)  # noqa: SLF001
-    while not reads:  # the writer is waiting on the store now
+    if first_by == "writer":
+        committer._enqueue(first)  # noqa: SLF001
+    else:
+        threading.Thread(target=committer._commit_here, args=([first],)).start()  # noqa: SLF001
+    while not reads:  # the store is being waited on now
         time.sleep(0.01)
     later = [committer._pending(Change(rid, pause)) for rid in rids[1:]]  # noqa: SLF001
     for pending in later:
         committer._enqueue(pending)  # noqa: SLF001
+    time.sleep(0.1)  # the writer takes the first of them, and waits for the caller's commit
     for pending in [first, *later]:
         with pytest.raises(OperationalError):
             pending.done.result(timeout=5)
